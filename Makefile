@@ -1,0 +1,37 @@
+# The two set-up commands of the README: `make run` and `make test`. Each installs what it
+# needs on a fresh machine (virtual environment, pinned packages, Debian test fixtures).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint schema install system-deps bench clean
+
+$(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip==26.3"
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	# Packages whose declared dependencies are wrong for us (GUI OpenCV, torchvision): no deps.
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+run: $(STAMP)
+	$(VENV)/bin/mediakg serve
+
+test: $(STAMP) system-deps
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+schema: $(STAMP)
+	$(VENV)/bin/mediakg schema export graphql/schema.graphql
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

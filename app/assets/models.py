@@ -1,0 +1,45 @@
+"""Assets: the media items everything else hangs off."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Timestamps, UUIDPrimaryKey
+from app.enums import AssetKind, AssetStatus, enum_column
+
+
+class Asset(UUIDPrimaryKey, Timestamps, Base):
+    """One ingested video, audio file, image or text document."""
+
+    __tablename__ = "asset"
+    __table_args__ = (
+        # Idempotent ingestion: the same bytes registered twice by one tenant are one asset.
+        UniqueConstraint("tenant_id", "content_sha256"),
+        Index("ix_asset_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[AssetKind] = mapped_column(enum_column(AssetKind))
+    status: Mapped[AssetStatus] = mapped_column(enum_column(AssetStatus), default=AssetStatus.REGISTERED)
+    title: Mapped[str] = mapped_column(String(500))
+    source_uri: Mapped[str | None] = mapped_column(Text, default=None)
+    blob_key: Mapped[str] = mapped_column(String(200))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(default=None)
+    width: Mapped[int | None] = mapped_column(default=None)
+    height: Mapped[int | None] = mapped_column(default=None)
+    frame_rate: Mapped[float | None] = mapped_column(default=None)
+    audio_channels: Mapped[int | None] = mapped_column(default=None)
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Technical facts from the probe stage (container, codecs, streams).
+    media_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

@@ -1,0 +1,43 @@
+"""The services one process wires together at start-up, chosen by settings URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.blobs import BlobStore
+from app.events import Publisher
+from app.settings import Settings
+
+
+class Enqueuer(Protocol):
+    """Sends work to the job system by actor name (domain code never imports ``jobs``)."""
+
+    def send(self, actor_name: str, *, queue: str, args: dict[str, Any], delay_ms: int = 0,
+             options: dict[str, Any] | None = None) -> None:
+        """Send one message. Called only after the transaction that created the work commits."""
+        ...
+
+
+@dataclass
+class Services:
+    """Everything request handlers, actors and the CLI share within one process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    blobs: BlobStore
+    publisher: Publisher
+    enqueuer: Enqueuer | None = None
+    # Filled by the search and inference layers at start-up (typed there; Any here keeps
+    # the import direction app -> nothing).
+    search: Any = None
+    inference: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        """Release connections and pools."""
+        await self.publisher.close()
+        await self.engine.dispose()

@@ -1,0 +1,93 @@
+"""Enumerations shared by the ORM, the services and the API."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import Enum
+
+
+class AssetKind(enum.StrEnum):
+    """What an asset is."""
+
+    VIDEO = "video"
+    AUDIO = "audio"
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class AssetStatus(enum.StrEnum):
+    """Where an asset is in its life."""
+
+    REGISTERED = "registered"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class DetectionKind(enum.StrEnum):
+    """What a detection found."""
+
+    LABEL = "label"
+    FACE = "face"
+    TEXT = "text"
+
+
+class OwnerType(enum.StrEnum):
+    """What an embedding or a similarity edge endpoint belongs to."""
+
+    ASSET = "asset"
+    SCENE = "scene"
+    SEGMENT = "segment"
+
+
+class Modality(enum.StrEnum):
+    """The space an embedding lives in."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    BRIDGE = "bridge"
+
+
+class SimilarityKind(enum.StrEnum):
+    """Why two things are linked."""
+
+    NEAR_DUPLICATE = "near_duplicate"
+    VISUAL = "visual"
+    SEMANTIC = "semantic"
+
+
+class JobStatus(enum.StrEnum):
+    """Lifecycle of a job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StageStatus(enum.StrEnum):
+    """Lifecycle of one stage of a job."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+def enum_column(enum_cls: type[enum.Enum]) -> Any:
+    """A portable enum column: VARCHAR storing the member *values* (no native PG type)."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,23 @@
+"""Imports every ORM model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from app.assets.models import Asset
+from app.audit.models import AuditEvent
+from app.db import Base
+from app.jobs.models import Job, JobStage
+from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
+from app.tenancy.models import ApiKey, Tenant
+
+__all__ = [
+    "ApiKey",
+    "Asset",
+    "AuditEvent",
+    "Base",
+    "Detection",
+    "Embedding",
+    "Job",
+    "JobStage",
+    "Scene",
+    "SimilarityEdge",
+    "Tenant",
+    "TranscriptSegment",
+]

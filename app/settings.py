@@ -1,0 +1,172 @@
+"""Service settings, read from the environment (prefix ``MEDIAKG_``) and an optional ``.env``.
+
+Every external part is chosen by a URL. The defaults are the embedded ones: a SQLite file,
+the in-process broker, the embedded search index, local inference and a local blob
+directory, so ``mediakg serve`` runs with no servers at all. Every field is documented in
+``docs/configuration.md``; ``tests/test_settings.py`` fails when a field is undocumented.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All configuration of one mediakg process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDIAKG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- locations -------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Directory for the embedded SQLite database, blobs and search index.",
+    )
+    database_url: str = Field(
+        default="",
+        description=(
+            "SQLAlchemy async URL. Empty means sqlite+aiosqlite:///<data_dir>/mediakg.db; "
+            "production uses postgresql+asyncpg://..."
+        ),
+    )
+    database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size.")
+    database_echo: bool = Field(default=False, description="Log every SQL statement.")
+    blob_url: str = Field(
+        default="",
+        description="Blob storage. Empty means file://<data_dir>/blobs; s3:// is reserved for S3.",
+    )
+    broker_url: str = Field(
+        default="memory://",
+        description="Job queue: memory:// (in-process), redis://host:port/db or amqp://...",
+    )
+    pubsub_url: str = Field(
+        default="",
+        description=(
+            "Progress fan-out. Empty follows broker_url: in-process for memory://, "
+            "Redis pub/sub for redis://."
+        ),
+    )
+    redis_key_prefix: str = Field(
+        default="mediakg",
+        description="Prefix for every Redis key and channel (lets test runs share one server).",
+    )
+    search_url: str = Field(
+        default="embedded://",
+        description="Search backend: embedded:// (SQLite FTS5 + numpy) or http(s)://elasticsearch:9200.",
+    )
+    search_index_prefix: str = Field(
+        default="mediakg", description="Prefix of Elasticsearch index and alias names."
+    )
+    inference_url: str = Field(
+        default="local://",
+        description="Model backend: local:// (in-process CPU models) or grpc://triton:8001 / http://triton:8000.",
+    )
+    telemetry_url: str = Field(
+        default="",
+        description="OTLP/HTTP endpoint for traces and metrics; empty disables export.",
+    )
+    telemetry_console: bool = Field(
+        default=False, description="Print spans to stdout (development only)."
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_json: bool = Field(default=True, description="Structured JSON logs.")
+
+    # --- API -----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address `mediakg serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `mediakg serve` binds.")
+    graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
+    default_tenant: str = Field(
+        default="default", description="Tenant slug used when a request names none."
+    )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Directories local-path ingestion may read from (JSON list or comma-separated). "
+            "Empty means the current working directory only."
+        ),
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Largest accepted upload or ingested file."
+    )
+    max_query_depth: int = Field(default=12, ge=1, description="GraphQL query depth limit.")
+    max_query_complexity: int = Field(
+        default=5000, ge=1, description="GraphQL complexity limit (estimated nodes returned)."
+    )
+    max_aliases: int = Field(default=30, ge=1, description="Most aliases in one GraphQL document.")
+    max_page_size: int = Field(default=100, ge=1, description="Largest `first` of any connection.")
+
+    # --- jobs --------------------------------------------------------------------------
+    worker_threads: int = Field(default=2, ge=1, description="Worker threads per process.")
+    worker_processes: int = Field(default=1, ge=1, description="Worker processes for `mediakg worker`.")
+    queue_bound: int = Field(
+        default=1000, ge=1, description="Most queued jobs per queue before ingestion answers Backpressure."
+    )
+    stage_lease_seconds: float = Field(
+        default=300.0, gt=0, description="A stage's lease; an expired lease is taken over."
+    )
+    stage_time_limit_seconds: float = Field(
+        default=1800.0, gt=0, description="Hard time limit of one stage run."
+    )
+    max_retries: int = Field(default=5, ge=0, description="Retries of a transiently failing stage.")
+    retry_min_backoff_ms: int = Field(default=1000, ge=0, description="First retry delay.")
+    retry_max_backoff_ms: int = Field(default=300_000, ge=0, description="Longest retry delay.")
+    sweeper_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the sweeper looks for lost or expired stages."
+    )
+
+    # --- analysis ------------------------------------------------------------------------
+    whisper_model: str = Field(
+        default="tiny.en", description="Speech model: tiny.en (fast) or base (accurate)."
+    )
+    detection_min_confidence: float = Field(
+        default=0.25, ge=0, le=1, description="Confidence floor for label and face detections."
+    )
+    clip_model_dir: Path | None = Field(
+        default=None, description="Directory of a transformers CLIPModel; enables the CLIP path."
+    )
+    near_duplicate_threshold: float = Field(
+        default=0.92, ge=0, le=1, description="Visual similarity above which assets are near-duplicates."
+    )
+    semantic_similarity_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="Score above which a semantic similarity edge is stored."
+    )
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        # Operators write MEDIAKG_ALLOWED_ROOTS=/a,/b; pydantic-settings expects JSON for lists.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'mediakg.db').resolve()}"
+        if not self.blob_url:
+            self.blob_url = f"file://{(self.data_dir / 'blobs').resolve()}"
+        if not self.pubsub_url:
+            self.pubsub_url = self.broker_url if self.broker_url.startswith("redis") else "memory://"
+        if not self.allowed_roots:
+            self.allowed_roots = [Path.cwd()]
+        self.allowed_roots = [root.expanduser().resolve() for root in self.allowed_roots]
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
