@@ -72,6 +72,13 @@ class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
 
+@event.listens_for(UUIDPrimaryKey, "init", propagate=True)
+def _assign_id(target: UUIDPrimaryKey, _args: Any, kwargs: dict[str, Any]) -> None:
+    # Ids exist from construction, so related rows can reference them before any flush.
+    if kwargs.get("id") is None:
+        kwargs["id"] = uuid.uuid4()
+
+
 class Timestamps:
     """Creation and last-update times."""
 

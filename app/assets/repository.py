@@ -1,0 +1,24 @@
+"""SQL for assets."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.models import Asset
+
+
+async def get_by_sha(session: AsyncSession, *, tenant_id: uuid.UUID, sha256: str) -> Asset | None:
+    """The tenant's asset with this content, deleted or not."""
+    return await session.scalar(
+        select(Asset).where(Asset.tenant_id == tenant_id, Asset.content_sha256 == sha256)
+    )
+
+
+async def get(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset | None:
+    """The tenant's live (not deleted) asset with this id."""
+    return await session.scalar(
+        select(Asset).where(Asset.tenant_id == tenant_id, Asset.id == asset_id, Asset.deleted_at.is_(None))
+    )

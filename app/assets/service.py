@@ -1,0 +1,192 @@
+"""Registering assets: from an allowed local path or from a stream of bytes (uploads).
+
+Ingestion is idempotent twice over: the same bytes registered again by one tenant return
+the existing asset (content sha256 is unique per tenant), and a client idempotency key
+returns what the first call with that key created, or a typed conflict if the content
+differs.
+"""
+
+from __future__ import annotations
+
+import errno
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets import repository
+from app.assets.kinds import detect_kind
+from app.assets.models import Asset
+from app.audit import service as audit
+from app.blobs import StoredBlob
+from app.container import Services
+from app.enums import AssetStatus
+from app.errors import (
+    IdempotencyConflictError,
+    PathNotAllowedError,
+    UnreadableFileError,
+)
+from app.jobs import service as jobs
+from app.jobs.models import Job
+
+_HEADER_BYTES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What an ingest call produced or found."""
+
+    asset: Asset
+    job: Job | None
+    created: bool
+
+
+def resolve_allowed_path(path: Path, allowed_roots: list[Path]) -> Path:
+    """``path`` with symlinks resolved, if it is a readable regular file inside an allowed root."""
+    try:
+        resolved = path.expanduser().resolve(strict=True)
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(f"{path}: no such file", field=["path"]) from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: {exc.strerror or exc}", field=["path"]) from exc
+    # Checked after resolving, so a symlink inside a root cannot point outside it.
+    if not any(resolved == root or root in resolved.parents for root in allowed_roots):
+        raise PathNotAllowedError(
+            f"{path}: outside the allowed ingestion roots ({', '.join(map(str, allowed_roots))})",
+            field=["path"],
+        )
+    if not resolved.is_file():
+        raise UnreadableFileError(f"{path}: not a regular file", field=["path"])
+    return resolved
+
+
+async def ingest_path(
+    session: AsyncSession,
+    services: Services,
+    *,
+    tenant_id: uuid.UUID,
+    path: Path,
+    actor: str,
+    title: str | None = None,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue: str = "realtime",
+) -> IngestResult:
+    """Register the file at ``path`` (inside an allowed root) and start its pipeline."""
+    resolved = resolve_allowed_path(path, services.settings.allowed_roots)
+    try:
+        stream = resolved.open("rb")
+    except OSError as exc:
+        reason = "permission denied" if exc.errno == errno.EACCES else (exc.strerror or str(exc))
+        raise UnreadableFileError(f"{path}: {reason}", field=["path"]) from exc
+    with stream:
+        return await ingest_stream(
+            session,
+            services,
+            tenant_id=tenant_id,
+            stream=stream,
+            filename=resolved.name,
+            source_uri=resolved.as_uri(),
+            actor=actor,
+            title=title,
+            tags=tags,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            queue=queue,
+        )
+
+
+async def ingest_stream(
+    session: AsyncSession,
+    services: Services,
+    *,
+    tenant_id: uuid.UUID,
+    stream: BinaryIO,
+    filename: str,
+    actor: str,
+    source_uri: str | None = None,
+    title: str | None = None,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue: str = "realtime",
+) -> IngestResult:
+    """Store the stream's bytes, register the asset and start its pipeline (does not commit)."""
+    # The blob is written before the row: a failed transaction leaves at worst an
+    # unreferenced content-addressed blob, never a row pointing at missing bytes.
+    blob = services.blobs.put_stream(stream, max_bytes=services.settings.max_upload_bytes)
+    if idempotency_key is not None:
+        earlier = await _by_idempotency_key(session, tenant_id=tenant_id, key=idempotency_key, blob=blob)
+        if earlier is not None:
+            return earlier
+
+    existing = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=blob.sha256)
+    if existing is not None and existing.deleted_at is None:
+        return IngestResult(asset=existing, job=None, created=False)
+
+    header = services.blobs.read_bytes(blob.key)[:_HEADER_BYTES]
+    kind, mime = detect_kind(header, filename)
+    if existing is not None:
+        # Same content as a deleted asset: bring it back rather than violate uniqueness.
+        asset = existing
+        asset.deleted_at = None
+        asset.status = AssetStatus.REGISTERED
+        if title:
+            asset.title = title
+    else:
+        asset = Asset(
+            tenant_id=tenant_id,
+            kind=kind,
+            title=title or Path(filename).stem or blob.sha256[:12],
+            source_uri=source_uri,
+            blob_key=blob.key,
+            content_sha256=blob.sha256,
+            mime_type=mime,
+            size_bytes=blob.size,
+            tags=sorted(set(tags or [])),
+            user_metadata=metadata or {},
+        )
+        try:
+            # A savepoint: a concurrent ingest of the same bytes wins the unique constraint
+            # and this call returns its asset instead of failing the whole transaction.
+            async with session.begin_nested():
+                session.add(asset)
+                await session.flush()
+        except IntegrityError:
+            winner = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=blob.sha256)
+            if winner is None:
+                raise
+            return IngestResult(asset=winner, job=None, created=False)
+
+    job = await jobs.create_job(
+        session, enqueuer=services.enqueuer, asset=asset, queue=queue, idempotency_key=idempotency_key
+    )
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="asset.ingest",
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"job_id": str(job.id), "sha256": blob.sha256, "size": blob.size, "filename": filename},
+    )
+    return IngestResult(asset=asset, job=job, created=True)
+
+
+async def _by_idempotency_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key: str, blob: StoredBlob
+) -> IngestResult | None:
+    job = await jobs.get_job_by_idempotency_key(session, tenant_id=tenant_id, key=key)
+    if job is None:
+        return None
+    asset = await session.get(Asset, job.asset_id)
+    if asset is None or asset.content_sha256 != blob.sha256:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} was already used for different content",
+            field=["idempotencyKey"],
+        )
+    return IngestResult(asset=asset, job=job, created=False)

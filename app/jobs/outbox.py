@@ -1,0 +1,67 @@
+"""Messages deferred until the transaction that created their work commits.
+
+A job row that a rollback removes must never be enqueued, and a committed one must be: so
+``defer_send`` only buffers, and an ``after_commit`` hook sends (``after_rollback`` drops).
+If sending fails after commit the job row is still there and the sweeper enqueues it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.container import Enqueuer
+
+log = logging.getLogger(__name__)
+_KEY = "mediakg_outbox"
+
+
+@dataclass(slots=True)
+class _Message:
+    actor_name: str
+    queue: str
+    args: dict[str, Any]
+    delay_ms: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def defer_send(
+    session: AsyncSession,
+    enqueuer: Enqueuer | None,
+    *,
+    actor_name: str,
+    queue: str,
+    args: dict[str, Any],
+    delay_ms: int = 0,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Send a message once ``session`` commits. No enqueuer: nothing to send (the sweeper acts)."""
+    if enqueuer is None:
+        return
+    sync = session.sync_session
+    sync.info.setdefault(_KEY, []).append(
+        (enqueuer, _Message(actor_name, queue, args, delay_ms, options or {}))
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    pending: list[tuple[Enqueuer, _Message]] = session.info.pop(_KEY, [])
+    for enqueuer, msg in pending:
+        try:
+            enqueuer.send(
+                msg.actor_name, queue=msg.queue, args=msg.args, delay_ms=msg.delay_ms, options=msg.options
+            )
+        except Exception:
+            # The row is committed: the sweeper finds the unsent stage and enqueues it.
+            log.exception("enqueue after commit failed", extra={"actor": msg.actor_name})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_KEY, None)
