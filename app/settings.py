@@ -37,6 +37,13 @@ class Settings(BaseSettings):
             "production uses postgresql+asyncpg://..."
         ),
     )
+    auto_migrate: bool = Field(
+        default=True,
+        description=(
+            "Run `upgrade head` when serve/ingest/worker start. Production runs "
+            "`mediakg db upgrade` as a deploy step and sets this to false."
+        ),
+    )
     database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size.")
     database_echo: bool = Field(default=False, description="Log every SQL statement.")
     blob_url: str = Field(
@@ -73,9 +80,7 @@ class Settings(BaseSettings):
         default="",
         description="OTLP/HTTP endpoint for traces and metrics; empty disables export.",
     )
-    telemetry_console: bool = Field(
-        default=False, description="Print spans to stdout (development only)."
-    )
+    telemetry_console: bool = Field(default=False, description="Print spans to stdout (development only).")
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs.")
 
@@ -83,9 +88,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `mediakg serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `mediakg serve` binds.")
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
-    default_tenant: str = Field(
-        default="default", description="Tenant slug used when a request names none."
-    )
+    default_tenant: str = Field(default="default", description="Tenant slug used when a request names none.")
     allowed_roots: list[Path] = Field(
         default_factory=list,
         description=(

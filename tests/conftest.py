@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -120,11 +120,11 @@ async def tenant(session_factory: async_sessionmaker[AsyncSession], settings: Se
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url() -> str:
     """URL of the test Redis server, or skip."""
     if not REDIS_URL:
         pytest.skip("Redis not configured (set MEDIAKG_TEST_REDIS_URL; scripts/test.sh does)")
-    yield REDIS_URL
+    return REDIS_URL
 
 
 @pytest.fixture

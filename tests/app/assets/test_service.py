@@ -76,7 +76,9 @@ async def test_reingesting_same_content_returns_existing_asset(
     (media_root / "a.png").write_bytes(PNG_1PX)
     (media_root / "copy.png").write_bytes(PNG_1PX)
     async with services.session_factory() as session:
-        first = await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "a.png", actor="t")
+        first = await ingest_path(
+            session, services, tenant_id=tenant.id, path=media_root / "a.png", actor="t"
+        )
         await session.commit()
     async with services.session_factory() as session:
         again = await ingest_path(
@@ -95,22 +97,38 @@ async def test_idempotency_key_replays_and_conflicts(
 ) -> None:
     async with session_factory() as session:
         first = await ingest_stream(
-            session, services, tenant_id=tenant.id, stream=io.BytesIO(b"hello world"),
-            filename="a.txt", actor="t", idempotency_key="k1",
+            session,
+            services,
+            tenant_id=tenant.id,
+            stream=io.BytesIO(b"hello world"),
+            filename="a.txt",
+            actor="t",
+            idempotency_key="k1",
         )
         await session.commit()
     async with session_factory() as session:
         replay = await ingest_stream(
-            session, services, tenant_id=tenant.id, stream=io.BytesIO(b"hello world"),
-            filename="a.txt", actor="t", idempotency_key="k1",
+            session,
+            services,
+            tenant_id=tenant.id,
+            stream=io.BytesIO(b"hello world"),
+            filename="a.txt",
+            actor="t",
+            idempotency_key="k1",
         )
         assert not replay.created
-        assert replay.job is not None and first.job is not None
+        assert replay.job is not None
+        assert first.job is not None
         assert replay.job.id == first.job.id
         with pytest.raises(IdempotencyConflictError) as info:
             await ingest_stream(
-                session, services, tenant_id=tenant.id, stream=io.BytesIO(b"other bytes"),
-                filename="b.txt", actor="t", idempotency_key="k1",
+                session,
+                services,
+                tenant_id=tenant.id,
+                stream=io.BytesIO(b"other bytes"),
+                filename="b.txt",
+                actor="t",
+                idempotency_key="k1",
             )
         assert info.value.code == "IDEMPOTENCY_CONFLICT"
         assert info.value.field == ["idempotencyKey"]
@@ -119,7 +137,9 @@ async def test_idempotency_key_replays_and_conflicts(
         assert (await _count(session, Asset), await _count(session, Job)) == (1, 1)
 
 
-async def test_path_outside_allowed_roots_is_refused(services: Services, tenant: Tenant, tmp_path: Path) -> None:
+async def test_path_outside_allowed_roots_is_refused(
+    services: Services, tenant: Tenant, tmp_path: Path
+) -> None:
     outside = tmp_path / "secret.txt"
     outside.write_text("top secret")
     link = services.settings.allowed_roots[0] / "link.txt"
@@ -155,22 +175,36 @@ async def test_empty_oversized_and_unsupported_content(
     services.settings.max_upload_bytes = 10
     async with services.session_factory() as session:
         with pytest.raises(EmptyFileError):
-            await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "empty.mp4", actor="t")
+            await ingest_path(
+                session, services, tenant_id=tenant.id, path=media_root / "empty.mp4", actor="t"
+            )
         with pytest.raises(FileTooLargeError, match="limit of 10 bytes"):
             await ingest_stream(
-                session, services, tenant_id=tenant.id, stream=io.BytesIO(b"x" * 11), filename="big.txt",
+                session,
+                services,
+                tenant_id=tenant.id,
+                stream=io.BytesIO(b"x" * 11),
+                filename="big.txt",
                 actor="t",
             )
         services.settings.max_upload_bytes = 1000
         with pytest.raises(UnsupportedMediaError, match="binary"):
             await ingest_stream(
-                session, services, tenant_id=tenant.id, stream=io.BytesIO(b"\x00\x01\x02garbage"),
-                filename="x.txt", actor="t",
+                session,
+                services,
+                tenant_id=tenant.id,
+                stream=io.BytesIO(b"\x00\x01\x02garbage"),
+                filename="x.txt",
+                actor="t",
             )
         with pytest.raises(UnsupportedMediaError, match="unrecognised"):
             await ingest_stream(
-                session, services, tenant_id=tenant.id, stream=io.BytesIO(b"\x00\x01\x02garbage"),
-                filename="x.bin", actor="t",
+                session,
+                services,
+                tenant_id=tenant.id,
+                stream=io.BytesIO(b"\x00\x01\x02garbage"),
+                filename="x.bin",
+                actor="t",
             )
         assert await _count(session, Asset) == 0
     # No half-written temporary files are left behind by refused content.

@@ -1,0 +1,162 @@
+"""The `mediakg` command line: serve, ingest, worker, db, schema, search, models."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.bootstrap import build_services
+from app.errors import DomainError
+from app.lifecycle import DatabaseUnavailableError, prepare
+from app.settings import get_settings
+
+cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
+schema_cli = typer.Typer(help="The GraphQL schema contract (graphql/schema.graphql).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(schema_cli, name="schema")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default: settings).")] = None,
+) -> None:
+    """Run the API (and, on the embedded default, the workers) until interrupted."""
+    import uvicorn
+
+    from app.main import create_app, default_start_hooks
+
+    settings = get_settings()
+    services = build_services(settings)
+    # Fail fast with one clear line, before uvicorn would print a lifespan traceback.
+    try:
+        asyncio.run(prepare(services))
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        # The pool belongs to the loop that just ended; uvicorn's loop opens fresh connections.
+        asyncio.run(services.engine.dispose())
+    app = create_app(settings, services=services, start_hooks=default_start_hooks(settings))
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+
+
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to register.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag to attach (repeatable).")] = None,
+    queue: Annotated[str, typer.Option(help="Queue: realtime or batch.")] = "batch",
+) -> None:
+    """Register files (inside the allowed roots) and start their pipelines."""
+    code = asyncio.run(_ingest(paths, tags=tag or [], queue=queue))
+    raise typer.Exit(code)
+
+
+async def _ingest(paths: list[Path], *, tags: list[str], queue: str) -> int:
+    from app.assets.service import ingest_path
+
+    settings = get_settings()
+    services = build_services(settings)
+    failures = 0
+    try:
+        try:
+            tenant_id = await prepare(services)
+        except DatabaseUnavailableError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=False) as progress:
+            task = progress.add_task("ingesting", total=len(paths))
+            for path in paths:
+                try:
+                    async with services.session_factory() as session:
+                        result = await ingest_path(
+                            session,
+                            services,
+                            tenant_id=tenant_id,
+                            path=path,
+                            actor="cli",
+                            tags=tags,
+                            queue=queue,
+                        )
+                        await session.commit()
+                except DomainError as exc:
+                    failures += 1
+                    progress.console.print(f"[red]✗[/] {path}: {exc.message} ({exc.code})", highlight=False)
+                else:
+                    state = "registered" if result.created else "already registered"
+                    job = f" job {result.job.id}" if result.job is not None else ""
+                    progress.console.print(
+                        f"[green]✓[/] {path}: {state} asset {result.asset.id} ({result.asset.kind}){job}",
+                        highlight=False,
+                    )
+                progress.advance(task)
+    finally:
+        await services.aclose()
+    return 1 if failures else 0
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from app import migrate
+
+    migrate.upgrade(get_settings().database_url, revision)
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (e.g. base)."""
+    from app import migrate
+
+    migrate.downgrade(get_settings().database_url, revision)
+
+
+@schema_cli.command("export")
+def schema_export(path: Annotated[Path, typer.Argument()] = Path("graphql/schema.graphql")) -> None:
+    """Write the schema SDL, printed from code, to PATH."""
+    from app.api.export import export_schema_to
+
+    export_schema_to(path)
+    out.print(f"wrote {path}")
+
+
+@schema_cli.command("check")
+def schema_check(path: Annotated[Path, typer.Argument()] = Path("graphql/schema.graphql")) -> None:
+    """Fail (exit 1, with a diff) when PATH differs from the schema printed from code."""
+    from app.api.export import check_schema
+
+    diff = check_schema(path)
+    if diff:
+        sys.stderr.write("".join(diff))
+        raise _fail(f"{path} is out of date: run `make schema` and commit it", code=1)
+    out.print(f"{path} matches the code")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The ASGI application: health probes, GraphQL (HTTP + WebSocket) and, via lifespan, the
+in-process workers of the embedded default."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from app.bootstrap import build_services
+from app.container import Services
+from app.lifecycle import DatabaseUnavailableError, check_database, prepare
+from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Hooks other layers register to run inside the app's lifespan (workers, sweeper, search):
+# each gets the services and returns an async "stop" callable.
+StartHook = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+def default_start_hooks(settings: Settings) -> list[StartHook]:
+    """What `mediakg serve` runs beside the API, as the settings say."""
+    return []
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    start_hooks: list[StartHook] | None = None,
+) -> Starlette:
+    """The service as one Starlette app."""
+    from app.api.http import create_graphql_app  # the API layer imports strawberry: keep it late
+
+    svc = services or build_services(settings or get_settings())
+    hooks = list(start_hooks or [])
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        try:
+            await check_database(svc)
+        except DatabaseUnavailableError as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await prepare(svc)
+        stops = []
+        try:
+            for hook in hooks:
+                stops.append(await hook(svc))
+            yield
+        finally:
+            # Reverse order: workers stop (and release leases) before the pools they use close.
+            for stop in reversed(stops):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("shutdown hook failed")
+            await svc.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Mount("/", app=create_graphql_app(svc)),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = svc
+    return app
