@@ -102,13 +102,17 @@ async def _ingest(paths: list[Path], *, tags: list[str], queue: str) -> int:
                         await session.commit()
                 except DomainError as exc:
                     failures += 1
-                    progress.console.print(f"[red]✗[/] {path}: {exc.message} ({exc.code})", highlight=False)
+                    reason = exc.message.removeprefix(f"{path}: ")
+                    progress.console.print(
+                        f"[red]✗[/] {path}: {reason} ({exc.code})", highlight=False, soft_wrap=True
+                    )
                 else:
                     state = "registered" if result.created else "already registered"
                     job = f" job {result.job.id}" if result.job is not None else ""
                     progress.console.print(
                         f"[green]✓[/] {path}: {state} asset {result.asset.id} ({result.asset.kind}){job}",
                         highlight=False,
+                        soft_wrap=True,
                     )
                 progress.advance(task)
     finally:
@@ -155,6 +159,15 @@ def schema_check(path: Annotated[Path, typer.Argument()] = Path("graphql/schema.
 
 def main() -> None:
     """Console-script entry point."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        get_settings()
+    except (ValidationError, SettingsError) as exc:
+        # A typo in MEDIAKG_* gets one readable message, not a traceback.
+        err.print(f"[bold red]error:[/] invalid configuration: {exc}", highlight=False)
+        raise SystemExit(2) from None
     cli()
 
 

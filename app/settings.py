@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, description="Port `mediakg serve` binds.")
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
     default_tenant: str = Field(default="default", description="Tenant slug used when a request names none.")
-    allowed_roots: list[Path] = Field(
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description=(
             "Directories local-path ingestion may read from (JSON list or comma-separated). "
