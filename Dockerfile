@@ -12,7 +12,9 @@ COPY inference inference
 COPY search search
 COPY migrations migrations
 # torch==2.13.0 CPU build: the CUDA build is several GB and the Triton pods hold the GPUs.
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+# TORCH_INDEX_URL names the CPU wheel index of your mirror (set at build time).
+ARG TORCH_INDEX_URL
+RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0 \
  && pip install --no-cache-dir -c constraints.txt -e . \
  && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 USER 10001
