@@ -1,0 +1,165 @@
+"""What the index stage hands to a search backend: one asset and its scene-level moments.
+
+An ``AssetDocument`` carries the asset-wide fields (tenant, kind, tags, dates, user metadata)
+once; backends copy them onto every moment they store so a moment can be filtered without a
+join. Every vector names the model version that produced it, so a generation built for one
+model never mixes in vectors from another.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+MetadataValue = str | int | float | bool
+FloatArray = npt.NDArray[np.float32]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+class DocumentError(ValueError):
+    """A document the backend refuses before writing anything."""
+
+
+class VectorField(enum.StrEnum):
+    """The vector spaces a document can be searched in."""
+
+    TEXT = "text"
+    VISUAL = "visual"
+    # Text-to-image bridge: an image described in the text embedding space (see ENVIRONMENT.md).
+    BRIDGE = "bridge"
+
+
+class DocType(enum.StrEnum):
+    """What a stored search document stands for."""
+
+    ASSET = "asset"
+    MOMENT = "moment"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Vector:
+    """One embedding and the model version that produced it."""
+
+    values: FloatArray
+    model_version: str
+
+    @classmethod
+    def of(cls, values: Sequence[float] | FloatArray, model_version: str) -> Vector:
+        """A float32 copy of ``values``; rejects empty, zero and non-finite vectors."""
+        array = np.asarray(values, dtype=np.float32).reshape(-1)
+        if array.size == 0:
+            raise DocumentError("empty vector")
+        if not np.all(np.isfinite(array)):
+            raise DocumentError("vector has non-finite components")
+        # Cosine similarity is undefined for the zero vector, and Elasticsearch rejects it.
+        if float(np.dot(array, array)) == 0.0:
+            raise DocumentError("zero vector")
+        if not model_version:
+            raise DocumentError("vector without a model version")
+        return cls(values=array, model_version=model_version)
+
+    @property
+    def dims(self) -> int:
+        """Number of components."""
+        return int(self.values.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class TimedText:
+    """A piece of text with the time range it is spoken or shown (seconds from the start)."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MomentDocument:
+    """One scene of an asset: the unit search returns so a player can jump to it."""
+
+    scene_id: str
+    start_s: float
+    end_s: float
+    title: str = ""
+    transcript: tuple[TimedText, ...] = ()
+    ocr: tuple[TimedText, ...] = ()
+    labels: tuple[str, ...] = ()
+    faces_count: int = 0
+    vectors: Mapping[VectorField, Vector] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetDocument:
+    """An asset with every moment it has; indexing it replaces whatever was stored for it.
+
+    ``version`` orders writes for the same asset: a write or delete carrying a lower version
+    than what is stored is stale and changes nothing. The index stage uses a number that only
+    grows per asset (the asset row's ``updated_at`` in microseconds).
+    """
+
+    tenant_id: str
+    asset_id: str
+    version: int
+    kind: str
+    title: str
+    created_at: datetime
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    language: str | None = None
+    duration_s: float | None = None
+    faces_count: int = 0
+    user_metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+    vectors: Mapping[VectorField, Vector] = field(default_factory=dict)
+    moments: tuple[MomentDocument, ...] = ()
+
+    def validate(self) -> None:
+        """Raise ``DocumentError`` when a backend could not store this asset faithfully."""
+        check_id(self.tenant_id, "tenant_id")
+        check_id(self.asset_id, "asset_id")
+        if self.version < 0:
+            raise DocumentError("version must be >= 0")
+        if self.created_at.tzinfo is None:
+            raise DocumentError("created_at must be timezone-aware")
+        if self.duration_s is not None and not math.isfinite(self.duration_s):
+            raise DocumentError("duration_s must be finite")
+        for key, value in self.user_metadata.items():
+            if not key or "." in key:
+                # Dots would be read as object paths by Elasticsearch's flattened field.
+                raise DocumentError(f"user metadata key {key!r} must be non-empty and dot-free")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise DocumentError(f"user metadata {key!r} must be finite")
+        seen: set[str] = set()
+        for moment in self.moments:
+            check_id(moment.scene_id, "scene_id")
+            if moment.scene_id in seen:
+                raise DocumentError(f"scene {moment.scene_id} appears twice")
+            seen.add(moment.scene_id)
+            if not (math.isfinite(moment.start_s) and math.isfinite(moment.end_s)):
+                raise DocumentError("moment times must be finite")
+            if moment.end_s < moment.start_s:
+                raise DocumentError(f"scene {moment.scene_id} ends before it starts")
+
+
+def check_id(value: str, what: str) -> None:
+    """Identifiers end up in document ids and SQL parameters: keep them plain."""
+    if not _ID_RE.match(value):
+        raise DocumentError(f"{what} {value!r} is not a plain identifier")
+
+
+def asset_doc_id(asset_id: str) -> str:
+    """Id of an asset's own search document."""
+    return f"a:{asset_id}"
+
+
+def moment_doc_id(asset_id: str, scene_id: str) -> str:
+    """Id of a moment's search document (deterministic, so a rewrite replaces it)."""
+    return f"m:{asset_id}:{scene_id}"

@@ -1,0 +1,323 @@
+"""What callers ask a search backend and what they get back.
+
+A query names its tenant (never optional), an optional text for BM25, any number of query
+vectors (one per vector field), structured filters and fusion settings. Every backend runs
+one retriever per input (``text``, ``vector:text``, ``vector:visual``, ``vector:bridge``),
+fuses them with :func:`search.fusion.reciprocal_rank_fusion`, and pages the fused list.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from search.documents import (
+    DocType,
+    DocumentError,
+    FloatArray,
+    MetadataValue,
+    TimedText,
+    Vector,
+    VectorField,
+    check_id,
+)
+
+TEXT_RETRIEVER = "text"
+HIGHLIGHT_PRE = "<mark>"
+HIGHLIGHT_POST = "</mark>"
+# Beyond this many candidates per retriever the fused tail carries no signal, and
+# Elasticsearch caps kNN num_candidates at 10 000.
+MAX_K = 1000
+MAX_PAGE = 100
+
+
+class QueryError(ValueError):
+    """A query the backend cannot run as asked (the caller's mistake)."""
+
+
+def vector_retriever(field: VectorField) -> str:
+    """Name of the retriever that searches one vector field."""
+    return f"vector:{field.value}"
+
+
+class FacetField(enum.StrEnum):
+    """Fields a facet can count."""
+
+    KIND = "kind"
+    TAGS = "tags"
+    LABELS = "labels"
+    LANGUAGE = "language"
+
+
+class TextField(enum.StrEnum):
+    """Text fields BM25 searches and highlights come from."""
+
+    TITLE = "title"
+    DESCRIPTION = "description"
+    TAGS = "tags"
+    LABELS = "labels"
+    TRANSCRIPT = "transcript"
+    OCR = "ocr"
+
+
+# Why these weights: a title or tag match names what the asset is about, a transcript word
+# may be incidental. Both backends use the same numbers (FTS5 column weights, ES boosts).
+TEXT_FIELD_WEIGHTS: Mapping[TextField, float] = {
+    TextField.TITLE: 3.0,
+    TextField.DESCRIPTION: 1.5,
+    TextField.TAGS: 2.0,
+    TextField.LABELS: 1.5,
+    TextField.TRANSCRIPT: 1.0,
+    TextField.OCR: 1.0,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filters:
+    """Structured filters; every given condition must hold (tenant is on the query itself)."""
+
+    kinds: tuple[str, ...] = ()  # any of
+    tags: tuple[str, ...] = ()  # all of
+    labels: tuple[str, ...] = ()  # all of
+    languages: tuple[str, ...] = ()  # any of
+    duration_min_s: float | None = None  # inclusive
+    duration_max_s: float | None = None  # inclusive
+    created_from: datetime | None = None  # inclusive
+    created_to: datetime | None = None  # exclusive
+    asset_ids: tuple[str, ...] = ()  # any of
+    exclude_asset_ids: tuple[str, ...] = ()
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)  # all equal
+
+    def validate(self) -> None:
+        """Raise ``QueryError`` for filters no backend could apply."""
+        for moment in (self.created_from, self.created_to):
+            if moment is not None and moment.tzinfo is None:
+                raise QueryError("created_from/created_to must be timezone-aware")
+        try:
+            for asset_id in (*self.asset_ids, *self.exclude_asset_ids):
+                check_id(asset_id, "asset id")
+        except DocumentError as exc:
+            raise QueryError(str(exc)) from exc
+        for key in self.metadata:
+            if not key or "." in key:
+                raise QueryError(f"metadata key {key!r} must be non-empty and dot-free")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryVector:
+    """A query embedding for one vector field, from the model version the generation uses."""
+
+    field: VectorField
+    vector: Vector
+
+    @classmethod
+    def of(cls, field: VectorField, values: Sequence[float] | FloatArray, model_version: str) -> QueryVector:
+        """Validate and wrap one query embedding."""
+        try:
+            return cls(field=field, vector=Vector.of(values, model_version))
+        except DocumentError as exc:
+            raise QueryError(str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchQuery:
+    """One hybrid search: any mix of text and vectors, fused, filtered and paged."""
+
+    tenant_id: str
+    text: str | None = None
+    vectors: tuple[QueryVector, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+    scope: DocType = DocType.MOMENT
+    # Per-retriever RRF weights; a retriever not named weighs 1.0.
+    weights: Mapping[str, float] = field(default_factory=dict)
+    rank_constant: int = 60
+    # Candidates each retriever contributes before fusion; pages come from the fused list.
+    k: int = 100
+    limit: int = 20
+    offset: int = 0
+    min_score: float | None = None
+    highlight: bool = True
+    # None = the live generation; a name searches that generation (e.g. to evaluate a new
+    # one before switching to it).
+    generation: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``QueryError`` for a query no backend could run."""
+        try:
+            check_id(self.tenant_id, "tenant_id")
+        except DocumentError as exc:
+            raise QueryError(str(exc)) from exc
+        if not (self.text and self.text.strip()) and not self.vectors:
+            raise QueryError("a query needs text, a vector, or both")
+        fields = [vector.field for vector in self.vectors]
+        if len(set(fields)) != len(fields):
+            raise QueryError("at most one query vector per field")
+        if not 1 <= self.k <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise QueryError(f"limit must be between 1 and {MAX_PAGE}")
+        if self.offset < 0:
+            raise QueryError("offset must be >= 0")
+        if self.rank_constant < 0:
+            raise QueryError("rank_constant must be >= 0")
+        for name, weight in self.weights.items():
+            if not math.isfinite(weight) or weight < 0:
+                raise QueryError(f"weight of {name} must be a finite number >= 0")
+        self.filters.validate()
+
+    @property
+    def text_terms(self) -> tuple[str, ...]:
+        """The words of ``text`` as both backends tokenise them for BM25 (letters and digits)."""
+        return tokenize(self.text or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacetQuery:
+    """Counts of distinct values over the documents matching the filters."""
+
+    tenant_id: str
+    fields: tuple[FacetField, ...] = tuple(FacetField)
+    filters: Filters = field(default_factory=Filters)
+    scope: DocType = DocType.ASSET
+    size: int = 20
+    generation: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``QueryError`` for a facet request no backend could run."""
+        try:
+            check_id(self.tenant_id, "tenant_id")
+        except DocumentError as exc:
+            raise QueryError(str(exc)) from exc
+        if not 1 <= self.size <= MAX_PAGE:
+            raise QueryError(f"size must be between 1 and {MAX_PAGE}")
+        self.filters.validate()
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """A fragment of one text field with matched words inside ``<mark>`` (HTML-escaped)."""
+
+    field: TextField
+    fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeCode:
+    """Where a matched word is spoken (transcript) or shown (OCR) inside the moment."""
+
+    field: TextField
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchHit:
+    """One fused result: an asset, or a moment of an asset with its time range."""
+
+    doc_id: str
+    doc_type: DocType
+    asset_id: str
+    scene_id: str | None
+    start_s: float | None
+    end_s: float | None
+    title: str
+    score: float
+    # 1-based rank of this hit in each retriever that returned it.
+    ranks: Mapping[str, int]
+    # Each retriever's own score (BM25, or cosine similarity in [-1, 1]).
+    retriever_scores: Mapping[str, float]
+    highlights: tuple[Highlight, ...] = ()
+    time_codes: tuple[TimeCode, ...] = ()
+
+    @property
+    def matched_fields(self) -> tuple[TextField, ...]:
+        """Text fields with a highlighted match, in a stable order."""
+        present = {highlight.field for highlight in self.highlights}
+        return tuple(field for field in TextField if field in present)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResults:
+    """One page of fused hits."""
+
+    hits: tuple[SearchHit, ...]
+    # Fused candidates available to page through (bounded by k per retriever).
+    total: int
+    offset: int
+    generation: str
+
+    @property
+    def has_more(self) -> bool:
+        """True when another page follows this one."""
+        return self.offset + len(self.hits) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class FacetValue:
+    """One value of a facet and how many documents carry it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FacetResults:
+    """Facet values by field, most frequent first (ties by value)."""
+
+    facets: Mapping[FacetField, tuple[FacetValue, ...]]
+    generation: str
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Lower-cased runs of letters and digits: the words a BM25 query is built from."""
+    words: list[str] = []
+    current: list[str] = []
+    for char in text:
+        if char.isalnum():
+            current.append(char.lower())
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return tuple(words)
+
+
+def find_time_codes(
+    field: TextField, segments: Sequence[TimedText], marked_words: Sequence[str], limit: int = 5
+) -> tuple[TimeCode, ...]:
+    """The segments containing any of the highlighted words, in time order.
+
+    Both backends highlight the surface form found in the text (``running`` for a query
+    ``run``), so a whole-word, case-insensitive comparison finds the segment it came from.
+    """
+    wanted = {word.lower() for word in marked_words if word}
+    if not wanted:
+        return ()
+    found: list[TimeCode] = []
+    for segment in segments:
+        if wanted.intersection(tokenize(segment.text)):
+            found.append(TimeCode(field, segment.start_s, segment.end_s, segment.text))
+            if len(found) == limit:
+                break
+    return tuple(found)
+
+
+def marked_words(fragment: str) -> tuple[str, ...]:
+    """Words inside ``<mark>`` tags of a highlight fragment."""
+    words: list[str] = []
+    rest = fragment
+    while True:
+        start = rest.find(HIGHLIGHT_PRE)
+        if start < 0:
+            return tuple(words)
+        end = rest.find(HIGHLIGHT_POST, start)
+        if end < 0:
+            return tuple(words)
+        words.extend(tokenize(html.unescape(rest[start + len(HIGHLIGHT_PRE) : end])))
+        rest = rest[end + len(HIGHLIGHT_POST) :]
