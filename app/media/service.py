@@ -1,0 +1,203 @@
+"""Writing analysis outputs. Each function replaces the caller stage's own earlier rows for
+the same asset and model (name, version) and inserts the new ones, inside the caller's
+transaction: a redelivered stage message produces the same rows, never duplicates, and rows
+of other model versions (an index generation still being served) are left alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import DetectionKind, Modality, OwnerType, SimilarityKind
+from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
+
+
+def vector_to_bytes(vector: Sequence[float] | np.ndarray[Any, Any]) -> bytes:
+    """Little-endian float32 bytes of a vector (the storage format of Embedding.vector)."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def vector_from_bytes(data: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The float32 vector stored in ``data``."""
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+
+async def replace_scenes(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    scenes: Sequence[dict[str, Any]],
+) -> list[Scene]:
+    """Replace the asset's scenes from this model; ``scenes`` hold Scene column values."""
+    await session.execute(
+        delete(Scene).where(
+            Scene.asset_id == asset_id, Scene.model_name == model_name, Scene.model_version == model_version
+        )
+    )
+    rows = [
+        Scene(
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            model_name=model_name,
+            model_version=model_version,
+            **values,
+        )
+        for values in scenes
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replace_segments(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    segments: Sequence[dict[str, Any]],
+) -> list[TranscriptSegment]:
+    """Replace the asset's transcript segments (or text chunks) from this model."""
+    await session.execute(
+        delete(TranscriptSegment).where(
+            TranscriptSegment.asset_id == asset_id,
+            TranscriptSegment.model_name == model_name,
+            TranscriptSegment.model_version == model_version,
+        )
+    )
+    rows = [
+        TranscriptSegment(
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            model_name=model_name,
+            model_version=model_version,
+            **values,
+        )
+        for values in segments
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replace_detections(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    kinds: Sequence[DetectionKind],
+    model_name: str,
+    model_version: str,
+    detections: Sequence[dict[str, Any]],
+) -> list[Detection]:
+    """Replace the asset's detections of ``kinds`` from this model (ocr owns TEXT, detect the rest)."""
+    await session.execute(
+        delete(Detection).where(
+            Detection.asset_id == asset_id,
+            Detection.kind.in_(list(kinds)),
+            Detection.model_name == model_name,
+            Detection.model_version == model_version,
+        )
+    )
+    rows = [
+        Detection(
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            model_name=model_name,
+            model_version=model_version,
+            **values,
+        )
+        for values in detections
+    ]
+    for row in rows:
+        if row.kind not in kinds:
+            raise ValueError(f"detection kind {row.kind} is not among the replaced kinds {list(kinds)}")
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replace_embeddings(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    modality: Modality,
+    model_name: str,
+    model_version: str,
+    embeddings: Sequence[tuple[OwnerType, uuid.UUID, np.ndarray[Any, Any], str | None]],
+) -> list[Embedding]:
+    """Replace the asset's ``modality`` vectors from this model.
+
+    Each item is (owner type, owner id, vector, sha256 of the embedded content or None).
+    """
+    await session.execute(
+        delete(Embedding).where(
+            Embedding.asset_id == asset_id,
+            Embedding.modality == modality,
+            Embedding.model_name == model_name,
+            Embedding.model_version == model_version,
+        )
+    )
+    rows = [
+        Embedding(
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            owner_type=owner_type,
+            owner_id=owner_id,
+            modality=modality,
+            model_name=model_name,
+            model_version=model_version,
+            dimension=int(np.asarray(vector).shape[-1]),
+            vector=vector_to_bytes(vector),
+            content_sha256=content_sha,
+        )
+        for owner_type, owner_id, vector, content_sha in embeddings
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replace_edges(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    source_asset_id: uuid.UUID,
+    kinds: Sequence[SimilarityKind],
+    model_name: str,
+    model_version: str,
+    edges: Sequence[dict[str, Any]],
+) -> list[SimilarityEdge]:
+    """Replace the similarity edges of ``kinds`` that start at this asset (or its scenes)."""
+    await session.execute(
+        delete(SimilarityEdge).where(
+            SimilarityEdge.source_asset_id == source_asset_id,
+            SimilarityEdge.kind.in_(list(kinds)),
+            SimilarityEdge.model_name == model_name,
+            SimilarityEdge.model_version == model_version,
+        )
+    )
+    rows = [
+        SimilarityEdge(
+            tenant_id=tenant_id,
+            source_asset_id=source_asset_id,
+            model_name=model_name,
+            model_version=model_version,
+            **values,
+        )
+        for values in edges
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
