@@ -61,25 +61,22 @@ async def test_replacing_scenes_twice_keeps_one_set_per_model_version(
 async def test_detection_replacement_is_scoped_to_kinds(services: Services, tenant: Tenant) -> None:
     async with services.session_factory() as session:
         asset = await _asset(services, tenant, session)
-        common = {"tenant_id": tenant.id, "asset_id": asset.id, "model_name": "m", "model_version": "1"}
-        await media.replace_detections(
-            session,
-            kinds=[DetectionKind.TEXT],
-            detections=[{"kind": DetectionKind.TEXT, "label": "HELLO", "confidence": 0.9}],
-            **common,
-        )
-        await media.replace_detections(
-            session,
-            kinds=[DetectionKind.LABEL, DetectionKind.FACE],
-            detections=[{"kind": DetectionKind.LABEL, "label": "tabby", "confidence": 0.8}] * 2,
-            **common,
-        )
-        await media.replace_detections(
-            session,
-            kinds=[DetectionKind.LABEL, DetectionKind.FACE],
-            detections=[{"kind": DetectionKind.FACE, "label": "face", "confidence": 0.7}],
-            **common,
-        )
+        visual = [DetectionKind.LABEL, DetectionKind.FACE]
+        batches = [
+            ([DetectionKind.TEXT], [{"kind": DetectionKind.TEXT, "label": "HELLO", "confidence": 0.9}]),
+            (visual, [{"kind": DetectionKind.LABEL, "label": "tabby", "confidence": 0.8}] * 2),
+            (visual, [{"kind": DetectionKind.FACE, "label": "face", "confidence": 0.7}]),
+        ]
+        for replaced_kinds, detections in batches:
+            await media.replace_detections(
+                session,
+                tenant_id=tenant.id,
+                asset_id=asset.id,
+                model_name="m",
+                model_version="1",
+                kinds=replaced_kinds,
+                detections=detections,
+            )
         await session.commit()
         kinds = sorted((await session.scalars(select(Detection.kind))).all())
         assert kinds == [DetectionKind.FACE, DetectionKind.TEXT]
