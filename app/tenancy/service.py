@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.tenancy.models import Tenant
@@ -11,8 +12,18 @@ from app.tenancy.models import Tenant
 async def ensure_tenant(session: AsyncSession, *, slug: str, name: str | None = None) -> Tenant:
     """The tenant with ``slug``, created if missing (does not commit)."""
     tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        tenant = Tenant(slug=slug, name=name or slug)
-        session.add(tenant)
-        await session.flush()
+    if tenant is not None:
+        return tenant
+    tenant = Tenant(slug=slug, name=name or slug)
+    try:
+        # Two processes starting at once (API and worker) both try to create it: the
+        # savepoint lets the loser read the winner's row instead of failing its transaction.
+        async with session.begin_nested():
+            session.add(tenant)
+            await session.flush()
+    except IntegrityError:
+        winner = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if winner is None:
+            raise
+        return winner
     return tenant
