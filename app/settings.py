@@ -84,6 +84,49 @@ class Settings(BaseSettings):
     telemetry_console: bool = Field(default=False, description="Print spans to stdout (development only).")
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs.")
+    telemetry_service_name: str = Field(
+        default="mediakg", description="service.name resource attribute of every span and metric."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's Prometheus /metrics server binds (the API serves /metrics itself).",
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of the worker's /metrics server (0 picks a free one)."
+    )
+    triton_metrics_url: str = Field(
+        default="",
+        description=(
+            "Triton's Prometheus endpoint. Empty derives http://<triton host>:8002/metrics from a "
+            "grpc:// or http:// inference_url, and scrapes nothing for local://."
+        ),
+    )
+    triton_scrape_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often Triton's metrics are scraped and re-exported."
+    )
+    drift_baseline_path: Path | None = Field(
+        default=None,
+        description="JSON file of per-model drift baselines. Empty means <data_dir>/telemetry/drift-baselines.json.",
+    )
+    drift_baseline_size: int = Field(
+        default=500, ge=10, description="Observations a model's first baseline is captured from."
+    )
+    drift_window_size: int = Field(
+        default=1000, ge=10, description="Most recent observations compared against the baseline."
+    )
+    drift_min_samples: int = Field(
+        default=200, ge=10, description="Observations in the window before a drift value is exported."
+    )
+    cost_cpu_second_price: float = Field(
+        default=0.0000134, ge=0, description="Price of one CPU-second (default: ~0.048 per vCPU-hour)."
+    )
+    cost_gpu_second_price: float = Field(
+        default=0.000146, ge=0, description="Price of one GPU-second (default: ~0.526 per GPU-hour)."
+    )
+    cost_storage_gb_price: float = Field(
+        default=0.023, ge=0, description="Price of one stored GB (default: one month of object storage)."
+    )
+    cost_currency: str = Field(default="USD", description="Currency the cost prices are in.")
 
     # --- API -----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address `mediakg serve` binds.")
