@@ -14,12 +14,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 MetadataValue = str | int | float | bool
 FloatArray = npt.NDArray[np.float32]
+# What callers may pass as vector values: lists, or numpy arrays of any float width.
+VectorLike = Sequence[float] | npt.NDArray[np.floating[Any]]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -52,7 +55,7 @@ class Vector:
     model_version: str
 
     @classmethod
-    def of(cls, values: Sequence[float] | FloatArray, model_version: str) -> Vector:
+    def of(cls, values: VectorLike, model_version: str) -> Vector:
         """A float32 copy of ``values``; rejects empty, zero and non-finite vectors."""
         array = np.asarray(values, dtype=np.float32).reshape(-1)
         if array.size == 0:
@@ -163,3 +166,19 @@ def asset_doc_id(asset_id: str) -> str:
 def moment_doc_id(asset_id: str, scene_id: str) -> str:
     """Id of a moment's search document (deterministic, so a rewrite replaces it)."""
     return f"m:{asset_id}:{scene_id}"
+
+
+def metadata_token(value: MetadataValue) -> str:
+    """The canonical string a metadata value is stored and compared as (in both backends).
+
+    Elasticsearch's ``flattened`` type keeps every leaf as a keyword string, so equality is
+    string equality there; normalising numbers (2020 == 2020.0) and booleans here makes both
+    backends agree on which documents a metadata filter matches.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value

@@ -52,12 +52,12 @@ from search.documents import (
     AssetDocument,
     DocType,
     DocumentError,
-    MetadataValue,
     TimedText,
     Vector,
     VectorField,
     asset_doc_id,
     check_id,
+    metadata_token,
     moment_doc_id,
 )
 from search.fusion import reciprocal_rank_fusion
@@ -109,22 +109,6 @@ _SNIPPET_TOKENS = 16
 # Keep this many vector changes for other processes to replay; older readers reload fully.
 _VLOG_KEEP = 200_000
 _SCHEMA_VERSION = 1
-
-
-def metadata_token(value: MetadataValue) -> str:
-    """The canonical string a metadata value is stored and compared as (in both backends).
-
-    Elasticsearch's ``flattened`` type keeps every leaf as a keyword string, so equality is
-    string equality there; normalising numbers (2020 == 2020.0) and booleans here makes both
-    backends agree on which documents a metadata filter matches.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return value
 
 
 def fts_query(text: str | None) -> str | None:

@@ -18,11 +18,11 @@ from datetime import datetime
 from search.documents import (
     DocType,
     DocumentError,
-    FloatArray,
     MetadataValue,
     TimedText,
     Vector,
     VectorField,
+    VectorLike,
     check_id,
 )
 
@@ -115,7 +115,7 @@ class QueryVector:
     vector: Vector
 
     @classmethod
-    def of(cls, field: VectorField, values: Sequence[float] | FloatArray, model_version: str) -> QueryVector:
+    def of(cls, field: VectorField, values: VectorLike, model_version: str) -> QueryVector:
         """Validate and wrap one query embedding."""
         try:
             return cls(field=field, vector=Vector.of(values, model_version))
