@@ -1,0 +1,424 @@
+"""The one object pipeline stages call: task in, typed result (stamped with its model) out.
+
+The router picks the model version for each task from :class:`InferenceConfig`, sends tensors to
+the configured backend (local for now, wrapped in the micro-batcher), serves repeated content
+from the embedding cache, and composes derived models (the text-to-image bridge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from inference.backend import InferenceBackend, strings
+from inference.batching import BatchingBackend
+from inference.cache import EmbeddingCache, content_hash
+from inference.errors import ModelNotConfiguredError, UnknownModelError
+from inference.local import LocalBackend, ModelPool
+from inference.models.base import LocalOptions, as_strings
+from inference.preprocess import RGBImage, as_rgb, imagenet_pixels
+from inference.registry import (
+    HAAR_FACES,
+    IMAGENET_BRIDGE,
+    IMAGENET_BRIDGE_INT8,
+    MINILM_FP32,
+    MINILM_INT8,
+    MOBILENET_FEATURES_SPEC,
+    MOBILENET_LABELS,
+    RAPIDOCR,
+    WHISPER_BASE,
+    WHISPER_TINY_EN,
+    ModelRef,
+    ModelRegistry,
+    ModelSpec,
+    Task,
+    Tensors,
+    default_registry,
+)
+from inference.types import (
+    Embeddings,
+    Face,
+    Faces,
+    Label,
+    Labels,
+    OcrResult,
+    Segment,
+    TextRegion,
+    Transcript,
+    Word,
+)
+
+WhisperChoice = Literal["tiny.en", "base"]
+TextEmbeddingChoice = Literal["fp32", "int8"]
+
+_WHISPER: dict[str, ModelSpec] = {"tiny.en": WHISPER_TINY_EN, "base": WHISPER_BASE}
+_TEXT: dict[str, ModelSpec] = {"fp32": MINILM_FP32, "int8": MINILM_INT8}
+_BRIDGE: dict[str, ModelSpec] = {"fp32": IMAGENET_BRIDGE, "int8": IMAGENET_BRIDGE_INT8}
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceConfig:
+    """How models are chosen and served; ``jobs`` builds it from ``app.settings.Settings``."""
+
+    # local:// only for now; the Triton backend will claim grpc:// and http(s)://.
+    url: str = "local://"
+    whisper_model: WhisperChoice = "tiny.en"
+    text_embedding: TextEmbeddingChoice = "fp32"
+    clip_model_dir: Path | None = None
+    batching: bool = True
+    batch_max_items: int = 32
+    batch_max_delay_ms: float = 5.0
+    cache_max_entries: int = 50_000
+    cache_max_bytes: int = 256 * 1024 * 1024
+    # Worker threads of the local backend, and torch/onnxruntime threads per call (0: default).
+    threads: int = 2
+    cpu_threads: int = 0
+    # Per model key or name: concurrent calls; the spec's own max_concurrency otherwise.
+    max_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # Labels the bridge mixes: the tail of a 1000-way softmax is noise that pulls every image
+    # towards the same average label-name vector.
+    bridge_top_k: int = 10
+    haarcascade_dir: Path = Path("/usr/share/opencv4/haarcascades")
+
+    def local_options(self) -> LocalOptions:
+        """What the local runners are told."""
+        return LocalOptions(
+            cpu_threads=self.cpu_threads,
+            clip_model_dir=self.clip_model_dir,
+            haarcascade_dir=self.haarcascade_dir,
+        )
+
+
+def _chunks(count: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(count, start + size)) for start in range(0, count, max(1, size))]
+
+
+class InferenceRouter:
+    """Typed, cached, batched access to every task's model."""
+
+    def __init__(
+        self,
+        config: InferenceConfig | None = None,
+        *,
+        pool: ModelPool | None = None,
+        backend: InferenceBackend | None = None,
+        registry: ModelRegistry | None = None,
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        self.config = config or InferenceConfig()
+        self.registry = registry or default_registry()
+        self.cache = cache or EmbeddingCache(self.config.cache_max_entries, self.config.cache_max_bytes)
+        self.pool = pool or ModelPool(self.config.local_options())
+        self._clip: tuple[ModelSpec, ModelSpec] | None = None
+        if self.config.clip_model_dir is not None:
+            self._clip = self._register_clip(self.config.clip_model_dir)
+        if backend is None:
+            backend = self._make_backend()
+        self.backend = backend
+        self._label_matrix: npt.NDArray[np.float32] | None = None
+        self._label_lock: asyncio.Lock | None = None
+
+    def _make_backend(self) -> InferenceBackend:
+        if not self.config.url.startswith("local://"):
+            raise ModelNotConfiguredError(f"no inference backend for {self.config.url!r} in this build")
+        local: InferenceBackend = LocalBackend(
+            self.pool, threads=self.config.threads, max_concurrency=self.config.max_concurrency
+        )
+        if self.config.batching:
+            return BatchingBackend(
+                local, max_items=self.config.batch_max_items, max_delay_ms=self.config.batch_max_delay_ms
+            )
+        return local
+
+    def _register_clip(self, path: Path) -> tuple[ModelSpec, ModelSpec]:
+        from inference.models.clip import inspect_clip_dir, load_clip_image, load_clip_text
+
+        text, image = inspect_clip_dir(path).specs()
+        self.registry.register(text)
+        self.registry.register(image)
+        self.pool.add_factory(text, load_clip_text)
+        self.pool.add_factory(image, load_clip_image)
+        return text, image
+
+    # --- selection -------------------------------------------------------------------------
+
+    def model_for(self, task: Task) -> ModelSpec:
+        """The model version serving ``task`` under the current configuration."""
+        config = self.config
+        match task:
+            case "embed_text":
+                spec = _TEXT[config.text_embedding]
+            case "transcribe":
+                spec = _WHISPER[config.whisper_model]
+            case "ocr":
+                spec = RAPIDOCR
+            case "labels":
+                spec = MOBILENET_LABELS
+            case "embed_image":
+                spec = MOBILENET_FEATURES_SPEC
+            case "faces":
+                spec = HAAR_FACES
+            case "embed_bridge":
+                spec = _BRIDGE[config.text_embedding]
+            case "embed_text_clip" | "embed_image_clip":
+                if self._clip is None:
+                    raise ModelNotConfiguredError("CLIP needs clip_model_dir (MEDIAKG_CLIP_MODEL_DIR)")
+                spec = self._clip[0] if task == "embed_text_clip" else self._clip[1]
+            case _:
+                raise UnknownModelError(f"unknown task {task!r}")
+        return self.registry.get(spec.name, spec.version)
+
+    def models_in_use(self) -> dict[Task, ModelRef]:
+        """Task -> model name and version, for status pages and job records."""
+        tasks: list[Task] = [
+            "embed_text",
+            "transcribe",
+            "ocr",
+            "labels",
+            "embed_image",
+            "faces",
+            "embed_bridge",
+        ]
+        if self._clip is not None:
+            tasks += ["embed_text_clip", "embed_image_clip"]
+        return {task: self.model_for(task).ref for task in tasks}
+
+    # --- the cached, chunked path of batchable models --------------------------------------
+
+    async def _cached_rows(
+        self,
+        spec: ModelSpec,
+        output: str,
+        digests: Sequence[str],
+        make_inputs: Callable[[list[int]], Mapping[str, npt.NDArray[np.generic]]],
+    ) -> npt.NDArray[np.float32]:
+        """Outputs row by row, computing only rows whose (content, model) is not cached."""
+        dims = spec.output(output).dims
+        rows: list[npt.NDArray[np.generic] | None] = [self.cache.get(spec.key, d) for d in digests]
+        # Identical inputs in one call are computed once.
+        first_index: dict[str, int] = {}
+        todo: list[int] = []
+        for i, (digest, row) in enumerate(zip(digests, rows, strict=True)):
+            if row is None and digest not in first_index:
+                first_index[digest] = i
+                todo.append(i)
+
+        async def run(indexes: list[int]) -> None:
+            outputs = await self.backend.infer(spec, make_inputs(indexes))
+            for i, row in zip(indexes, outputs[output], strict=True):
+                self.cache.put(spec.key, digests[i], row)
+                rows[i] = row
+
+        limit = spec.max_batch_size or 1
+        await asyncio.gather(*(run(todo[a:b]) for a, b in _chunks(len(todo), limit)))
+        result = np.empty((len(digests), *dims), dtype=np.float32)
+        for i, digest in enumerate(digests):
+            row = rows[i] if rows[i] is not None else rows[first_index[digest]]
+            assert row is not None  # every digest was either cached or computed above
+            result[i] = row
+        return result
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    async def embed_text(self, texts: Sequence[str]) -> Embeddings:
+        """MiniLM embeddings (384-d, normalised) of ``texts``; also embeds search queries."""
+        spec = self.model_for("embed_text")
+        items = list(texts)
+        vectors = await self._cached_rows(
+            spec,
+            "embedding",
+            [content_hash(t) for t in items],
+            lambda idx: {"text": strings([items[i] for i in idx])},
+        )
+        return Embeddings(vectors, spec.ref)
+
+    async def _image_rows(
+        self, spec: ModelSpec, output: str, images: Sequence[RGBImage]
+    ) -> npt.NDArray[np.float32]:
+        rgb = [as_rgb(image) for image in images]
+        return await self._cached_rows(
+            spec,
+            output,
+            [content_hash(image) for image in rgb],
+            lambda idx: {"pixels": imagenet_pixels([rgb[i] for i in idx])},
+        )
+
+    async def embed_image(self, images: Sequence[RGBImage]) -> Embeddings:
+        """Visual embeddings (MobileNetV2 pooled features, 1280-d, normalised) for similarity."""
+        spec = self.model_for("embed_image")
+        return Embeddings(await self._image_rows(spec, "embedding", images), spec.ref)
+
+    async def label_probabilities(
+        self, images: Sequence[RGBImage]
+    ) -> tuple[npt.NDArray[np.float32], ModelRef]:
+        """The full (N, 1000) ImageNet softmax, cached per image."""
+        spec = self.model_for("labels")
+        return await self._image_rows(spec, "probs", images), spec.ref
+
+    async def labels(
+        self, images: Sequence[RGBImage], *, top_k: int = 5, min_score: float = 0.0
+    ) -> list[Labels]:
+        """Top ImageNet labels per image, best first, at or above ``min_score``."""
+        from inference.models.vision import imagenet_class_names
+
+        probs, ref = await self.label_probabilities(images)
+        names = imagenet_class_names()
+        results = []
+        for row in probs:
+            order = np.argsort(row)[::-1][:top_k]
+            labels = tuple(Label(int(i), names[int(i)], float(row[i])) for i in order if row[i] >= min_score)
+            results.append(Labels(labels, ref))
+        return results
+
+    async def _label_name_vectors(self) -> npt.NDArray[np.float32]:
+        if self._label_lock is None:
+            self._label_lock = asyncio.Lock()
+        async with self._label_lock:
+            if self._label_matrix is None:
+                from inference.models.vision import imagenet_class_names
+
+                self._label_matrix = (await self.embed_text(imagenet_class_names())).vectors
+            return self._label_matrix
+
+    async def embed_bridge(self, images: Sequence[RGBImage]) -> Embeddings:
+        """Text-space (384-d) image vectors: top-k label probabilities over label-name embeddings.
+
+        Compare them with :meth:`embed_text` of a query; both live in MiniLM's space.
+        """
+        spec = self.model_for("embed_bridge")
+        probs, _ = await self.label_probabilities(images)
+        names = await self._label_name_vectors()
+        k = max(1, min(self.config.bridge_top_k, probs.shape[1]))
+        top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+        weights = np.take_along_axis(probs, top, axis=1)
+        mixed = np.einsum("nk,nkd->nd", weights, names[top]).astype(np.float32)
+        norms = np.linalg.norm(mixed, axis=1, keepdims=True)
+        return Embeddings((mixed / np.clip(norms, 1e-12, None)).astype(np.float32), spec.ref)
+
+    async def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
+        """Speech to text with word timings; ``audio`` is 16 kHz mono float32 (see media.decode_audio)."""
+        spec = self.model_for("transcribe")
+        out = await self.backend.infer(
+            spec, {"audio": np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)}
+        )
+        words_by_segment: dict[int, list[Word]] = {}
+        for text, start, end, prob, seg in zip(
+            as_strings(out["word_text"]),
+            out["word_start"].tolist(),
+            out["word_end"].tolist(),
+            out["word_probability"].tolist(),
+            out["word_segment"].tolist(),
+            strict=True,
+        ):
+            words_by_segment.setdefault(int(seg), []).append(
+                Word(text, float(start), float(end), float(prob))
+            )
+        segments = tuple(
+            Segment(float(start), float(end), text, tuple(words_by_segment.get(i, ())))
+            for i, (start, end, text) in enumerate(
+                zip(
+                    out["segment_start"].tolist(),
+                    out["segment_end"].tolist(),
+                    as_strings(out["segment_text"]),
+                    strict=True,
+                )
+            )
+        )
+        return Transcript(
+            language=as_strings(out["language"])[0],
+            language_probability=float(out["language_probability"][0]),
+            segments=segments,
+            model=spec.ref,
+        )
+
+    async def ocr(self, image: RGBImage) -> OcrResult:
+        """Text lines in one RGB image."""
+        spec = self.model_for("ocr")
+        out = await self.backend.infer(spec, {"image": as_rgb(image)})
+        regions = tuple(
+            TextRegion(text, float(score), tuple((float(x), float(y)) for x, y in polygon.tolist()))
+            for text, score, polygon in zip(
+                as_strings(out["text"]), out["score"].tolist(), out["boxes"], strict=True
+            )
+        )
+        return OcrResult(regions, spec.ref)
+
+    async def faces(self, image: RGBImage, *, min_score: float = 0.0) -> Faces:
+        """Frontal faces in one RGB image."""
+        spec = self.model_for("faces")
+        out = await self.backend.infer(spec, {"image": as_rgb(image)})
+        faces = tuple(
+            Face(float(x), float(y), float(w), float(h), float(score))
+            for (x, y, w, h), score in zip(out["boxes"].tolist(), out["score"].tolist(), strict=True)
+            if score >= min_score
+        )
+        return Faces(faces, spec.ref)
+
+    async def embed_text_clip(self, texts: Sequence[str]) -> Embeddings:
+        """CLIP text embeddings (needs ``clip_model_dir``)."""
+        spec = self.model_for("embed_text_clip")
+        items = list(texts)
+        vectors = await self._cached_rows(
+            spec,
+            "embedding",
+            [content_hash(t) for t in items],
+            lambda idx: {"text": strings([items[i] for i in idx])},
+        )
+        return Embeddings(vectors, spec.ref)
+
+    async def embed_image_clip(self, images: Sequence[RGBImage]) -> Embeddings:
+        """CLIP image embeddings, same space as :meth:`embed_text_clip` (needs ``clip_model_dir``)."""
+        spec = self.model_for("embed_image_clip")
+        rgb = [as_rgb(image) for image in images]
+        dim = spec.output("embedding").dims[0]
+        vectors = np.empty((len(rgb), dim), dtype=np.float32)
+
+        async def one(i: int) -> None:
+            digest = content_hash(rgb[i])
+            cached = self.cache.get(spec.key, digest)
+            if cached is None:
+                cached = (await self.backend.infer(spec, {"image": rgb[i]}))["embedding"]
+                self.cache.put(spec.key, digest, cached)
+            vectors[i] = cached
+
+        await asyncio.gather(*(one(i) for i in range(len(rgb))))
+        return Embeddings(vectors, spec.ref)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def warmup(self, tasks: Sequence[Task]) -> None:
+        """Load the models of ``tasks`` now so the first real call is not slow."""
+        warmers: dict[Task, Callable[[], Awaitable[object]]] = {
+            "embed_text": lambda: self.embed_text(["warm up"]),
+            "embed_text_clip": lambda: self.embed_text_clip(["warm up"]),
+            "transcribe": lambda: self.transcribe(np.zeros(16_000, dtype=np.float32)),
+            "ocr": lambda: self.ocr(np.full((64, 64, 3), 255, dtype=np.uint8)),
+            "faces": lambda: self.faces(np.zeros((64, 64, 3), dtype=np.uint8)),
+        }
+        blank = np.zeros((64, 64, 3), dtype=np.uint8)
+        image_tasks: dict[Task, Callable[[], Awaitable[object]]] = {
+            "labels": lambda: self.label_probabilities([blank]),
+            "embed_image": lambda: self.embed_image([blank]),
+            "embed_bridge": lambda: self.embed_bridge([blank]),
+            "embed_image_clip": lambda: self.embed_image_clip([blank]),
+        }
+        warmers.update(image_tasks)
+        for task in tasks:
+            await warmers[task]()
+
+    async def aclose(self) -> None:
+        """Close the backend (worker threads, connections)."""
+        await self.backend.aclose()
+
+
+async def infer_tensors(
+    router: InferenceRouter, task: Task, inputs: Mapping[str, npt.NDArray[np.generic]]
+) -> Tensors:
+    """Raw tensor access for tools (benchmarks, shadow comparisons) that bypass the typed API."""
+    return await router.backend.infer(router.model_for(task), inputs)
