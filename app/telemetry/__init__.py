@@ -1,0 +1,59 @@
+"""Observability: traces, metrics, structured logs, model drift and cost per item.
+
+The layers instrument themselves with one line each, through the names exported here; see
+docs/observability.md for the signals and how each operator question is answered.
+"""
+
+from app.telemetry.cost import add_gpu_seconds, add_stored_bytes, record_item_cost
+from app.telemetry.graphql_ops import start_operation
+from app.telemetry.logging import bind_log_context, configure_logging
+from app.telemetry.metrics import (
+    QueueStat,
+    StageStatus,
+    metrics_endpoint,
+    record_confidences,
+    record_embedding_norms,
+    record_enqueue,
+    record_fallback,
+    record_graphql,
+    record_model_call,
+    record_search,
+    record_stage,
+    register_queue_probe,
+    start_metrics_server,
+)
+from app.telemetry.setup import configure_telemetry, shutdown_telemetry
+from app.telemetry.spans import enqueue, error_code_of, model_call, search_request, stage_run
+from app.telemetry.tracing import attached_context, extract_context, inject_context
+
+__all__ = [
+    "QueueStat",
+    "StageStatus",
+    "add_gpu_seconds",
+    "add_stored_bytes",
+    "attached_context",
+    "bind_log_context",
+    "configure_logging",
+    "configure_telemetry",
+    "enqueue",
+    "error_code_of",
+    "extract_context",
+    "inject_context",
+    "metrics_endpoint",
+    "model_call",
+    "record_confidences",
+    "record_embedding_norms",
+    "record_enqueue",
+    "record_fallback",
+    "record_graphql",
+    "record_item_cost",
+    "record_model_call",
+    "record_search",
+    "record_stage",
+    "register_queue_probe",
+    "search_request",
+    "shutdown_telemetry",
+    "stage_run",
+    "start_metrics_server",
+    "start_operation",
+]

@@ -1,0 +1,206 @@
+"""What processing one item costs: CPU-seconds, GPU-seconds and stored bytes, priced.
+
+A stage run is measured with :func:`track` and yields a :class:`CostMeter`; the job system
+adds ``meter.as_dict()`` into ``Job.cost`` with :func:`merge` (stages of one job may run in
+different processes, so the job row, not memory, accumulates the total) and, when the job
+ends, calls :func:`record_item_cost` once, which exports the cost per item by asset kind.
+
+CPU time is process CPU time (``time.process_time``: every thread, including the native
+threads of onnxruntime and CTranslate2 that a per-thread clock would miss). When several
+stages run at once in one process, each interval's CPU time is split evenly among the stages
+active during it: exact for one stage at a time, a fair estimate otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from app.telemetry import metrics
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+BYTES_PER_GB = 1_000_000_000  # storage is billed in decimal gigabytes
+
+# The components a job's cost dict holds; every other key is derived from these.
+COMPONENTS = ("cpu_seconds", "gpu_seconds", "stored_bytes")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Prices of the three resources, in ``currency``."""
+
+    cpu_second: float
+    gpu_second: float
+    storage_gb: float
+    currency: str = "USD"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Prices:
+        """The prices configured in settings."""
+        return cls(
+            cpu_second=settings.cost_cpu_second_price,
+            gpu_second=settings.cost_gpu_second_price,
+            storage_gb=settings.cost_storage_gb_price,
+            currency=settings.cost_currency,
+        )
+
+
+# Zero prices until configure_telemetry sets the configured ones: an unconfigured process
+# still measures resources, it just does not invent a price for them.
+_default_prices = Prices(cpu_second=0.0, gpu_second=0.0, storage_gb=0.0)
+
+
+def set_default_prices(prices: Prices) -> None:
+    """The prices :func:`track` uses when none are given (set at start-up)."""
+    global _default_prices
+    _default_prices = prices
+
+
+def default_prices() -> Prices:
+    """The prices set at start-up."""
+    return _default_prices
+
+
+def price(components: Mapping[str, Any], prices: Prices) -> dict[str, Any]:
+    """The cost dict for raw components: the components plus each part's cost and the total."""
+    cpu = float(components.get("cpu_seconds", 0.0))
+    gpu = float(components.get("gpu_seconds", 0.0))
+    stored = int(components.get("stored_bytes", 0))
+    cpu_cost = cpu * prices.cpu_second
+    gpu_cost = gpu * prices.gpu_second
+    storage_cost = stored / BYTES_PER_GB * prices.storage_gb
+    return {
+        "cpu_seconds": cpu,
+        "gpu_seconds": gpu,
+        "stored_bytes": stored,
+        "cpu_cost": cpu_cost,
+        "gpu_cost": gpu_cost,
+        "storage_cost": storage_cost,
+        "total": cpu_cost + gpu_cost + storage_cost,
+        "currency": prices.currency,
+    }
+
+
+def merge(job_cost: Mapping[str, Any], stage_cost: Mapping[str, Any], prices: Prices) -> dict[str, Any]:
+    """``Job.cost`` after adding one stage run's cost (components summed, costs re-priced)."""
+    summed = {key: job_cost.get(key, 0) + stage_cost.get(key, 0) for key in COMPONENTS}
+    return price(summed, prices)
+
+
+class CostMeter:
+    """Resources used by one stage run."""
+
+    def __init__(self, prices: Prices) -> None:
+        self.prices = prices
+        self.cpu_seconds = 0.0
+        self.gpu_seconds = 0.0
+        self.stored_bytes = 0
+        self._lock = threading.Lock()
+
+    def add_cpu_seconds(self, seconds: float) -> None:
+        """CPU time attributed to this run."""
+        with self._lock:
+            self.cpu_seconds += seconds
+
+    def add_gpu_seconds(self, seconds: float) -> None:
+        """GPU time a model call of this run used."""
+        with self._lock:
+            self.gpu_seconds += seconds
+
+    def add_stored_bytes(self, size: int) -> None:
+        """Bytes this run wrote to the blob store."""
+        with self._lock:
+            self.stored_bytes += size
+
+    def as_dict(self) -> dict[str, Any]:
+        """The priced cost of this run (a ``Job.cost``-shaped dict)."""
+        with self._lock:
+            components = {
+                "cpu_seconds": self.cpu_seconds,
+                "gpu_seconds": self.gpu_seconds,
+                "stored_bytes": self.stored_bytes,
+            }
+        return price(components, self.prices)
+
+
+class _CpuLedger:
+    """Splits process CPU time among the meters active while it was spent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: list[CostMeter] = []
+        self._last = time.process_time()
+
+    def _settle(self) -> None:
+        now = time.process_time()
+        spent, self._last = now - self._last, now
+        if self._active:
+            share = spent / len(self._active)
+            for meter in self._active:
+                meter.add_cpu_seconds(share)
+
+    def enter(self, meter: CostMeter) -> None:
+        with self._lock:
+            self._settle()
+            self._active.append(meter)
+
+    def exit(self, meter: CostMeter) -> None:
+        with self._lock:
+            self._settle()
+            self._active.remove(meter)
+
+
+_ledger = _CpuLedger()
+_current: ContextVar[CostMeter | None] = ContextVar("mediakg_cost_meter", default=None)
+
+
+@contextlib.contextmanager
+def track(prices: Prices) -> Iterator[CostMeter]:
+    """Measure the resources of the block (one stage run); the meter is current inside it."""
+    meter = CostMeter(prices)
+    token = _current.set(meter)
+    _ledger.enter(meter)
+    try:
+        yield meter
+    finally:
+        _ledger.exit(meter)
+        _current.reset(token)
+
+
+def current_meter() -> CostMeter | None:
+    """The meter of the stage running in this context, if any."""
+    return _current.get()
+
+
+def add_gpu_seconds(seconds: float) -> None:
+    """Charge GPU time to the current stage (a no-op outside one)."""
+    meter = _current.get()
+    if meter is not None:
+        meter.add_gpu_seconds(seconds)
+
+
+def add_stored_bytes(size: int) -> None:
+    """Charge stored bytes to the current stage (a no-op outside one, e.g. an API upload)."""
+    meter = _current.get()
+    if meter is not None:
+        meter.add_stored_bytes(size)
+
+
+def record_item_cost(asset_kind: str, job_cost: Mapping[str, Any]) -> None:
+    """Export the cost of one processed item (call once, when its job finishes)."""
+    m = metrics.get_metrics()
+    kind = {metrics.ASSET_KIND: asset_kind}
+    currency = str(job_cost.get("currency", "USD"))
+    m.histograms["mediakg.item.cost"].record(
+        float(job_cost.get("total", 0.0)), {**kind, metrics.CURRENCY: currency}
+    )
+    m.counters["mediakg.item.cpu.time"].add(float(job_cost.get("cpu_seconds", 0.0)), kind)
+    m.counters["mediakg.item.gpu.time"].add(float(job_cost.get("gpu_seconds", 0.0)), kind)
+    m.counters["mediakg.item.stored.size"].add(int(job_cost.get("stored_bytes", 0)), kind)

@@ -1,0 +1,195 @@
+"""Scrape Triton's Prometheus endpoint and re-export what an operator of this service needs:
+GPU utilisation and memory, Triton host CPU, and per model the pending requests and the mean
+queue time, compute time and server-side batch size over the last scrape interval.
+
+Triton's request metrics are cumulative counters (``nv_inference_queue_duration_us`` etc.);
+means over an interval come from the difference of two scrapes. The first scrape after start
+(or after Triton restarted, when counters go backwards) sets only the instantaneous gauges.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.telemetry import metrics
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TRITON_METRICS_PORT = 8002  # Triton's default --metrics-port
+
+# Cumulative per-model counters we difference between scrapes.
+_COUNTERS = (
+    "nv_inference_request_success",
+    "nv_inference_count",
+    "nv_inference_exec_count",
+    "nv_inference_queue_duration_us",
+    "nv_inference_compute_infer_duration_us",
+)
+
+ModelKey = tuple[str, str]
+
+
+@dataclass
+class TritonSnapshot:
+    """One parse of Triton's metrics text."""
+
+    counters: dict[ModelKey, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    pending: dict[ModelKey, float] = field(default_factory=dict)
+    gpu_utilization: dict[str, float] = field(default_factory=dict)
+    gpu_memory_used: dict[str, float] = field(default_factory=dict)
+    gpu_memory_total: dict[str, float] = field(default_factory=dict)
+    cpu_utilization: float | None = None
+
+
+def parse_triton_metrics(text: str) -> TritonSnapshot:
+    """The parts of Triton's exposition this service re-exports."""
+    snap = TritonSnapshot()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            # Triton's counters carry no _total suffix; the parser may add or keep one.
+            name = sample.name.removesuffix("_total")
+            labels = sample.labels
+            model_key = (labels.get("model", ""), labels.get("version", ""))
+            gpu = labels.get("gpu_uuid", "")
+            if name in _COUNTERS:
+                snap.counters[model_key][name] = sample.value
+            elif name == "nv_inference_pending_request_count":
+                snap.pending[model_key] = sample.value
+            elif name == "nv_gpu_utilization":
+                snap.gpu_utilization[gpu] = sample.value
+            elif name == "nv_gpu_memory_used_bytes":
+                snap.gpu_memory_used[gpu] = sample.value
+            elif name == "nv_gpu_memory_total_bytes":
+                snap.gpu_memory_total[gpu] = sample.value
+            elif name == "nv_cpu_utilization":
+                snap.cpu_utilization = sample.value
+    return snap
+
+
+@dataclass(frozen=True)
+class IntervalStats:
+    """Means over the interval between two scrapes, for one model version."""
+
+    queue_time_s: float
+    compute_time_s: float
+    batch_size: float
+
+
+def interval_stats(before: dict[str, float], after: dict[str, float]) -> IntervalStats | None:
+    """Means between two counter readings; ``None`` when nothing ran or counters reset."""
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in _COUNTERS}
+    if any(value < 0 for value in delta.values()):
+        return None  # Triton restarted: counters went back to zero
+    requests = delta["nv_inference_request_success"]
+    executions = delta["nv_inference_exec_count"]
+    if requests <= 0 or executions <= 0:
+        return None
+    return IntervalStats(
+        queue_time_s=delta["nv_inference_queue_duration_us"] / requests / 1e6,
+        compute_time_s=delta["nv_inference_compute_infer_duration_us"] / executions / 1e6,
+        batch_size=delta["nv_inference_count"] / executions,
+    )
+
+
+def resolve_metrics_url(settings: Settings) -> str | None:
+    """``triton_metrics_url``, or Triton's default metrics port on the inference host."""
+    if settings.triton_metrics_url:
+        return settings.triton_metrics_url
+    parts = urlsplit(settings.inference_url)
+    if parts.scheme in ("grpc", "http", "https") and parts.hostname:
+        return f"http://{parts.hostname}:{TRITON_METRICS_PORT}/metrics"
+    return None
+
+
+class TritonScraper:
+    """Scrapes one Triton metrics endpoint, on demand or every ``interval`` seconds."""
+
+    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.last: TritonSnapshot | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs the last successful scrape saw (0 on a CPU-only Triton)."""
+        return 0 if self.last is None else len(self.last.gpu_utilization)
+
+    def scrape_once(self) -> TritonSnapshot | None:
+        """Fetch, parse and re-export; ``None`` (and ``mediakg.triton.up`` 0) on failure."""
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
+                text = response.read().decode("utf-8")
+            snap = parse_triton_metrics(text)
+        except (OSError, ValueError) as exc:
+            log.warning("Triton metrics scrape of %s failed: %s", self.url, exc)
+            metrics.set_gauge("mediakg.triton.up", 0.0)
+            return None
+        self._export(snap)
+        self.last = snap
+        return snap
+
+    def _export(self, snap: TritonSnapshot) -> None:
+        metrics.set_gauge("mediakg.triton.up", 1.0)
+        for gpu, value in snap.gpu_utilization.items():
+            metrics.set_gauge("hw.gpu.utilization", value, {metrics.HW_ID: gpu})
+        for gpu, value in snap.gpu_memory_used.items():
+            metrics.set_gauge("hw.gpu.memory.usage", value, {metrics.HW_ID: gpu})
+        for gpu, value in snap.gpu_memory_total.items():
+            metrics.set_gauge("hw.gpu.memory.limit", value, {metrics.HW_ID: gpu})
+        if snap.cpu_utilization is not None:
+            metrics.set_gauge("mediakg.triton.cpu.utilization", snap.cpu_utilization)
+        for (model, version), value in snap.pending.items():
+            attrs = {metrics.MODEL: model, metrics.MODEL_VERSION: version}
+            metrics.set_gauge("mediakg.triton.pending_requests", value, attrs)
+        if self.last is None:
+            return
+        for key, counters in snap.counters.items():
+            stats = interval_stats(self.last.counters.get(key, {}), counters)
+            if stats is None:
+                continue
+            attrs = {metrics.MODEL: key[0], metrics.MODEL_VERSION: key[1]}
+            metrics.set_gauge("mediakg.triton.queue.time", stats.queue_time_s, attrs)
+            metrics.set_gauge("mediakg.triton.compute.time", stats.compute_time_s, attrs)
+            metrics.set_gauge("mediakg.triton.batch.size", stats.batch_size, attrs)
+
+    def start(self, interval_s: float) -> None:
+        """Scrape every ``interval_s`` seconds on a daemon thread until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.scrape_once()
+                self._stop.wait(interval_s)
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name="triton-metrics-scraper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background loop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 1)
+            self._thread = None
+
+
+def start_triton_scraper(settings: Settings) -> TritonScraper | None:
+    """Start scraping when Triton is in use; ``None`` for local inference."""
+    url = resolve_metrics_url(settings)
+    if url is None:
+        return None
+    scraper = TritonScraper(url)
+    scraper.start(settings.triton_scrape_interval_seconds)
+    return scraper
