@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -189,9 +189,16 @@ class ElasticsearchBackend:
     """Hybrid search on Elasticsearch 9.x (see module docstring)."""
 
     def __init__(
-        self, client: AsyncElasticsearch, *, prefix: str = "mediakg", refresh: Refresh = False
+        self,
+        client: AsyncElasticsearch,
+        *,
+        prefix: str = "mediakg",
+        refresh: Refresh = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
+        # Injected so request-body tests can assert the generation's creation time exactly.
+        self._clock = clock
         self._prefix = prefix
         self._alias = mappings.alias_name(prefix)
         # False in production (Elasticsearch refreshes every second); tests and the CLI's
@@ -276,7 +283,7 @@ class ElasticsearchBackend:
             raise GenerationError(f"generation {spec.name!r} exists")
         live = any(info.state is GenerationState.LIVE for _, info in existing)
         state = GenerationState.BUILDING if live else GenerationState.LIVE
-        created_at = datetime.now(UTC).isoformat()
+        created_at = self._clock().isoformat()
         template = mappings.index_template(self._prefix)
         index = mappings.index_name(self._prefix, spec.name)
         try:
