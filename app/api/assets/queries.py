@@ -1,0 +1,78 @@
+"""Root queries of assets."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import strawberry
+
+from app.api.assets.types import AssetFilterInput, AssetType
+from app.api.context import Info
+from app.api.enums import OrderDirection
+from app.api.errors import ApiError
+from app.api.fields import field
+from app.api.node import resolve_node
+from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
+from app.api.scalars import After, First
+from app.errors import DomainError
+from app.media import repository as repo
+
+
+@strawberry.enum(name="AssetOrderField", description="What assets can be sorted by.")
+class AssetOrderField(enum.Enum):
+    """Sort keys of the assets connection (the id breaks ties)."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    TITLE = "title"
+
+
+@strawberry.input(name="AssetOrder", description="How to sort assets.")
+class AssetOrderInput:
+    """Sort key and direction."""
+
+    field: AssetOrderField = strawberry.field(default=AssetOrderField.CREATED_AT, description="Sort key.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.DESC, description="Sort direction.")
+
+
+@strawberry.type
+class AssetQueries:
+    """Root fields of assets."""
+
+    @field(description="The asset with this ID, or null if it does not exist (or was deleted).")
+    async def asset(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="An Asset ID.")]
+    ) -> AssetType | None:
+        node: AssetType | None = await resolve_node(info, id, field=["id"], expected="Asset")
+        return node
+
+    @field(description="The caller's assets, filtered and sorted (newest first by default).")
+    async def assets(
+        self,
+        info: Info,
+        filter: Annotated[
+            AssetFilterInput | None, strawberry.argument(description="Which assets to return.")
+        ] = None,
+        order_by: Annotated[AssetOrderInput | None, strawberry.argument(description="How to sort.")] = None,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> Connection[AssetType]:
+        order = order_by or AssetOrderInput()
+        ordering = repo.asset_ordering(order.field.value, order.direction is OrderDirection.DESC)
+        where = (filter or AssetFilterInput()).to_filter(["filter"])
+        try:
+            page = page_of(
+                ordering,
+                first=first,
+                after=after,
+                max_page_size=info.context.settings.max_page_size,
+                field=[],
+            )
+        except DomainError as exc:
+            raise ApiError.from_domain(exc) from exc
+        async with info.context.session_factory() as session:
+            rows = await repo.list_assets(
+                session, tenant_id=info.context.caller.tenant_id, where=where, ordering=ordering, page=page
+            )
+        return connection(rows, ordering, AssetType.from_row)

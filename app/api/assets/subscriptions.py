@@ -1,0 +1,124 @@
+"""assetEvents: changes of one asset as they happen."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from app.api.assets.types import AssetType
+from app.api.context import Info
+from app.api.errors import ApiError
+from app.api.fields import field, subscription
+from app.api.ids import decode_id, to_global_id
+from app.api.node import resolve_node
+from app.api.streams import events_or_silence
+from app.db import utcnow
+from app.errors import DomainError
+from app.events import asset_channel
+
+log = logging.getLogger(__name__)
+
+
+@strawberry.enum(name="AssetEventKind", description="What changed about an asset.")
+class AssetEventKind(enum.Enum):
+    """Event types on an asset's channel (asset edits, and the end of its jobs)."""
+
+    SNAPSHOT = "snapshot"
+    UPDATED = "asset_updated"
+    DELETED = "asset_deleted"
+    JOB_COMPLETED = "job_completed"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELLED = "job_cancelled"
+
+
+@strawberry.type(name="AssetEvent", description="A change of an asset.")
+class AssetEvent:
+    """An event of the assetEvents subscription."""
+
+    kind: AssetEventKind = strawberry.field(description="What changed.")
+    asset_id: strawberry.ID = strawberry.field(description="The asset.")
+    changed_fields: list[str] = strawberry.field(
+        description="For UPDATED: which of title, tags, metadata changed."
+    )
+    job_id: strawberry.ID | None = strawberry.field(description="For job events: the job that ended.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @field(description="The asset as stored now (null once deleted).")
+    async def asset(self, info: Info) -> AssetType | None:
+        row = await info.context.loaders.assets.asset_by_id.load(self.row_id)
+        return AssetType.from_row(row) if row is not None else None
+
+    @classmethod
+    def from_event(cls, asset_id: uuid.UUID, event: dict[str, Any]) -> AssetEvent | None:
+        """The event of a published payload; None for types this stream does not carry."""
+        try:
+            kind = AssetEventKind(event["type"])
+        except (KeyError, ValueError):
+            return None
+        job_id = event.get("job_id")
+        occurred = event.get("at")
+        try:
+            return cls(
+                kind=kind,
+                asset_id=strawberry.ID(to_global_id("Asset", asset_id)),
+                changed_fields=[str(f) for f in event.get("fields") or ()],
+                job_id=strawberry.ID(to_global_id("Job", uuid.UUID(job_id))) if job_id else None,
+                occurred_at=datetime.fromisoformat(occurred) if isinstance(occurred, str) else utcnow(),
+                row_id=asset_id,
+            )
+        except (ValueError, TypeError):
+            log.warning("ignoring a malformed asset event", extra={"asset_id": str(asset_id), "event": event})
+            return None
+
+
+@strawberry.type
+class AssetSubscriptions:
+    """Root subscription fields of assets."""
+
+    @subscription(
+        description="Changes of an asset: first a SNAPSHOT (the asset now), then edits, the end of each "
+        "of its jobs, and its deletion (which ends the stream)."
+    )
+    async def asset_events(
+        self,
+        info: Info,
+        asset_id: Annotated[strawberry.ID, strawberry.argument(description="The asset to follow.")],
+    ) -> AsyncGenerator[AssetEvent, None]:
+        ctx = info.context
+        try:
+            row_id = decode_id(asset_id, "Asset", field=["assetId"])
+        except DomainError as exc:
+            raise ApiError.from_domain(exc) from exc
+        async with ctx.services.publisher.subscribe(asset_channel(row_id)) as events:
+            ctx.loaders.clear()
+            asset: AssetType | None = await resolve_node(info, asset_id, field=["assetId"], expected="Asset")
+            if asset is None:
+                raise ApiError(f"asset {asset_id} not found", code="NOT_FOUND", field=["assetId"])
+            yield AssetEvent(
+                kind=AssetEventKind.SNAPSHOT,
+                asset_id=asset_id,
+                changed_fields=[],
+                job_id=None,
+                occurred_at=asset.row.updated_at,
+                row_id=row_id,
+            )
+            async for payload in events_or_silence(events):
+                ctx.loaders.clear()
+                if payload is None:
+                    # Silence: make sure the asset was not deleted while an event got lost.
+                    if await ctx.loaders.assets.asset_by_id.load(row_id) is None:
+                        return
+                    continue
+                event = AssetEvent.from_event(row_id, payload)
+                if event is None:
+                    continue
+                yield event
+                if event.kind is AssetEventKind.DELETED:
+                    return

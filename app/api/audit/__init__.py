@@ -1,0 +1,1 @@
+"""GraphQL schema code of the audit domain."""

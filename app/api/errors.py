@@ -1,0 +1,235 @@
+"""Errors a client can act on.
+
+Two shapes, on purpose:
+- mutations return expected failures as members of their result union, each a type that
+  implements ``UserError`` (``message``, ``code``, ``field``): clients switch on
+  ``__typename`` and codegen gives them exhaustive types;
+- queries and subscriptions cannot return unions for every field, so their expected failures
+  (bad ids, page too large, bad cursor) are GraphQL errors with ``extensions.code``.
+Anything else is unexpected and masked (see ``app/api/limits.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+
+from app import errors as domain
+from graphql import GraphQLError
+
+
+class MalformedIdError(domain.DomainError):
+    """An ID is not one this API issued (not base64 of ``Type:uuid``)."""
+
+    code = "MALFORMED_ID"
+
+
+class WrongIdTypeError(domain.DomainError):
+    """An ID is well formed but names another type than the argument expects."""
+
+    code = "WRONG_ID_TYPE"
+
+
+class BatchTooLargeError(domain.DomainError):
+    """A list input has more items than allowed."""
+
+    code = "BATCH_TOO_LARGE"
+
+
+class PageSizeError(domain.DomainError):
+    """``first`` is negative or above the page-size cap."""
+
+    code = "PAGE_SIZE_EXCEEDED"
+
+
+class InvalidCursorError(domain.DomainError):
+    """A cursor was not issued by this connection (or by this ordering of it)."""
+
+    code = "INVALID_CURSOR"
+
+
+class ApiError(GraphQLError):
+    """A GraphQL error the client caused, with a stable ``extensions.code`` (never masked)."""
+
+    def __init__(self, message: str, *, code: str, field: Sequence[str] | None = None) -> None:
+        extensions: dict[str, Any] = {"code": code}
+        if field:
+            extensions["field"] = list(field)
+        super().__init__(message, extensions=extensions)
+
+    @classmethod
+    def from_domain(cls, exc: domain.DomainError) -> ApiError:
+        """The GraphQL error for a domain error raised while resolving a query field."""
+        return cls(exc.message, code=exc.code, field=exc.field)
+
+
+@strawberry.enum(name="UserErrorCode", description="Stable machine-readable codes of user errors.")
+class UserErrorCode(enum.Enum):
+    """Every ``UserError.code``; one per error type."""
+
+    NOT_FOUND = "NOT_FOUND"
+    PATH_NOT_ALLOWED = "PATH_NOT_ALLOWED"
+    UNREADABLE_FILE = "UNREADABLE_FILE"
+    EMPTY_FILE = "EMPTY_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_MEDIA = "UNSUPPORTED_MEDIA"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_STATE = "INVALID_STATE"
+    BACKPRESSURE = "BACKPRESSURE"
+    MALFORMED_ID = "MALFORMED_ID"
+    WRONG_ID_TYPE = "WRONG_ID_TYPE"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+
+
+@strawberry.interface(name="UserError", description="A failure the caller caused and can correct.")
+class UserErrorType:
+    """Fields every user error has."""
+
+    message: str = strawberry.field(description="What went wrong, in a sentence for humans.")
+    code: UserErrorCode = strawberry.field(description="Stable code to branch on.")
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault (e.g. ["input", "source", "path"]), if one is.'
+    )
+
+
+@strawberry.type(name="NotFound", description="The entity does not exist or is not visible to the caller.")
+class NotFoundErrorType(UserErrorType):
+    """NotFoundError."""
+
+
+@strawberry.type(
+    name="PathNotAllowed", description="The local path lies outside the allowed ingestion roots."
+)
+class PathNotAllowedErrorType(UserErrorType):
+    """PathNotAllowedError."""
+
+
+@strawberry.type(
+    name="UnreadableFile", description="The file is missing, not a regular file or cannot be read."
+)
+class UnreadableFileErrorType(UserErrorType):
+    """UnreadableFileError."""
+
+
+@strawberry.type(name="EmptyFile", description="The file or upload has no content.")
+class EmptyFileErrorType(UserErrorType):
+    """EmptyFileError."""
+
+
+@strawberry.type(name="FileTooLarge", description="The file or upload exceeds the size limit.")
+class FileTooLargeErrorType(UserErrorType):
+    """FileTooLargeError."""
+
+    max_bytes: float = strawberry.field(description="The largest accepted size in bytes.")
+
+
+@strawberry.type(name="UnsupportedMedia", description="The content is of no kind the service can analyse.")
+class UnsupportedMediaErrorType(UserErrorType):
+    """UnsupportedMediaError."""
+
+
+@strawberry.type(
+    name="IdempotencyConflict",
+    description="The idempotency key was used before with different content or parameters.",
+)
+class IdempotencyConflictErrorType(UserErrorType):
+    """IdempotencyConflictError."""
+
+
+@strawberry.type(name="InvalidInput", description="An input value is malformed or out of range.")
+class InvalidInputErrorType(UserErrorType):
+    """InvalidInputError."""
+
+
+@strawberry.type(
+    name="InvalidState", description="The entity is in a state where this action makes no sense."
+)
+class InvalidStateErrorType(UserErrorType):
+    """InvalidStateError."""
+
+
+@strawberry.type(name="Backpressure", description="The job queue is full: retry after the given delay.")
+class BackpressureErrorType(UserErrorType):
+    """BackpressureError."""
+
+    retry_after_seconds: float = strawberry.field(description="Seconds to wait before retrying.")
+
+
+@strawberry.type(name="MalformedId", description="The ID is not one this API issued.")
+class MalformedIdErrorType(UserErrorType):
+    """MalformedIdError."""
+
+
+@strawberry.type(name="WrongIdType", description="The ID belongs to another type than the field expects.")
+class WrongIdTypeErrorType(UserErrorType):
+    """WrongIdTypeError."""
+
+
+@strawberry.type(name="BatchTooLarge", description="The list input has more items than allowed.")
+class BatchTooLargeErrorType(UserErrorType):
+    """BatchTooLargeError."""
+
+    max_items: int = strawberry.field(description="The most items one call accepts.")
+
+
+_SIMPLE: dict[type[domain.DomainError], tuple[type[UserErrorType], UserErrorCode]] = {
+    domain.NotFoundError: (NotFoundErrorType, UserErrorCode.NOT_FOUND),
+    domain.PathNotAllowedError: (PathNotAllowedErrorType, UserErrorCode.PATH_NOT_ALLOWED),
+    domain.UnreadableFileError: (UnreadableFileErrorType, UserErrorCode.UNREADABLE_FILE),
+    domain.EmptyFileError: (EmptyFileErrorType, UserErrorCode.EMPTY_FILE),
+    domain.UnsupportedMediaError: (UnsupportedMediaErrorType, UserErrorCode.UNSUPPORTED_MEDIA),
+    domain.IdempotencyConflictError: (IdempotencyConflictErrorType, UserErrorCode.IDEMPOTENCY_CONFLICT),
+    domain.InvalidInputError: (InvalidInputErrorType, UserErrorCode.INVALID_INPUT),
+    domain.InvalidStateError: (InvalidStateErrorType, UserErrorCode.INVALID_STATE),
+    MalformedIdError: (MalformedIdErrorType, UserErrorCode.MALFORMED_ID),
+    WrongIdTypeError: (WrongIdTypeErrorType, UserErrorCode.WRONG_ID_TYPE),
+}
+
+
+def user_error(
+    exc: domain.DomainError,
+    *,
+    allowed: tuple[type[UserErrorType], ...],
+    max_bytes: int = 0,
+    max_items: int = 0,
+) -> Any:
+    """The union member for ``exc``; re-raises it when the mutation does not declare that error
+    (an undeclared error is a bug and must surface as a masked internal error, not a wrong type).
+
+    Typed ``Any`` because each mutation's result union is its own type; membership of that
+    union is what ``allowed`` checks at run time.
+    """
+    result: UserErrorType
+    if isinstance(exc, domain.BackpressureError):
+        result = BackpressureErrorType(
+            message=exc.message,
+            code=UserErrorCode.BACKPRESSURE,
+            field=exc.field,
+            retry_after_seconds=exc.retry_after_s,
+        )
+    elif isinstance(exc, domain.FileTooLargeError):
+        result = FileTooLargeErrorType(
+            message=exc.message,
+            code=UserErrorCode.FILE_TOO_LARGE,
+            field=exc.field,
+            max_bytes=float(max_bytes),
+        )
+    elif isinstance(exc, BatchTooLargeError):
+        result = BatchTooLargeErrorType(
+            message=exc.message, code=UserErrorCode.BATCH_TOO_LARGE, field=exc.field, max_items=max_items
+        )
+    else:
+        for cls in type(exc).__mro__:
+            if cls in _SIMPLE:
+                gql_type, code = _SIMPLE[cls]
+                result = gql_type(message=exc.message, code=code, field=exc.field)
+                break
+        else:
+            raise exc
+    if not isinstance(result, allowed):
+        raise exc
+    return result

@@ -1,0 +1,156 @@
+"""The API as an ASGI app: /graphql (HTTP, multipart uploads, multipart subscriptions and
+graphql-transport-ws) and /blobs/{key} (keyframes and thumbnails of the caller's tenant).
+
+Every response carries an ``X-Request-ID`` (the client's, if it sent a sane one); masked
+errors quote it, and the logs of the request carry it, so a report can be traced.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import uuid
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+
+from app.api.context import CallerResolver, Context, Loaders
+from app.api.schema import SchemaLimits, create_schema
+from app.api.urls import BLOB_ROUTE
+from app.container import Services
+from app.errors import UnreadableFileError
+from app.media import repository as media_repository
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Room for the multipart envelope (operations, map, part headers) beside the file itself.
+_MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+
+def request_id_of(connection: HTTPConnection) -> str:
+    """The id RequestIdMiddleware gave this request."""
+    return str(connection.scope.get("state", {}).get("request_id", ""))
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (scope state) and echoes it as the X-Request-ID header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies larger than an upload may be, before reading them (413).
+
+    Multipart bodies must declare their length: the limit is then checked up front instead of
+    after the server spooled an unbounded chunked stream to disk (411 otherwise).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            headers = dict(scope.get("headers", []))
+            length = headers.get(b"content-length")
+            is_multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+            error = None
+            if length is None and is_multipart:
+                error = (411, "LENGTH_REQUIRED", "multipart uploads must send Content-Length")
+            elif length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                error = (413, "FILE_TOO_LARGE", f"the request body exceeds {self.max_bytes} bytes")
+            if error is not None:
+                status, code, message = error
+                body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+                await JSONResponse(body, status_code=status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class MediaGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view with our context."""
+
+    def __init__(self, services: Services, callers: CallerResolver) -> None:
+        settings = services.settings
+        super().__init__(
+            create_schema(SchemaLimits.from_settings(settings)),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            multipart_uploads_enabled=True,
+            # graphql-transport-ws over WebSocket, and multipart HTTP for clients that cannot
+            # open one; the legacy graphql-ws protocol is not offered.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
+        )
+        self.services = services
+        self.callers = callers
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        caller = await self.callers.resolve(request)
+        return Context(
+            services=self.services,
+            caller=caller,
+            loaders=Loaders.create(self.services.session_factory, caller.tenant_id),
+            request_id=request_id_of(request),
+        )
+
+
+def create_graphql_app(services: Services) -> Starlette:
+    """The API app; mount it at the service root (it routes /graphql and /blobs itself)."""
+    callers = CallerResolver(services)
+    graphql = MediaGraphQL(services, callers)
+
+    async def blob(request: Request) -> Response:
+        key = request.path_params["key"]
+        caller = await callers.resolve(request)
+        async with services.session_factory() as session:
+            owned = await media_repository.tenant_owns_blob(session, tenant_id=caller.tenant_id, key=key)
+        if not owned:
+            # The same answer for "missing" and "another tenant's": existence is not leaked.
+            return JSONResponse({"error": "not found"}, status_code=404)
+        try:
+            path = services.blobs.local_path(key)
+        except UnreadableFileError:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        # Content-addressed: the bytes behind a key never change.
+        return FileResponse(
+            path, media_type=media_type, headers={"Cache-Control": "private, max-age=31536000, immutable"}
+        )
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route(f"{BLOB_ROUTE}/{{key:path}}", blob, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                BodyLimitMiddleware, max_bytes=services.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES
+            ),
+        ],
+    )

@@ -1,0 +1,198 @@
+"""jobProgress: a job's state now, then every change until it ends."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from app.api.context import Info
+from app.api.enums import JobStatus, StageStatus
+from app.api.errors import ApiError
+from app.api.fields import field, subscription
+from app.api.ids import decode_id, to_global_id
+from app.api.jobs.types import JobType
+from app.api.node import resolve_node
+from app.api.streams import events_or_silence
+from app.db import utcnow
+from app.enums import JobStatus as DomainJobStatus
+from app.enums import StageStatus as DomainStageStatus
+from app.errors import DomainError
+from app.events import job_channel
+from app.jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+FINAL_JOB_STATUSES = frozenset({DomainJobStatus.SUCCEEDED, DomainJobStatus.FAILED, DomainJobStatus.CANCELLED})
+
+
+@strawberry.enum(name="JobProgressEventKind", description="What a job progress event reports.")
+class JobProgressEventKind(enum.Enum):
+    """The job system's event types, plus SNAPSHOT (the state when the subscription started)."""
+
+    SNAPSHOT = "snapshot"
+    JOB_QUEUED = "job_queued"
+    STAGE_STARTED = "stage_started"
+    PROGRESS = "progress"
+    STAGE_COMPLETED = "stage_completed"
+    STAGE_RETRYING = "stage_retrying"
+    STAGE_FAILED = "stage_failed"
+    STAGE_CANCELLED = "stage_cancelled"
+    JOB_COMPLETED = "job_completed"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELLED = "job_cancelled"
+
+
+_FINAL_KIND = {
+    DomainJobStatus.SUCCEEDED: JobProgressEventKind.JOB_COMPLETED,
+    DomainJobStatus.FAILED: JobProgressEventKind.JOB_FAILED,
+    DomainJobStatus.CANCELLED: JobProgressEventKind.JOB_CANCELLED,
+}
+
+
+@strawberry.type(
+    name="JobProgressEvent",
+    description="One change of a job: a stage starting, progressing, finishing or failing, "
+    "or the job ending.",
+)
+class JobProgressEvent:
+    """An event of the jobProgress subscription."""
+
+    kind: JobProgressEventKind = strawberry.field(description="What happened.")
+    job_id: strawberry.ID = strawberry.field(description="The job.")
+    job_status: JobStatus = strawberry.field(description="The job's status after the change.")
+    job_progress: float = strawberry.field(
+        description="The job's overall progress (0 to 1) after the change."
+    )
+    current_stage: str | None = strawberry.field(description="The stage running after the change, if any.")
+    stage: str | None = strawberry.field(
+        description="The stage the event is about (null for job-level events)."
+    )
+    stage_status: StageStatus | None = strawberry.field(description="That stage's status after the change.")
+    stage_progress: float | None = strawberry.field(description="That stage's progress (0 to 1).")
+    stage_attempts: int | None = strawberry.field(description="How many times that stage has been started.")
+    error_code: str | None = strawberry.field(description="Code of the failure, for failure events.")
+    error_message: str | None = strawberry.field(description="Message of the failure, for failure events.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @field(
+        description="The job as stored now (read when this event is delivered): stages and all. "
+        "Select it on SNAPSHOT to start from the full state."
+    )
+    async def job(self, info: Info) -> JobType | None:
+        row = await info.context.loaders.jobs.job_by_id.load(self.row_id)
+        return JobType.from_row(row) if row is not None else None
+
+    @classmethod
+    def snapshot(
+        cls, job: Job, kind: JobProgressEventKind = JobProgressEventKind.SNAPSHOT
+    ) -> JobProgressEvent:
+        """The event describing ``job`` as stored."""
+        return cls(
+            kind=kind,
+            job_id=strawberry.ID(to_global_id("Job", job.id)),
+            job_status=job.status,
+            job_progress=job.progress,
+            current_stage=job.current_stage,
+            stage=None,
+            stage_status=None,
+            stage_progress=None,
+            stage_attempts=None,
+            error_code=job.error_code,
+            error_message=job.error_message,
+            occurred_at=job.updated_at,
+            row_id=job.id,
+        )
+
+    @classmethod
+    def from_event(cls, job_id: uuid.UUID, event: dict[str, Any]) -> JobProgressEvent | None:
+        """The event of a published payload (app/jobs/events.py); None if it is not one."""
+        try:
+            kind = JobProgressEventKind(event["type"])
+            stage_status = event.get("stage_status")
+            occurred = event.get("at")
+            return cls(
+                kind=kind,
+                job_id=strawberry.ID(to_global_id("Job", job_id)),
+                job_status=DomainJobStatus(event["status"]),
+                job_progress=float(event.get("progress") or 0.0),
+                current_stage=event.get("current_stage"),
+                stage=event.get("stage"),
+                stage_status=DomainStageStatus(stage_status) if stage_status else None,
+                stage_progress=_float_or_none(event.get("stage_progress")),
+                stage_attempts=int(event["attempts"]) if event.get("attempts") is not None else None,
+                error_code=event.get("error_code"),
+                error_message=event.get("error_message"),
+                occurred_at=datetime.fromisoformat(occurred) if isinstance(occurred, str) else utcnow(),
+                row_id=job_id,
+            )
+        except (KeyError, ValueError, TypeError):
+            log.warning("ignoring a malformed job event", extra={"job_id": str(job_id), "event": event})
+            return None
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the job has ended (nothing follows)."""
+        return self.job_status in FINAL_JOB_STATUSES
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+@strawberry.type
+class JobSubscriptions:
+    """Root subscription fields of jobs."""
+
+    @subscription(
+        description="A job's progress: first a SNAPSHOT of its current state (a late subscriber misses "
+        "nothing), then every stage start, progress step, completion and failure, ending with the "
+        "event that puts the job in a final state. A job already finished yields its SNAPSHOT and ends."
+    )
+    async def job_progress(
+        self,
+        info: Info,
+        job_id: Annotated[strawberry.ID, strawberry.argument(description="The job to follow.")],
+    ) -> AsyncGenerator[JobProgressEvent, None]:
+        ctx = info.context
+        try:
+            row_id = decode_id(job_id, "Job", field=["jobId"])
+        except DomainError as exc:
+            raise ApiError.from_domain(exc) from exc
+        # Subscribe before reading the state: an event published in between is then delivered
+        # after the snapshot (harmless: events carry absolute values) instead of being lost.
+        async with ctx.services.publisher.subscribe(job_channel(row_id)) as events:
+            ctx.loaders.clear()
+            job = await _current(info, job_id)
+            current = JobProgressEvent.snapshot(job)
+            yield current
+            if current.is_final:
+                return
+            async for payload in events_or_silence(events):
+                # Per-event reads must see the database as it is now, not the connection's cache.
+                ctx.loaders.clear()
+                if payload is None:
+                    job = await _current(info, job_id)
+                    if job.status in FINAL_JOB_STATUSES:
+                        yield JobProgressEvent.snapshot(job, _FINAL_KIND[job.status])
+                        return
+                    continue
+                event = JobProgressEvent.from_event(row_id, payload)
+                if event is None:
+                    continue
+                yield event
+                if event.is_final:
+                    return
+
+
+async def _current(info: Info, job_id: str) -> Job:
+    node: JobType | None = await resolve_node(info, job_id, field=["jobId"], expected="Job")
+    if node is None:
+        raise ApiError(f"job {job_id} not found", code="NOT_FOUND", field=["jobId"])
+    return node.row

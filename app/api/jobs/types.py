@@ -1,0 +1,187 @@
+"""Job and JobStage: pipeline runs and their stages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from app.api.batching import PagedKey
+from app.api.context import Info
+from app.api.enums import JobStatus, StageStatus
+from app.api.errors import ApiError
+from app.api.fields import field
+from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
+from app.api.scalars import After, First
+from app.errors import DomainError
+from app.jobs.models import Job, JobStage
+from app.media import repository as repo
+
+if TYPE_CHECKING:
+    from app.api.assets.types import AssetType
+
+
+@strawberry.type(name="Job", description="One run of a pipeline over one asset.")
+class JobType(relay.Node):
+    """GraphQL view of a ``Job`` row."""
+
+    node_id: relay.NodeID[str]
+    row: strawberry.Private[Job]
+
+    @classmethod
+    def from_row(cls, row: Job) -> JobType:
+        """The GraphQL object of ``row``."""
+        return cls(node_id=str(row.id), row=row)
+
+    @field(description="Name of the pipeline that runs.")
+    def pipeline(self) -> str:
+        return self.row.pipeline
+
+    @field(description="Queue the job runs on (realtime before batch).")
+    def queue(self) -> str:
+        return self.row.queue
+
+    @field(description="Where the job is in its life.")
+    def status(self) -> JobStatus:
+        return self.row.status
+
+    @field(description="Overall progress from 0 to 1, weighted by stage.")
+    def progress(self) -> float:
+        return self.row.progress
+
+    @field(description="Name of the stage running now, if any.")
+    def current_stage(self) -> str | None:
+        return self.row.current_stage
+
+    @field(description="How many times the job was started (retries included).")
+    def attempts(self) -> int:
+        return self.row.attempts
+
+    @field(description="Code of the error that failed the job, if it failed.")
+    def error_code(self) -> str | None:
+        return self.row.error_code
+
+    @field(description="Message of the error that failed the job, if it failed.")
+    def error_message(self) -> str | None:
+        return self.row.error_message
+
+    @field(description="Scheduling priority (higher runs first within a queue).")
+    def priority(self) -> int:
+        return self.row.priority
+
+    @field(description="Stages this run was asked for; null means the whole pipeline.")
+    def requested_stages(self) -> list[str] | None:
+        return list(self.row.requested_stages) if self.row.requested_stages is not None else None
+
+    @field(description="When the job was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @field(description="When the job last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @field(description="When the first stage started.")
+    def started_at(self) -> datetime | None:
+        return self.row.started_at
+
+    @field(description="When the job reached a final state.")
+    def finished_at(self) -> datetime | None:
+        return self.row.finished_at
+
+    @field(description="When cancellation was requested, if it was.")
+    def cancel_requested_at(self) -> datetime | None:
+        return self.row.cancel_requested_at
+
+    @field(description="The asset the job processes (null once the asset is deleted).")
+    async def asset(self, info: Info) -> Annotated[AssetType, strawberry.lazy("app.api.assets.types")] | None:
+        from app.api.assets.types import AssetType
+
+        row = await info.context.loaders.assets.asset_by_id.load(self.row.asset_id)
+        return AssetType.from_row(row) if row is not None else None
+
+    @field(description="The job's stages in pipeline order.")
+    async def stages(
+        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+    ) -> Connection[JobStageType]:
+        try:
+            page = page_of(
+                repo.STAGE_ORDER,
+                first=first,
+                after=after,
+                max_page_size=info.context.settings.max_page_size,
+                field=["stages"],
+            )
+        except DomainError as exc:
+            raise ApiError.from_domain(exc) from exc
+        rows = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
+        return connection(rows, repo.STAGE_ORDER, JobStageType.from_row)
+
+
+@strawberry.type(name="JobStage", description="One stage of a job (probe, scenes, transcribe, ...).")
+class JobStageType(relay.Node):
+    """GraphQL view of a ``JobStage`` row."""
+
+    node_id: relay.NodeID[str]
+    row: strawberry.Private[JobStage]
+
+    @classmethod
+    def from_row(cls, row: JobStage) -> JobStageType:
+        """The GraphQL object of ``row``."""
+        return cls(node_id=str(row.id), row=row)
+
+    @field(description="Stage name (see PipelineStage).")
+    def name(self) -> str:
+        return self.row.name
+
+    @field(description="Position in the pipeline, from 0.")
+    def ordinal(self) -> int:
+        return self.row.ordinal
+
+    @field(description="Where the stage is in its life.")
+    def status(self) -> StageStatus:
+        return self.row.status
+
+    @field(description="Progress of this stage from 0 to 1.")
+    def progress(self) -> float:
+        return self.row.progress
+
+    @field(description="How many times the stage was started (retries included).")
+    def attempts(self) -> int:
+        return self.row.attempts
+
+    @field(description="When the stage last started.")
+    def started_at(self) -> datetime | None:
+        return self.row.started_at
+
+    @field(description="When the stage finished.")
+    def finished_at(self) -> datetime | None:
+        return self.row.finished_at
+
+    @field(description="How long the last run took, in seconds.")
+    def duration_seconds(self) -> float | None:
+        return self.row.duration_s
+
+    @field(description="Models (name to version) the stage used (a JSON object).")
+    def model_versions(self) -> JSON:
+        return JSON(self.row.model_versions)
+
+    @field(description="Code of the error that failed the stage, if it failed.")
+    def error_code(self) -> str | None:
+        return self.row.error_code
+
+    @field(description="Message of the error that failed the stage, if it failed.")
+    def error_message(self) -> str | None:
+        return self.row.error_message
+
+    @field(description="Why the stage was skipped (e.g. it does not apply to images), if it was.")
+    def skip_reason(self) -> str | None:
+        return self.row.skip_reason
+
+    @field(description="The job the stage belongs to.")
+    async def job(self, info: Info) -> JobType | None:
+        row = await info.context.loaders.jobs.job_by_id.load(self.row.job_id)
+        return JobType.from_row(row) if row is not None else None

@@ -1,0 +1,120 @@
+"""Loaders of the analysis graph: scenes, transcript segments, detections, similarity."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
+from app.enums import OwnerType
+from app.media import repository as repo
+from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
+from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, Page, PageRows, SegmentFilter
+
+
+async def _scenes_of_assets(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, _where: None
+) -> dict[uuid.UUID, PageRows[Scene]]:
+    return await repo.scenes_of_assets(session, tenant_id=tenant_id, asset_ids=ids, page=page)
+
+
+async def _segments_of_assets(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: SegmentFilter
+) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+    return await repo.segments_of_assets(session, tenant_id=tenant_id, asset_ids=ids, page=page, where=where)
+
+
+async def _segments_of_scenes(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: SegmentFilter
+) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+    return await repo.segments_of_scenes(session, tenant_id=tenant_id, scene_ids=ids, page=page, where=where)
+
+
+async def _detections_of_assets(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: DetectionFilter
+) -> dict[uuid.UUID, PageRows[Detection]]:
+    return await repo.detections_of_assets(
+        session, tenant_id=tenant_id, asset_ids=ids, page=page, where=where
+    )
+
+
+async def _detections_of_scenes(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: DetectionFilter
+) -> dict[uuid.UUID, PageRows[Detection]]:
+    return await repo.detections_of_scenes(
+        session, tenant_id=tenant_id, scene_ids=ids, page=page, where=where
+    )
+
+
+async def _similar_assets(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: EdgeFilter
+) -> dict[uuid.UUID, PageRows[Neighbour]]:
+    return await repo.neighbours(
+        session, tenant_id=tenant_id, owner_type=OwnerType.ASSET, owner_ids=ids, page=page, where=where
+    )
+
+
+async def _similar_scenes(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: EdgeFilter
+) -> dict[uuid.UUID, PageRows[Neighbour]]:
+    return await repo.neighbours(
+        session, tenant_id=tenant_id, owner_type=OwnerType.SCENE, owner_ids=ids, page=page, where=where
+    )
+
+
+@dataclass(slots=True)
+class MediaLoaders:
+    """Per-request loaders of the analysis graph."""
+
+    factory: SessionFactory
+    tenant_id: uuid.UUID
+    scene_by_id: DataLoader[uuid.UUID, Scene | None] = field(init=False)
+    transcript_segment_by_id: DataLoader[uuid.UUID, TranscriptSegment | None] = field(init=False)
+    detection_by_id: DataLoader[uuid.UUID, Detection | None] = field(init=False)
+    similarity_edge_by_id: DataLoader[uuid.UUID, SimilarityEdge | None] = field(init=False)
+    scenes_by_asset: DataLoader[PagedKey[None], PageRows[Scene]] = field(init=False)
+    transcript_segments_by_asset: DataLoader[PagedKey[SegmentFilter], PageRows[TranscriptSegment]] = field(
+        init=False
+    )
+    transcript_segments_by_scene: DataLoader[PagedKey[SegmentFilter], PageRows[TranscriptSegment]] = field(
+        init=False
+    )
+    detections_by_asset: DataLoader[PagedKey[DetectionFilter], PageRows[Detection]] = field(init=False)
+    detections_by_scene: DataLoader[PagedKey[DetectionFilter], PageRows[Detection]] = field(init=False)
+    similar_assets_by_asset: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
+    similar_scenes_by_scene: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        f, t = self.factory, self.tenant_id
+        self.scene_by_id = by_id_loader(f, t, repo.scenes_by_id)
+        self.transcript_segment_by_id = by_id_loader(f, t, repo.segments_by_id)
+        self.detection_by_id = by_id_loader(f, t, repo.detections_by_id)
+        self.similarity_edge_by_id = by_id_loader(f, t, repo.edges_by_id)
+        self.scenes_by_asset = paged_loader(f, t, _scenes_of_assets)
+        self.transcript_segments_by_asset = paged_loader(f, t, _segments_of_assets)
+        self.transcript_segments_by_scene = paged_loader(f, t, _segments_of_scenes)
+        self.detections_by_asset = paged_loader(f, t, _detections_of_assets)
+        self.detections_by_scene = paged_loader(f, t, _detections_of_scenes)
+        self.similar_assets_by_asset = paged_loader(f, t, _similar_assets)
+        self.similar_scenes_by_scene = paged_loader(f, t, _similar_scenes)
+
+    def clear(self) -> None:
+        """Forget cached rows (long-lived subscription contexts re-read state per event)."""
+        for loader in (
+            self.scene_by_id,
+            self.transcript_segment_by_id,
+            self.detection_by_id,
+            self.similarity_edge_by_id,
+            self.scenes_by_asset,
+            self.transcript_segments_by_asset,
+            self.transcript_segments_by_scene,
+            self.detections_by_asset,
+            self.detections_by_scene,
+            self.similar_assets_by_asset,
+            self.similar_scenes_by_scene,
+        ):
+            loader.clear_all()

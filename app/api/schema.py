@@ -1,0 +1,119 @@
+"""The schema: root types merged from the domain packages, plus the limits and error policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.api.assets.mutations import AssetMutations
+from app.api.assets.queries import AssetQueries
+from app.api.assets.subscriptions import AssetSubscriptions
+from app.api.audit.queries import AuditQueries
+from app.api.context import Info
+from app.api.fields import field
+from app.api.jobs.mutations import JobMutations
+from app.api.jobs.queries import JobQueries
+from app.api.jobs.subscriptions import JobSubscriptions
+from app.api.limits import MAX_TOKENS, ComplexityLimiter, ErrorPolicy
+from app.api.media.queries import MediaQueries
+from app.api.node import resolve_node
+from app.api.pagination import DEFAULT_PAGE_SIZE
+from app.api.scalars import SCALARS
+from app.settings import Settings
+from graphql import GraphQLError
+
+
+@strawberry.type(name="Query", description="Everything a client can read.")
+class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries):
+    """Root query type."""
+
+    @field(description="Any object by its ID, or null if it does not exist for the caller.")
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="An ID of any type.")]
+    ) -> strawberry.relay.Node | None:
+        node: strawberry.relay.Node | None = await resolve_node(info, id, field=["id"])
+        return node
+
+
+@strawberry.type(name="Mutation", description="Everything a client can change. Every mutation is audited.")
+class Mutation(AssetMutations, JobMutations):
+    """Root mutation type."""
+
+
+@strawberry.type(name="Subscription", description="Live streams (graphql-transport-ws or multipart HTTP).")
+class Subscription(AssetSubscriptions, JobSubscriptions):
+    """Root subscription type."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaLimits:
+    """The document limits a schema enforces (the SDL does not depend on them)."""
+
+    max_depth: int = Settings.model_fields["max_query_depth"].default
+    max_complexity: int = Settings.model_fields["max_query_complexity"].default
+    max_aliases: int = Settings.model_fields["max_aliases"].default
+    max_page_size: int = Settings.model_fields["max_page_size"].default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SchemaLimits:
+        """The limits configured in ``settings``."""
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_complexity=settings.max_query_complexity,
+            max_aliases=settings.max_aliases,
+            max_page_size=settings.max_page_size,
+        )
+
+
+class MediaSchema(strawberry.Schema):
+    """The strawberry schema; logging of errors is left to ErrorPolicy (it logs what it masks,
+    with the request id, and nothing a client caused)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
+    """A schema enforcing ``limits``."""
+    lim = limits or SchemaLimits()
+
+    def depth() -> SchemaExtension:
+        return QueryDepthLimiter(max_depth=lim.max_depth)
+
+    def aliases() -> SchemaExtension:
+        return MaxAliasesLimiter(max_alias_count=lim.max_aliases)
+
+    def tokens() -> SchemaExtension:
+        return MaxTokensLimiter(max_token_count=MAX_TOKENS)
+
+    def complexity() -> SchemaExtension:
+        return ComplexityLimiter(
+            max_complexity=lim.max_complexity,
+            max_page_size=lim.max_page_size,
+            default_page_size=DEFAULT_PAGE_SIZE,
+        )
+
+    extensions: list[Any] = [tokens, depth, aliases, complexity, ErrorPolicy]
+    return MediaSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=SCALARS,
+    )
+
+
+schema = create_schema()
+
+
+def export_schema() -> str:
+    """The SDL of the schema (what graphql/schema.graphql must contain)."""
+    return schema.as_str() + "\n"
