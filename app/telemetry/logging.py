@@ -31,6 +31,7 @@ _SECRET_KEYS = (
     r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|"
     r"private[_-]?key|credentials?|session[_-]?id|cookie|set-cookie"
 )
+_SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_KEYS}|(?:proxy-)?authorization)$")
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # mediakg API keys ("mkg_<prefix>_<secret>"): nothing after mkg_ is kept, since the
     # secret part may itself contain "_".
@@ -70,7 +71,8 @@ def _safe(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _safe(v) for k, v in value.items()}
+        # A structured field's key says what it is: {"password": "..."} has no pattern to match.
+        return {str(k): REDACTED if _SECRET_KEY.search(str(k)) else _safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_safe(v) for v in value]
     return redact(str(value))
@@ -137,7 +139,7 @@ class JsonFormatter(logging.Formatter):
             doc["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             doc["stack"] = self.formatStack(record.stack_info)
-        return json.dumps({key: _safe(value) for key, value in doc.items()}, ensure_ascii=False)
+        return json.dumps(_safe(doc), ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -151,7 +153,7 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         fields = _record_fields(record)
         if fields:
-            line += " " + " ".join(f"{key}={_safe(value)}" for key, value in fields.items())
+            line += " " + " ".join(f"{key}={value}" for key, value in _safe(fields).items())
         return redact(line)
 
 

@@ -10,6 +10,7 @@ tests add an in-memory exporter with :func:`capture_spans`.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING
@@ -94,7 +95,8 @@ def configure_tracing(settings: Settings, *, role: str) -> TracerProvider:
             endpoint = f"{settings.telemetry_url.rstrip('/')}/v1/traces"
             _configured.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         if settings.telemetry_console:
-            _configured.append(SimpleSpanProcessor(ConsoleSpanExporter()))
+            # sys.stdout as of now, not as of import (the exporter's default argument).
+            _configured.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
         for processor in _configured:
             _switchboard.add(processor)
         _configured_key = key
