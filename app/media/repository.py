@@ -293,7 +293,7 @@ async def _top_n_per_anchor(
         .order_by(subquery.c.anchor_id, subquery.c.rank_in_anchor)
     )
     grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for entity, anchor_id in (await session.execute(stmt)).tuples():
+    for entity, anchor_id in await session.execute(stmt):
         grouped[anchor_id].append(entity)
     return grouped
 
@@ -506,7 +506,7 @@ async def neighbours(
         .order_by(ranked.c.anchor_id, ranked.c.rank_in_anchor)
     )
     grouped: dict[uuid.UUID, list[Neighbour]] = defaultdict(list)
-    for row, anchor_id, other_id in (await session.execute(stmt)).tuples():
+    for row, anchor_id, other_id in await session.execute(stmt):
         grouped[anchor_id].append(Neighbour(edge=row, other_id=other_id))
     return _pages(grouped, owner_ids, page)
 
