@@ -211,7 +211,9 @@ async def test_job_monitor(gql: GraphQLClient, graph: Graph) -> None:
     g = graph
     body = await gql(operation("JobMonitor"), {"status": ["RUNNING", "FAILED"], "first": 10})
     jobs = _nodes(body["data"]["jobs"])
-    assert [(j["id"], j["status"], j["progress"], j["currentStage"], j["errorCode"], j["asset"]) for j in jobs] == [
+    keys = ("id", "status", "progress", "currentStage", "errorCode", "asset")
+    summary = [tuple(j[k] for k in keys) for j in jobs]
+    assert summary == [
         (gid("Job", g.jobs["poster"].id), "FAILED", 0.25, "ocr", "CORRUPT_MEDIA",
          {"id": gid("Asset", g.poster.id), "title": "Harbour poster"}),
         (gid("Job", g.jobs["interview"].id), "RUNNING", 0.5, "transcribe", None,
@@ -314,11 +316,13 @@ async def test_node_resolves_every_type(gql: GraphQLClient, graph: Graph) -> Non
     cases = [
         ("Asset", g.harbour.id, "... on Asset { title }", {"title": "Harbour at dawn"}),
         ("Scene", g.scenes[1].id, "... on Scene { ordinal }", {"ordinal": 1}),
-        ("TranscriptSegment", g.segments[1].id, "... on TranscriptSegment { text }", {"text": "Gulls follow them."}),
+        ("TranscriptSegment", g.segments[1].id, "... on TranscriptSegment { text }",
+         {"text": "Gulls follow them."}),
         ("Detection", g.detections[2].id, "... on Detection { label scene { ordinal } }",
          {"label": "HARBOUR", "scene": {"ordinal": 1}}),
         ("SimilarityEdge", g.edges[1].id,
-         "... on SimilarityEdge { score source { ... on Asset { title } } target { ... on Asset { title } } }",
+         "... on SimilarityEdge { score source { ... on Asset { title } } "
+         "target { ... on Asset { title } } }",
          {"score": 0.71, "source": {"title": "Interview"}, "target": {"title": "Harbour at dawn"}}),
         ("Job", g.jobs["poster"].id, "... on Job { errorCode }", {"errorCode": "CORRUPT_MEDIA"}),
     ]  # fmt: skip
