@@ -109,6 +109,7 @@ _SNIPPET_TOKENS = 16
 # Keep this many vector changes for other processes to replay; older readers reload fully.
 _VLOG_KEEP = 200_000
 _SCHEMA_VERSION = 1
+_ALLOWED_CACHE_SIZE = 64
 
 
 def fts_query(text: str | None) -> str | None:
@@ -248,7 +249,12 @@ class _VectorMatrix:
         positions = positions[positions >= 0]
         if len(positions) == 0:
             return []
-        if len(positions) * 4 < self.count:
+        if len(positions) == self.count:
+            # Every stored vector is allowed (the usual tenant-only filter on a one-tenant
+            # index): positions is a permutation of all rows, so skip the gather.
+            positions = np.arange(self.count)
+            sims = self.matrix[: self.count] @ unit
+        elif len(positions) * 4 < self.count:
             sims = self.matrix[positions] @ unit
         else:
             # One matrix-vector product over everything is cheaper than gathering most rows.
@@ -281,6 +287,11 @@ class _Store:
         self._write_lock = threading.Lock()
         self._matrices: dict[tuple[int, VectorField], _VectorMatrix] = {}
         self._matrices_lock = threading.Lock()
+        # (generation id, where, params) -> (write count, allowed rows). Turning 100k ids from
+        # SQL into an array costs more than the kNN itself; the tenant-only filter of most
+        # searches repeats, and any write to the generation invalidates its entries.
+        self._allowed_cache: dict[tuple[int, str, tuple[Any, ...]], tuple[int, npt.NDArray[np.int64]]] = {}
+        self._allowed_lock = threading.Lock()
         self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._init_schema()
@@ -595,8 +606,10 @@ class _Store:
         return self._write(work)
 
     def _prune_logs(self, connection: sqlite3.Connection, generations: Iterable[_Generation]) -> None:
+        """Count the write and trim each generation's vector change log."""
         for generation in generations:
             p = generation.prefix
+            connection.execute(f"UPDATE {p}state SET writes = writes + 1")
             top = connection.execute(f"SELECT max(seq) FROM {p}vlog").fetchone()[0]
             if top is not None and top > 2 * _VLOG_KEEP:
                 cutoff = top - _VLOG_KEEP
@@ -604,6 +617,23 @@ class _Store:
                 connection.execute(f"UPDATE {p}state SET pruned_upto = max(pruned_upto, ?)", (cutoff,))
 
     # --- reads -------------------------------------------------------------------------
+
+    def _allowed(
+        self, connection: sqlite3.Connection, generation: _Generation, where: str, params: Sequence[Any]
+    ) -> npt.NDArray[np.int64]:
+        p = generation.prefix
+        writes = connection.execute(f"SELECT writes FROM {p}state").fetchone()[0]
+        key = (generation.id, where, tuple(params))
+        with self._allowed_lock:
+            cached = self._allowed_cache.get(key)
+        if cached is not None and cached[0] == writes:
+            return cached[1]
+        allowed = _allowed_rows(connection, p, where, params)
+        with self._allowed_lock:
+            if len(self._allowed_cache) >= _ALLOWED_CACHE_SIZE:
+                self._allowed_cache.pop(next(iter(self._allowed_cache)))
+            self._allowed_cache[key] = (writes, allowed)
+        return allowed
 
     def _matrix(self, generation: _Generation, field: VectorField) -> _VectorMatrix:
         with self._matrices_lock:
@@ -683,7 +713,7 @@ class _Store:
                 ranked[TEXT_RETRIEVER] = [(row[1], -float(row[2])) for row in rows]
                 row_of.update((row[1], row[0]) for row in rows)
             if query.vectors:
-                allowed = _allowed_rows(connection, p, where, params)
+                allowed = self._allowed(connection, generation, where, params)
                 for query_vector in query.vectors:
                     matrix = self._matrix(generation, query_vector.field)
                     with matrix.lock:
@@ -816,8 +846,9 @@ def _generation_ddl(p: str) -> list[str]:
             PRIMARY KEY (doc, field)
         ) WITHOUT ROWID""",
         f"CREATE TABLE {p}vlog (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc INTEGER NOT NULL)",
-        f"CREATE TABLE {p}state (pruned_upto INTEGER NOT NULL)",
-        f"INSERT INTO {p}state (pruned_upto) VALUES (0)",
+        # writes: bumped by every write transaction; cached filter results are keyed on it.
+        f"CREATE TABLE {p}state (pruned_upto INTEGER NOT NULL, writes INTEGER NOT NULL)",
+        f"INSERT INTO {p}state (pruned_upto, writes) VALUES (0, 0)",
         f"""CREATE VIRTUAL TABLE {p}fts USING fts5(
             {fts_columns}, content='{p}doc', content_rowid='id', tokenize='porter unicode61'
         )""",
