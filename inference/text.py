@@ -47,10 +47,14 @@ def html_to_text(html: str) -> str:
     parts: list[str] = []
     for node in root.traverse(include_text=True):
         if node.is_text_node:
-            parts.append(node.text_content or "")
+            # HTML collapses whitespace runs (source indentation, newlines) to one space; only
+            # block elements break lines. <pre> keeps its lines.
+            text = node.text_content or ""
+            parent = node.parent
+            parts.append(text if parent is not None and parent.tag == "pre" else re.sub(r"\s+", " ", text))
         elif node.tag in _BLOCK:
             parts.append("\n")
-    return _normalise("".join(parts))
+    return "\n".join(line for line in _normalise("".join(parts)).splitlines() if line)
 
 
 def markdown_to_text(markdown: str) -> str:

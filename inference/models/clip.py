@@ -1,4 +1,4 @@
-"""CLIP from a configured local directory (transformers ``CLIPModel`` + ``CLIPProcessor``).
+"""CLIP from a configured local directory (transformers ``CLIPModel``, tokenizer, image processor).
 
 No installed package ships CLIP weights, so this path runs only when settings name a directory
 (``save_pretrained`` layout). Its version is a fingerprint of the directory's config and
@@ -65,19 +65,22 @@ def inspect_clip_dir(path: Path) -> ClipInfo:
 
 
 _lock = threading.Lock()
-_loaded: dict[Path, tuple[Any, Any]] = {}
+_loaded: dict[Path, tuple[Any, Any, Any]] = {}
 
 
-def _load(path: Path) -> tuple[Any, Any]:
+def _load(path: Path) -> tuple[Any, Any, Any]:
     # The text and image runners share one model object per directory.
-    from transformers import CLIPModel, CLIPProcessor
+    from transformers import CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
 
     with _lock:
         if path not in _loaded:
             model: Any = CLIPModel.from_pretrained(str(path), local_files_only=True)
             model.eval()
-            processor = CLIPProcessor.from_pretrained(str(path), local_files_only=True)
-            _loaded[path] = (model, processor)
+            tokenizer = CLIPTokenizer.from_pretrained(str(path), local_files_only=True)
+            # The Pillow image processor by name: transformers' default CLIP processor wants
+            # torchvision, which does not import beside torch 2.13. Same resize/crop/normalise.
+            images = CLIPImageProcessorPil.from_pretrained(str(path), local_files_only=True)
+            _loaded[path] = (model, tokenizer, images)
         return _loaded[path]
 
 
@@ -99,14 +102,14 @@ def load_clip_text(spec: ModelSpec, options: LocalOptions) -> Runner:
     """CLIP text tower."""
     import torch
 
-    model, processor = _load(_require_dir(options))
+    model, tokenizer, _ = _load(_require_dir(options))
     dim = spec.output("embedding").dims[0]
 
     def run(inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         texts = as_strings(inputs["text"])
         if not texts:
             return {"embedding": np.zeros((0, dim), dtype=np.float32)}
-        batch = processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         with torch.inference_mode():
             features = model.get_text_features(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
@@ -120,11 +123,11 @@ def load_clip_image(spec: ModelSpec, options: LocalOptions) -> Runner:
     """CLIP image tower on one RGB uint8 image."""
     import torch
 
-    model, processor = _load(_require_dir(options))
+    model, _, image_processor = _load(_require_dir(options))
 
     def run(inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         image = np.ascontiguousarray(inputs["image"], dtype=np.uint8)
-        pixels = processor.image_processor(images=[image], return_tensors="pt")["pixel_values"]
+        pixels = image_processor(images=[image], return_tensors="pt")["pixel_values"]
         with torch.inference_mode():
             features = model.get_image_features(pixel_values=pixels)
         return {"embedding": _normalise(features)[0]}
