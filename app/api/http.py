@@ -11,10 +11,11 @@ import mimetypes
 import re
 import uuid
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -107,6 +108,22 @@ class MediaGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.callers = callers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            await response(scope, receive, send)
+        finally:
+            # strawberry parses multipart bodies with request.form() and never closes the
+            # form: the spooled upload files would leak until garbage collection.
+            await request.close()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         caller = await self.callers.resolve(request)

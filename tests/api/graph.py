@@ -4,6 +4,7 @@ normally write these rows are tested elsewhere)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ from app.enums import (
     StageStatus,
 )
 from app.jobs.models import Job, JobStage
-from app.jobs.pipeline import MEDIA_PIPELINE
+from app.jobs.pipeline import MEDIA_PIPELINE, StageName
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -65,10 +66,12 @@ def _asset(tenant_id: uuid.UUID, n: int, **kw: object) -> Asset:
     return Asset(**values)
 
 
-def _stages(job: Job, statuses: dict[str, StageStatus]) -> list[JobStage]:
+def _stages(
+    job: Job, statuses: Mapping[StageName, StageStatus] | Mapping[str, StageStatus]
+) -> list[JobStage]:
     rows = []
     for ordinal, spec in enumerate(MEDIA_PIPELINE.stages):
-        status = statuses.get(spec.name, StageStatus.SKIPPED)
+        status = dict(statuses).get(spec.name, StageStatus.SKIPPED)
         rows.append(
             JobStage(
                 job_id=job.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -313,7 +314,7 @@ async def test_title_ordering_pages_without_skipping(gql: GraphQLClient, graph: 
 async def test_node_resolves_every_type(gql: GraphQLClient, graph: Graph) -> None:
     g = graph
     assert g.poster_scene is not None
-    cases = [
+    cases: list[tuple[str, uuid.UUID, str, dict[str, Any]]] = [
         ("Asset", g.harbour.id, "... on Asset { title }", {"title": "Harbour at dawn"}),
         ("Scene", g.scenes[1].id, "... on Scene { ordinal }", {"ordinal": 1}),
         ("TranscriptSegment", g.segments[1].id, "... on TranscriptSegment { text }",
