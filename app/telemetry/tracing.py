@@ -73,9 +73,15 @@ def ensure_provider(service_name: str = "mediakg", role: str = "api") -> TracerP
     global _provider
     with _lock:
         if _provider is None:
-            _provider = TracerProvider(resource=build_resource(service_name, role))
+            existing = trace.get_tracer_provider()
+            if isinstance(existing, TracerProvider):
+                # Someone (a library, a test harness) already made an SDK provider global and
+                # it cannot be replaced: route its spans through our exporters too.
+                _provider = existing
+            else:
+                _provider = TracerProvider(resource=build_resource(service_name, role))
+                trace.set_tracer_provider(_provider)
             _provider.add_span_processor(_switchboard)
-            trace.set_tracer_provider(_provider)
         return _provider
 
 

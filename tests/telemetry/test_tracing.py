@@ -4,6 +4,8 @@ against a real HTTP receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,3 +230,23 @@ def test_console_exporter_prints_spans(tmp_path: Path, capsys: pytest.CaptureFix
     finally:
         tracing.shutdown_tracing()
     assert '"name": "printed"' in capsys.readouterr().out
+
+
+def test_adopts_a_provider_someone_else_made_global() -> None:
+    # The global provider can be set once per process; if another component got there
+    # first, its spans must still reach our exporters. A fresh interpreter, since this
+    # process's provider is already set.
+    code = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "from app.telemetry.tracing import capture_spans, tracer\n"
+        "with capture_spans() as exp:\n"
+        "    with tracer().start_as_current_span('ours'):\n"
+        "        with trace.get_tracer('x').start_as_current_span('theirs'):\n"
+        "            pass\n"
+        "print(sorted(s.name for s in exp.get_finished_spans()))\n"
+    )
+    cmd = [sys.executable, "-c", code]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "['ours', 'theirs']"
