@@ -53,6 +53,8 @@ _CODED_MESSAGES = (
     ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
     ("aliases found. Allowed:", "TOO_MANY_ALIASES"),
     ("Document contains more than", "DOCUMENT_TOO_LARGE"),
+    # graphql-core's variable coercion (unknown enum value, wrong scalar type, ...).
+    ("got invalid value", "BAD_USER_INPUT"),
 )
 
 
