@@ -67,6 +67,18 @@ class TritonEnvironment:
         return env
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: ask Linux to SIGTERM the server when the process that
+    # started it dies, so a killed test run or benchmark never leaves a server behind.
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -178,6 +190,7 @@ class TritonServer:
             # Its own process group: a Ctrl-C meant for pytest does not half-kill it, and
             # stop() reaches the python stubs it spawned.
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             self.wait_ready(timeout_s)

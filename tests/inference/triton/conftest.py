@@ -30,7 +30,9 @@ def triton_env() -> TritonEnvironment:
 
 
 @pytest.fixture(scope="session")
-def triton_server(triton_env: TritonEnvironment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+def triton_server(
+    triton_env: TritonEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TritonServer]:
     """tritonserver with every model of inference/model_repository, on free loopback ports."""
     log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
     server = TritonServer(triton_env, log_path=log)
@@ -44,7 +46,9 @@ def triton_server(triton_env: TritonEnvironment, tmp_path_factory: pytest.TempPa
 @pytest.fixture(params=["grpc", "http"])
 async def triton(request: pytest.FixtureRequest, triton_server: TritonServer) -> AsyncIterator[TritonBackend]:
     """A started Triton backend (validated, warmed up) over gRPC and over HTTP."""
-    url = f"grpc://{triton_server.grpc_url}" if request.param == "grpc" else f"http://{triton_server.http_url}"
+    url = (
+        f"grpc://{triton_server.grpc_url}" if request.param == "grpc" else f"http://{triton_server.http_url}"
+    )
     backend = TritonBackend(TritonConfig(url=url, timeout_s=CALL_TIMEOUT_S, warmup=False))
     await backend.start()
     try:

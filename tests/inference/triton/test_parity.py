@@ -31,7 +31,15 @@ from inference.registry import (
 from inference.triton import TritonBackend
 from tests.fixtures.media import SpeechClip, text_image
 
-pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.triton,
+    pytest.mark.models,
+    pytest.mark.slow,
+    # tritonclient's HTTP asyncio client posts request bodies as raw bytes; aiohttp warns about
+    # bodies over 1 MiB (an image tensor) since writing them blocks the loop for a moment. That
+    # is the library's choice, harmless here, and gRPC (the default protocol) has no such path.
+    pytest.mark.filterwarnings("ignore:Sending a large body directly with raw bytes:ResourceWarning"),
+]
 
 ATOL = 1e-4
 
@@ -45,7 +53,14 @@ async def local(model_pool: ModelPool) -> AsyncIterator[LocalBackend]:
         await backend.aclose()
 
 
-def assert_same(spec: ModelSpec, triton_out: Tensors, local_out: Tensors, *, atol: float = ATOL) -> None:
+def assert_same(
+    spec: ModelSpec,
+    triton_out: Tensors,
+    local_out: Tensors,
+    *,
+    atol: float = ATOL,
+    per_tensor: dict[str, float] | None = None,
+) -> None:
     assert set(triton_out) == {t.name for t in spec.outputs} == set(local_out)
     for tensor in spec.outputs:
         a, b = triton_out[tensor.name], local_out[tensor.name]
@@ -54,7 +69,10 @@ def assert_same(spec: ModelSpec, triton_out: Tensors, local_out: Tensors, *, ato
         if tensor.dtype == "BYTES":
             assert a.tolist() == b.tolist(), tensor.name
         else:
-            np.testing.assert_allclose(a, b, atol=atol, rtol=0, err_msg=tensor.name)
+            tolerance = (per_tensor or {}).get(tensor.name, atol)
+            np.testing.assert_allclose(
+                a.astype(np.float64), b.astype(np.float64), atol=tolerance, rtol=0, err_msg=tensor.name
+            )
 
 
 TEXTS = ["A tabby cat sleeps on the sofa.", "Quarterly revenue grew by 4 percent.", "", "Ünïcödé and emoji ✓"]
@@ -110,7 +128,9 @@ async def test_transcription(
     inputs = {"audio": speech.audio}
     out = await triton_grpc.infer(spec, inputs)
     expected = await local.infer(spec, inputs)
-    # Same CTranslate2 model and input: same words; timings and probabilities may wobble in the
-    # last bits of the int8 kernels.
-    assert_same(spec, out, expected, atol=0.02)
+    # Same CTranslate2 model and input: the same words. Its int8 kernels split work by thread
+    # count, which differs between the stub and this process, so probabilities wobble by ~0.02
+    # and word timings (derived from attention) by a frame or two.
+    probabilities = {"word_probability": 0.05, "language_probability": 0.05}
+    assert_same(spec, out, expected, atol=0.05, per_tensor=probabilities)
     assert "fox" in " ".join(out["segment_text"].tolist()).lower()
