@@ -1,0 +1,322 @@
+"""Subscriptions end to end: a real server (uvicorn on a free loopback port), a real WebSocket
+(graphql-transport-ws), events published through real Redis pub/sub, and multipart HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+
+from app.api.http import create_graphql_app
+from app.assets.models import Asset
+from app.bootstrap import build_services
+from app.container import Services
+from app.enums import AssetKind, AssetStatus, JobStatus, StageStatus
+from app.events import Publisher, job_channel
+from app.jobs.events import EventType, job_event
+from app.jobs.models import Job, JobStage
+from app.jobs.pipeline import MEDIA_PIPELINE
+from app.pubsub import InProcessPublisher
+from app.redis_pubsub import RedisPublisher
+from app.settings import Settings
+from app.tenancy.models import Tenant
+from tests.api.conftest import operation
+from tests.api.graph import gid
+
+TIMEOUT_S = 10
+
+
+class Server:
+    """The API app served by uvicorn in this event loop."""
+
+    def __init__(self, services: Services) -> None:
+        config = uvicorn.Config(
+            create_graphql_app(services),
+            host="127.0.0.1",
+            port=0,
+            lifespan="off",
+            ws="wsproto",
+            log_level="warning",
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        # uvicorn exposes only a `started` flag, no event to await.
+        while not self.server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await self.task
+
+
+async def _job(services: Services, tenant_id: uuid.UUID) -> tuple[Job, list[JobStage]]:
+    asset = Asset(
+        tenant_id=tenant_id, kind=AssetKind.AUDIO, status=AssetStatus.PROCESSING, title="Talk", blob_key="k",
+        content_sha256="ab" * 32, mime_type="audio/wav", size_bytes=10,
+    )  # fmt: skip
+    job = Job(tenant_id=tenant_id, asset_id=asset.id, pipeline="media", status=JobStatus.QUEUED)
+    stages = [
+        JobStage(
+            job_id=job.id,
+            tenant_id=tenant_id,
+            name=spec.name,
+            ordinal=i,
+            status=StageStatus.PENDING if AssetKind.AUDIO in spec.kinds else StageStatus.SKIPPED,
+        )
+        for i, spec in enumerate(MEDIA_PIPELINE.stages)
+    ]
+    async with services.session_factory() as session:
+        session.add(asset)
+        await session.flush()
+        session.add(job)
+        await session.flush()
+        session.add_all(stages)
+        await session.commit()
+    return job, stages
+
+
+def _script(job: Job, stages: list[JobStage]) -> list[dict[str, Any]]:
+    """Events of a run, as the job system publishes them (app/jobs/events.py)."""
+    by_name = {s.name: s for s in stages}
+    events = []
+
+    def emit(
+        kind: EventType, stage: str | None, status: StageStatus | None = None, progress: float = 0.0
+    ) -> None:
+        row = by_name[stage] if stage else None
+        if row is not None and status is not None:
+            row.status = status
+            row.progress = progress
+            row.attempts = row.attempts or 1
+        events.append(job_event(kind, job, row))
+
+    job.status = JobStatus.RUNNING
+    job.current_stage = "probe"
+    emit(EventType.STAGE_STARTED, "probe", StageStatus.RUNNING)
+    emit(EventType.STAGE_COMPLETED, "probe", StageStatus.SUCCEEDED, 1.0)
+    job.current_stage = "transcribe"
+    job.progress = 0.25
+    emit(EventType.STAGE_STARTED, "transcribe", StageStatus.RUNNING)
+    job.progress = 0.5
+    emit(EventType.PROGRESS, "transcribe", StageStatus.RUNNING, 0.5)
+    by_name["transcribe"].error_code = "TRANSIENT_ERROR"
+    emit(EventType.STAGE_RETRYING, "transcribe", StageStatus.QUEUED, 0.5)
+    by_name["transcribe"].error_code = None
+    emit(EventType.STAGE_COMPLETED, "transcribe", StageStatus.SUCCEEDED, 1.0)
+    job.status = JobStatus.SUCCEEDED
+    job.progress = 1.0
+    job.current_stage = None
+    emit(EventType.JOB_COMPLETED, None)
+    return events
+
+
+EXPECTED_AFTER_SNAPSHOT = [
+    ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+    ("STAGE_COMPLETED", "RUNNING", 0.0, "probe", "SUCCEEDED", 1.0, None),
+    ("STAGE_STARTED", "RUNNING", 0.25, "transcribe", "RUNNING", 0.0, None),
+    ("PROGRESS", "RUNNING", 0.5, "transcribe", "RUNNING", 0.5, None),
+    ("STAGE_RETRYING", "RUNNING", 0.5, "transcribe", "QUEUED", 0.5, "TRANSIENT_ERROR"),
+    ("STAGE_COMPLETED", "RUNNING", 0.5, "transcribe", "SUCCEEDED", 1.0, None),
+    ("JOB_COMPLETED", "SUCCEEDED", 1.0, None, None, None, None),
+]
+
+
+def _row(event: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("kind", "jobStatus", "jobProgress", "stage", "stageStatus", "stageProgress", "errorCode")
+    return tuple(event[k] for k in keys)
+
+
+def _connect(url: str, client: httpx.AsyncClient) -> AbstractAsyncContextManager[AsyncWebSocketSession]:
+    return aconnect_ws(f"{url}/graphql", client, subprotocols=["graphql-transport-ws"])
+
+
+async def _subscribe(ws: AsyncWebSocketSession, document: str, variables: dict[str, Any]) -> None:
+    await ws.send_json({"type": "connection_init"})
+    assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {"type": "connection_ack"}
+    await ws.send_json(
+        {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
+    )
+
+
+async def _next(ws: AsyncWebSocketSession) -> dict[str, Any]:
+    message: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), TIMEOUT_S)
+    return message
+
+
+async def _subscriber_count(publisher: Publisher, channel: str) -> int:
+    if isinstance(publisher, RedisPublisher):
+        return await publisher.numsub(channel)
+    assert isinstance(publisher, InProcessPublisher)
+    return publisher.subscriber_count(channel)
+
+
+async def _eventually_zero(publisher: Publisher, channel: str) -> None:
+    for _ in range(200):
+        if await _subscriber_count(publisher, channel) == 0:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{channel} still has subscribers")
+
+
+@pytest.fixture
+async def redis_services(settings: Settings, redis_url: str) -> AsyncIterator[Services]:
+    """Services whose publisher is Redis pub/sub (what production runs)."""
+    svc = build_services(settings.model_copy(update={"pubsub_url": redis_url}))
+    assert isinstance(svc.publisher, RedisPublisher)
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
+
+
+@pytest.mark.redis
+async def test_job_progress_over_websocket_through_redis(redis_services: Services, tenant: Tenant) -> None:
+    services = redis_services
+    job, stages = await _job(services, tenant.id)
+    publisher = services.publisher
+    async with Server(services) as url, httpx.AsyncClient() as client:
+        async with _connect(url, client) as ws:
+            await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
+            snapshot = await _next(ws)
+            assert snapshot == {
+                "id": "1",
+                "type": "next",
+                "payload": {
+                    "data": {
+                        "jobProgress": {
+                            "kind": "SNAPSHOT",
+                            "jobStatus": "QUEUED",
+                            "jobProgress": 0.0,
+                            "stage": None,
+                            "stageStatus": None,
+                            "stageProgress": None,
+                            "errorCode": None,
+                        }
+                    }
+                },
+            }
+            assert await _subscriber_count(publisher, job_channel(job.id)) == 1
+            for event in _script(job, stages):
+                await publisher.publish(job_channel(job.id), event)
+            received = [await _next(ws) for _ in EXPECTED_AFTER_SNAPSHOT]
+            assert [_row(m["payload"]["data"]["jobProgress"]) for m in received] == EXPECTED_AFTER_SNAPSHOT
+            # The final state ends the stream.
+            assert await _next(ws) == {"id": "1", "type": "complete"}
+            await _eventually_zero(publisher, job_channel(job.id))
+
+
+@pytest.mark.redis
+async def test_a_late_subscriber_gets_the_stored_state_first(
+    redis_services: Services, tenant: Tenant
+) -> None:
+    services = redis_services
+    job, _ = await _job(services, tenant.id)
+    async with services.session_factory() as session:
+        row = await session.get(Job, job.id)
+        assert row is not None
+        row.status, row.progress, row.current_stage = JobStatus.RUNNING, 0.6, "embed"
+        await session.commit()
+    document = (
+        "subscription($id: ID!) { jobProgress(jobId: $id) { kind jobProgress currentStage job { status } } }"
+    )
+    async with Server(services) as url, httpx.AsyncClient() as client:
+        async with _connect(url, client) as ws:
+            await _subscribe(ws, document, {"id": gid("Job", job.id)})
+            first = await _next(ws)
+            assert first["payload"]["data"]["jobProgress"] == {
+                "kind": "SNAPSHOT",
+                "jobProgress": 0.6,
+                "currentStage": "embed",
+                "job": {"status": "RUNNING"},
+            }
+
+
+@pytest.mark.redis
+async def test_a_disconnecting_subscriber_leaks_nothing(redis_services: Services, tenant: Tenant) -> None:
+    services = redis_services
+    job, _ = await _job(services, tenant.id)
+    channel = job_channel(job.id)
+    async with Server(services) as url, httpx.AsyncClient() as client:
+        for _ in range(3):
+            async with _connect(url, client) as ws:
+                await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
+                assert (await _next(ws))["payload"]["data"]["jobProgress"]["kind"] == "SNAPSHOT"
+                assert await _subscriber_count(services.publisher, channel) == 1
+            # The client went away mid-stream: its Redis subscription must go too.
+            await _eventually_zero(services.publisher, channel)
+
+
+async def test_subscription_errors_for_bad_and_unknown_ids(services: Services, tenant: Tenant) -> None:
+    async with Server(services) as url, httpx.AsyncClient() as client:
+        async with _connect(url, client) as ws:
+            await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Asset", uuid.UUID(int=3))})
+            error = await _next(ws)
+            assert error["type"] == "next"
+            assert [e["extensions"]["code"] for e in error["payload"]["errors"]] == ["WRONG_ID_TYPE"]
+            assert await _next(ws) == {"id": "1", "type": "complete"}
+    assert isinstance(services.publisher, InProcessPublisher)
+    assert services.publisher.subscriber_count() == 0
+
+
+def _multipart_payloads(raw: str) -> list[dict[str, Any]]:
+    payloads = []
+    for part in raw.split("--graphql"):
+        _, _, body = part.partition("\r\n\r\n")
+        body = body.strip()
+        if body.startswith("{"):
+            decoded = json.loads(body)
+            if "payload" in decoded:  # heartbeats are empty objects
+                payloads.append(decoded["payload"])
+    return payloads
+
+
+async def test_asset_events_over_multipart_http(services: Services, tenant: Tenant) -> None:
+    job, _ = await _job(services, tenant.id)
+    asset_id = gid("Asset", job.asset_id)
+    publisher = services.publisher
+    assert isinstance(publisher, InProcessPublisher)
+    headers = {"accept": 'multipart/mixed;subscriptionSpec="1.0"', "content-type": "application/json"}
+    body = {"query": operation("AssetEvents"), "variables": {"assetId": asset_id}}
+    mutation = "mutation($i: UpdateAssetInput!) { updateAsset(input: $i) { __typename } }"
+    async with Server(services) as url, httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        async with client.stream("POST", f"{url}/graphql", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("multipart/mixed")
+            chunks = response.aiter_text()
+            raw = ""
+            while not _multipart_payloads(raw):
+                raw += await asyncio.wait_for(anext(chunks), TIMEOUT_S)
+            # Subscribed: change the asset through the API, then delete it.
+            update = await client.post(
+                f"{url}/graphql",
+                json={"query": mutation, "variables": {"i": {"id": asset_id, "tags": ["x"]}}},
+            )
+            assert update.json() == {"data": {"updateAsset": {"__typename": "UpdateAssetSuccess"}}}
+            delete = await client.post(
+                f"{url}/graphql", json={"query": operation("DeleteAsset"), "variables": {"id": asset_id}}
+            )
+            assert delete.json()["data"]["deleteAsset"]["__typename"] == "DeleteAssetSuccess"
+            async for chunk in chunks:
+                raw += chunk
+    assert [p["data"]["assetEvents"] for p in _multipart_payloads(raw)] == [
+        {"kind": "SNAPSHOT", "changedFields": [], "asset": {"title": "Talk", "tags": []}},
+        {"kind": "UPDATED", "changedFields": ["tags"], "asset": {"title": "Talk", "tags": ["x"]}},
+        {"kind": "DELETED", "changedFields": [], "asset": None},
+    ]
+    assert all(set(p) == {"data"} for p in _multipart_payloads(raw))
+    assert raw.rstrip().endswith("--graphql--")
+    assert publisher.subscriber_count() == 0
