@@ -9,6 +9,7 @@ differs.
 from __future__ import annotations
 
 import errno
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,19 @@ from app.assets.models import Asset
 from app.audit import service as audit
 from app.blobs import StoredBlob
 from app.container import Services
+from app.db import utcnow
 from app.enums import AssetStatus
 from app.errors import (
     IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
     PathNotAllowedError,
     UnreadableFileError,
 )
+from app.events import Publisher, asset_channel
 from app.jobs import service as jobs
 from app.jobs.models import Job
+from app.jobs.outbox import defer_publish
 
 _HEADER_BYTES = 8192
 
@@ -190,3 +196,142 @@ async def _by_idempotency_key(
             field=["idempotencyKey"],
         )
     return IngestResult(asset=asset, job=job, created=False)
+
+
+# --- editing and deleting ------------------------------------------------------------------
+
+MAX_TITLE_CHARS = 500  # the column's width
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+# User metadata lives in the asset row and is read with every asset: keep it a small document.
+MAX_METADATA_BYTES = 64 * 1024
+
+
+def clean_title(title: str, *, field: list[str]) -> str:
+    """``title`` stripped; InvalidInputError when empty or too long."""
+    cleaned = title.strip()
+    if not cleaned:
+        raise InvalidInputError("the title must not be empty", field=field)
+    if len(cleaned) > MAX_TITLE_CHARS:
+        raise InvalidInputError(f"the title exceeds {MAX_TITLE_CHARS} characters", field=field)
+    return cleaned
+
+
+def clean_tags(tags: list[str], *, field: list[str]) -> list[str]:
+    """Tags stripped, unique and sorted; InvalidInputError for empty, long or too many tags."""
+    cleaned = sorted({tag.strip() for tag in tags})
+    if any(not tag for tag in cleaned):
+        raise InvalidInputError("tags must not be empty", field=field)
+    if any(len(tag) > MAX_TAG_CHARS for tag in cleaned):
+        raise InvalidInputError(f"tags are at most {MAX_TAG_CHARS} characters", field=field)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInputError(f"an asset has at most {MAX_TAGS} tags", field=field)
+    return cleaned
+
+
+def clean_metadata(metadata: object, *, field: list[str]) -> dict[str, Any]:
+    """``metadata`` if it is a JSON object of bounded size; InvalidInputError otherwise."""
+    if not isinstance(metadata, dict):
+        raise InvalidInputError("metadata must be a JSON object", field=field)
+    try:
+        size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError("metadata must be JSON-serialisable", field=field) from exc
+    if size > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata exceeds {MAX_METADATA_BYTES} bytes as JSON", field=field)
+    return metadata
+
+
+def asset_event(event_type: str, asset: Asset, **extra: Any) -> dict[str, Any]:
+    """An event on ``asset_channel(asset.id)``; same envelope keys as job events."""
+    return {
+        "type": event_type,
+        "asset_id": str(asset.id),
+        "tenant_id": str(asset.tenant_id),
+        "at": utcnow().isoformat(),
+        **extra,
+    }
+
+
+async def _live_asset(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:
+    asset = await repository.get(session, tenant_id=tenant_id, asset_id=asset_id)
+    if asset is None:
+        raise NotFoundError(f"asset {asset_id} not found", field=["id"])
+    return asset
+
+
+async def update_asset(
+    session: AsyncSession,
+    *,
+    publisher: Publisher | None,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    actor: str,
+    title: str | None = None,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Asset:
+    """Change the title, tags and/or metadata (None leaves a field as it is); audited, announced."""
+    asset = await _live_asset(session, tenant_id=tenant_id, asset_id=asset_id)
+    changes: dict[str, Any] = {}
+    if title is not None:
+        new_title = clean_title(title, field=["title"])
+        if new_title != asset.title:
+            changes["title"] = {"from": asset.title, "to": new_title}
+            asset.title = new_title
+    if tags is not None:
+        new_tags = clean_tags(tags, field=["tags"])
+        if new_tags != list(asset.tags):
+            changes["tags"] = {"from": list(asset.tags), "to": new_tags}
+            asset.tags = new_tags
+    if metadata is not None:
+        new_metadata = clean_metadata(metadata, field=["metadata"])
+        if new_metadata != asset.user_metadata:
+            # Only the key names: metadata may be large and the audit row is permanent.
+            changes["metadata"] = {"keys": sorted(new_metadata)}
+            asset.user_metadata = new_metadata
+    if changes:
+        asset.updated_at = utcnow()
+    await session.flush()
+    # Audited even when nothing changed: the trail records what callers asked for.
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="asset.update",
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"changes": changes},
+    )
+    if changes:
+        event = asset_event("asset_updated", asset, fields=sorted(changes))
+        defer_publish(session, publisher, asset_channel(asset.id), event)
+    return asset
+
+
+async def delete_asset(
+    session: AsyncSession,
+    *,
+    publisher: Publisher | None,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    actor: str,
+) -> Asset:
+    """Soft-delete an asset: hidden everywhere at once, rows and blobs kept (re-ingesting the same
+    bytes brings it back). The ``asset_deleted`` event tells the search indexer to drop it."""
+    asset = await _live_asset(session, tenant_id=tenant_id, asset_id=asset_id)
+    asset.deleted_at = utcnow()
+    asset.status = AssetStatus.DELETED
+    await session.flush()
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="asset.delete",
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"title": asset.title, "sha256": asset.content_sha256},
+    )
+    # After commit only: a subscriber or indexer acting on the event must find the row deleted.
+    defer_publish(session, publisher, asset_channel(asset.id), asset_event("asset_deleted", asset))
+    return asset
