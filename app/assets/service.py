@@ -134,6 +134,9 @@ async def ingest_stream(
     if existing is not None and existing.deleted_at is None:
         return IngestResult(asset=existing, job=None, created=False)
 
+    # A full queue refuses before any row is written (create_job checks again, for its
+    # other callers): a refused ingest leaves nothing behind but the content-addressed blob.
+    await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
     header = services.blobs.read_bytes(blob.key)[:_HEADER_BYTES]
     kind, mime = detect_kind(header, filename)
     if existing is not None:
@@ -169,7 +172,12 @@ async def ingest_stream(
             return IngestResult(asset=winner, job=None, created=False)
 
     job = await jobs.create_job(
-        session, enqueuer=services.enqueuer, asset=asset, queue=queue, idempotency_key=idempotency_key
+        session,
+        enqueuer=services.enqueuer,
+        asset=asset,
+        queue=queue,
+        idempotency_key=idempotency_key,
+        queue_bound=services.settings.queue_bound,
     )
     await audit.record(
         session,

@@ -1,0 +1,195 @@
+"""SQL for jobs and stages.
+
+Concurrency rules every writer follows (workers, sweepers and API calls race on these rows):
+- a transaction that changes a job or its stages first *locks the job row* with
+  ``lock_job`` (an UPDATE: a row lock on PostgreSQL, the write lock on SQLite), so the
+  read-decide-write steps on one job's stages are serialised and always in the same lock
+  order (job, then stages): no deadlocks, and no two completions both missing that a
+  downstream stage became runnable;
+- changes to a stage that a worker owns are conditional on its lease (``lease_owner``), so a
+  worker whose lease was taken over cannot write over the new owner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.enums import JobStatus, StageStatus
+from app.jobs.models import Job, JobStage
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+TERMINAL_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+DONE_STAGE_STATUSES = (StageStatus.SUCCEEDED, StageStatus.SKIPPED)
+TERMINAL_STAGE_STATUSES = (
+    StageStatus.SUCCEEDED,
+    StageStatus.SKIPPED,
+    StageStatus.FAILED,
+    StageStatus.CANCELLED,
+)
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+async def lock_job(
+    session: AsyncSession, *, job_id: uuid.UUID, tenant_id: uuid.UUID | None = None
+) -> Job | None:
+    """Lock the job row for the rest of the transaction and return it freshly loaded."""
+    stmt = update(Job).where(Job.id == job_id).values(updated_at=utcnow())
+    if tenant_id is not None:
+        stmt = stmt.where(Job.tenant_id == tenant_id)
+    if _rowcount(await session.execute(stmt.execution_options(synchronize_session=False))) == 0:
+        return None
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def get_job(session: AsyncSession, *, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
+    """The tenant's job (no lock)."""
+    return await session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+
+
+async def stages_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobStage]:
+    """The job's stage rows in pipeline order, freshly loaded."""
+    rows = await session.scalars(
+        select(JobStage)
+        .where(JobStage.job_id == job_id)
+        .order_by(JobStage.ordinal)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def claim_stage(
+    session: AsyncSession, *, stage_id: uuid.UUID, owner: str, now: datetime, lease_until: datetime
+) -> bool:
+    """Take the stage's lease if it is waiting to run or its previous lease expired.
+
+    One conditional UPDATE: of two workers racing for the same stage exactly one matches.
+    """
+    result = await session.execute(
+        update(JobStage)
+        .where(
+            JobStage.id == stage_id,
+            or_(
+                JobStage.status.in_((StageStatus.PENDING, StageStatus.QUEUED)),
+                and_(JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=StageStatus.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=lease_until,
+            attempts=JobStage.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            duration_s=None,
+            progress=0.0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def update_owned_stage(
+    session: AsyncSession, *, stage_id: uuid.UUID, owner: str, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` to the stage only while ``owner`` holds its lease; whether it did."""
+    result = await session.execute(
+        update(JobStage)
+        .where(
+            JobStage.id == stage_id,
+            JobStage.lease_owner == owner,
+            JobStage.status == StageStatus.RUNNING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def release_expired_lease(session: AsyncSession, *, stage_id: uuid.UUID, now: datetime) -> bool:
+    """Clear the lease of a RUNNING stage if it expired before ``now``; whether it did.
+
+    Conditional: the owner's heartbeat may renew the lease between a read and this write.
+    """
+    result = await session.execute(
+        update(JobStage)
+        .where(
+            JobStage.id == stage_id,
+            JobStage.status == StageStatus.RUNNING,
+            JobStage.lease_expires_at < now,
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def count_active_jobs(session: AsyncSession, *, queue: str) -> int:
+    """Jobs of ``queue`` that are waiting or running (the backpressure count)."""
+    value = await session.scalar(
+        select(func.count()).select_from(Job).where(Job.queue == queue, Job.status.in_(ACTIVE_JOB_STATUSES))
+    )
+    return int(value or 0)
+
+
+async def count_finished_since(session: AsyncSession, *, queue: str, since: datetime) -> int:
+    """Jobs of ``queue`` that reached a terminal state after ``since`` (recent throughput)."""
+    value = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.queue == queue, Job.status.in_(TERMINAL_JOB_STATUSES), Job.finished_at >= since)
+    )
+    return int(value or 0)
+
+
+async def has_active_job(session: AsyncSession, *, asset_id: uuid.UUID) -> bool:
+    """Whether a job over the asset is waiting or running."""
+    value = await session.scalar(
+        select(exists().where(Job.asset_id == asset_id, Job.status.in_(ACTIVE_JOB_STATUSES)))
+    )
+    return bool(value)
+
+
+async def sweep_candidates(
+    session: AsyncSession, *, now: datetime, lost_before: datetime, settle_before: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Active jobs the sweeper must look at, oldest first.
+
+    - a RUNNING stage whose lease expired (its worker died or hangs);
+    - a QUEUED stage whose message was sent before ``lost_before`` and never started (the
+      message was lost: broker flushed or restarted, send failed after commit);
+    - no stage queued or running at all, last touched before ``settle_before`` (a runnable
+      PENDING stage nobody enqueued, a finished job not yet marked, a cancel to finalise).
+    """
+    expired = select(JobStage.job_id).where(
+        JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now
+    )
+    lost = select(JobStage.job_id).where(
+        JobStage.status == StageStatus.QUEUED,
+        or_(JobStage.enqueued_at.is_(None), JobStage.enqueued_at < lost_before),
+    )
+    in_motion = exists().where(
+        JobStage.job_id == Job.id, JobStage.status.in_((StageStatus.QUEUED, StageStatus.RUNNING))
+    )
+    rows = await session.scalars(
+        select(Job.id)
+        .where(
+            Job.status.in_(ACTIVE_JOB_STATUSES),
+            or_(
+                Job.id.in_(expired),
+                Job.id.in_(lost),
+                and_(~in_motion, Job.updated_at < settle_before),
+            ),
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+    return list(rows)

@@ -1,0 +1,182 @@
+"""``mediakg worker`` and ``mediakg dead-letters``.
+
+Mount with ``cli.add_typer(jobs.cli.app)`` (no name: the commands join the top level).
+``python -m jobs.cli worker ...`` runs the same command without the main CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from app.jobs.service import QUEUES
+from app.settings import get_settings
+from jobs.registry import DEFAULT_STAGE_MODULES
+
+app = typer.Typer(help="Job workers.", no_args_is_help=True)
+log = logging.getLogger("jobs.worker")
+
+# A worker process that dies this soon after a restart is not restarted again at once.
+_RESTART_BACKOFF_S = 1.0
+
+
+@app.command()
+def worker(
+    processes: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: MEDIAKG_WORKER_PROCESSES).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads per process (default: MEDIAKG_WORKER_THREADS).")
+    ] = None,
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue to consume (repeatable; default: all).")
+    ] = None,
+    stage_module: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra module whose register_stages(registry) adds stage implementations."),
+    ] = None,
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds in-flight stages get to finish on shutdown before release.")
+    ] = 30.0,
+) -> None:
+    """Consume stage messages until SIGTERM/SIGINT, then finish or release in-flight stages."""
+    settings = get_settings()
+    if settings.broker_url.startswith("memory://"):
+        typer.echo(
+            "error: MEDIAKG_BROKER_URL is memory:// (in-process): its workers run inside `mediakg serve`; "
+            "a separate worker needs redis:// or amqp://",
+            err=True,
+        )
+        raise typer.Exit(2)
+    queues = list(queue or [])
+    unknown = [q for q in queues if q not in QUEUES]
+    if unknown:
+        typer.echo(f"error: unknown queue(s) {', '.join(unknown)}: use {', '.join(QUEUES)}", err=True)
+        raise typer.Exit(2)
+    modules = [*DEFAULT_STAGE_MODULES, *(stage_module or [])]
+    count = processes or settings.worker_processes
+    nthreads = threads or settings.worker_threads
+    if count == 1:
+        raise typer.Exit(run_worker_process(nthreads, queues, modules, grace))
+    raise typer.Exit(_supervise(count, nthreads, queues, modules, grace))
+
+
+def run_worker_process(threads: int, queues: list[str], modules: list[str], grace: float) -> int:
+    """One worker process: run until a signal, then stop gracefully. Its exit code."""
+    from jobs.runtime import JobRuntime
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            # A second signal: the operator wants out now; leases expire and the sweeper
+            # of another process re-sends the stages.
+            log.warning("second signal: exiting without releasing in-flight stages")
+            sys.exit(1)
+        log.info("signal %s: stopping (in-flight stages get %.0f s)", signal.Signals(signum).name, grace)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    runtime = JobRuntime(settings, stage_modules=modules, threads=threads, queues=queues or None)
+    runtime.start()
+    log.info("worker ready")
+    while not stop.wait(1.0):
+        pass
+    runtime.stop(grace)
+    return 0
+
+
+def _supervise(count: int, threads: int, queues: list[str], modules: list[str], grace: float) -> int:
+    """Run ``count`` worker processes; restart one that dies; forward SIGTERM/SIGINT."""
+    _configure_logging(get_settings().log_level)
+    # spawn: a fresh interpreter per worker; forking a process with threads and pools is unsafe.
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> BaseProcess:
+        process = context.Process(
+            target=run_worker_process, args=(threads, queues, modules, grace), daemon=False
+        )
+        process.start()
+        return process
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+        for process in children:
+            if process.is_alive() and process.pid is not None:
+                try:
+                    os.kill(process.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    children = [start() for _ in range(count)]
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    started = [time.monotonic()] * count
+    while not stopping.is_set():
+        time.sleep(0.5)
+        for i, process in enumerate(children):
+            if not process.is_alive() and not stopping.is_set():
+                log.error("worker process %s exited with %s; restarting", process.pid, process.exitcode)
+                if time.monotonic() - started[i] < _RESTART_BACKOFF_S:
+                    time.sleep(_RESTART_BACKOFF_S)
+                children[i] = start()
+                started[i] = time.monotonic()
+    for process in children:
+        process.join(grace + 60)
+    return max((p.exitcode or 0) for p in children)
+
+
+@app.command("dead-letters")
+def dead_letters_command(
+    queue: Annotated[
+        str, typer.Option("--queue", "-q", help="Queue whose dead letters to list.")
+    ] = "realtime",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most recent messages to show.")] = 50,
+) -> None:
+    """List the dead-lettered stage messages of a queue (job id, stage, retries, last error)."""
+    from jobs.broker import build_broker, dead_letters
+
+    settings = get_settings()
+    broker = build_broker(settings, time_limit_s=settings.stage_time_limit_seconds)
+    try:
+        messages = dead_letters(broker, queue, limit=limit)
+    except NotImplementedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        broker.close()
+    if not messages:
+        typer.echo(f"no dead letters on {queue}")
+        return
+    for message in messages:
+        trace = str(message.options.get("traceback") or "").strip().splitlines()
+        typer.echo(
+            f"{message.message_id} job={message.kwargs.get('job_id')} stage={message.kwargs.get('stage')} "
+            f"retries={message.options.get('retries', 0)} error={trace[-1] if trace else '-'}"
+        )
+
+
+def _configure_logging(level: str) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=level.upper(),
+            format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Stage implementations, one module per pipeline area (each with ``register_stages``)."""

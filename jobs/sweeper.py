@@ -1,0 +1,153 @@
+"""The sweeper: the database, not the broker, remembers what is left to do.
+
+It runs periodically in every worker process and in ``mediakg serve``, and re-sends:
+- stages whose lease expired (their worker died, was killed or hangs);
+- QUEUED stages whose message was sent a lease period ago and never started (the broker
+  lost it: flushed, restarted, or the send after commit failed);
+- PENDING stages that are runnable but were never sent (created without a broker);
+and finishes jobs whose cancellation or completion nobody recorded. Several sweepers may
+run at once: each job is handled under its row lock, and a duplicate message is harmless
+(the stage guard runs a stage once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from app.container import Enqueuer, Services
+from app.db import session_scope, utcnow
+from app.enums import AssetStatus, StageStatus
+from app.jobs import repository
+from app.jobs import service as jobs
+from app.jobs.events import EventType
+
+log = logging.getLogger(__name__)
+
+# Jobs handled per sweep: bounds one sweep's work; the next sweep continues.
+SWEEP_BATCH = 200
+# A job with nothing in motion is left alone this long, so the sweeper does not act on
+# a state another transaction is just moving through.
+_SETTLE = timedelta(seconds=1)
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one sweep did."""
+
+    examined: int = 0
+    resent: list[tuple[str, str]] = field(default_factory=list)
+    expired: list[tuple[str, str]] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
+async def sweep_once(
+    services: Services, enqueuer: Enqueuer, *, lost_after: timedelta | None = None, limit: int = SWEEP_BATCH
+) -> SweepReport:
+    """One pass over the active jobs that need attention."""
+    lease = timedelta(seconds=services.settings.stage_lease_seconds)
+    lost_after = lease if lost_after is None else lost_after
+    report = SweepReport()
+    now = utcnow()
+    async with session_scope(services.session_factory) as session:
+        job_ids = await repository.sweep_candidates(
+            session, now=now, lost_before=now - lost_after, settle_before=now - _SETTLE, limit=limit
+        )
+    for job_id in job_ids:
+        report.examined += 1
+        async with session_scope(services.session_factory) as session:
+            job = await repository.lock_job(session, job_id=job_id)
+            if job is None or job.status not in repository.ACTIVE_JOB_STATUSES:
+                continue
+            stages = await repository.stages_of(session, job.id)
+            now = utcnow()
+            live = [
+                s
+                for s in stages
+                if s.status == StageStatus.RUNNING and s.lease_expires_at and s.lease_expires_at >= now
+            ]
+            if job.cancel_requested_at is not None:
+                if not live:
+                    for stage in jobs.mark_cancelled(job, stages):
+                        jobs.publish_after_commit(
+                            session, services.publisher, EventType.STAGE_CANCELLED, job, stage
+                        )
+                    await jobs.set_asset_status(session, job=job, status=jobs.asset_status_after_stop(job))
+                    jobs.publish_after_commit(session, services.publisher, EventType.JOB_CANCELLED, job)
+                    report.finished.append(str(job.id))
+                continue
+            for stage in stages:
+                if (
+                    stage.status == StageStatus.RUNNING
+                    and stage.lease_expires_at
+                    and stage.lease_expires_at < now
+                ):
+                    if await repository.release_expired_lease(session, stage_id=stage.id, now=now):
+                        log.warning(
+                            "stage %s of job %s: lease of %s expired; re-sending",
+                            stage.name,
+                            job.id,
+                            stage.lease_owner,
+                        )
+                        stage.lease_owner = None
+                        stage.lease_expires_at = None
+                        jobs.send_stage(session, enqueuer, job=job, stage=stage)
+                        report.expired.append((str(job.id), stage.name))
+                elif stage.status == StageStatus.QUEUED and (
+                    stage.enqueued_at is None or stage.enqueued_at < now - lost_after
+                ):
+                    log.warning(
+                        "stage %s of job %s queued since %s never started; re-sending",
+                        stage.name,
+                        job.id,
+                        stage.enqueued_at,
+                    )
+                    jobs.send_stage(session, enqueuer, job=job, stage=stage)
+                    report.resent.append((str(job.id), stage.name))
+            for name in jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages):
+                report.resent.append((str(job.id), name))
+            if jobs.finalize_if_done(job, stages):
+                await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
+                jobs.publish_after_commit(session, services.publisher, EventType.JOB_COMPLETED, job)
+                report.finished.append(str(job.id))
+    if report.resent or report.expired or report.finished:
+        log.info(
+            "sweep: %d re-sent, %d expired leases taken back, %d jobs finished",
+            len(report.resent),
+            len(report.expired),
+            len(report.finished),
+        )
+    return report
+
+
+async def run_sweeper(
+    services: Services,
+    enqueuer: Enqueuer,
+    stop: asyncio.Event,
+    *,
+    first_lost_after: timedelta | None = None,
+    reports: list[SweepReport] | None = None,
+) -> None:
+    """Sweep every ``sweeper_interval_seconds`` (with jitter) until ``stop`` is set.
+
+    ``first_lost_after`` overrides the lost-message threshold of the first sweep: with the
+    in-process broker every message queued before this process started is certainly gone.
+    """
+    interval = services.settings.sweeper_interval_seconds
+    lost_after = first_lost_after
+    while not stop.is_set():
+        try:
+            report = await sweep_once(services, enqueuer, lost_after=lost_after)
+            if reports is not None:
+                reports.append(report)
+        except Exception:
+            log.exception("sweep failed; retrying at the next interval")
+        lost_after = None
+        # Jitter keeps the sweepers of many workers from hitting the database in lockstep.
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval * random.uniform(0.8, 1.2))
+        except TimeoutError:
+            pass
