@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the test fixtures and the face detector need. Best effort: without root or
+# Debian packages the test fixtures, the face detector and the alert-rule checks need. Best effort: without root or
 # apt the suite still runs and names the tests it skipped for want of them.
 set -u
 need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -d /usr/share/opencv4/haarcascades ] || need+=(opencv-data)
+# promtool checks the alert rules and their unit tests (deploy/prometheus).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-system-deps: cannot install ${need[*]} (not root or no apt); dependent tests will skip" >&2
