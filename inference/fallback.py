@@ -107,8 +107,12 @@ class FallbackBackend:
         *,
         breaker: CircuitBreaker | None = None,
         metrics: InferenceMetrics | None = None,
+        on_primary: Callable[[ModelSpec], bool] | None = None,
     ) -> None:
         self.primary = primary
+        # Which models the primary serves at all; the rest go to the fallback as a matter of
+        # course (not counted as fallbacks).
+        self.on_primary = on_primary or (lambda spec: True)
         self.fallback = fallback
         self.metrics = metrics or InferenceMetrics()
         self.breaker = breaker or CircuitBreaker(primary.name)
@@ -120,6 +124,10 @@ class FallbackBackend:
 
     async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         """Primary when the breaker allows and it answers; fallback otherwise."""
+        if not self.on_primary(spec):
+            outputs = await self.fallback.infer(spec, inputs)
+            self._served(spec, self.fallback.name)
+            return outputs
         reason: FallbackReason = "circuit_open"
         if self.breaker.allow():
             try:
@@ -171,6 +179,9 @@ class RoutingConfig:
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     # Registry key -> registry key of a smaller model to use while Triton is down.
     fallback_models: Mapping[str, str] = field(default_factory=dict)
+    # Registry keys deployed on Triton; None means every model the repository has. Others run
+    # locally (a deployment may put only the heavy models on the GPUs).
+    triton_models: frozenset[str] | None = None
     # Validate and warm up on Triton at start(); False defers both to the first call.
     validate_at_start: bool = True
 
@@ -210,8 +221,20 @@ class ResilientRouter(InferenceRouter):
             )
         # Triton batches server-side (dynamic_batching in each config.pbtxt): no client batcher.
         primary = self._primary or TritonBackend(self.routing.triton, registry=self.registry)
+        self._primary = primary
         breaker = CircuitBreaker(primary.name, self.routing.breaker)
-        return FallbackBackend(primary, local, breaker=breaker, metrics=self.metrics)
+        return FallbackBackend(
+            primary, local, breaker=breaker, metrics=self.metrics, on_primary=self._on_triton
+        )
+
+    def _on_triton(self, spec: ModelSpec) -> bool:
+        wanted = self.routing.triton_models
+        serves = (
+            self._primary.serves(spec)
+            if isinstance(self._primary, TritonBackend)
+            else "triton" in spec.backends
+        )
+        return serves and (wanted is None or spec.key in wanted)
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -237,7 +260,7 @@ class ResilientRouter(InferenceRouter):
         primary = self.fallback_backend.primary
         if not isinstance(primary, TritonBackend) or not self.routing.validate_at_start:
             return
-        specs = [s for s in self._specs_in_use() if primary.serves(s)]
+        specs = [s for s in self._specs_in_use() if primary.serves(s) and self._on_triton(s)]
         try:
             await primary.start(specs)
         except BackendUnavailableError as exc:

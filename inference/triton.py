@@ -313,6 +313,8 @@ class TritonBackend:
         self._validate_tensors = validate_tensors
         self._client: _Client | None = None
         self._validated: set[str] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._stale: list[_Client] = []
         self.stats: dict[str, TritonCallStats] = {}
 
     @property
@@ -386,11 +388,38 @@ class TritonBackend:
 
     async def _call(self, op: Any, model: str, deadline_s: float) -> Any:
         """Run ``op(client)`` within ``deadline_s`` seconds; map failures to the model layer's errors."""
+        client = self.client
         try:
             async with asyncio.timeout(deadline_s):
-                return await op(self.client)
+                return await op(client)
         except Exception as exc:
-            raise _classify(exc, model) from exc
+            error = _classify(exc, model)
+            if _is_retryable(error):
+                self._reset_client(client)
+            raise error from exc
+
+    def _reset_client(self, client: _Client) -> None:
+        """Drop a client whose server went away; the next call connects afresh.
+
+        A gRPC channel whose server vanished reconnects with exponential backoff (up to minutes),
+        failing calls fast meanwhile: a restarted server would sit unused for that long. The old
+        client is closed once calls still in flight on it have had their deadline.
+        """
+        if self._client is not client:
+            return
+        self._client = None
+
+        self._stale.append(client)
+
+        async def close_later() -> None:
+            await asyncio.sleep(self.config.timeout_s)
+            if client in self._stale:
+                self._stale.remove(client)
+                await client.close()
+
+        task = asyncio.get_running_loop().create_task(close_later())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         """Run ``spec`` on Triton within its deadline, retrying UNAVAILABLE answers."""
@@ -463,6 +492,12 @@ class TritonBackend:
 
     async def aclose(self) -> None:
         """Close the connection."""
+        for task in list(self._closing):
+            task.cancel()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        while self._stale:
+            await self._stale.pop().close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()

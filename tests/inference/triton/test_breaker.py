@@ -1,0 +1,165 @@
+"""Circuit breaker states and the fallback backend, with fake backends and a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from inference.backend import strings
+from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from inference.errors import BackendUnavailableError, ContractError
+from inference.fallback import FallbackBackend, InferenceMetrics
+from inference.registry import MINILM_FP32, ModelSpec, Tensors
+from inference.triton import TritonTimeoutError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Fake:
+    """A backend that answers with a constant vector or raises what it is told to."""
+
+    def __init__(self, name: str, value: float) -> None:
+        self.name = name
+        self.value = value
+        self.error: Exception | None = None
+        self.calls = 0
+
+    async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        n = len(inputs["text"])
+        return {"embedding": np.full((n, 384), self.value, dtype=np.float32)}
+
+    async def is_ready(self, spec: ModelSpec) -> bool:
+        return self.error is None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_breaker_opens_after_threshold_and_half_opens_after_wait() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("triton", BreakerConfig(failure_threshold=3, open_seconds=5.0), clock=clock)
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    clock.now += 4.9
+    assert not breaker.allow()
+    clock.now += 0.2
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()  # the one probe
+    assert not breaker.allow()  # others wait for its verdict
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+    assert [(t.old, t.new) for t in breaker.transitions] == [
+        (BreakerState.CLOSED, BreakerState.OPEN),
+        (BreakerState.OPEN, BreakerState.HALF_OPEN),
+        (BreakerState.HALF_OPEN, BreakerState.CLOSED),
+    ]
+
+
+def test_failed_probe_reopens_for_a_full_period() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("triton", BreakerConfig(failure_threshold=1, open_seconds=2.0), clock=clock)
+    breaker.record_failure()
+    clock.now += 2.0
+    assert breaker.allow()
+    breaker.record_failure("still down")
+    assert breaker.state is BreakerState.OPEN
+    clock.now += 1.9
+    assert not breaker.allow()
+
+
+def test_a_success_resets_the_consecutive_count() -> None:
+    breaker = CircuitBreaker("triton", BreakerConfig(failure_threshold=2))
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="failure_threshold"):
+        BreakerConfig(failure_threshold=0)
+
+
+def _text(n: int = 2) -> dict[str, npt.NDArray[np.generic]]:
+    return {"text": strings([f"t{i}" for i in range(n)])}
+
+
+async def test_fallback_serves_the_same_model_locally_and_counts_it() -> None:
+    clock = Clock()
+    primary, local = Fake("triton", 1.0), Fake("local", 2.0)
+    metrics = InferenceMetrics()
+    backend = FallbackBackend(
+        primary,
+        local,
+        breaker=CircuitBreaker("triton", BreakerConfig(failure_threshold=2, open_seconds=5.0), clock=clock),
+        metrics=metrics,
+    )
+    assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 1.0
+    primary.error = BackendUnavailableError("connection refused")
+    assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
+    primary.error = TritonTimeoutError("deadline")
+    assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
+    assert backend.breaker.state is BreakerState.OPEN
+    # Open: Triton is not even tried.
+    assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
+    assert primary.calls == 3
+    key = MINILM_FP32.key
+    assert metrics.fallbacks == {
+        (key, "triton", "local", "unavailable"): 1,
+        (key, "triton", "local", "timeout"): 1,
+        (key, "triton", "local", "circuit_open"): 1,
+    }
+    assert metrics.served == {(key, "triton"): 1, (key, "local"): 3}
+    assert backend.last_served[key].backend == "local"
+    # Back up: after the open period one probe goes through and closes the breaker.
+    primary.error = None
+    clock.now += 5.0
+    assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 1.0
+    assert backend.breaker.state is BreakerState.CLOSED
+    assert [str(t.new) for t in metrics.transitions] == ["open", "half_open", "closed"]
+
+
+async def test_permanent_errors_are_raised_not_hidden_by_the_fallback() -> None:
+    primary, local = Fake("triton", 1.0), Fake("local", 2.0)
+    backend = FallbackBackend(primary, local)
+    primary.error = ContractError("bad input")
+    with pytest.raises(ContractError):
+        await backend.infer(MINILM_FP32, _text())
+    assert local.calls == 0
+    assert backend.breaker.state is BreakerState.CLOSED
+    assert backend.metrics.fallback_total() == 0
+
+
+async def test_listeners_see_every_event() -> None:
+    events: list[tuple[str, dict[str, str]]] = []
+    metrics = InferenceMetrics(listeners=[lambda e, labels: events.append((e, dict(labels)))])
+    primary, local = Fake("triton", 1.0), Fake("local", 2.0)
+    primary.error = BackendUnavailableError("down")
+    backend = FallbackBackend(
+        primary, local, breaker=CircuitBreaker("triton", BreakerConfig(failure_threshold=1)), metrics=metrics
+    )
+    await backend.infer(MINILM_FP32, _text(1))
+    assert [e for e, _ in events] == ["breaker", "fallback", "served"]
+    assert events[1][1] == {
+        "model": MINILM_FP32.key,
+        "from": "triton",
+        "to": "local",
+        "reason": "unavailable",
+    }
