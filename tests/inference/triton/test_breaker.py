@@ -16,6 +16,11 @@ from inference.registry import MINILM_FP32, ModelSpec, Tensors
 from inference.triton import TritonTimeoutError
 
 
+def state_of(breaker: CircuitBreaker) -> BreakerState:
+    """The breaker's state, read afresh (a property read mypy would otherwise keep narrowed)."""
+    return breaker.state
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -53,18 +58,18 @@ def test_breaker_opens_after_threshold_and_half_opens_after_wait() -> None:
     for _ in range(2):
         assert breaker.allow()
         breaker.record_failure()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert not breaker.allow()
     clock.now += 4.9
     assert not breaker.allow()
     clock.now += 0.2
-    assert breaker.state is BreakerState.HALF_OPEN
+    assert state_of(breaker) is BreakerState.HALF_OPEN
     assert breaker.allow()  # the one probe
     assert not breaker.allow()  # others wait for its verdict
     breaker.record_success()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert [(t.old, t.new) for t in breaker.transitions] == [
         (BreakerState.CLOSED, BreakerState.OPEN),
         (BreakerState.OPEN, BreakerState.HALF_OPEN),
@@ -79,7 +84,7 @@ def test_failed_probe_reopens_for_a_full_period() -> None:
     clock.now += 2.0
     assert breaker.allow()
     breaker.record_failure("still down")
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     clock.now += 1.9
     assert not breaker.allow()
 
@@ -89,7 +94,7 @@ def test_a_success_resets_the_consecutive_count() -> None:
     breaker.record_failure()
     breaker.record_success()
     breaker.record_failure()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
 
 def test_config_rejects_nonsense() -> None:
@@ -116,7 +121,7 @@ async def test_fallback_serves_the_same_model_locally_and_counts_it() -> None:
     assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
     primary.error = TritonTimeoutError("deadline")
     assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
-    assert backend.breaker.state is BreakerState.OPEN
+    assert state_of(backend.breaker) is BreakerState.OPEN
     # Open: Triton is not even tried.
     assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 2.0
     assert primary.calls == 3
@@ -132,7 +137,7 @@ async def test_fallback_serves_the_same_model_locally_and_counts_it() -> None:
     primary.error = None
     clock.now += 5.0
     assert (await backend.infer(MINILM_FP32, _text()))["embedding"][0, 0] == 1.0
-    assert backend.breaker.state is BreakerState.CLOSED
+    assert state_of(backend.breaker) is BreakerState.CLOSED
     assert [str(t.new) for t in metrics.transitions] == ["open", "half_open", "closed"]
 
 
@@ -143,7 +148,7 @@ async def test_permanent_errors_are_raised_not_hidden_by_the_fallback() -> None:
     with pytest.raises(ContractError):
         await backend.infer(MINILM_FP32, _text())
     assert local.calls == 0
-    assert backend.breaker.state is BreakerState.CLOSED
+    assert state_of(backend.breaker) is BreakerState.CLOSED
     assert backend.metrics.fallback_total() == 0
 
 
