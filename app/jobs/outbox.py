@@ -3,6 +3,7 @@
 A job row that a rollback removes must never be enqueued, and a committed one must be: so
 ``defer_send`` only buffers, and an ``after_commit`` hook sends (``after_rollback`` drops).
 If sending fails after commit the job row is still there and the sweeper enqueues it later.
+``defer_publish`` does the same for progress events: a rolled-back change is never announced.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.broker import dead_letters
 from jobs.registry import StageContext, StageOutput, StageRegistry, build_registry
+from jobs.runner import StageRunner
 from tests.jobs.conftest import (
     TEST_MODULES,
     RuntimeFactory,
@@ -280,3 +281,42 @@ async def test_trace_context_of_the_ingest_request_reaches_every_stage(
     assert seen == dict.fromkeys(
         ["scenes", "transcribe", "ocr", "detect", "embed", "similarity", "index"], trace_id
     )
+
+
+async def test_concurrent_deliveries_of_one_stage_run_it_once(
+    services: Services,
+    job_settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    tmp_path: Path,
+    start_runtime: RuntimeFactory,
+    test_registry: StageRegistry,
+) -> None:
+    # Two runners (two "workers") in one loop, racing for the same stage message.
+    runtime = start_runtime(job_settings, registry=test_registry, workers=False, sweeper=False)
+    log = tmp_path / "runs.log"
+    test = {"log": str(log), "stages": {"scenes": {"sleep_s": 0.5, "steps": 2}}}
+    job = await ingest_video(
+        with_runtime(services, job_settings, None), tenant, media_root, shade=8, test=test
+    )
+    assert runtime.services is not None
+    assert runtime.enqueuer is not None
+    first = StageRunner(runtime.services, test_registry, enqueuer=runtime.enqueuer, worker_id="w1")
+    second = StageRunner(runtime.services, test_registry, enqueuer=runtime.enqueuer, worker_id="w2")
+
+    async def deliver(runner: StageRunner, stage: str) -> None:
+        await runner.run(job_id=str(job.id), stage=stage, retries=0, max_retries=0, trace_context={})
+
+    await asyncio.to_thread(runtime.call, deliver(first, "probe"))
+
+    async def race() -> None:
+        await asyncio.gather(deliver(first, "scenes"), deliver(second, "scenes"), deliver(first, "scenes"))
+
+    await asyncio.to_thread(runtime.call, race())
+    stages = await stages_by_name(services.session_factory, job.id)
+    assert (stages["scenes"].status, stages["scenes"].attempts) == (StageStatus.SUCCEEDED, 1)
+    assert log.read_text().count("start scenes") == 1
+    # A late duplicate after completion changes nothing either.
+    await asyncio.to_thread(runtime.call, deliver(second, "scenes"))
+    assert (await stages_by_name(services.session_factory, job.id))["scenes"].attempts == 1
+    assert await count(services.session_factory, Scene, Scene.model_name == "test-scenes") == 2
