@@ -15,8 +15,15 @@ from app.settings import Settings
 class Enqueuer(Protocol):
     """Sends work to the job system by actor name (domain code never imports ``jobs``)."""
 
-    def send(self, actor_name: str, *, queue: str, args: dict[str, Any], delay_ms: int = 0,
-             options: dict[str, Any] | None = None) -> None:
+    def send(
+        self,
+        actor_name: str,
+        *,
+        queue: str,
+        args: dict[str, Any],
+        delay_ms: int = 0,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         """Send one message. Called only after the transaction that created the work commits."""
         ...
 
