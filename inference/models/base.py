@@ -18,8 +18,12 @@ Runner = Callable[[Mapping[str, npt.NDArray[np.generic]]], Tensors]
 class LocalOptions:
     """What local runners may be told beyond their spec."""
 
-    # Threads one model call may use; 0 leaves the library default (all cores).
-    cpu_threads: int = 0
+    # Threads one model call may use; 0 leaves each library's default (all cores). See
+    # InferenceConfig.cpu_threads for why the service default is 1.
+    cpu_threads: int = 1
+    # CTranslate2 (whisper) threads per call: its pool does not busy-wait like torch's, and on
+    # this 2-core CPU whisper base ran at real-time factor 0.18 with 2 threads, 0.59 with 1.
+    whisper_threads: int = 2
     # Directory of a transformers CLIPModel + processor; only the CLIP runners read it.
     clip_model_dir: Path | None = None
     # Debian opencv-data's cascade directory (OpenCV wheels no longer ship cv2.data).

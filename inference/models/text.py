@@ -91,6 +91,7 @@ def load_minilm_int8(spec: ModelSpec, options: LocalOptions) -> Runner:
     session_options = ort.SessionOptions()
     if options.cpu_threads:
         session_options.intra_op_num_threads = options.cpu_threads
+        session_options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), session_options, providers=["CPUExecutionProvider"])
     wanted = {i.name for i in session.get_inputs()}
     tokenizer = load_tokenizer()

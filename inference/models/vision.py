@@ -172,6 +172,8 @@ def load_haar_faces(spec: ModelSpec, options: LocalOptions) -> Runner:
     path = options.haarcascade_dir / "haarcascade_frontalface_default.xml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: install Debian opencv-data")
+    if options.cpu_threads:
+        cv2.setNumThreads(options.cpu_threads)
     cascade = cv2.CascadeClassifier(str(path))
     if cascade.empty():
         raise RuntimeError(f"OpenCV could not load {path}")
@@ -213,7 +215,11 @@ def load_rapidocr(spec: ModelSpec, options: LocalOptions) -> Runner:
     from rapidocr import RapidOCR
     from rapidocr.utils.output import RapidOCROutput
 
-    engine = RapidOCR(params=dict(RAPIDOCR_PARAMS))
+    params = dict(RAPIDOCR_PARAMS)
+    if options.cpu_threads:
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = options.cpu_threads
+        params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+    engine = RapidOCR(params=params)
 
     def run(inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         image = np.ascontiguousarray(inputs["image"], dtype=np.uint8)

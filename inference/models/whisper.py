@@ -43,7 +43,7 @@ def load_whisper(spec: ModelSpec, options: LocalOptions) -> Runner:
     """A faster-whisper model for ``spec`` (tiny.en or base)."""
     from faster_whisper import WhisperModel
 
-    common: dict[str, Any] = {"device": "cpu", "compute_type": "int8", "cpu_threads": options.cpu_threads}
+    common: dict[str, Any] = {"device": "cpu", "compute_type": "int8", "cpu_threads": options.whisper_threads}
     if spec.key == WHISPER_TINY_EN.key:
         model = WhisperModel(str(tiny_en_dir()), **common)
         language: str | None = "en"
