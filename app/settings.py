@@ -104,6 +104,46 @@ class Settings(BaseSettings):
     triton_scrape_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often Triton's metrics are scraped and re-exported."
     )
+    triton_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Deadline of one Triton call, retries included (see triton_timeouts)."
+    )
+    triton_timeouts: dict[str, float] = Field(
+        default_factory=lambda: {"transcribe": 120.0, "ocr": 30.0},
+        description="Per task, model name or registry key: a longer deadline (whisper on a long track).",
+    )
+    triton_retries: int = Field(
+        default=2, ge=0, description="Extra attempts after Triton answers UNAVAILABLE, within the deadline."
+    )
+    triton_startup_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long start-up waits for Triton before serving locally."
+    )
+    triton_models: list[str] = Field(
+        default_factory=list,
+        description="Registry keys deployed on Triton; empty means every model of the repository.",
+    )
+    breaker_failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive transient Triton failures that open its circuit breaker."
+    )
+    breaker_open_seconds: float = Field(
+        default=10.0, ge=0, description="How long an open breaker sends every call to the local fallback."
+    )
+    breaker_half_open_probes: int = Field(
+        default=1, ge=1, description="Calls let through to Triton to test it once the open period is over."
+    )
+    inference_fallback_models: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Registry key -> smaller registry key used while Triton is down, "
+            'e.g. {"whisper-base:ct2-int8-1": "whisper-tiny.en:ct2-int8-1"}.'
+        ),
+    )
+    shadow_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Live registry key -> candidate registry key run in shadow on sampled traffic.",
+    )
+    shadow_sample_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Share of live calls also sent to their shadow candidate."
+    )
     drift_baseline_path: Path | None = Field(
         default=None,
         description="JSON file of per-model drift baselines. Empty means <data_dir>/telemetry/drift-baselines.json.",
