@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -184,6 +184,41 @@ class RoutingConfig:
     triton_models: frozenset[str] | None = None
     # Validate and warm up on Triton at start(); False defers both to the first call.
     validate_at_start: bool = True
+
+
+class RoutingSettings(Protocol):
+    """The fields of ``app.settings.Settings`` routing reads (``inference`` does not import ``app``)."""
+
+    inference_url: str
+    triton_timeout_seconds: float
+    triton_timeouts: dict[str, float]
+    triton_retries: int
+    triton_startup_timeout_seconds: float
+    triton_models: list[str]
+    breaker_failure_threshold: int
+    breaker_open_seconds: float
+    breaker_half_open_probes: int
+    inference_fallback_models: dict[str, str]
+
+
+def routing_config(settings: RoutingSettings) -> RoutingConfig:
+    """Routing configuration from the service settings."""
+    return RoutingConfig(
+        triton=TritonConfig(
+            url=settings.inference_url,
+            timeout_s=settings.triton_timeout_seconds,
+            timeouts=dict(settings.triton_timeouts),
+            retries=settings.triton_retries,
+            startup_timeout_s=settings.triton_startup_timeout_seconds,
+        ),
+        breaker=BreakerConfig(
+            failure_threshold=settings.breaker_failure_threshold,
+            open_seconds=settings.breaker_open_seconds,
+            half_open_probes=settings.breaker_half_open_probes,
+        ),
+        fallback_models=dict(settings.inference_fallback_models),
+        triton_models=frozenset(settings.triton_models) or None,
+    )
 
 
 class ResilientRouter(InferenceRouter):

@@ -168,3 +168,21 @@ async def test_listeners_see_every_event() -> None:
         "to": "local",
         "reason": "unavailable",
     }
+
+
+def test_routing_config_from_service_settings() -> None:
+    from app.settings import Settings
+    from inference.fallback import routing_config
+
+    settings = Settings(
+        inference_url="grpc://triton:8001",
+        inference_fallback_models={"whisper-base:ct2-int8-1": "whisper-tiny.en:ct2-int8-1"},
+        breaker_open_seconds=2.5,
+    )
+    config = routing_config(settings)
+    assert config.triton.protocol == "grpc"
+    assert config.triton.address == "triton:8001"
+    assert config.triton.timeouts["transcribe"] == 120.0
+    assert config.breaker.open_seconds == 2.5
+    assert config.fallback_models == {"whisper-base:ct2-int8-1": "whisper-tiny.en:ct2-int8-1"}
+    assert config.triton_models is None
