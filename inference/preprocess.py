@@ -7,6 +7,7 @@ encoded bytes and :func:`imagenet_pixels` turns a batch into MobileNetV2's input
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ from inference.registry import MOBILENET_SIZE
 # torchvision's ImageNet normalisation, which the MobileNetV2 weights were trained with.
 _MEAN = np.asarray([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.asarray([0.229, 0.224, 0.225], dtype=np.float32)
-# Pillow refuses larger images by default (decompression bombs); keep that guard explicit.
+# Pillow's own decompression-bomb limit; past it Pillow only warns (and refuses at twice the
+# size): here a warning is an error, so a 90+ megapixel image never reaches a model.
 MAX_IMAGE_PIXELS = 89_478_485
 
 RGBImage = npt.NDArray[np.uint8]
@@ -27,12 +29,15 @@ RGBImage = npt.NDArray[np.uint8]
 
 def load_image(data: bytes) -> RGBImage:
     """Decode image bytes (JPEG, PNG, WebP, ...) to an RGB uint8 array."""
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return as_rgb(image)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise MediaError(f"image of {image.width}x{image.height} pixels exceeds the limit")
+                image.load()
+                return as_rgb(image)
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaError(f"cannot decode image: {exc}") from exc
 
 

@@ -80,8 +80,8 @@ def video(media_dir: Path) -> VideoClip:
 
 @pytest.fixture(scope="session")
 def silent_video(media_dir: Path) -> VideoClip:
-    """The same shots without an audio track (needs no espeak-ng)."""
-    return make_video(media_dir / "silent.mp4")
+    """The same shots and caption without an audio track (needs no espeak-ng)."""
+    return make_video(media_dir / "silent.mp4", captions=[None, "BREAKING NEWS", None])
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,7 @@ def test_garbage_is_a_media_error(tmp_path: Path) -> None:
         decode_audio(path)
 
 
+@pytest.mark.models
 def test_speech_spans_split_at_the_planted_pause(speech: SpeechClip) -> None:
     spans = speech_spans(speech.audio)
     assert len(spans) == 2

@@ -37,8 +37,8 @@ async def test_blank_image_has_no_text(router: InferenceRouter) -> None:
     assert result.regions == ()
 
 
-async def test_caption_in_a_video_keyframe(router: InferenceRouter, video: VideoClip) -> None:
-    keyframes = extract_keyframes(video.path, detect_shots(video.path))
+async def test_caption_in_a_video_keyframe(router: InferenceRouter, silent_video: VideoClip) -> None:
+    keyframes = extract_keyframes(silent_video.path, detect_shots(silent_video.path))
     texts = [(await router.ocr(k.image)).text for k in keyframes]
     # Only the second shot has a caption; the moving square may read as a symbol elsewhere.
     assert texts[1] == "BREAKING NEWS"

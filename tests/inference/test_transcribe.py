@@ -32,9 +32,9 @@ async def test_transcript_accuracy_timings_and_pause(
     assert transcript.model == router.model_for("transcribe").ref
     assert transcript.language == "en"
     assert word_error_rate(speech.text, transcript.text) <= max_wer, transcript.text
-    # Real time on 2 cores with a wide margin: catches a model silently running in fp32 or
-    # without VAD, not a slow machine.
-    assert seconds < speech.duration, seconds
+    # Measured real-time factors are 0.06 (tiny.en) and 0.3-0.4 (base) on 2 cores; 1.5x real
+    # time leaves room for a busy machine and still catches a model silently running in fp32.
+    assert seconds < 1.5 * speech.duration, seconds
 
     words = transcript.words
     assert len(words) >= 12
