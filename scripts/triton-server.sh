@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the bundled tritonserver with inference/model_repository on free loopback ports until
+# Ctrl-C or SIGTERM (development; production runs Triton as its own deployment).
+# MODELS="all-MiniLM-L6-v2__fp32-1 ..." loads only those Triton models.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/triton-env.sh
+exec "${VENV:-.venv}/bin/python" - <<'PY'
+import os
+import signal
+import sys
+from pathlib import Path
+
+from inference.triton_server import TritonEnvironment, TritonServer
+
+models = tuple(os.environ.get("MODELS", "").split()) or None
+server = TritonServer(TritonEnvironment.load(), models=models, log_path=Path("var/tritonserver.log"))
+server.start(timeout_s=600)
+sys.stdout.write(
+    f"tritonserver ready: grpc://{server.grpc_url} http://{server.http_url} {server.metrics_url}\n"
+    "log: var/tritonserver.log; Ctrl-C stops it\n"
+)
+sys.stdout.flush()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    signal.pause()
+except (KeyboardInterrupt, SystemExit):
+    pass
+finally:
+    server.stop()
+PY
