@@ -40,6 +40,10 @@ class BlobStore(Protocol):
         """The whole blob."""
         ...
 
+    def read_head(self, key: str, length: int) -> bytes:
+        """The first ``length`` bytes (content sniffing without reading a whole video)."""
+        ...
+
     def local_path(self, key: str) -> Path:
         """A local file with the blob's bytes (decoders need a path)."""
         ...
@@ -108,6 +112,13 @@ class LocalBlobStore:
     def read_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except OSError as exc:
+            raise UnreadableFileError(f"blob {key!r} cannot be read: {exc.strerror}") from exc
+
+    def read_head(self, key: str, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as stream:
+                return stream.read(length)
         except OSError as exc:
             raise UnreadableFileError(f"blob {key!r} cannot be read: {exc.strerror}") from exc
 

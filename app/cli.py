@@ -15,11 +15,14 @@ from app.bootstrap import build_services
 from app.errors import DomainError
 from app.lifecycle import DatabaseUnavailableError, prepare
 from app.settings import get_settings
+from jobs import cli as _jobs_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 schema_cli = typer.Typer(help="The GraphQL schema contract (graphql/schema.graphql).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+# `mediakg worker` and `mediakg dead-letters` (no group name: they join the top level).
+cli.add_typer(_jobs_cli.app)
 cli.add_typer(schema_cli, name="schema")
 
 err = Console(stderr=True)

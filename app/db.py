@@ -95,11 +95,22 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling defers BEGIN to the first write and turns
+            # SAVEPOINT into a commit; take it over (SQLAlchemy's documented sqlite recipe).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+            # can otherwise fail with SQLITE_BUSY_SNAPSHOT (which busy_timeout does not retry)
+            # when a worker thread commits in between. Transactions are short, so serialising
+            # them costs little in the embedded default.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

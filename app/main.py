@@ -26,7 +26,10 @@ StartHook = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
 
 def default_start_hooks(settings: Settings) -> list[StartHook]:
     """What `mediakg serve` runs beside the API, as the settings say."""
-    return []
+    # The composition root may import the job system; domain code never does.
+    from jobs.runtime import start_hook
+
+    return [start_hook]
 
 
 def create_app(

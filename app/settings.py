@@ -146,7 +146,10 @@ class Settings(BaseSettings):
     )
     drift_baseline_path: Path | None = Field(
         default=None,
-        description="JSON file of per-model drift baselines. Empty means <data_dir>/telemetry/drift-baselines.json.",
+        description=(
+            "JSON file of per-model drift baselines. Empty means "
+            "<data_dir>/telemetry/drift-baselines.json."
+        ),
     )
     drift_baseline_size: int = Field(
         default=500, ge=10, description="Observations a model's first baseline is captured from."

@@ -8,6 +8,7 @@ differs.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import uuid
@@ -124,7 +125,10 @@ async def ingest_stream(
     """Store the stream's bytes, register the asset and start its pipeline (does not commit)."""
     # The blob is written before the row: a failed transaction leaves at worst an
     # unreferenced content-addressed blob, never a row pointing at missing bytes.
-    blob = services.blobs.put_stream(stream, max_bytes=services.settings.max_upload_bytes)
+    # Hashing and writing gigabytes must not stall the event loop (API requests, subscriptions).
+    blob = await asyncio.to_thread(
+        services.blobs.put_stream, stream, max_bytes=services.settings.max_upload_bytes
+    )
     if idempotency_key is not None:
         earlier = await _by_idempotency_key(session, tenant_id=tenant_id, key=idempotency_key, blob=blob)
         if earlier is not None:
@@ -137,7 +141,7 @@ async def ingest_stream(
     # A full queue refuses before any row is written (create_job checks again, for its
     # other callers): a refused ingest leaves nothing behind but the content-addressed blob.
     await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
-    header = services.blobs.read_bytes(blob.key)[:_HEADER_BYTES]
+    header = services.blobs.read_head(blob.key, _HEADER_BYTES)
     kind, mime = detect_kind(header, filename)
     if existing is not None:
         # Same content as a deleted asset: bring it back rather than violate uniqueness.

@@ -80,7 +80,10 @@ def count_sql(services: Services) -> Any:
         counter = StatementCounter()
 
         def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            counter.statements.append(statement)
+            # Transaction control is not a query: SQLite's engine emits its own BEGIN
+            # IMMEDIATE (app/db.py) where PostgreSQL's driver begins implicitly.
+            if statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+                counter.statements.append(statement)
 
         engine = services.engine.sync_engine
         event.listen(engine, "before_cursor_execute", record)

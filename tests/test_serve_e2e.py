@@ -1,0 +1,127 @@
+"""`mediakg serve` on the embedded default, as a user runs it: a real process on a free
+loopback port, `mediakg ingest` beside it, then GraphQL over HTTP sees the asset."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _graphql(base: str, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body: dict[str, Any] = json.loads(response.read())
+        return body
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    media = tmp_path / "media"
+    media.mkdir()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MEDIAKG_DATA_DIR": str(tmp_path / "data"),
+        "MEDIAKG_ALLOWED_ROOTS": str(media),
+        "MEDIAKG_PORT": str(port),
+        "MEDIAKG_HOST": "127.0.0.1",
+    }
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited early:\n{log_path.read_text()}")
+            try:
+                if _get(f"{base}/readyz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("server not ready within 60 s")
+        yield base, env
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_ingest_then_query_assets_over_http(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    base, env = server
+    assert _get(f"{base}/healthz") == (200, {"status": "ok"})
+    assert _get(f"{base}/readyz") == (200, {"status": "ready"})
+
+    note = Path(env["MEDIAKG_ALLOWED_ROOTS"]) / "meeting-notes.md"
+    note.write_text("# Meeting notes\n\nThe launch moves to March.\n")
+    ingest = subprocess.run(
+        [sys.executable, "-m", "app.cli", "ingest", str(note), "--tag", "notes"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+
+    body = _graphql(base, "{ assets(first: 10) { edges { node { title kind tags mimeType } } } }")
+    assert body == {
+        "data": {
+            "assets": {
+                "edges": [
+                    {
+                        "node": {
+                            "title": "meeting-notes",
+                            "kind": "TEXT",
+                            "tags": ["notes"],
+                            "mimeType": "text/markdown",
+                        }
+                    }
+                ]
+            }
+        }
+    }
