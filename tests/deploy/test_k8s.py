@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 import typer
 import yaml
@@ -52,7 +51,7 @@ def test_configured_settings_exist() -> None:
 
 def test_containers_run_real_commands() -> None:
     group = typer.main.get_command(cli)
-    assert isinstance(group, click.Group)
+    assert isinstance(group, typer.core.TyperGroup)
     commands = set(group.commands)
     containers = [
         container
