@@ -152,8 +152,12 @@ class Keyframe:
 
 
 # Where in a shot to look for its keyframe: away from the cut, whose neighbourhood holds fades
-# and motion blur; the sharpest candidate wins.
-_CANDIDATE_POSITIONS = (0.3, 0.5, 0.7)
+# and motion blur. The middle frame is preferred (index 0 below) and another candidate wins
+# only when clearly sharper: picking the sharpest outright made a re-encoded copy of a video
+# choose different frames (noise decides between near-equal scores), which breaks
+# keyframe-based near-duplicate matching.
+_CANDIDATE_POSITIONS = (0.5, 0.3, 0.7)
+_CLEARLY_SHARPER = 1.5
 THUMBNAIL_SIZE = (320, 180)
 
 
@@ -182,7 +186,7 @@ def extract_keyframes(
     thumbnail_size: tuple[int, int] = THUMBNAIL_SIZE,
     quality: int = 85,
 ) -> list[Keyframe]:
-    """One keyframe per shot: the sharpest of a few frames sampled inside it."""
+    """One keyframe per shot: its middle frame, or a clearly sharper one sampled near it."""
     container = _open(path)
     try:
         if not container.streams.video:
@@ -196,7 +200,10 @@ def extract_keyframes(
             found = [c for c in candidates if c is not None]
             if not found:
                 continue
-            time, image = max(found, key=lambda c: sharpness(c[1]))
+            scores = [sharpness(image) for _, image in found]
+            best = max(range(len(found)), key=scores.__getitem__)
+            pick = best if scores[best] > _CLEARLY_SHARPER * scores[0] else 0
+            time, image = found[pick]
             keyframes.append(
                 Keyframe(
                     shot_index=shot.index,

@@ -6,12 +6,14 @@ import io
 import itertools
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from inference.errors import MediaError, NoAudioStreamError
 from inference.media import (
+    Shot,
     decode_audio,
     detect_shots,
     extract_keyframes,
@@ -21,7 +23,15 @@ from inference.media import (
     video_frame,
 )
 from inference.preprocess import load_image
-from tests.fixtures.media import SAMPLE_RATE, SpeechClip, VideoClip, image_bytes, make_video, photo
+from tests.fixtures.media import (
+    SAMPLE_RATE,
+    SpeechClip,
+    VideoClip,
+    image_bytes,
+    make_video,
+    photo,
+    reencode_video,
+)
 
 
 def test_planted_cuts_are_found_within_one_frame(silent_video: VideoClip) -> None:
@@ -68,6 +78,40 @@ def test_one_keyframe_per_shot_inside_it_with_its_colour(silent_video: VideoClip
             assert thumb.size[0] <= 160
             assert thumb.size[1] <= 90
         assert keyframe.image.dtype == np.uint8
+
+
+def test_reencoded_copy_keeps_shots_and_keyframe_hashes(silent_video: VideoClip, tmp_path: Path) -> None:
+    copy = reencode_video(silent_video.path, tmp_path / "copy.mp4", size=(192, 144), bitrate=150_000)
+    original_shots, copy_shots = detect_shots(silent_video.path), detect_shots(copy)
+    assert [round(s.start, 2) for s in copy_shots] == [round(s.start, 2) for s in original_shots]
+    original = extract_keyframes(silent_video.path, original_shots)
+    copied = extract_keyframes(copy, copy_shots)
+    assert copied[0].width == 192
+    for a, b in zip(original, copied, strict=True):
+        assert hash_distance(perceptual_hash(a.image), perceptual_hash(b.image)) <= 10
+
+
+def test_a_blurred_middle_frame_is_passed_over(tmp_path: Path) -> None:
+    # One 2 s shot of a checkerboard, motion-blurred around its middle (0.8-1.2 s).
+    path = tmp_path / "blur.mp4"
+    board = np.kron((np.indices((12, 16)).sum(axis=0) % 2) * 255, np.ones((20, 20))).astype(np.uint8)
+    sharp = Image.fromarray(board).convert("RGB")
+    blurred = sharp.filter(ImageFilter.GaussianBlur(8))
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for index in range(50):
+            image = blurred if 20 <= index < 30 else sharp
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    # Blurring a checkerboard changes every pixel, which the detector rightly calls a cut;
+    # the keyframe choice is what is tested, so the shot is given.
+    (keyframe,) = extract_keyframes(path, [Shot(0, 0.0, 2.0, 0, 50)])
+    assert not 0.8 <= keyframe.time < 1.2, keyframe.time
 
 
 def test_video_frame_at_a_time(silent_video: VideoClip) -> None:
