@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +62,14 @@ _TEXT: dict[str, ModelSpec] = {"fp32": MINILM_FP32, "int8": MINILM_INT8}
 _BRIDGE: dict[str, ModelSpec] = {"fp32": IMAGENET_BRIDGE, "int8": IMAGENET_BRIDGE_INT8}
 
 
+class SettingsLike(Protocol):
+    """The fields of ``app.settings.Settings`` the model layer reads."""
+
+    inference_url: str
+    whisper_model: str
+    clip_model_dir: Path | None
+
+
 @dataclass(frozen=True, slots=True)
 class InferenceConfig:
     """How models are chosen and served; ``jobs`` builds it from ``app.settings.Settings``."""
@@ -89,6 +97,20 @@ class InferenceConfig:
     # towards the same average label-name vector.
     bridge_top_k: int = 10
     haarcascade_dir: Path = Path("/usr/share/opencv4/haarcascades")
+
+    @classmethod
+    def from_settings(cls, settings: SettingsLike, **overrides: Any) -> InferenceConfig:
+        """The config ``app.settings.Settings`` describes (read by attribute: no app import)."""
+        whisper = settings.whisper_model
+        if whisper not in _WHISPER:
+            raise ModelNotConfiguredError(f"whisper_model must be one of {sorted(_WHISPER)}, not {whisper!r}")
+        values: dict[str, Any] = {
+            "url": settings.inference_url,
+            "whisper_model": whisper,
+            "clip_model_dir": settings.clip_model_dir,
+        }
+        values.update(overrides)
+        return cls(**values)
 
     def local_options(self) -> LocalOptions:
         """What the local runners are told."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -106,3 +109,14 @@ async def test_router_picks_versions_from_config() -> None:
 def test_unknown_backend_url_is_a_configuration_error() -> None:
     with pytest.raises(ModelNotConfiguredError, match="grpc://"):
         InferenceRouter(InferenceConfig(url="grpc://triton:8001"))
+
+
+def test_config_from_settings_reads_the_model_fields(tmp_path: Path) -> None:
+    settings = SimpleNamespace(inference_url="local://", whisper_model="base", clip_model_dir=tmp_path)
+    config = InferenceConfig.from_settings(settings, batch_max_items=8)
+    assert (config.url, config.whisper_model, config.clip_model_dir) == ("local://", "base", tmp_path)
+    assert config.batch_max_items == 8
+    with pytest.raises(ModelNotConfiguredError, match="large-v3"):
+        InferenceConfig.from_settings(
+            SimpleNamespace(inference_url="local://", whisper_model="large-v3", clip_model_dir=None)
+        )
