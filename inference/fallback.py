@@ -199,6 +199,8 @@ class RoutingSettings(Protocol):
     breaker_open_seconds: float
     breaker_half_open_probes: int
     inference_fallback_models: dict[str, str]
+    shadow_models: dict[str, str]
+    shadow_sample_rate: float
 
 
 def routing_config(settings: RoutingSettings) -> RoutingConfig:
@@ -310,3 +312,31 @@ class ResilientRouter(InferenceRouter):
             for key in spec.derived_from or (spec.key,):
                 specs[key] = self.registry.get(*key.split(":", 1))
         return list(specs.values())
+
+
+def build_router(
+    config: InferenceConfig,
+    settings: RoutingSettings,
+    *,
+    pool: ModelPool | None = None,
+    cache: EmbeddingCache | None = None,
+    metrics: InferenceMetrics | None = None,
+) -> InferenceRouter:
+    """The router ``settings`` ask for: local only for ``local://``, Triton-first otherwise,
+    with shadow candidates when configured. Call ``await router.start()`` on a
+    :class:`ResilientRouter` before serving (validation and warm-up)."""
+    from inference.shadow import ShadowConfig, enable_shadow
+
+    router: InferenceRouter
+    if settings.inference_url.startswith("local://"):
+        router = InferenceRouter(config, pool=pool, cache=cache)
+    else:
+        router = ResilientRouter(
+            config, routing=routing_config(settings), pool=pool, cache=cache, metrics=metrics
+        )
+    if settings.shadow_models:
+        enable_shadow(
+            router,
+            ShadowConfig(candidates=dict(settings.shadow_models), sample_rate=settings.shadow_sample_rate),
+        )
+    return router

@@ -12,6 +12,7 @@ from inference.backend import strings
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from inference.errors import BackendUnavailableError, ContractError
 from inference.fallback import FallbackBackend, InferenceMetrics
+from inference.local import ModelPool
 from inference.registry import MINILM_FP32, ModelSpec, Tensors
 from inference.triton import TritonTimeoutError
 
@@ -186,3 +187,41 @@ def test_routing_config_from_service_settings() -> None:
     assert config.breaker.open_seconds == 2.5
     assert config.fallback_models == {"whisper-base:ct2-int8-1": "whisper-tiny.en:ct2-int8-1"}
     assert config.triton_models is None
+
+
+@pytest.mark.models
+async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool) -> None:
+    from app.settings import Settings
+    from inference.cache import EmbeddingCache
+    from inference.fallback import ResilientRouter, build_router
+    from inference.router import InferenceConfig
+    from inference.shadow import ShadowBackend
+    from inference.triton_server import free_port
+
+    settings = Settings(
+        inference_url=f"grpc://127.0.0.1:{free_port()}",
+        triton_startup_timeout_seconds=0.5,
+        shadow_models={MINILM_FP32.key: "all-MiniLM-L6-v2:int8-1"},
+        shadow_sample_rate=0.0,
+    )
+    router = build_router(InferenceConfig(), settings, pool=model_pool, cache=EmbeddingCache())
+    assert isinstance(router, ResilientRouter)
+    assert isinstance(router.backend, ShadowBackend)
+    try:
+        await router.start()  # nothing listens: logged, breaker opened, not fatal
+        assert state_of(router.breaker) is BreakerState.OPEN
+        result = await router.embed_text(["served locally"])
+        assert result.model == MINILM_FP32.ref
+        assert router.metrics.fallbacks[(MINILM_FP32.key, "triton", "local", "circuit_open")] == 1
+    finally:
+        await router.aclose()
+
+
+def test_local_url_builds_the_plain_router() -> None:
+    from app.settings import Settings
+    from inference.fallback import ResilientRouter, build_router
+    from inference.router import InferenceConfig, InferenceRouter
+
+    router = build_router(InferenceConfig(), Settings(inference_url="local://"))
+    assert type(router) is InferenceRouter
+    assert not isinstance(router, ResilientRouter)
