@@ -13,6 +13,7 @@ its own; the other requests of the batch still get their outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -51,12 +52,16 @@ def spec_from_config(model_config: Mapping[str, Any]) -> ModelSpec:
 
 
 def local_options() -> LocalOptions:
-    """Runner options from the server's environment (the same knobs the service has)."""
-    threads = int(os.environ.get("MEDIAKG_TRITON_CPU_THREADS", "0"))
+    """Runner options: the local backend's defaults (thread policy included), with overrides from
+    the server's environment (MEDIAKG_TRITON_CPU_THREADS, MEDIAKG_HAARCASCADE_DIR)."""
+    options = LocalOptions()
+    threads = os.environ.get("MEDIAKG_TRITON_CPU_THREADS")
+    if threads:
+        options = dataclasses.replace(options, cpu_threads=int(threads))
     haar = os.environ.get("MEDIAKG_HAARCASCADE_DIR")
     if haar:
-        return LocalOptions(cpu_threads=threads, haarcascade_dir=Path(haar))
-    return LocalOptions(cpu_threads=threads)
+        options = dataclasses.replace(options, haarcascade_dir=Path(haar))
+    return options
 
 
 def split_outputs(outputs: Tensors, sizes: Sequence[int]) -> list[Tensors]:
