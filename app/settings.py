@@ -147,8 +147,7 @@ class Settings(BaseSettings):
     drift_baseline_path: Path | None = Field(
         default=None,
         description=(
-            "JSON file of per-model drift baselines. Empty means "
-            "<data_dir>/telemetry/drift-baselines.json."
+            "JSON file of per-model drift baselines. Empty means <data_dir>/telemetry/drift-baselines.json."
         ),
     )
     drift_baseline_size: int = Field(
