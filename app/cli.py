@@ -15,6 +15,7 @@ from app.bootstrap import build_services
 from app.errors import DomainError
 from app.lifecycle import DatabaseUnavailableError, prepare
 from app.settings import get_settings
+from inference import cli as _inference_cli
 from jobs import cli as _jobs_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
@@ -23,6 +24,7 @@ schema_cli = typer.Typer(help="The GraphQL schema contract (graphql/schema.graph
 cli.add_typer(db_cli, name="db")
 # `mediakg worker` and `mediakg dead-letters` (no group name: they join the top level).
 cli.add_typer(_jobs_cli.app)
+cli.add_typer(_inference_cli.app, name="models")
 cli.add_typer(schema_cli, name="schema")
 
 err = Console(stderr=True)
