@@ -227,6 +227,24 @@ class Settings(BaseSettings):
     semantic_similarity_threshold: float = Field(
         default=0.6, ge=0, le=1, description="Score above which a semantic similarity edge is stored."
     )
+    image_near_duplicate_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Images are near-duplicates at or above this score: the mean of their visual cosine "
+            "and their perceptual-hash similarity (1 - Hamming distance / 64)."
+        ),
+    )
+    visual_similarity_threshold: float = Field(
+        default=0.85,
+        ge=0,
+        le=1,
+        description="Keyframe visual cosine at or above which two scenes get a visual similarity edge.",
+    )
+    similarity_max_edges: int = Field(
+        default=10, ge=1, description="Most visual and most semantic similarity edges kept per scene."
+    )
 
     @field_validator("allowed_roots", mode="before")
     @classmethod

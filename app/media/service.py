@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import DetectionKind, Modality, OwnerType, SimilarityKind
@@ -198,6 +198,44 @@ async def replace_edges(
         )
         for values in edges
     ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replace_asset_edges(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    kinds: Sequence[SimilarityKind],
+    model_name: str,
+    model_version: str,
+    edges: Sequence[dict[str, Any]],
+) -> list[SimilarityEdge]:
+    """Replace the similarity edges of ``kinds`` from this model that touch the asset (or its
+    scenes) at EITHER end; ``edges`` name both ends.
+
+    For edges stored once per pair: whichever of two assets is processed later owns the pair,
+    so its earlier row must go whichever end it was stored from.
+    """
+    await session.execute(
+        delete(SimilarityEdge).where(
+            or_(SimilarityEdge.source_asset_id == asset_id, SimilarityEdge.target_asset_id == asset_id),
+            SimilarityEdge.kind.in_(list(kinds)),
+            SimilarityEdge.model_name == model_name,
+            SimilarityEdge.model_version == model_version,
+        )
+    )
+    rows = [
+        SimilarityEdge(tenant_id=tenant_id, model_name=model_name, model_version=model_version, **values)
+        for values in edges
+    ]
+    for row in rows:
+        if row.kind not in kinds:
+            raise ValueError(f"edge kind {row.kind} is not among the replaced kinds {list(kinds)}")
+        if asset_id not in (row.source_asset_id, row.target_asset_id):
+            raise ValueError("every edge must touch the asset whose edges are replaced")
     session.add_all(rows)
     await session.flush()
     return rows

@@ -1,0 +1,219 @@
+"""What the analysis stages share: the process's inference router, typed permanent errors,
+the scene model of each asset kind and reading the current scenes of an asset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from app.enums import AssetKind
+from app.jobs.errors import PermanentStageError
+from app.media.models import Scene
+from app.media.probe import CORRUPT_MEDIA, KIND_MISMATCH
+from inference.errors import (
+    ContractError,
+    MediaError,
+    ModelNotConfiguredError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    TextExtractionError,
+    UnknownModelError,
+)
+from inference.local import ModelPool
+from inference.preprocess import RGBImage, load_image
+from inference.router import InferenceConfig, InferenceRouter
+from jobs.registry import StageContext
+
+MODEL_NOT_CONFIGURED = "MODEL_NOT_CONFIGURED"
+MODEL_CONTRACT = "MODEL_CONTRACT"
+# A downstream stage found none of the scenes its asset needs (the scenes stage of the
+# current version never ran for it, e.g. a partial reprocess after an upgrade).
+SCENES_MISSING = "SCENES_MISSING"
+
+# Model pools by local options: a test process starts several job runtimes (each with its own
+# services and router), and weights are read-only, so they are loaded once per process.
+_POOLS: dict[str, ModelPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(config: InferenceConfig) -> ModelPool:
+    """The process's model pool for ``config``'s local options."""
+    options = config.local_options()
+    key = repr(options)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ModelPool(options)
+        return pool
+
+
+async def router_of(ctx: StageContext) -> InferenceRouter:
+    """The process's inference router, made on first use and kept in ``services.inference``.
+
+    One router per services object: it owns the backend threads, the micro-batcher and the
+    embedding cache, which only help when every stage of the process shares them.
+    """
+    services = ctx.services
+    if services.inference is not None:
+        router: InferenceRouter = services.inference
+        return router
+    lock: asyncio.Lock = services.extras.setdefault("inference_lock", asyncio.Lock())
+    async with lock:
+        if services.inference is None:
+            from inference.fallback import ResilientRouter, build_router
+
+            with permanent_errors("configuring the models"):
+                config = InferenceConfig.from_settings(ctx.settings)
+                built = build_router(config, ctx.settings, pool=shared_pool(config))
+                if isinstance(built, ResilientRouter):
+                    # Validates Triton's models against the contracts; an unreachable Triton
+                    # is not fatal (calls fall back to the local models).
+                    await built.start()
+            services.inference = built
+    router = services.inference
+    assert isinstance(router, InferenceRouter)  # Services types the slot Any (import direction)
+    return router
+
+
+@contextmanager
+def permanent_errors(what: str) -> Iterator[None]:
+    """Turn the model layer's permanent errors into typed permanent stage failures.
+
+    Anything else (a model server that is down, a timeout) stays transient and is retried.
+    """
+    try:
+        yield
+    except (NoAudioStreamError, NoVideoStreamError) as exc:
+        raise PermanentStageError(KIND_MISMATCH, f"{what}: {exc}") from exc
+    except (MediaError, TextExtractionError) as exc:
+        raise PermanentStageError(CORRUPT_MEDIA, f"{what}: {exc}") from exc
+    except ModelNotConfiguredError as exc:
+        raise PermanentStageError(MODEL_NOT_CONFIGURED, f"{what}: {exc}") from exc
+    except (ContractError, UnknownModelError) as exc:
+        raise PermanentStageError(MODEL_CONTRACT, f"{what}: {exc}") from exc
+
+
+# --- scenes ------------------------------------------------------------------------------
+
+# What makes each kind's scenes; the version changes whenever the scene boundaries or the
+# keyframes could change, so downstream stages never mix scenes of two versions.
+VIDEO_SCENES_MODEL = "pyscenedetect-content"
+IMAGE_SCENES_MODEL = "single-frame"
+AUDIO_SCENES_MODEL = "silero-vad-spans"
+
+
+def scene_model(kind: AssetKind) -> tuple[str, str]:
+    """(model name, version) of the scenes of an asset of ``kind``."""
+    if kind == AssetKind.VIDEO:
+        import scenedetect
+
+        from inference import media
+
+        # Detector version and parameters, and the keyframe policy (k2: middle frame unless a
+        # clearly sharper one is near; see inference.media.extract_keyframes).
+        return VIDEO_SCENES_MODEL, (
+            f"{scenedetect.__version__}-t{media.DEFAULT_THRESHOLD:g}-w{media.ANALYSIS_WIDTH}-k2"
+        )
+    if kind == AssetKind.IMAGE:
+        return IMAGE_SCENES_MODEL, "1"
+    if kind == AssetKind.AUDIO:
+        import faster_whisper
+
+        return AUDIO_SCENES_MODEL, f"{faster_whisper.__version__}-s700"
+    raise ValueError(f"{kind.value} assets have no scenes")
+
+
+@dataclass(frozen=True, slots=True)
+class SceneRef:
+    """The parts of a Scene row downstream stages read."""
+
+    id: uuid.UUID
+    ordinal: int
+    start_s: float
+    end_s: float
+    keyframe_blob_key: str | None
+    phash: str | None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds (0 for an image)."""
+        return max(0.0, self.end_s - self.start_s)
+
+
+async def load_scenes(ctx: StageContext, *, require: bool = True) -> list[SceneRef]:
+    """The asset's scenes of the current scene model, in order.
+
+    ``require``: fail permanently when there are none (the scenes stage of this version has
+    not run for the asset), instead of silently writing nothing.
+    """
+    name, version = scene_model(ctx.asset.kind)
+    async with ctx.session_factory() as session:
+        rows = await session.execute(
+            select(Scene.id, Scene.ordinal, Scene.start_s, Scene.end_s, Scene.keyframe_blob_key, Scene.phash)
+            .where(Scene.asset_id == ctx.asset.id, Scene.model_name == name, Scene.model_version == version)
+            .order_by(Scene.ordinal)
+        )
+        scenes = [SceneRef(*row) for row in rows]
+    if require and not scenes:
+        raise PermanentStageError(
+            SCENES_MISSING,
+            f"the asset has no scenes of {name}:{version}; reprocess it from the scenes stage",
+        )
+    return scenes
+
+
+def scene_at(scenes: Sequence[SceneRef], start: float, end: float) -> SceneRef | None:
+    """The scene [start, end] overlaps most; for an instant, the scene holding it; outside
+    every scene (speech after the last frame), the nearest one."""
+    if not scenes:
+        return None
+
+    def overlap(scene: SceneRef) -> float:
+        return min(end, scene.end_s) - max(start, scene.start_s)
+
+    best = max(scenes, key=overlap)
+    if overlap(best) > 0:
+        return best
+    for scene in scenes:
+        if scene.start_s <= start < scene.end_s:
+            return scene
+    return min(scenes, key=lambda s: max(s.start_s - start, start - s.end_s, 0.0))
+
+
+def frame_source(ctx: StageContext, scene: SceneRef) -> tuple[str, str] | None:
+    """(blob key, content sha256) of the pixels frame-level stages analyse for ``scene``: the
+    original of an image asset (no JPEG loss), the keyframe of a video scene, None without one."""
+    if ctx.asset.kind == AssetKind.IMAGE:
+        return ctx.asset.blob_key, ctx.asset.content_sha256
+    key = scene.keyframe_blob_key
+    if key is None:
+        return None
+    # Blob keys are sha256/<2>/<2>/<sha256><suffix> (app.blobs.blob_key).
+    return key, key.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+async def frame_of(ctx: StageContext, scene: SceneRef) -> RGBImage | None:
+    """The RGB pixels of ``frame_source(ctx, scene)``, or None."""
+    source = frame_source(ctx, scene)
+    if source is None:
+        return None
+    data = await ctx.run_sync(ctx.blobs.read_bytes, source[0])
+    with permanent_errors(f"decoding the frame of scene {scene.ordinal}"):
+        return await ctx.run_sync(load_image, data)
+
+
+def model_versions(*refs: Any) -> dict[str, str]:
+    """``{name: version}`` of ``ModelRef``s (or (name, version) pairs) for the JobStage row."""
+    out: dict[str, str] = {}
+    for ref in refs:
+        name, version = (ref.name, ref.version) if hasattr(ref, "name") else ref
+        out[str(name)] = str(version)
+    return out

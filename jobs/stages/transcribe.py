@@ -1,0 +1,155 @@
+"""The transcribe stage: speech to text with word timings (faster-whisper through the router).
+
+Writes one TranscriptSegment per recognised segment: text, language, confidence (the mean
+probability of its words), words with start/end/probability in seconds from the asset start,
+and the scene it overlaps most. The asset's language is set from the transcript. A video
+without an audio track gets no segments (and no error): silence is a valid answer.
+
+Long tracks are transcribed in windows of at most ``WINDOW_SECONDS`` cut inside pauses, so
+progress (and with it cancellation) is reported between windows and no single model call
+outlives a model server's deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.models import Asset
+from app.jobs.errors import TransientStageError
+from app.jobs.pipeline import StageName
+from app.media.service import replace_segments
+from inference import media
+from inference.errors import NoAudioStreamError
+from inference.registry import SAMPLE_RATE, ModelRef
+from inference.types import Transcript
+from jobs.registry import StageContext, StageOutput, StageRegistry
+from jobs.stages.common import SceneRef, load_scenes, permanent_errors, router_of, scene_at
+
+# Ten minutes: whisper base transcribes that in ~2-4 minutes on 2 cores (RTF 0.2-0.4), well
+# inside Triton's transcribe deadline (120 s per call is for tiny.en; see triton_timeouts).
+WINDOW_SECONDS = 600.0
+MODEL_CHANGED = "MODEL_CHANGED"
+
+
+def plan_windows(audio: npt.NDArray[np.float32], window_s: float = WINDOW_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges of at most ``window_s`` covering ``audio``, cut in the middle of pauses
+    (a hard cut only where a window holds no pause in its second half)."""
+    size = audio.size
+    limit = int(window_s * SAMPLE_RATE)
+    if size <= limit:
+        return [(0, size)]
+    spans = media.speech_spans(audio)
+    pauses = [int((a.end + b.start) / 2 * SAMPLE_RATE) for a, b in itertools.pairwise(spans)]
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while size - start > limit:
+        inside = [p for p in pauses if start + limit // 2 < p <= start + limit]
+        end = inside[-1] if inside else start + limit
+        windows.append((start, end))
+        start = end
+    windows.append((start, size))
+    return windows
+
+
+def segment_rows(
+    transcripts: list[tuple[float, Transcript]], scenes: list[SceneRef]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """TranscriptSegment values of windowed transcripts (offset in seconds, transcript), and
+    the language most of the speech is in."""
+    rows: list[dict[str, Any]] = []
+    spoken: Counter[str] = Counter()
+    for offset, transcript in transcripts:
+        for segment in transcript.segments:
+            text = segment.text.strip()
+            if not text:
+                continue
+            words = [
+                {
+                    "word": word.text,
+                    "start": round(word.start + offset, 3),
+                    "end": round(word.end + offset, 3),
+                    "probability": round(word.probability, 4),
+                }
+                for word in segment.words
+            ]
+            start, end = round(segment.start + offset, 3), round(segment.end + offset, 3)
+            scene = scene_at(scenes, start, end)
+            confidence = float(np.mean([w.probability for w in segment.words])) if segment.words else None
+            rows.append(
+                {
+                    "ordinal": len(rows),
+                    "start_s": start,
+                    "end_s": end,
+                    "text": text,
+                    "language": transcript.language,
+                    "confidence": round(confidence, 4) if confidence is not None else None,
+                    "words": words,
+                    "scene_id": scene.id if scene is not None else None,
+                }
+            )
+            spoken[transcript.language] += len(text)
+    language = spoken.most_common(1)[0][0] if spoken else None
+    return rows, language
+
+
+async def run_transcribe(ctx: StageContext) -> StageOutput:
+    """Transcribe the asset's audio; replace its segments of the current speech model."""
+    await ctx.report_progress(0.0)
+    router = await router_of(ctx)
+    scenes = await load_scenes(ctx)
+    path = ctx.blobs.local_path(ctx.asset.blob_key)
+    with permanent_errors("decoding the audio"):
+        try:
+            audio = await ctx.run_sync(media.decode_audio, path)
+        except NoAudioStreamError:
+            audio = np.zeros(0, dtype=np.float32)
+        windows = await ctx.run_sync(plan_windows, audio) if audio.size else []
+    await ctx.report_progress(0.05)
+    model: ModelRef = router.model_for("transcribe").ref
+    transcripts: list[tuple[float, Transcript]] = []
+    with permanent_errors("transcribing"):
+        for index, (a, b) in enumerate(windows):
+            transcript = await router.transcribe(audio[a:b])
+            if index and transcript.model != model:
+                # The router substituted a smaller model mid-way (Triton down): one asset's
+                # segments must come from one model, so the whole track is done again.
+                raise TransientStageError(
+                    MODEL_CHANGED, f"window {index} was transcribed by {transcript.model}, not {model}"
+                )
+            model = transcript.model
+            transcripts.append((a / SAMPLE_RATE, transcript))
+            await ctx.report_progress(0.05 + 0.95 * (index + 1) / len(windows))
+    rows, language = segment_rows(transcripts, scenes)
+    await ctx.report_progress(1.0)
+    tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
+
+    async def write(session: AsyncSession) -> None:
+        await replace_segments(
+            session,
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            model_name=model.name,
+            model_version=model.version,
+            segments=rows,
+        )
+        if language is not None:
+            await session.execute(
+                update(Asset)
+                .where(Asset.id == asset_id)
+                .values(language=language)
+                .execution_options(synchronize_session=False)
+            )
+
+    return StageOutput(write=write, model_versions={model.name: model.version})
+
+
+def register_stages(registry: StageRegistry) -> None:
+    """Register the transcribe stage."""
+    registry.register(StageName.TRANSCRIBE, run_transcribe, max_retries=3)
