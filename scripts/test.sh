@@ -27,6 +27,14 @@ if ! redis_up && command -v redis-server >/dev/null; then
   for _ in $(seq 20); do redis_up && break; sleep 0.5; done
 fi
 
+rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! rabbit_up && command -v rabbitmq-server >/dev/null; then
+  echo "test: starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 60); do rabbit_up && break; sleep 0.5; done
+fi
+rabbit_up || echo "test: RabbitMQ not reachable: the RabbitMQ broker test will be skipped"
+
 if redis_up; then
   export MEDIAKG_TEST_REDIS_URL="${MEDIAKG_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
   # Every key and channel of this run carries its own prefix: parallel runs never meet.
