@@ -12,6 +12,7 @@ from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from app.errors import EmptyFileError, FileTooLargeError, UnreadableFileError
+from app.telemetry import add_stored_bytes
 
 _CHUNK = 1024 * 1024
 
@@ -100,6 +101,9 @@ class LocalBlobStore:
                 os.unlink(tmp_name)
             else:
                 os.replace(tmp_name, final)
+                # Charged to the stage running in this context (a no-op elsewhere); a blob
+                # that already existed costs no new storage.
+                add_stored_bytes(size)
             return StoredBlob(key=key, sha256=sha, size=size)
         except BaseException:
             if os.path.exists(tmp_name):

@@ -7,6 +7,7 @@ from app.container import Services
 from app.db import create_engine, create_session_factory
 from app.pubsub import create_publisher
 from app.settings import Settings
+from app.telemetry.sqlalchemy import instrument_engine
 
 
 def build_services(settings: Settings) -> Services:
@@ -15,6 +16,7 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
     )
+    instrument_engine(engine)  # a span and a duration sample per statement batch
     return Services(
         settings=settings,
         engine=engine,

@@ -42,11 +42,20 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings).")] = None,
 ) -> None:
     """Run the API (and, on the embedded default, the workers) until interrupted."""
+    import logging
+
     import uvicorn
 
     from app.main import create_app, default_start_hooks
+    from app.telemetry import configure_telemetry, shutdown_telemetry
+    from app.telemetry.logging import RedactingFilter
 
     settings = get_settings()
+    # Before anything opens a span or logs: JSON logs, the exporters, metrics and prices.
+    configure_telemetry(settings, role="api")
+    # Access-log records carry the raw path and query string (GET /graphql?variables=...):
+    # redacted at the source, so any handler an operator attaches sees them redacted too.
+    logging.getLogger("uvicorn.access").addFilter(RedactingFilter())
     services = build_services(settings)
     # Fail fast with one clear line, before uvicorn would print a lifespan traceback.
     try:
@@ -57,13 +66,18 @@ def serve(
         # The pool belongs to the loop that just ended; uvicorn's loop opens fresh connections.
         asyncio.run(services.engine.dispose())
     app = create_app(settings, services=services, start_hooks=default_start_hooks(settings))
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port if port is not None else settings.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            # No logging config of uvicorn's own: its records reach the JSON root handler.
+            log_config=None,
+        )
+    finally:
+        shutdown_telemetry()
 
 
 @cli.command()
@@ -73,7 +87,13 @@ def ingest(
     queue: Annotated[str, typer.Option(help="Queue: realtime or batch.")] = "batch",
 ) -> None:
     """Register files (inside the allowed roots) and start their pipelines."""
-    code = asyncio.run(_ingest(paths, tags=tag or [], queue=queue))
+    from app.telemetry import configure_telemetry, shutdown_telemetry
+
+    configure_telemetry(get_settings(), role="cli")
+    try:
+        code = asyncio.run(_ingest(paths, tags=tag or [], queue=queue))
+    finally:
+        shutdown_telemetry()
     raise typer.Exit(code)
 
 

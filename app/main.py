@@ -16,6 +16,7 @@ from app.bootstrap import build_services
 from app.container import Services
 from app.lifecycle import DatabaseUnavailableError, check_database, prepare
 from app.settings import Settings, get_settings
+from app.telemetry import metrics_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        # Prometheus text; the worker serves the same on metrics_host:metrics_port.
+        Route("/metrics", metrics_endpoint),
         Mount("/", app=create_graphql_app(svc)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

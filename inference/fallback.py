@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.telemetry import record_fallback
 from inference.backend import InferenceBackend
 from inference.batching import BatchingBackend
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
@@ -73,6 +74,8 @@ class InferenceMetrics:
     def on_fallback(self, model: str, source: str, target: str, reason: FallbackReason) -> None:
         """A call meant for ``source`` went to ``target``."""
         self.fallbacks[(model, source, target, reason)] += 1
+        name, _, version = model.partition(":")
+        record_fallback(name, version, source, to_backend=target, to_model=model, reason=reason)
         self._emit("fallback", {"model": model, "from": source, "to": target, "reason": reason})
 
     def on_substitution(self, task: str, configured: str, used: str) -> None:
@@ -286,6 +289,15 @@ class ResilientRouter(InferenceRouter):
             return spec
         used = self.registry.get(*substitute.split(":", 1))
         self.metrics.on_substitution(task, spec.key, used.key)
+        backend = self.fallback_backend
+        record_fallback(
+            spec.name,
+            spec.version,
+            backend.primary.name,
+            to_backend=backend.fallback.name,
+            to_model=used.key,
+            reason="substitution",
+        )
         return used
 
     async def start(self) -> None:

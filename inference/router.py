@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -16,6 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.telemetry import record_confidences, record_embedding_norms
 from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
 from inference.cache import EmbeddingCache, content_hash
@@ -120,6 +122,24 @@ class InferenceConfig:
             clip_model_dir=self.clip_model_dir,
             haarcascade_dir=self.haarcascade_dir,
         )
+
+
+# True while the router makes calls of its own (warm-up on blank inputs, the label-name
+# vectors): their outputs are not the traffic the confidence and drift metrics describe.
+_internal: ContextVar[bool] = ContextVar("inference_internal_call", default=False)
+
+
+def _confidences(ref: ModelRef, values: Sequence[float]) -> None:
+    if not _internal.get():
+        record_confidences(ref.name, ref.version, values)
+
+
+def _observed(embeddings: Embeddings) -> Embeddings:
+    """``embeddings``, after exporting their norms (histogram and drift of the model)."""
+    if len(embeddings.vectors) and not _internal.get():
+        norms = np.linalg.norm(embeddings.vectors, axis=1)
+        record_embedding_norms(embeddings.model.name, embeddings.model.version, norms.tolist())
+    return embeddings
 
 
 def _chunks(count: int, size: int) -> list[tuple[int, int]]:
@@ -268,7 +288,7 @@ class InferenceRouter:
             [content_hash(t) for t in items],
             lambda idx: {"text": strings([items[i] for i in idx])},
         )
-        return Embeddings(vectors, spec.ref)
+        return _observed(Embeddings(vectors, spec.ref))
 
     async def _image_rows(
         self, spec: ModelSpec, output: str, images: Sequence[RGBImage]
@@ -284,7 +304,7 @@ class InferenceRouter:
     async def embed_image(self, images: Sequence[RGBImage]) -> Embeddings:
         """Visual embeddings (MobileNetV2 pooled features, 1280-d, normalised) for similarity."""
         spec = self.model_for("embed_image")
-        return Embeddings(await self._image_rows(spec, "embedding", images), spec.ref)
+        return _observed(Embeddings(await self._image_rows(spec, "embedding", images), spec.ref))
 
     async def label_probabilities(
         self, images: Sequence[RGBImage]
@@ -300,6 +320,8 @@ class InferenceRouter:
         from inference.models.vision import imagenet_class_names
 
         probs, ref = await self.label_probabilities(images)
+        # A classifier's confidence is its top-1 probability; the tail of the softmax is noise.
+        _confidences(ref, probs.max(axis=1).tolist() if len(probs) else [])
         names = imagenet_class_names()
         results = []
         for row in probs:
@@ -315,7 +337,11 @@ class InferenceRouter:
             if self._label_matrix is None:
                 from inference.models.vision import imagenet_class_names
 
-                self._label_matrix = (await self.embed_text(imagenet_class_names())).vectors
+                token = _internal.set(True)
+                try:
+                    self._label_matrix = (await self.embed_text(imagenet_class_names())).vectors
+                finally:
+                    _internal.reset(token)
             return self._label_matrix
 
     async def embed_bridge(self, images: Sequence[RGBImage]) -> Embeddings:
@@ -331,7 +357,7 @@ class InferenceRouter:
         weights = np.take_along_axis(probs, top, axis=1)
         mixed = np.einsum("nk,nkd->nd", weights, names[top]).astype(np.float32)
         norms = np.linalg.norm(mixed, axis=1, keepdims=True)
-        return Embeddings((mixed / np.clip(norms, 1e-12, None)).astype(np.float32), spec.ref)
+        return _observed(Embeddings((mixed / np.clip(norms, 1e-12, None)).astype(np.float32), spec.ref))
 
     async def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
         """Speech to text with word timings; ``audio`` is 16 kHz mono float32 (see media.decode_audio)."""
@@ -362,6 +388,7 @@ class InferenceRouter:
                 )
             )
         )
+        _confidences(spec.ref, out["word_probability"].tolist())
         return Transcript(
             language=as_strings(out["language"])[0],
             language_probability=float(out["language_probability"][0]),
@@ -379,6 +406,7 @@ class InferenceRouter:
                 as_strings(out["text"]), out["score"].tolist(), out["boxes"], strict=True
             )
         )
+        _confidences(spec.ref, [region.score for region in regions])
         return OcrResult(regions, spec.ref)
 
     async def faces(self, image: RGBImage, *, min_score: float = 0.0) -> Faces:
@@ -390,6 +418,7 @@ class InferenceRouter:
             for (x, y, w, h), score in zip(out["boxes"].tolist(), out["score"].tolist(), strict=True)
             if score >= min_score
         )
+        _confidences(spec.ref, out["score"].tolist())
         return Faces(faces, spec.ref)
 
     async def embed_text_clip(self, texts: Sequence[str]) -> Embeddings:
@@ -402,7 +431,7 @@ class InferenceRouter:
             [content_hash(t) for t in items],
             lambda idx: {"text": strings([items[i] for i in idx])},
         )
-        return Embeddings(vectors, spec.ref)
+        return _observed(Embeddings(vectors, spec.ref))
 
     async def embed_image_clip(self, images: Sequence[RGBImage]) -> Embeddings:
         """CLIP image embeddings, same space as :meth:`embed_text_clip` (needs ``clip_model_dir``)."""
@@ -420,7 +449,7 @@ class InferenceRouter:
             vectors[i] = cached
 
         await asyncio.gather(*(one(i) for i in range(len(rgb))))
-        return Embeddings(vectors, spec.ref)
+        return _observed(Embeddings(vectors, spec.ref))
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -441,8 +470,12 @@ class InferenceRouter:
             "embed_image_clip": lambda: self.embed_image_clip([blank]),
         }
         warmers.update(image_tasks)
-        for task in tasks:
-            await warmers[task]()
+        token = _internal.set(True)
+        try:
+            for task in tasks:
+                await warmers[task]()
+        finally:
+            _internal.reset(token)
 
     async def aclose(self) -> None:
         """Close the backend (worker threads, connections)."""

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.telemetry import model_call
 from inference.errors import BackendUnavailableError, ContractError, InferenceError, PermanentInferenceError
 from inference.registry import ModelRegistry, ModelSpec, Tensors, TensorSpec, default_registry
 from inference.triton_repo import CONFIG_DTYPES, MODEL_KEY_PARAMETER, triton_model_name, wire_dims
@@ -427,6 +428,13 @@ class TritonBackend:
         if spec.key not in self._validated:
             # A backend used without start() still refuses to talk to a mismatched model.
             await self.validate(spec)
+        # One span and latency sample per call, retries included (what the stage waits).
+        with model_call(spec.name, spec.version, self.name, batch_size=batch or 1):
+            return await self._infer(spec, inputs, batch)
+
+    async def _infer(
+        self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]], batch: int | None
+    ) -> Tensors:
         name = triton_model_name(spec)
         stats = self.stats.setdefault(spec.key, TritonCallStats())
         timeout = self.config.timeout_for(spec)

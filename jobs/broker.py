@@ -14,6 +14,7 @@ Hard isolation (dedicated realtime workers) is ``mediakg worker --queue realtime
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,11 +25,12 @@ from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 
 from app.jobs.errors import PermanentStageError
 from app.jobs.service import QUEUES
 from app.settings import Settings
+from app.telemetry import attached_context, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,14 @@ def declare_actor(
         )
 
 
+def messaging_system(broker: Broker) -> str:
+    """The ``messaging.system`` of ``broker`` (semantic-convention values where they exist)."""
+    if isinstance(broker, StubBroker):
+        return "memory"
+    name = type(broker).__name__.lower()  # RedisBroker, RabbitmqBroker
+    return next((system for system in ("redis", "rabbitmq") if name.startswith(system)), name)
+
+
 @dataclass(slots=True)
 class DramatiqEnqueuer:
     """The ``app.container.Enqueuer`` of the job system: sends by logical actor name."""
@@ -114,22 +124,29 @@ class DramatiqEnqueuer:
         delay_ms: int = 0,
         options: dict[str, Any] | None = None,
     ) -> None:
-        """Send one message; the current trace context (if any) travels in its options."""
+        """Send one message inside a PRODUCER span whose context travels in its options, so
+        the stage run that handles it is the span's child."""
         if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
         opts = dict(options or {})
-        if trace.get_current_span().get_span_context().is_valid:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
+        # Outside any span (the sweeper re-sending a lost stage), the send joins the trace of
+        # the request that created the job, which the caller put in the options.
+        origin = opts.get("trace_context")
+        inside_span = trace.get_current_span().get_span_context().is_valid
+        with (
+            attached_context(origin) if origin and not inside_span else contextlib.nullcontext(),
+            enqueue(actor_name, queue=queue, system=messaging_system(self.broker)) as carrier,
+        ):
             opts["trace_context"] = carrier
-        message: Message[Any] = Message(
-            queue_name=queue,
-            actor_name=actor_name_for(actor_name, queue),
-            args=(),
-            kwargs=args,
-            options=opts,
-        )
-        self.broker.enqueue(message, delay=delay_ms or None)
+            message: Message[Any] = Message(
+                queue_name=queue,
+                actor_name=actor_name_for(actor_name, queue),
+                args=(),
+                kwargs=args,
+                options=opts,
+            )
+            trace.get_current_span().set_attribute("messaging.message.id", message.message_id)
+            self.broker.enqueue(message, delay=delay_ms or None)
 
 
 def dead_letters(broker: Broker, queue: str, *, limit: int = 100) -> list[Message[Any]]:

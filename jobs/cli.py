@@ -71,12 +71,28 @@ def worker(
     raise typer.Exit(_supervise(count, nthreads, queues, modules, grace))
 
 
-def run_worker_process(threads: int, queues: list[str], modules: list[str], grace: float) -> int:
-    """One worker process: run until a signal, then stop gracefully. Its exit code."""
+def run_worker_process(
+    threads: int, queues: list[str], modules: list[str], grace: float, index: int = 0
+) -> int:
+    """One worker process: run until a signal, then stop gracefully. Its exit code.
+
+    ``index`` numbers the processes of one ``--processes N`` supervisor: process i serves its
+    metrics on ``metrics_port + i`` (they cannot share a port; 0 stays 0, any free port)."""
+    from app.telemetry import configure_telemetry, shutdown_telemetry, start_metrics_server
     from jobs.runtime import JobRuntime
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    # First: every span, metric and log record of the process goes where the settings say.
+    configure_telemetry(settings, role="worker")
+    port = settings.metrics_port + index if settings.metrics_port else 0
+    try:
+        metrics_server = start_metrics_server(settings.metrics_host, port)
+    except OSError as exc:
+        # Two workers on one host (a developer machine; pods have a port each): the second
+        # one still works, its metrics on a free port rather than nowhere.
+        metrics_server = start_metrics_server(settings.metrics_host, 0)
+        log.warning("metrics port %d unavailable (%s); using %d", port, exc.strerror, metrics_server.port)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, metrics_server.port)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -91,24 +107,30 @@ def run_worker_process(threads: int, queues: list[str], modules: list[str], grac
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     runtime = JobRuntime(settings, stage_modules=modules, threads=threads, queues=queues or None)
-    runtime.start()
-    log.info("worker ready")
-    while not stop.wait(1.0):
-        pass
-    runtime.stop(grace)
+    try:
+        runtime.start()
+        log.info("worker ready")
+        while not stop.wait(1.0):
+            pass
+        runtime.stop(grace)
+    finally:
+        metrics_server.stop()
+        shutdown_telemetry()
     return 0
 
 
 def _supervise(count: int, threads: int, queues: list[str], modules: list[str], grace: float) -> int:
     """Run ``count`` worker processes; restart one that dies; forward SIGTERM/SIGINT."""
-    _configure_logging(get_settings().log_level)
+    from app.telemetry import configure_logging
+
+    configure_logging(get_settings())  # the same JSON lines as the workers it starts
     # spawn: a fresh interpreter per worker; forking a process with threads and pools is unsafe.
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
-    def start() -> BaseProcess:
+    def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=run_worker_process, args=(threads, queues, modules, grace), daemon=False
+            target=run_worker_process, args=(threads, queues, modules, grace, index), daemon=False
         )
         process.start()
         return process
@@ -122,7 +144,7 @@ def _supervise(count: int, threads: int, queues: list[str], modules: list[str], 
                 except ProcessLookupError:
                     pass
 
-    children = [start() for _ in range(count)]
+    children = [start(i) for i in range(count)]
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     started = [time.monotonic()] * count
@@ -133,7 +155,7 @@ def _supervise(count: int, threads: int, queues: list[str], modules: list[str], 
                 log.error("worker process %s exited with %s; restarting", process.pid, process.exitcode)
                 if time.monotonic() - started[i] < _RESTART_BACKOFF_S:
                     time.sleep(_RESTART_BACKOFF_S)
-                children[i] = start()
+                children[i] = start(i)
                 started[i] = time.monotonic()
     for process in children:
         process.join(grace + 60)
@@ -167,14 +189,6 @@ def dead_letters_command(
         typer.echo(
             f"{message.message_id} job={message.kwargs.get('job_id')} stage={message.kwargs.get('stage')} "
             f"retries={message.options.get('retries', 0)} error={trace[-1] if trace else '-'}"
-        )
-
-
-def _configure_logging(level: str) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=level.upper(),
-            format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
         )
 
 

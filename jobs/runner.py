@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -46,6 +47,8 @@ from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import PIPELINES
 from app.jobs.progress import clamp_fraction
+from app.telemetry import bind_log_context, cost, error_code_of, record_item_cost, stage_run
+from app.telemetry.spans import StageRun
 from jobs.registry import (
     JobCancelled,
     LeaseLost,
@@ -82,6 +85,8 @@ class _Active:
     claim: Claim
     task: asyncio.Task[StageOutput] | None = None
     abort: StageInterrupted | None = None
+    # The stage function's telemetry; its priced cost is set when the function returns.
+    run: StageRun | None = None
     last_report: float = 0.0
     last_fraction: float = -1.0
 
@@ -133,12 +138,15 @@ class StageRunner:
     ) -> None:
         """Handle one delivery of a stage message (see the module docstring)."""
         parent = propagate.extract(trace_context or {})
-        with tracer.start_as_current_span(
-            f"stage {stage}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes={"mediakg.job_id": job_id, "mediakg.stage": stage, "mediakg.retries": retries},
-        ) as span:
+        with (
+            tracer.start_as_current_span(
+                f"stage {stage}",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes={"mediakg.job_id": job_id, "mediakg.stage": stage, "mediakg.retries": retries},
+            ) as span,
+            bind_log_context(job_id=job_id, stage=stage),
+        ):
             try:
                 jid = uuid.UUID(job_id)
             except ValueError:
@@ -242,12 +250,12 @@ class StageRunner:
         started = time.monotonic()
         heartbeat = asyncio.create_task(self._heartbeat(active), name=f"lease {claim.owner}")
         try:
-            output = await self._run_stage(spec, active)
+            output = await self._measured(spec, active, retrying=retries < max_retries)
             await self._complete(active, output, started=started)
         except StageInterrupted as exc:
             await self._interrupted(active, exc)
         except PermanentStageError as exc:
-            await self._fail(claim, exc.code, exc.message, started=started)
+            await self._fail(claim, exc.code, exc.message, started=started, cost=_cost_of(active))
             raise
         except asyncio.CancelledError:
             # This coroutine itself was cancelled (Dramatiq's time-limit backstop or the loop
@@ -255,10 +263,47 @@ class StageRunner:
             await asyncio.shield(self._release(claim))
             raise
         except Exception as exc:
-            await self._transient(claim, exc, retries=retries, max_retries=max_retries, started=started)
+            await self._transient(
+                claim, exc, retries=retries, max_retries=max_retries, started=started, cost=_cost_of(active)
+            )
         finally:
             heartbeat.cancel()
             self._active.pop(claim.owner, None)
+
+    async def _measured(self, spec: StageSpec, active: _Active, *, retrying: bool) -> StageOutput:
+        """The stage function under telemetry: duration, outcome and attempts by stage, the
+        asset on every log record, and its CPU/GPU/storage cost (``active.run.cost``).
+
+        Only the function is measured, not the claim and completion transactions, so the cost
+        is known before the completion writes it into the job in the same transaction."""
+        claim = active.claim
+        with stage_run(
+            claim.stage.name,
+            job_id=claim.job.id,
+            asset_id=claim.asset.id,
+            asset_kind=claim.asset.kind.value,
+            attempt=claim.stage.attempts,
+            open_span=False,  # run() opened the stage's span, in the trace of the message
+        ) as run:
+            active.run = run
+            try:
+                return await self._run_stage(spec, active)
+            except JobCancelled:
+                run.cancelled()
+                raise
+            except StageInterrupted as exc:
+                # Released or taken over: the stage runs again, here or elsewhere.
+                run.retrying(exc.reason)
+                raise
+            except asyncio.CancelledError:
+                run.retrying("released")
+                raise
+            except PermanentStageError:
+                raise  # failed, with the error's code (stage_run's default)
+            except Exception as exc:
+                if retrying:
+                    run.retrying(error_code_of(exc))
+                raise
 
     async def _run_stage(self, spec: StageSpec, active: _Active) -> StageOutput:
         claim = active.claim
@@ -357,6 +402,7 @@ class StageRunner:
     async def _complete(self, active: _Active, output: StageOutput, *, started: float) -> None:
         claim = active.claim
         events: list[dict[str, Any]] = []
+        finished_cost: dict[str, Any] | None = None
         async with session_scope(self.services.session_factory) as session:
             job = await repository.lock_job(session, job_id=claim.job.id)
             if job is None:
@@ -382,6 +428,7 @@ class StageRunner:
                 raise LeaseLost()
             if output.write is not None:
                 await output.write(session)
+            _add_cost(job, _cost_of(active))
             stages = await repository.stages_of(session, job.id)
             row = next(s for s in stages if s.id == claim.stage.id)
             if job.status in repository.ACTIVE_JOB_STATUSES:
@@ -390,6 +437,7 @@ class StageRunner:
                 if jobs.finalize_if_done(job, stages):
                     await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
                     events.append(job_event(EventType.JOB_COMPLETED, job))
+                    finished_cost = dict(job.cost)
                 else:
                     jobs.enqueue_runnable(session, self.enqueuer, job=job, stages=stages)
                     running = [s.name for s in stages if s.status == StageStatus.RUNNING]
@@ -399,9 +447,21 @@ class StageRunner:
                 # are valid and kept, but nothing new starts.
                 events.append(job_event(EventType.STAGE_COMPLETED, job, row))
         log.info("stage %s of job %s succeeded", claim.stage.name, claim.job.id)
+        if finished_cost is not None:
+            # After commit, once per job: the transaction that finished the job has every
+            # stage's cost (each stage adds its own in its completion transaction).
+            record_item_cost(claim.asset.kind.value, finished_cost)
         await self._publish(events)
 
-    async def _fail(self, claim: Claim, code: str, message: str, *, started: float) -> None:
+    async def _fail(
+        self,
+        claim: Claim,
+        code: str,
+        message: str,
+        *,
+        started: float,
+        cost: Mapping[str, Any] | None = None,
+    ) -> None:
         events: list[dict[str, Any]] = []
         async with session_scope(self.services.session_factory) as session:
             job = await repository.lock_job(session, job_id=claim.job.id)
@@ -426,6 +486,7 @@ class StageRunner:
                     "stage %s of job %s failed after its lease was lost", claim.stage.name, claim.job.id
                 )
                 return
+            _add_cost(job, cost)  # a failed run used resources too
             stages = await repository.stages_of(session, job.id)
             row = next(s for s in stages if s.id == claim.stage.id)
             events.append(job_event(EventType.STAGE_FAILED, job, row))
@@ -437,14 +498,25 @@ class StageRunner:
         await self._publish(events)
 
     async def _transient(
-        self, claim: Claim, exc: Exception, *, retries: int, max_retries: int, started: float
+        self,
+        claim: Claim,
+        exc: Exception,
+        *,
+        retries: int,
+        max_retries: int,
+        started: float,
+        cost: Mapping[str, Any] | None = None,
     ) -> None:
         code = exc.code if isinstance(exc, StageFailure) else TRANSIENT_ERROR
         detail = exc.message if isinstance(exc, StageFailure) else f"{type(exc).__name__}: {exc}"
         if retries >= max_retries:
             # Dramatiq's Retries middleware makes the same decision and dead-letters the message.
             await self._fail(
-                claim, code, f"{detail} (gave up after {claim.stage.attempts} attempts)", started=started
+                claim,
+                code,
+                f"{detail} (gave up after {claim.stage.attempts} attempts)",
+                started=started,
+                cost=cost,
             )
             raise exc
         _, delay_ms = compute_backoff(
@@ -470,6 +542,7 @@ class StageRunner:
                 },
             )
             if held and job is not None:
+                _add_cost(job, cost)
                 stages = await repository.stages_of(session, job.id)
                 row = next(s for s in stages if s.id == claim.stage.id)
                 events.append(job_event(EventType.STAGE_RETRYING, job, row))
@@ -539,6 +612,17 @@ class StageRunner:
             except Exception:
                 # Events are a live view; the Job row remains the truth a subscriber reads first.
                 log.warning("publishing %s for job %s failed", event["type"], event["job_id"], exc_info=True)
+
+
+def _cost_of(active: _Active) -> Mapping[str, Any] | None:
+    return active.run.cost if active.run is not None and active.run.cost else None
+
+
+def _add_cost(job: Job, stage_cost: Mapping[str, Any] | None) -> None:
+    """Add one stage run's priced cost into ``Job.cost`` (the job row accumulates it: the
+    stages of one job may run in different processes)."""
+    if stage_cost:
+        job.cost = cost.merge(job.cost or {}, stage_cost, cost.default_prices())
 
 
 def _lease_alive(stage: JobStage, now: Any) -> bool:

@@ -22,7 +22,10 @@ from typing import Any, Literal
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, helpers
 from elasticsearch import TransportError as EsTransportError
+from opentelemetry.trace import SpanKind
 
+from app.telemetry import search_request
+from app.telemetry.tracing import tracer
 from search import mappings
 from search.backend import (
     DocumentFailure,
@@ -412,6 +415,16 @@ class ElasticsearchBackend:
 
     async def upsert(self, assets: Sequence[AssetDocument], *, generation: str | None = None) -> WriteReport:
         """See :meth:`search.backend.SearchBackend.upsert`."""
+        attributes: dict[str, str | int] = {
+            "mediakg.search.backend": "elasticsearch",
+            "mediakg.search.documents": len(assets),
+        }
+        with tracer().start_as_current_span(
+            "index elasticsearch", kind=SpanKind.CLIENT, attributes=attributes
+        ):
+            return await self._upsert(assets, generation=generation)
+
+    async def _upsert(self, assets: Sequence[AssetDocument], *, generation: str | None) -> WriteReport:
         if generation is None:
             targets = [(i, g) for i, g in await self._generations() if g.state is not GenerationState.RETIRED]
         else:
@@ -607,6 +620,13 @@ class ElasticsearchBackend:
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """See :meth:`search.backend.SearchBackend.search`."""
+        mode = "hybrid" if query.text and query.vectors else "vector" if query.vectors else "text"
+        with search_request("elasticsearch", mode=mode) as request:
+            results = await self._search(query)
+            request.hits = len(results.hits)
+            return results
+
+    async def _search(self, query: SearchQuery) -> SearchResults:
         query.validate()
         index, info = await self._serving(query.generation)
         check_query_vectors(info.spec, query)

@@ -34,7 +34,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from opentelemetry.trace import SpanKind
 
+from app.telemetry import search_request
+from app.telemetry.tracing import tracer
 from search.backend import (
     DocumentFailure,
     GenerationError,
@@ -1091,7 +1094,12 @@ class EmbeddedBackend:
 
     async def upsert(self, assets: Sequence[AssetDocument], *, generation: str | None = None) -> WriteReport:
         """See :meth:`search.backend.SearchBackend.upsert`."""
-        return await asyncio.to_thread(self._store.upsert, list(assets), generation)
+        attributes: dict[str, str | int] = {
+            "mediakg.search.backend": "embedded",
+            "mediakg.search.documents": len(assets),
+        }
+        with tracer().start_as_current_span("index embedded", kind=SpanKind.INTERNAL, attributes=attributes):
+            return await asyncio.to_thread(self._store.upsert, list(assets), generation)
 
     async def delete_asset(self, *, tenant_id: str, asset_id: str, version: int) -> WriteReport:
         """See :meth:`search.backend.SearchBackend.delete_asset`."""
@@ -1099,7 +1107,11 @@ class EmbeddedBackend:
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """See :meth:`search.backend.SearchBackend.search`."""
-        return await asyncio.to_thread(self._store.search, query)
+        mode = "hybrid" if query.text and query.vectors else "vector" if query.vectors else "text"
+        with search_request("embedded", mode=mode) as request:
+            results = await asyncio.to_thread(self._store.search, query)
+            request.hits = len(results.hits)
+            return results
 
     async def facets(self, query: FacetQuery) -> FacetResults:
         """See :meth:`search.backend.SearchBackend.facets`."""

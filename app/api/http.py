@@ -23,6 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app.api.context import CallerResolver, Context, Loaders
+from app.api.observability import TraceHeadersMiddleware
 from app.api.schema import SchemaLimits, create_schema
 from app.api.urls import BLOB_ROUTE
 from app.container import Services
@@ -166,6 +167,7 @@ def create_graphql_app(services: Services) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(TraceHeadersMiddleware),
             Middleware(
                 BodyLimitMiddleware, max_bytes=services.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES
             ),

@@ -22,6 +22,7 @@ from app.api.jobs.subscriptions import JobSubscriptions
 from app.api.limits import MAX_TOKENS, ComplexityLimiter, ErrorPolicy
 from app.api.media.queries import MediaQueries
 from app.api.node import resolve_node
+from app.api.observability import OperationTelemetry
 from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.scalars import SCALARS
 from app.settings import Settings
@@ -100,7 +101,8 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
             default_page_size=DEFAULT_PAGE_SIZE,
         )
 
-    extensions: list[Any] = [tokens, depth, aliases, complexity, ErrorPolicy]
+    # OperationTelemetry last: it must see resolver errors before ErrorPolicy masks them.
+    extensions: list[Any] = [tokens, depth, aliases, complexity, ErrorPolicy, OperationTelemetry]
     return MediaSchema(
         query=Query,
         mutation=Mutation,
