@@ -46,5 +46,10 @@ class Services:
 
     async def aclose(self) -> None:
         """Release connections and pools."""
+        # Search and inference first: closing them touches no database or publisher.
+        if self.search is not None:
+            await self.search.aclose()
+        if self.inference is not None:
+            await self.inference.aclose()
         await self.publisher.close()
         await self.engine.dispose()

@@ -44,7 +44,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Modules whose ``register_stages`` the workers call. The analysis stages add theirs here.
-DEFAULT_STAGE_MODULES: tuple[str, ...] = ("jobs.stages.probe",)
+DEFAULT_STAGE_MODULES: tuple[str, ...] = ("jobs.stages.probe", "jobs.stages.index")
 
 
 class StageInterrupted(BaseException):

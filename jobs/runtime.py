@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -29,13 +30,16 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import CurrentMessage
 
 import app.models  # noqa: F401  (every mapper configured: a worker loads no other module that would)
+from app.assets.service import SEARCH_SYNC_ACTOR
 from app.bootstrap import build_services
 from app.container import Services
 from app.jobs.service import STAGE_ACTOR
 from app.settings import Settings
 from jobs.broker import DramatiqEnqueuer, build_broker, declare_actor
+from jobs.indexing import run_reconciler
 from jobs.registry import DEFAULT_STAGE_MODULES, StageRegistry, build_registry
 from jobs.runner import StageRunner
+from jobs.stages.index import sync_asset
 from jobs.sweeper import SweepReport, run_sweeper
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,7 @@ class JobRuntime:
         self._worker: dramatiq.Worker | None = None
         self._sweeper_stop: asyncio.Event | None = None
         self._sweeper_future: concurrent.futures.Future[None] | None = None
+        self._reconciler_future: concurrent.futures.Future[None] | None = None
         self.broker: Broker | None = None
         self.enqueuer: DramatiqEnqueuer | None = None
         self.services: Services | None = None
@@ -118,6 +123,13 @@ class JobRuntime:
             settings=self.settings,
             time_limit_s=time_limit,
         )
+        declare_actor(
+            self.broker,
+            SEARCH_SYNC_ACTOR,
+            self._handle_search_sync,
+            settings=self.settings,
+            time_limit_s=time_limit,
+        )
         if self.run_workers:
             self._worker = dramatiq.Worker(self.broker, queues=self.queues, worker_threads=self.threads)
             self._worker.start()
@@ -132,6 +144,17 @@ class JobRuntime:
                     self._sweeper_stop,
                     first_lost_after=first,
                     reports=self.sweep_reports,
+                ),
+                self.loop,
+            )
+            # Beside the sweeper: re-applies deletions to search, so a lost sync message
+            # cannot leave a deleted asset searchable.
+            self._reconciler_future = asyncio.run_coroutine_threadsafe(
+                run_reconciler(
+                    services.session_factory,
+                    services.search,
+                    self._sweeper_stop,
+                    interval_s=max(self.settings.sweeper_interval_seconds, 1.0) * 10,
                 ),
                 self.loop,
             )
@@ -168,6 +191,13 @@ class JobRuntime:
             )
         )
 
+    def _handle_search_sync(self, tenant_id: str, asset_id: str) -> None:
+        # Runs in a Dramatiq worker thread, like stage messages; the work runs on the loop.
+        # tenant_id travels for logs and future per-tenant routing; the row is authoritative.
+        assert self._loop_thread is not None
+        assert self.services is not None
+        self._loop_thread.run_coroutine(sync_asset(self.services, asset_id=uuid.UUID(asset_id)))
+
     def stop(self, grace_s: float = 30.0) -> None:
         """Stop: in-flight stages get ``grace_s`` to finish, then are released (re-queued)."""
         if self._loop_thread is None:
@@ -180,6 +210,11 @@ class JobRuntime:
                 self._sweeper_future.result(timeout=30)
             except Exception:
                 log.exception("sweeper did not stop cleanly")
+            if self._reconciler_future is not None:
+                try:
+                    self._reconciler_future.result(timeout=30)
+                except Exception:
+                    log.exception("search reconciler did not stop cleanly")
         if self._worker is not None:
             runner = self.runner
             timer = threading.Timer(
@@ -199,6 +234,10 @@ class JobRuntime:
         if self.services is not None:
             services = self.services
             try:
+                if services.search is not None:
+                    self._loop_thread.run_coroutine(services.search.aclose())
+                if services.inference is not None:
+                    self._loop_thread.run_coroutine(services.inference.aclose())
                 self._loop_thread.run_coroutine(services.engine.dispose())
                 if self.host_services is None or services.publisher is not self.host_services.publisher:
                     self._loop_thread.run_coroutine(services.publisher.close())

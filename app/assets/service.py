@@ -24,7 +24,7 @@ from app.assets.kinds import detect_kind
 from app.assets.models import Asset
 from app.audit import service as audit
 from app.blobs import StoredBlob
-from app.container import Services
+from app.container import Enqueuer, Services
 from app.db import utcnow
 from app.enums import AssetStatus
 from app.errors import (
@@ -37,9 +37,11 @@ from app.errors import (
 from app.events import Publisher, asset_channel
 from app.jobs import service as jobs
 from app.jobs.models import Job
-from app.jobs.outbox import defer_publish
+from app.jobs.outbox import defer_publish, defer_send
 
 _HEADER_BYTES = 8192
+# The actor (jobs/runtime.py) that re-indexes an asset, or removes it from search once deleted.
+SEARCH_SYNC_ACTOR = "search.sync_asset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +274,18 @@ async def _live_asset(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: 
     return asset
 
 
+def _sync_search(session: AsyncSession, enqueuer: Enqueuer | None, asset: Asset) -> None:
+    # After commit, so the actor reads the change; if the message is lost, the search
+    # reconciler (deletions) or the next index run / reindex (edits) catches up.
+    defer_send(
+        session,
+        enqueuer,
+        actor_name=SEARCH_SYNC_ACTOR,
+        queue="realtime",
+        args={"tenant_id": str(asset.tenant_id), "asset_id": str(asset.id)},
+    )
+
+
 async def update_asset(
     session: AsyncSession,
     *,
@@ -282,8 +296,10 @@ async def update_asset(
     title: str | None = None,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    enqueuer: Enqueuer | None = None,
 ) -> Asset:
-    """Change the title, tags and/or metadata (None leaves a field as it is); audited, announced."""
+    """Change the title, tags and/or metadata (None leaves a field as it is); audited, announced,
+    re-indexed for search."""
     asset = await _live_asset(session, tenant_id=tenant_id, asset_id=asset_id)
     changes: dict[str, Any] = {}
     if title is not None:
@@ -318,6 +334,7 @@ async def update_asset(
     if changes:
         event = asset_event("asset_updated", asset, fields=sorted(changes))
         defer_publish(session, publisher, asset_channel(asset.id), event)
+        _sync_search(session, enqueuer, asset)
     return asset
 
 
@@ -328,9 +345,10 @@ async def delete_asset(
     tenant_id: uuid.UUID,
     asset_id: uuid.UUID,
     actor: str,
+    enqueuer: Enqueuer | None = None,
 ) -> Asset:
     """Soft-delete an asset: hidden everywhere at once, rows and blobs kept (re-ingesting the same
-    bytes brings it back). The ``asset_deleted`` event tells the search indexer to drop it."""
+    bytes brings it back). The ``search.sync_asset`` message removes it from the index."""
     asset = await _live_asset(session, tenant_id=tenant_id, asset_id=asset_id)
     asset.deleted_at = utcnow()
     asset.status = AssetStatus.DELETED
@@ -346,4 +364,5 @@ async def delete_asset(
     )
     # After commit only: a subscriber or indexer acting on the event must find the row deleted.
     defer_publish(session, publisher, asset_channel(asset.id), asset_event("asset_deleted", asset))
+    _sync_search(session, enqueuer, asset)
     return asset

@@ -81,6 +81,6 @@ async def run_test_stage(ctx: StageContext) -> StageOutput:
 
 
 def register_stages(registry: StageRegistry) -> None:
-    """Register the test stage for every pipeline stage but probe."""
+    """Register the test stage for every pipeline stage but probe (replacing real ones)."""
     for name in TEST_STAGES:
-        registry.register(name, run_test_stage)
+        registry.register(name, run_test_stage, replace=True)

@@ -388,6 +388,7 @@ class AssetMutations:
                 asset = await assets.update_asset(
                     session,
                     publisher=ctx.services.publisher,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     asset_id=asset_id,
                     actor=ctx.caller.actor,
@@ -420,6 +421,7 @@ class AssetMutations:
                 await assets.delete_asset(
                     session,
                     publisher=ctx.services.publisher,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     asset_id=asset_id,
                     actor=ctx.caller.actor,
