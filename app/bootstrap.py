@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from app.blobs import create_blob_store
 from app.container import Services
 from app.db import create_engine, create_session_factory
 from app.pubsub import create_publisher
 from app.settings import Settings
 from app.telemetry.sqlalchemy import instrument_engine
+from search.factory import open_backend
 
 
 def build_services(settings: Settings) -> Services:
-    """Engine, sessions, blobs and pub/sub as the settings' URLs say (no I/O yet)."""
+    """Engine, sessions, blobs, pub/sub and search as the settings' URLs say (no I/O yet but
+    creating the embedded search index file; models load on first use: ``inference_for``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
@@ -23,4 +28,33 @@ def build_services(settings: Settings) -> Services:
         session_factory=create_session_factory(engine),
         blobs=create_blob_store(settings.blob_url),
         publisher=create_publisher(settings.pubsub_url, prefix=settings.redis_key_prefix),
+        # One backend per process (and per event loop: the job runtime builds its own), so the
+        # embedded index keeps one in-memory matrix and Elasticsearch one connection pool.
+        search=open_backend(
+            settings.search_url, data_dir=settings.data_dir, index_prefix=settings.search_index_prefix
+        ),
     )
+
+
+_INFERENCE_LOCK = "inference_lock"
+
+
+async def inference_for(services: Services) -> Any:
+    """The process's inference router (``inference.router.InferenceRouter``), built on first
+    use: the API needs it only to embed search queries, a worker for its stages."""
+    if services.inference is not None:
+        return services.inference
+    lock: asyncio.Lock = services.extras.setdefault(_INFERENCE_LOCK, asyncio.Lock())
+    async with lock:
+        if services.inference is None:
+            from inference.fallback import build_router
+            from inference.router import InferenceConfig
+
+            settings = services.settings
+            router = build_router(InferenceConfig.from_settings(settings), settings)
+            start = getattr(router, "start", None)
+            if start is not None:
+                # Triton-first routers validate the served models and warm them up.
+                await start()
+            services.inference = router
+    return services.inference

@@ -17,6 +17,7 @@ from app.lifecycle import DatabaseUnavailableError, prepare
 from app.settings import get_settings
 from inference import cli as _inference_cli
 from jobs import cli as _jobs_cli
+from jobs import search_cli as _search_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -26,6 +27,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(_jobs_cli.app)
 cli.add_typer(_inference_cli.app, name="models")
 cli.add_typer(schema_cli, name="schema")
+cli.add_typer(_search_cli.app, name="search")
 
 err = Console(stderr=True)
 out = Console()
