@@ -25,12 +25,13 @@ from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
 from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.scalars import SCALARS
+from app.api.search.queries import SearchQueries
 from app.settings import Settings
 from graphql import GraphQLError
 
 
 @strawberry.type(name="Query", description="Everything a client can read.")
-class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries):
+class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries):
     """Root query type."""
 
     @field(description="Any object by its ID, or null if it does not exist for the caller.")

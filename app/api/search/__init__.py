@@ -1,0 +1,1 @@
+"""GraphQL search: hybrid search over moments and assets."""
