@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import json
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
@@ -27,14 +29,19 @@ from typing import Any
 import dramatiq
 from dramatiq.asyncio import EventLoopThread
 from dramatiq.broker import Broker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
+from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage
 
 import app.models  # noqa: F401  (every mapper configured: a worker loads no other module that would)
 from app.assets.service import SEARCH_SYNC_ACTOR
 from app.bootstrap import build_services
 from app.container import Services
-from app.jobs.service import STAGE_ACTOR
+from app.jobs.service import QUEUES, STAGE_ACTOR
 from app.settings import Settings
+from app.telemetry import QueueStat, register_queue_probe
+from app.telemetry.triton_scrape import TritonScraper, start_triton_scraper
 from jobs.broker import DramatiqEnqueuer, build_broker, declare_actor
 from jobs.indexing import run_reconciler
 from jobs.registry import DEFAULT_STAGE_MODULES, StageRegistry, build_registry
@@ -43,6 +50,18 @@ from jobs.stages.index import sync_asset
 from jobs.sweeper import SweepReport, run_sweeper
 
 log = logging.getLogger(__name__)
+
+# Worker processes on an external broker announce themselves this often in a Redis sorted set
+# (worker id -> last beat); one silent for WORKER_TIMEOUT_S (three missed beats) counts as
+# gone. Dramatiq's own __heartbeats__ set cannot tell workers apart from API processes: every
+# enqueue beats too.
+WORKER_HEARTBEAT_S = 10.0
+WORKER_TIMEOUT_S = 3 * WORKER_HEARTBEAT_S
+
+
+def workers_key(namespace: str) -> str:
+    """The Redis sorted set of worker heartbeats of a deployment."""
+    return f"{namespace}:mediakg:workers"
 
 
 def default_worker_id() -> str:
@@ -85,6 +104,10 @@ class JobRuntime:
         self.enqueuer: DramatiqEnqueuer | None = None
         self.services: Services | None = None
         self.runner: StageRunner | None = None
+        self._unregister_probe: Callable[[], None] | None = None
+        self._triton_scraper: TritonScraper | None = None
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread: threading.Thread | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -133,6 +156,11 @@ class JobRuntime:
         if self.run_workers:
             self._worker = dramatiq.Worker(self.broker, queues=self.queues, worker_threads=self.threads)
             self._worker.start()
+            self._start_heartbeat()
+            # Stages call the models: this process exports Triton's GPU view (None for local://).
+            self._triton_scraper = start_triton_scraper(self.settings)
+        # Every process with a broker reports the queues at /metrics (dashboards take the max).
+        self._unregister_probe = register_queue_probe(self.queue_stats)
         if self.run_sweeper:
             self._sweeper_stop = asyncio.Event()
             # In-process queues start empty: whatever was queued before this process is gone.
@@ -204,6 +232,13 @@ class JobRuntime:
             return
         loop = self.loop
         self._draining = True
+        if self._unregister_probe is not None:
+            self._unregister_probe()
+            self._unregister_probe = None
+        if self._triton_scraper is not None:
+            self._triton_scraper.stop()
+            self._triton_scraper = None
+        self._stop_heartbeat()
         if self._sweeper_stop is not None and self._sweeper_future is not None:
             loop.call_soon_threadsafe(self._sweeper_stop.set)
             try:
@@ -246,6 +281,140 @@ class JobRuntime:
         self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
         self._loop_thread = None
         log.info("job runtime stopped")
+
+    # --- operations: what /metrics and the systemStatus query report ---------------------
+
+    def queue_stats(self) -> list[QueueStat]:
+        """Depth (ready and delayed), age of the oldest ready message and dead letters per
+        queue, read from the broker (blocking; the metrics scrape runs it in a thread)."""
+        broker = self.broker
+        if isinstance(broker, StubBroker):
+            return [_stub_queue_stat(broker, queue) for queue in QUEUES]
+        client = getattr(broker, "client", None)
+        namespace = getattr(broker, "namespace", None)
+        if client is None or namespace is None:
+            return []  # RabbitMQ: its management API reports queues; not read here
+        now_ms = time.time() * 1000
+        stats = []
+        for queue in QUEUES:
+            key = f"{namespace}:{queue}"
+            with client.pipeline(transaction=False) as pipe:
+                pipe.llen(key)
+                pipe.llen(f"{namespace}:{dq_name(queue)}")
+                pipe.zcard(f"{namespace}:{queue}.XQ")
+                pipe.lindex(key, 0)
+                ready, delayed, dead, head = pipe.execute()
+            # RedisBroker layout (dramatiq/brokers/redis/dispatch.lua): <ns>:<queue> lists
+            # message ids oldest first, <ns>:<queue>.msgs maps an id to the encoded message.
+            data = client.hget(f"{key}.msgs", head) if head is not None else None
+            age = (now_ms - Message.decode(data).message_timestamp) / 1000 if data is not None else 0.0
+            stats.append(QueueStat(queue, int(ready) + int(delayed), max(0.0, age), int(dead)))
+        return stats
+
+    def local_status(self) -> dict[str, Any]:
+        """What this process's heartbeat reports: the models its router has loaded (registry
+        keys) and the state of each circuit breaker (none before the first stage built one)."""
+        router = self.services.inference if self.services is not None else None
+        pool = getattr(router, "pool", None)
+        breaker = getattr(router, "breaker", None)  # only a Triton-first router has one
+        return {
+            "models": sorted({record.key for record in pool.loads}) if pool is not None else [],
+            "breakers": {breaker.name: str(breaker.state)} if breaker is not None else {},
+        }
+
+    def workers_alive(self) -> dict[str, dict[str, Any]]:
+        """Worker id -> its last heartbeat's report plus ``seen_s_ago``, for workers heard from
+        within WORKER_TIMEOUT_S (this process's own workers on memory://)."""
+        broker = self.broker
+        if isinstance(broker, StubBroker):
+            return {self.worker_id: {"seen_s_ago": 0.0, **self.local_status()}} if self._worker else {}
+        client = getattr(broker, "client", None)
+        namespace = getattr(broker, "namespace", None)
+        if client is None or namespace is None:
+            return {}
+        now = time.time()
+        key = workers_key(namespace)
+        beats = client.zrangebyscore(key, now - WORKER_TIMEOUT_S, "+inf", withscores=True)
+        if not beats:
+            return {}
+        reports = client.hmget(f"{key}:status", [member for member, _ in beats])
+        alive: dict[str, dict[str, Any]] = {}
+        for (member, score), report in zip(beats, reports, strict=True):
+            worker = member.decode() if isinstance(member, bytes) else str(member)
+            alive[worker] = {**json.loads(report or "{}"), "seen_s_ago": round(max(0.0, now - score), 3)}
+        return alive
+
+    def broker_healthy(self) -> bool:
+        """Whether the broker answers (always, for the in-process one)."""
+        if self.broker is None:
+            return False
+        client = getattr(self.broker, "client", None)
+        if client is None:
+            return True
+        try:
+            return bool(client.ping())
+        except Exception:
+            log.warning("broker ping failed", exc_info=True)
+            return False
+
+    def _start_heartbeat(self) -> None:
+        client = getattr(self.broker, "client", None)
+        namespace = getattr(self.broker, "namespace", None)
+        if client is None or namespace is None:
+            return
+        key = workers_key(namespace)
+        self._heartbeat_stop.clear()
+
+        def beat() -> None:
+            while True:
+                try:
+                    now = time.time()
+                    report = json.dumps(self.local_status())
+                    # Forget workers long gone, so the set stays the size of the fleet.
+                    cutoff = now - 10 * WORKER_TIMEOUT_S
+                    with client.pipeline(transaction=False) as pipe:
+                        pipe.zadd(key, {self.worker_id: now})
+                        pipe.hset(f"{key}:status", self.worker_id, report)
+                        pipe.zrangebyscore(key, 0, cutoff)
+                        pipe.zremrangebyscore(key, 0, cutoff)
+                        gone = pipe.execute()[2]
+                    if gone:
+                        client.hdel(f"{key}:status", *gone)
+                except Exception:
+                    log.warning("worker heartbeat failed", exc_info=True)
+                if self._heartbeat_stop.wait(WORKER_HEARTBEAT_S):
+                    return
+
+        self._heartbeat_thread = threading.Thread(target=beat, name="worker heartbeat", daemon=True)
+        self._heartbeat_thread.start()
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat_thread is None:
+            return
+        self._heartbeat_stop.set()
+        self._heartbeat_thread.join(timeout=5)
+        self._heartbeat_thread = None
+        client = getattr(self.broker, "client", None)
+        namespace = getattr(self.broker, "namespace", None)
+        if client is not None and namespace is not None:
+            try:
+                key = workers_key(namespace)
+                client.zrem(key, self.worker_id)  # gone now, not in 30 s
+                client.hdel(f"{key}:status", self.worker_id)
+            except Exception:
+                log.warning("removing the worker heartbeat failed", exc_info=True)
+
+
+def _stub_queue_stat(broker: StubBroker, queue: str) -> QueueStat:
+    ready = broker.queues[queue]
+    delayed = broker.queues[dq_name(queue)]
+    # queue.Queue keeps its items in a deque guarded by its mutex; reading the head is safe.
+    with ready.mutex:
+        head = ready.queue[0] if ready.queue else None
+    age = (time.time() * 1000 - Message.decode(head).message_timestamp) / 1000 if head is not None else 0.0
+    return QueueStat(
+        queue, ready.qsize() + delayed.qsize(), max(0.0, age), len(broker.dead_letters_by_queue[queue])
+    )
 
 
 StopHook = Callable[[], Awaitable[None]]
