@@ -23,6 +23,7 @@ from app.api.limits import MAX_TOKENS, ComplexityLimiter, ErrorPolicy
 from app.api.media.queries import MediaQueries
 from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
+from app.api.ops.queries import OpsQueries
 from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.scalars import SCALARS
 from app.api.search.queries import SearchQueries
@@ -31,7 +32,7 @@ from graphql import GraphQLError
 
 
 @strawberry.type(name="Query", description="Everything a client can read.")
-class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries):
+class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries, OpsQueries):
     """Root query type."""
 
     @field(description="Any object by its ID, or null if it does not exist for the caller.")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -15,7 +16,7 @@ from app.api.enums import JobStatus, StageStatus
 from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
-from app.api.scalars import After, First
+from app.api.scalars import After, BigInt, First
 from app.errors import DomainError
 from app.jobs.models import Job, JobStage
 from app.media import repository as repo
@@ -96,6 +97,15 @@ class JobType(relay.Node):
     def cancel_requested_at(self) -> datetime | None:
         return self.row.cancel_requested_at
 
+    @field(
+        description=(
+            "What processing cost so far: every stage run's CPU and GPU time and stored bytes, "
+            "priced (null until a stage has run)."
+        )
+    )
+    def cost(self) -> JobCostType | None:
+        return JobCostType(cost=self.row.cost) if self.row.cost else None
+
     @field(description="The asset the job processes (null once the asset is deleted).")
     async def asset(self, info: Info) -> Annotated[AssetType, strawberry.lazy("app.api.assets.types")] | None:
         from app.api.assets.types import AssetType
@@ -119,6 +129,47 @@ class JobType(relay.Node):
             raise ApiError.from_domain(exc) from exc
         rows = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
         return connection(rows, repo.STAGE_ORDER, JobStageType.from_row)
+
+
+@strawberry.type(
+    name="JobCost", description="Resources a job used and their price (configured per deployment)."
+)
+class JobCostType:
+    """GraphQL view of ``Job.cost`` (see ``app.telemetry.cost``)."""
+
+    cost: strawberry.Private[Mapping[str, Any]]
+
+    @field(description="Process CPU-seconds its stage runs used (retried runs included).")
+    def cpu_seconds(self) -> float:
+        return float(self.cost.get("cpu_seconds", 0.0))
+
+    @field(description="GPU-seconds its model calls used.")
+    def gpu_seconds(self) -> float:
+        return float(self.cost.get("gpu_seconds", 0.0))
+
+    @field(description="Bytes its stages wrote to the blob store (keyframes, thumbnails).")
+    def stored_bytes(self) -> BigInt:
+        return BigInt(int(self.cost.get("stored_bytes", 0)))
+
+    @field(description="Price of the CPU time.")
+    def cpu_cost(self) -> float:
+        return float(self.cost.get("cpu_cost", 0.0))
+
+    @field(description="Price of the GPU time.")
+    def gpu_cost(self) -> float:
+        return float(self.cost.get("gpu_cost", 0.0))
+
+    @field(description="Price of the stored bytes.")
+    def storage_cost(self) -> float:
+        return float(self.cost.get("storage_cost", 0.0))
+
+    @field(description="Total price.")
+    def total(self) -> float:
+        return float(self.cost.get("total", 0.0))
+
+    @field(description="Currency of the prices (ISO 4217 code).")
+    def currency(self) -> str:
+        return str(self.cost.get("currency", ""))
 
 
 @strawberry.type(name="JobStage", description="One stage of a job (probe, scenes, transcribe, ...).")
