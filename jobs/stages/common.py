@@ -4,8 +4,6 @@ the scene model of each asset kind and reading the current scenes of an asset.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,9 +25,8 @@ from inference.errors import (
     TextExtractionError,
     UnknownModelError,
 )
-from inference.local import ModelPool
 from inference.preprocess import RGBImage, load_image
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from jobs.registry import StageContext
 
 MODEL_NOT_CONFIGURED = "MODEL_NOT_CONFIGURED"
@@ -38,47 +35,14 @@ MODEL_CONTRACT = "MODEL_CONTRACT"
 # current version never ran for it, e.g. a partial reprocess after an upgrade).
 SCENES_MISSING = "SCENES_MISSING"
 
-# Model pools by local options: a test process starts several job runtimes (each with its own
-# services and router), and weights are read-only, so they are loaded once per process.
-_POOLS: dict[str, ModelPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def shared_pool(config: InferenceConfig) -> ModelPool:
-    """The process's model pool for ``config``'s local options."""
-    options = config.local_options()
-    key = repr(options)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ModelPool(options)
-        return pool
-
 
 async def router_of(ctx: StageContext) -> InferenceRouter:
-    """The process's inference router, made on first use and kept in ``services.inference``.
+    """The process's inference router (``app.bootstrap.inference_for``: built on first use and
+    kept in ``services.inference``, so every stage shares its threads, batcher and cache)."""
+    from app.bootstrap import inference_for
 
-    One router per services object: it owns the backend threads, the micro-batcher and the
-    embedding cache, which only help when every stage of the process shares them.
-    """
-    services = ctx.services
-    if services.inference is not None:
-        router: InferenceRouter = services.inference
-        return router
-    lock: asyncio.Lock = services.extras.setdefault("inference_lock", asyncio.Lock())
-    async with lock:
-        if services.inference is None:
-            from inference.fallback import ResilientRouter, build_router
-
-            with permanent_errors("configuring the models"):
-                config = InferenceConfig.from_settings(ctx.settings)
-                built = build_router(config, ctx.settings, pool=shared_pool(config))
-                if isinstance(built, ResilientRouter):
-                    # Validates Triton's models against the contracts; an unreachable Triton
-                    # is not fatal (calls fall back to the local models).
-                    await built.start()
-            services.inference = built
-    router = services.inference
+    with permanent_errors("configuring the models"):
+        router = await inference_for(ctx.services)
     assert isinstance(router, InferenceRouter)  # Services types the slot Any (import direction)
     return router
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.jobs.errors import PermanentStageError
 from app.jobs.pipeline import StageName
+from app.media.probe import TEXT_ENCODING
 from app.media.service import replace_segments
 from inference.text import DEFAULT_CHUNK_CHARS, DEFAULT_OVERLAP_CHARS, chunk_text, extract_text
 from jobs.registry import StageContext, StageOutput, StageRegistry
@@ -64,9 +66,9 @@ async def run_text(ctx: StageContext) -> StageOutput:
         try:
             text = await ctx.run_sync(document_text, data, ctx.asset.mime_type, encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            from inference.errors import TextExtractionError
-
-            raise TextExtractionError(f"the text is not valid {encoding}: {exc}") from exc
+            raise PermanentStageError(
+                TEXT_ENCODING, f"the text is not valid {encoding.upper()}: {exc}; re-save it as UTF-8"
+            ) from exc
     await ctx.report_progress(0.7)
     rows = await ctx.run_sync(chunk_rows, text)
     await ctx.report_progress(1.0)

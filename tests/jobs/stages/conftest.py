@@ -1,8 +1,8 @@
 """Fixtures of the analysis-stage tests: session-wide media and models, and a harness that runs
 real stage functions with a real StageContext on the test's database and blob store.
 
-Models load once per session (``jobs.stages.common.shared_pool`` is process-wide, so the job
-runtimes of the end-to-end tests reuse them too). Media is generated once per session.
+Models load once per session for the harness's routers (a job runtime builds its own router
+in its own services, as a worker process does). Media is generated once per session.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from app.jobs.models import Job
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from inference.cache import EmbeddingCache
+from inference.local import ModelPool
 from inference.router import InferenceConfig, InferenceRouter
 from jobs.registry import StageContext, StageImpl, StageOutput
-from jobs.stages.common import shared_pool
 from jobs.stages.detect import run_detect
 from jobs.stages.embed import run_embed
 from jobs.stages.ocr import run_ocr
@@ -175,6 +175,15 @@ def png(name: str) -> bytes:
 
 # --- models ----------------------------------------------------------------------------------
 
+_POOLS: dict[str, ModelPool] = {}
+
+
+def shared_pool(config: InferenceConfig) -> ModelPool:
+    """One model pool per set of local options for the session: weights load once (a CLIP
+    directory is a local option, so the CLIP test gets a pool of its own)."""
+    options = config.local_options()
+    return _POOLS.setdefault(repr(options), ModelPool(options))
+
 
 @pytest.fixture(scope="session")
 def stage_cache() -> EmbeddingCache:
@@ -183,7 +192,7 @@ def stage_cache() -> EmbeddingCache:
 
 
 def make_router(settings: Settings, cache: EmbeddingCache | None = None) -> InferenceRouter:
-    """A router on the process's shared models, as ``jobs.stages.common.router_of`` builds it."""
+    """A router on the session's models, configured from ``settings`` as the stages' is."""
     config = InferenceConfig.from_settings(settings)
     return InferenceRouter(
         config, pool=shared_pool(config), cache=cache if cache is not None else EmbeddingCache()

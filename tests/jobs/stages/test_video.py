@@ -88,12 +88,7 @@ async def test_video_chain_writes_every_stage_and_a_redelivery_changes_nothing(
     assert 0 < caption.box_y + caption.box_h <= 1
     assert caption.confidence > 0.8
 
-    # detect: labels per scene above the floor (no faces on colour fields).
-    labels = await harness.rows(
-        Detection, Detection.asset_id == asset_id, Detection.kind == DetectionKind.LABEL
-    )
-    assert {d.scene_id for d in labels} <= scene_ids
-    assert all(d.confidence >= harness.services.settings.detection_min_confidence for d in labels)
+    # detect: no face on colour fields (labels are covered on photos: test_images.py).
     assert (
         await harness.count(Detection, Detection.asset_id == asset_id, Detection.kind == DetectionKind.FACE)
         == 0

@@ -1,0 +1,108 @@
+"""Embeddings: unchanged content is reused, not recomputed; the CLIP path when configured."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.models import Asset
+from app.enums import Modality, OwnerType
+from app.media.models import Embedding
+from inference.backend import InferenceBackend
+from inference.registry import ModelSpec, Tensors
+from tests.fixtures.media import VideoClip
+from tests.inference.test_clip import _save_tiny_clip
+from tests.jobs.stages.conftest import IMAGE_CHAIN, VIDEO_CHAIN, Harness, make_router, png
+
+pytestmark = pytest.mark.models
+
+
+class CountingBackend:
+    """Counts the items every model is asked to process, then asks the real backend."""
+
+    def __init__(self, inner: InferenceBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.items: Counter[str] = Counter()
+
+    async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
+        first = next(iter(inputs.values()))
+        self.items[spec.name] += int(first.shape[0]) if spec.max_batch_size and first.ndim else 1
+        return await self.inner.infer(spec, inputs)
+
+    async def is_ready(self, spec: ModelSpec) -> bool:
+        return await self.inner.is_ready(spec)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def vectors(harness: Harness, asset_id: object) -> dict[tuple[str, str, str, object], bytes]:
+    rows = await harness.rows(Embedding, Embedding.asset_id == asset_id)
+    return {(r.modality.value, r.model_name, r.owner_type.value, r.owner_id): r.vector for r in rows}
+
+
+async def test_reprocessing_unchanged_content_calls_no_embedding_model(
+    harness: Harness, talking_video: VideoClip
+) -> None:
+    asset_id = await harness.ingest("talking.mp4", talking_video.path, title="Evening news")
+    await harness.chain(asset_id, VIDEO_CHAIN)
+    before = await vectors(harness, asset_id)
+
+    # A fresh process: new router, empty in-memory cache. Only the database remembers.
+    router = make_router(harness.services.settings)
+    counting = CountingBackend(router.backend)
+    router.backend = counting
+    first = harness.services.inference
+    harness.services.inference = router
+    try:
+        await harness.run("embed", asset_id)
+        assert counting.items == Counter()
+        assert await vectors(harness, asset_id) == before
+
+        # A new title: exactly that one text is embedded again.
+        async def retitle(session: AsyncSession) -> None:
+            await session.execute(update(Asset).where(Asset.id == asset_id).values(title="Morning news"))
+
+        await harness.execute(retitle)
+        await harness.run("embed", asset_id)
+        assert counting.items == Counter({"all-MiniLM-L6-v2": 1})
+        after = await vectors(harness, asset_id)
+        changed = {key for key in before if before[key] != after[key]}
+        assert changed == {("text", "all-MiniLM-L6-v2", "asset", asset_id)}
+    finally:
+        harness.services.inference = first
+        await router.aclose()
+
+
+async def test_clip_vectors_when_a_clip_model_is_configured(harness: Harness, tmp_path: Path) -> None:
+    clip_dir = _save_tiny_clip(tmp_path / "clip", seed=3)
+    settings = harness.services.settings.model_copy(update={"clip_model_dir": clip_dir})
+    router = make_router(settings)
+    first, first_settings = harness.services.inference, harness.services.settings
+    harness.services.inference, harness.services.settings = router, settings
+    try:
+        asset_id = await harness.ingest("coffee.png", png("coffee"))
+        run = (await harness.chain(asset_id, IMAGE_CHAIN))["embed"]
+    finally:
+        harness.services.inference, harness.services.settings = first, first_settings
+        await router.aclose()
+    clip_image = router.model_for("embed_image_clip").ref
+    assert run.output.model_versions[clip_image.name] == clip_image.version
+    rows = await harness.rows(Embedding, Embedding.model_name == clip_image.name)
+    assert sorted((r.owner_type, r.modality, r.dimension) for r in rows) == [
+        (OwnerType.ASSET, Modality.BRIDGE, 24),
+        (OwnerType.SCENE, Modality.BRIDGE, 24),
+    ]
+    # Beside the default image and bridge vectors, not instead of them.
+    assert (
+        await harness.count(Embedding, Embedding.asset_id == asset_id, Embedding.modality == Modality.IMAGE)
+        == 2
+    )
