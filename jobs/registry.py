@@ -44,7 +44,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Modules whose ``register_stages`` the workers call. The analysis stages add theirs here.
-DEFAULT_STAGE_MODULES: tuple[str, ...] = ("jobs.stages.probe", "jobs.stages.index")
+DEFAULT_STAGE_MODULES: tuple[str, ...] = (
+    "jobs.stages.probe",
+    "jobs.stages.text",
+    "jobs.stages.scenes",
+    "jobs.stages.transcribe",
+    "jobs.stages.ocr",
+    "jobs.stages.detect",
+    "jobs.stages.embed",
+    "jobs.stages.similarity",
+    "jobs.stages.index",
+)
 
 
 class StageInterrupted(BaseException):

@@ -112,8 +112,10 @@ async def test_unregistered_stage_fails_the_job_with_stage_not_implemented(
     media_root: Path,
     start_runtime: RuntimeFactory,
 ) -> None:
-    # The production registry: only probe is implemented until the analysis stages land.
-    runtime = start_runtime(job_settings, registry=build_registry(), host_services=services)
+    # A worker deployed with only the probe module (the wrong image, say).
+    runtime = start_runtime(
+        job_settings, registry=build_registry(["jobs.stages.probe"]), host_services=services
+    )
     job = await ingest_video(with_runtime(services, job_settings, runtime), tenant, media_root, shade=2)
     await wait_jobs(services.session_factory, [job.id], within=20)
     stages = await stages_by_name(services.session_factory, job.id)
@@ -263,7 +265,7 @@ async def test_trace_context_of_the_ingest_request_reaches_every_stage(
 
     registry = build_registry()
     for name in TEST_STAGES:
-        registry.register(name, traced)
+        registry.register(name, traced, replace=True)
     runtime = start_runtime(job_settings, registry=registry, host_services=services)
     trace_id = 0x0AF7651916CD43DD8448EB211C80319C
     request = SpanContext(
