@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from app.telemetry import model_call
 from inference import models as _models  # noqa: F401  (sets the offline guards before any loader runs)
 from inference.errors import UnknownModelError
 from inference.models.base import LocalOptions, Runner, RunnerFactory
@@ -159,6 +158,10 @@ class LocalBackend:
 
     async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         """Run ``spec`` on a worker thread; at most its concurrency limit at once."""
+        # Imported here, not with the module: the Triton server's Python backend imports this
+        # module for ModelPool, in an environment without the service's telemetry packages.
+        from app.telemetry import model_call
+
         batch = spec.validate_inputs(inputs) if self._validate else None
         stats = self.stats.setdefault(spec.key, CallStats())
         loop = asyncio.get_running_loop()
