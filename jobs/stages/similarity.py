@@ -10,7 +10,7 @@ every edge of its kinds and models that touches the asset, whichever end it was 
     (1 - Hamming distance / 64); an edge at or above ``image_near_duplicate_threshold``. The
     two fail differently (downscaling lowers the cosine, crops move the hash), the mean
     tolerates either alone; measured on the sample photos, copies score 0.85-0.98, different
-    photos at most 0.61.
+    photos at most 0.56.
   - videos, length-aware: both videos are laid on a time grid (``GRID_SECONDS``), each slot
     holding the visual vector of the scene shown then; a slot pair counts with its cosine when
     that is at or above ``near_duplicate_threshold``, else 0. The score is the best sum over
