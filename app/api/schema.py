@@ -26,13 +26,16 @@ from app.api.observability import OperationTelemetry
 from app.api.ops.queries import OpsQueries
 from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.scalars import SCALARS
+from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
 from app.settings import Settings
 from graphql import GraphQLError
 
 
 @strawberry.type(name="Query", description="Everything a client can read.")
-class Query(AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries, OpsQueries):
+class Query(
+    AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries, DuplicateQueries, OpsQueries
+):
     """Root query type."""
 
     @field(description="Any object by its ID, or null if it does not exist for the caller.")

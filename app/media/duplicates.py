@@ -1,0 +1,181 @@
+"""Near-duplicate clusters: the connected components of a tenant's near_duplicate edges.
+
+The similarity stage stores ONE edge per pair of assets that are near-duplicates of each other
+(same kind; images by visual cosine and pHash, videos length-aware, text by meaning). An editor
+asks "which uploads are copies of which", and the answer is a group, not a pair: if A ~ B and
+B ~ C, then A, B and C are one cluster even when A and C were never scored above the threshold
+(a re-encode of a re-encode drifts). Clusters are therefore connected components, found with a
+union-find over the edges in Python.
+
+Cost: one statement reads every near_duplicate edge of the tenant between live assets; the
+components are computed per request. Near-duplicate edges are sparse (an asset has a handful
+at most), so this is cheap to tens of thousands of edges; beyond that the components should
+be materialised by the similarity stage (see docs/search.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.models import Asset
+from app.enums import AssetKind, OwnerType, SimilarityKind
+from app.media.models import SimilarityEdge
+from app.media.repository import PageRows
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateFilter:
+    """Which edges link assets: between assets of these kinds, scoring at least ``min_score``."""
+
+    kinds: tuple[AssetKind, ...] = ()
+    min_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A connected component of near-duplicate assets (at least two)."""
+
+    # The smallest asset id (by UUID order): names the cluster in a cursor; it changes only
+    # when the cluster itself does.
+    anchor_id: uuid.UUID
+    asset_ids: tuple[uuid.UUID, ...]
+    # Every edge inside the cluster, best score first (ties: newer id order, as similarAssets).
+    edges: tuple[SimilarityEdge, ...]
+
+    @property
+    def size(self) -> int:
+        """How many assets the cluster holds."""
+        return len(self.asset_ids)
+
+    @property
+    def best_score(self) -> float:
+        """The highest pairwise score inside the cluster."""
+        return self.edges[0].score
+
+    @property
+    def worst_score(self) -> float:
+        """The lowest pairwise score of an edge inside the cluster (its weakest link)."""
+        return self.edges[-1].score
+
+
+ClusterKey = tuple[int, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPage:
+    """At most ``first`` clusters after the cluster with key ``after`` (size, anchor id)."""
+
+    first: int
+    after: ClusterKey | None = None
+
+
+def cluster_key(cluster: Cluster) -> ClusterKey:
+    """The ordering values of a cluster: largest first, then by anchor id."""
+    return (cluster.size, cluster.anchor_id)
+
+
+def _after(key: ClusterKey, cursor: ClusterKey) -> bool:
+    size, anchor = key
+    cursor_size, cursor_anchor = cursor
+    return size < cursor_size or (size == cursor_size and anchor > cursor_anchor)
+
+
+def _live_asset_of_kind(asset_id: object, kinds: Sequence[AssetKind]) -> ColumnElement[bool]:
+    conditions = [Asset.id == asset_id, Asset.deleted_at.is_(None)]
+    if kinds:
+        conditions.append(Asset.kind.in_(kinds))
+    return exists().where(*conditions)
+
+
+async def near_duplicate_edges(
+    session: AsyncSession, *, tenant_id: uuid.UUID, where: DuplicateFilter
+) -> list[SimilarityEdge]:
+    """The tenant's asset-to-asset near_duplicate edges whose both ends are live (one statement)."""
+    stmt = select(SimilarityEdge).where(
+        SimilarityEdge.tenant_id == tenant_id,
+        SimilarityEdge.kind == SimilarityKind.NEAR_DUPLICATE,
+        SimilarityEdge.source_type == OwnerType.ASSET,
+        SimilarityEdge.target_type == OwnerType.ASSET,
+        SimilarityEdge.source_asset_id != SimilarityEdge.target_asset_id,
+        # A deleted asset leaves every cluster at once: its edges stop linking anything.
+        _live_asset_of_kind(SimilarityEdge.source_asset_id, where.kinds),
+        _live_asset_of_kind(SimilarityEdge.target_asset_id, where.kinds),
+    )
+    if where.min_score is not None:
+        stmt = stmt.where(SimilarityEdge.score >= where.min_score)
+    return list(await session.scalars(stmt))
+
+
+def _one_per_pair(edges: Iterable[SimilarityEdge]) -> list[SimilarityEdge]:
+    """The newest edge of each pair: a model upgrade leaves the previous version's edge in place
+    (docs/models.md), and one pair must not count twice."""
+    newest: dict[frozenset[uuid.UUID], SimilarityEdge] = {}
+    for edge in edges:
+        pair = frozenset((edge.source_asset_id, edge.target_asset_id))
+        kept = newest.get(pair)
+        if kept is None or (edge.created_at, edge.score, edge.id) > (kept.created_at, kept.score, kept.id):
+            newest[pair] = edge
+    return list(newest.values())
+
+
+def clusters_of(edges: Iterable[SimilarityEdge]) -> list[Cluster]:
+    """Connected components over ``edges``, largest first, then by anchor id."""
+    parent: dict[uuid.UUID, uuid.UUID] = {}
+
+    def find(node: uuid.UUID) -> uuid.UUID:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    kept = _one_per_pair(edges)
+    for edge in kept:
+        a, b = edge.source_asset_id, edge.target_asset_id
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        root_a, root_b = find(a), find(b)
+        if root_a != root_b:
+            # The smaller id becomes the root, so a component's root is its anchor.
+            low, high = sorted((root_a, root_b))
+            parent[high] = low
+    members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for node in parent:
+        members[find(node)].append(node)
+    inside: dict[uuid.UUID, list[SimilarityEdge]] = defaultdict(list)
+    for edge in kept:
+        inside[find(edge.source_asset_id)].append(edge)
+    clusters = [
+        Cluster(
+            anchor_id=root,
+            asset_ids=tuple(sorted(ids)),
+            edges=tuple(sorted(inside[root], key=lambda e: (e.score, e.id), reverse=True)),
+        )
+        for root, ids in members.items()
+    ]
+    clusters.sort(key=lambda c: (-c.size, c.anchor_id))
+    return clusters
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRows(PageRows[Cluster]):
+    """One page of clusters, and how many clusters there are in all."""
+
+    total: int
+
+
+async def list_clusters(
+    session: AsyncSession, *, tenant_id: uuid.UUID, where: DuplicateFilter, page: ClusterPage
+) -> ClusterRows:
+    """One page of the tenant's near-duplicate clusters, largest first."""
+    clusters = clusters_of(await near_duplicate_edges(session, tenant_id=tenant_id, where=where))
+    after = page.after
+    rest = [c for c in clusters if _after(cluster_key(c), after)] if after is not None else clusters
+    return ClusterRows(rows=rest[: page.first], has_next=len(rest) > page.first, total=len(clusters))
