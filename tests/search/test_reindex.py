@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.container import Services
-from app.db import session_scope
+from app.db import create_engine, session_scope
 from app.enums import Modality
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
@@ -194,14 +194,18 @@ def test_cli_reindex_embeds_what_is_missing_once(
         get_settings.cache_clear()
 
     async def stored() -> int:
-        async with session_scope(services.session_factory) as session:
-            return int(
-                await session.scalar(
+        # A fresh engine: this test is synchronous, so asyncio.run makes a new event loop and
+        # the fixture's pool (asyncpg connections) belongs to the fixture's loop.
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                count = await conn.scalar(
                     select(func.count())
                     .select_from(Embedding)
                     .where(Embedding.model_name == "all-MiniLM-L6-v2")
                 )
-                or 0
-            )
+                return int(count or 0)
+        finally:
+            await engine.dispose()
 
     assert asyncio.run(stored()) == 6
