@@ -1,5 +1,6 @@
 """`mediakg serve` on the embedded default, as a user runs it: a real process on a free
-loopback port, `mediakg ingest` beside it, then GraphQL over HTTP sees the asset."""
+loopback port, `mediakg ingest` beside it, then GraphQL over HTTP sees the asset,
+and the server's own workers process it until search finds it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.models]
 
 
 def _free_port() -> int:
@@ -108,7 +109,8 @@ def test_ingest_then_query_assets_over_http(server: tuple[str, dict[str, str]], 
     )
     assert ingest.returncode == 0, ingest.stderr
 
-    body = _graphql(base, "{ assets(first: 10) { edges { node { title kind tags mimeType } } } }")
+    listing = "{ assets(first: 10) { edges { node { title kind tags mimeType } } } }"
+    body = _graphql(base, listing)
     assert body == {
         "data": {
             "assets": {
@@ -125,3 +127,24 @@ def test_ingest_then_query_assets_over_http(server: tuple[str, dict[str, str]], 
             }
         }
     }
+
+    # The server's own workers (memory:// broker) run the whole text pipeline with the real
+    # models, then the document is searchable.
+    status_query = "{ assets(first: 1) { edges { node { jobs(first: 1) { edges { node { status } } } } } } }"
+    deadline = time.monotonic() + 180
+    status = None
+    while time.monotonic() < deadline:
+        node = _graphql(base, status_query)["data"]["assets"]["edges"][0]["node"]
+        status = node["jobs"]["edges"][0]["node"]["status"]
+        if status in {"SUCCEEDED", "FAILED", "CANCELLED"}:
+            break
+        time.sleep(0.5)
+    assert status == "SUCCEEDED"
+    found = _graphql(
+        base,
+        '{ search(query: {text: "launch March", mode: TEXT}, first: 3)'
+        " { edges { node { asset { title } highlights { fragment } } } } }",
+    )
+    hits = found["data"]["search"]["edges"]
+    assert hits[0]["node"]["asset"]["title"] == "meeting-notes"
+    assert any("<mark>launch</mark>" in h["fragment"] for h in hits[0]["node"]["highlights"])
