@@ -35,9 +35,9 @@ from sqlalchemy.sql import type_coerce
 
 from app.assets.models import Asset
 from app.audit.models import AuditEvent
-from app.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, OwnerType, SimilarityKind
+from app.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, Modality, OwnerType, SimilarityKind
 from app.jobs.models import Job, JobStage
-from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
+from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 
 RowT = TypeVar("RowT")
 Values = tuple[Any, ...]
@@ -646,6 +646,21 @@ async def tenant_owns_blob(session: AsyncSession, *, tenant_id: uuid.UUID, key: 
         )
     )
     return bool(await session.scalar(stmt))
+
+
+async def asset_embeddings(
+    session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUID, modalities: Sequence[Modality]
+) -> list[Embedding]:
+    """The vectors an asset owns itself (not its scenes' or segments') in these modalities, of
+    every model version stored (the caller picks the version it can compare with)."""
+    stmt = select(Embedding).where(
+        Embedding.tenant_id == tenant_id,
+        Embedding.asset_id == asset_id,
+        Embedding.owner_type == OwnerType.ASSET,
+        Embedding.owner_id == asset_id,
+        Embedding.modality.in_(modalities),
+    )
+    return list(await session.scalars(stmt))
 
 
 def _escape_like(text: str) -> str:

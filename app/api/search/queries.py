@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from app.api.context import Info
 from app.api.errors import ApiError
 from app.api.fields import field
+from app.api.ids import decode_id
 from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
 from app.api.scalars import After, First
+from app.api.search import image as image_search
 from app.api.search.types import (
     FacetContext,
     SearchConnectionType,
     SearchEdgeType,
+    SearchFilterInput,
     SearchHighlightType,
     SearchHitKind,
     SearchHitType,
@@ -41,7 +46,7 @@ from app.api.search.types import (
     text_field,
 )
 from app.bootstrap import inference_for
-from app.errors import InvalidInputError
+from app.errors import DomainError, InvalidInputError, NotFoundError
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import DocType, VectorField
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
@@ -156,6 +161,107 @@ async def _rows(info: Info, hits: Sequence[SearchHit]) -> list[tuple[int, Search
     return rows
 
 
+def _check_page_size(info: Info, first: int) -> None:
+    max_page = info.context.settings.max_page_size
+    if first < 0 or first > max_page:
+        raise ApiError(
+            f"`first` must be between 0 and {max_page}, got {first}",
+            code="PAGE_SIZE_EXCEEDED",
+            field=["first"],
+        )
+
+
+async def _live(info: Info) -> tuple[SearchBackend, GenerationInfo]:
+    """The search backend and its live generation, or SEARCH_UNAVAILABLE."""
+    backend: SearchBackend | None = info.context.services.search
+    if backend is None:
+        raise unavailable("search is not configured in this process")
+    try:
+        live = await backend.live_generation()
+    except SearchError as exc:
+        raise unavailable(f"the search index cannot be reached: {exc}") from exc
+    if live is None:
+        raise unavailable("nothing is indexed yet: no search generation is live")
+    return backend, live
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One search as the backend runs it, and how its page is cut and its cursors tied."""
+
+    text: str | None
+    vectors: tuple[QueryVector, ...]
+    filters: Filters
+    scope: DocType
+    first: int
+    offset: int
+    fingerprint: str
+    min_score: float | None = None
+
+
+async def _run(
+    info: Info, backend: SearchBackend, live: GenerationInfo, request: _Request
+) -> SearchConnectionType:
+    """Runs ``request`` on the live generation and builds the connection (hits of deleted or
+    foreign assets dropped by the asset loader)."""
+    ctx = info.context
+    offset, fingerprint = request.offset, request.fingerprint
+    # At least one row is asked for: a first: 0 page still reports totals and retrievers.
+    limit = max(1, request.first)
+    search_query = SearchQuery(
+        tenant_id=str(ctx.caller.tenant_id),
+        text=request.text,
+        vectors=request.vectors,
+        filters=request.filters,
+        scope=request.scope,
+        weights=WEIGHTS,
+        k=min(MAX_K, max(CANDIDATES, offset + limit)),
+        limit=limit,
+        offset=offset,
+        min_score=request.min_score,
+        generation=live.name,
+    )
+    try:
+        results = await backend.search(search_query)
+    except QueryError as exc:
+        raise ApiError.from_domain(InvalidInputError(str(exc), field=["query"])) from exc
+    except SearchError as exc:
+        raise unavailable(f"the search failed: {exc}") from exc
+    hits = results.hits[: request.first]
+    edges = [
+        SearchEdgeType(cursor=encode_offset(offset + position + 1, fingerprint), node=_hit(hit, asset, scene))
+        for position, hit, asset, scene in await _rows(info, hits)
+    ]
+    retrievers = ([SearchRetriever.TEXT] if search_query.text else []) + [
+        SearchRetriever(vector_retriever(v.field)) for v in request.vectors
+    ]
+    has_next = offset + len(hits) < results.total
+    end_cursor = encode_offset(offset + len(hits), fingerprint) if hits else None
+    return SearchConnectionType(
+        edges=edges,
+        page_info=PageInfoType(
+            has_next_page=has_next,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=end_cursor,
+        ),
+        total_count=results.total,
+        retrievers=retrievers,
+        generation=results.generation,
+        facet_context=FacetContext(
+            backend=backend,
+            tenant_id=ctx.caller.tenant_id,
+            filters=request.filters,
+            scope=request.scope,
+            generation=results.generation,
+        ),
+    )
+
+
+def _scope(scope: SearchScope) -> DocType:
+    return DocType.MOMENT if scope is SearchScope.MOMENT else DocType.ASSET
+
+
 @strawberry.type
 class SearchQueries:
     """Root fields of search."""
@@ -171,29 +277,14 @@ class SearchQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> SearchConnectionType:
-        ctx = info.context
-        max_page = ctx.settings.max_page_size
-        if first < 0 or first > max_page:
-            raise ApiError(
-                f"`first` must be between 0 and {max_page}, got {first}",
-                code="PAGE_SIZE_EXCEEDED",
-                field=["first"],
-            )
+        _check_page_size(info, first)
         text = query.clean_text()
         if query.min_score is not None and not query.min_score >= 0:
             raise invalid("minScore must be a number >= 0", ["query", "minScore"])
         filters = query.filter.to_filters(["query", "filter"]) if query.filter else Filters()
         fingerprint = query.fingerprint(filters)
         offset = decode_offset(after, fingerprint) if after is not None else 0
-        backend: SearchBackend | None = ctx.services.search
-        if backend is None:
-            raise unavailable("search is not configured in this process")
-        try:
-            live = await backend.live_generation()
-        except SearchError as exc:
-            raise unavailable(f"the search index cannot be reached: {exc}") from exc
-        if live is None:
-            raise unavailable("nothing is indexed yet: no search generation is live")
+        backend, live = await _live(info)
         vectors: tuple[QueryVector, ...] = ()
         if query.mode is not SearchMode.TEXT:
             vectors = await query_vectors(info, text, live)
@@ -202,56 +293,89 @@ class SearchQueries:
                     f"the live index {live.name} holds vectors of other models than this server embeds "
                     "queries with; run `mediakg search reindex` or search in TEXT mode"
                 )
-        scope = DocType.MOMENT if query.scope is SearchScope.MOMENT else DocType.ASSET
-        # At least one row is asked for: a first: 0 page still reports totals and retrievers.
-        limit = max(1, first)
-        search_query = SearchQuery(
-            tenant_id=str(ctx.caller.tenant_id),
+        request = _Request(
             text=text if query.mode is not SearchMode.SEMANTIC else None,
             vectors=vectors,
             filters=filters,
-            scope=scope,
-            weights=WEIGHTS,
-            k=min(MAX_K, max(CANDIDATES, offset + limit)),
-            limit=limit,
+            scope=_scope(query.scope),
+            first=first,
             offset=offset,
+            fingerprint=fingerprint,
             min_score=query.min_score,
-            generation=live.name,
         )
-        try:
-            results = await backend.search(search_query)
-        except QueryError as exc:
-            raise ApiError.from_domain(InvalidInputError(str(exc), field=["query"])) from exc
-        except SearchError as exc:
-            raise unavailable(f"the search failed: {exc}") from exc
-        hits = results.hits[:first]
-        edges = [
-            SearchEdgeType(
-                cursor=encode_offset(offset + position + 1, fingerprint), node=_hit(hit, asset, scene)
-            )
-            for position, hit, asset, scene in await _rows(info, hits)
-        ]
-        retrievers = ([SearchRetriever.TEXT] if search_query.text else []) + [
-            SearchRetriever(vector_retriever(v.field)) for v in vectors
-        ]
-        has_next = offset + len(hits) < results.total
-        end_cursor = encode_offset(offset + len(hits), fingerprint) if hits else None
-        return SearchConnectionType(
-            edges=edges,
-            page_info=PageInfoType(
-                has_next_page=has_next,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=end_cursor,
+        return await _run(info, backend, live, request)
+
+    @field(
+        description="Moments (or assets) that look like a picture: an uploaded image, or an existing "
+        "asset (its own stored vectors; the asset itself is left out), best first. Give exactly one."
+    )
+    async def search_by_image(
+        self,
+        info: Info,
+        image: Annotated[
+            Upload | None,
+            strawberry.argument(
+                description="A picture to search with (JPEG, PNG, WebP...; at most 20 MiB), sent as a "
+                "GraphQL multipart upload."
             ),
-            total_count=results.total,
-            retrievers=retrievers,
-            generation=results.generation,
-            facet_context=FacetContext(
-                backend=backend,
-                tenant_id=ctx.caller.tenant_id,
-                filters=filters,
-                scope=scope,
-                generation=results.generation,
-            ),
+        ] = None,
+        asset_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="An image or video Asset whose look to search for."),
+        ] = None,
+        filter: Annotated[
+            SearchFilterInput | None, strawberry.argument(description="Structured conditions.")
+        ] = None,
+        scope: Annotated[
+            SearchScope, strawberry.argument(description="Return moments (default) or whole assets.")
+        ] = SearchScope.MOMENT,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> SearchConnectionType:
+        _check_page_size(info, first)
+        if (image is None) == (asset_id is None):
+            raise invalid("give exactly one of image or assetId", ["image"] if image is None else ["assetId"])
+        filters = filter.to_filters(["filter"]) if filter else Filters()
+        query_asset: uuid.UUID | None = None
+        data = b""
+        if asset_id is not None:
+            try:
+                query_asset = decode_id(str(asset_id), "Asset", field=["assetId"])
+            except DomainError as exc:
+                raise ApiError.from_domain(exc) from exc
+            source = f"asset:{query_asset}"
+            # The picture itself is not an answer to "what looks like it".
+            filters = replace(filters, exclude_asset_ids=(*filters.exclude_asset_ids, str(query_asset)))
+        else:
+            data = await image_search.read_upload(image)
+            source = image_search.upload_source(data)
+        fingerprint = image_search.image_fingerprint(source, filters, scope.value)
+        offset = decode_offset(after, fingerprint) if after is not None else 0
+        if (
+            query_asset is not None
+            and await info.context.loaders.assets.asset_by_id.load(query_asset) is None
+        ):
+            raise ApiError.from_domain(NotFoundError("no such asset", field=["assetId"]))
+        backend, live = await _live(info)
+        if not image_search.image_fields(live):
+            raise unavailable(f"the live index {live.name} holds no image vectors")
+        if query_asset is not None:
+            vectors = await image_search.asset_vectors(info, query_asset, live)
+        else:
+            pixels = await image_search.decode_upload(data)
+            vectors = await image_search.upload_vectors(info, pixels, live)
+            if not vectors:
+                raise unavailable(
+                    f"the live index {live.name} holds image vectors of other models than this server "
+                    "embeds pictures with; run `mediakg search reindex`"
+                )
+        request = _Request(
+            text=None,
+            vectors=vectors,
+            filters=filters,
+            scope=_scope(scope),
+            first=first,
+            offset=offset,
+            fingerprint=fingerprint,
         )
+        return await _run(info, backend, live, request)

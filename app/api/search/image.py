@@ -1,0 +1,125 @@
+"""Query vectors of `searchByImage`: from an uploaded picture, or from an asset's stored vectors.
+
+An upload is read with a size cap, decoded by ``inference.preprocess.load_image`` (which refuses
+decompression bombs) off the event loop, and embedded through the process's inference router
+with the models the live generation was built for: MobileNetV2 features for the ``visual``
+field and the ImageNet bridge for ``bridge``. A field whose generation holds another model's
+vectors is left out (never compared across embedding spaces).
+
+An asset's query vectors are the ones the embed stage stored for the asset itself (for an image
+its keyframe, for a video the duration-weighted mean of its keyframes): nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from app.api.context import Info
+from app.api.errors import ApiError
+from app.bootstrap import inference_for
+from app.enums import Modality
+from app.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
+from app.media import repository as repo
+from app.media.service import vector_from_bytes
+from inference.errors import MediaError
+from inference.preprocess import RGBImage, load_image
+from search.backend import GenerationInfo
+from search.documents import VectorField
+from search.query import Filters, QueryVector
+
+# A query picture is a photo or a frame grab, not an archive: 20 MiB holds any camera JPEG and
+# a 4K PNG screenshot. The decoded size is bounded separately (load_image's pixel limit).
+MAX_QUERY_IMAGE_BYTES = 20 * 1024 * 1024
+# Which router task embeds an uploaded picture for each image vector field, and which stored
+# modality the same field is filled from (jobs.indexing.FIELD_MODALITY).
+_TASKS = {VectorField.VISUAL: "embed_image", VectorField.BRIDGE: "embed_bridge"}
+_MODALITIES = {Modality.IMAGE: VectorField.VISUAL, Modality.BRIDGE: VectorField.BRIDGE}
+
+
+def image_fields(live: GenerationInfo) -> list[VectorField]:
+    """The image vector fields the live generation has."""
+    return [f for f in (VectorField.VISUAL, VectorField.BRIDGE) if f in live.spec.vectors]
+
+
+async def read_upload(upload: Any) -> bytes:
+    """The bytes of an uploaded picture (a starlette UploadFile), at most MAX_QUERY_IMAGE_BYTES."""
+    data: bytes = await upload.read(MAX_QUERY_IMAGE_BYTES + 1)
+    if not data:
+        raise ApiError.from_domain(EmptyFileError("the uploaded image is empty", field=["image"]))
+    if len(data) > MAX_QUERY_IMAGE_BYTES:
+        raise ApiError.from_domain(
+            FileTooLargeError(
+                f"a query image may have at most {MAX_QUERY_IMAGE_BYTES} bytes", field=["image"]
+            )
+        )
+    return data
+
+
+async def decode_upload(data: bytes) -> RGBImage:
+    """The picture as RGB pixels; UNSUPPORTED_MEDIA for anything that is not a sane image."""
+    try:
+        return await asyncio.to_thread(load_image, data)
+    except MediaError as exc:
+        raise ApiError.from_domain(UnsupportedMediaError(str(exc), field=["image"])) from exc
+
+
+async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> tuple[QueryVector, ...]:
+    """Embeddings of ``image`` for every image field of ``live`` this process's models fill
+    (none, and no model call, when the generation holds other models' vectors)."""
+    router: Any = await inference_for(info.context.services)
+    vectors: list[QueryVector] = []
+    for vector_field in image_fields(live):
+        spec = router.model_for(_TASKS[vector_field])
+        wanted = live.spec.vectors[vector_field]
+        if wanted.model_version != f"{spec.name}:{spec.version}":
+            continue
+        embed = router.embed_image if vector_field is VectorField.VISUAL else router.embed_bridge
+        result = await embed([image])
+        values = result.vectors[0]
+        if len(values) == wanted.dims:
+            vectors.append(QueryVector.of(vector_field, values, wanted.model_version))
+    return tuple(vectors)
+
+
+async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -> tuple[QueryVector, ...]:
+    """The asset's own stored image vectors of the live generation's models (no model call)."""
+    ctx = info.context
+    async with ctx.session_factory() as session:
+        rows = await repo.asset_embeddings(
+            session, tenant_id=ctx.caller.tenant_id, asset_id=asset_id, modalities=list(_MODALITIES)
+        )
+    vectors: dict[VectorField, QueryVector] = {}
+    for row in rows:
+        vector_field = _MODALITIES[row.modality]
+        wanted = live.spec.vectors.get(vector_field)
+        if wanted is None or wanted.model_version != f"{row.model_name}:{row.model_version}":
+            continue
+        if row.dimension == wanted.dims:
+            vectors[vector_field] = QueryVector.of(
+                vector_field, vector_from_bytes(row.vector), wanted.model_version
+            )
+    if not vectors:
+        raise ApiError.from_domain(
+            InvalidStateError(
+                "the asset has no image vectors of the live index's models: it is not a picture or a "
+                "video, or its analysis has not finished",
+                field=["assetId"],
+            )
+        )
+    return tuple(vectors[f] for f in image_fields(live) if f in vectors)
+
+
+def image_fingerprint(source: str, filters: Filters, scope: str) -> str:
+    """What a cursor of one image search is tied to: the picture (its sha256) or the asset id,
+    the filters and the scope."""
+    raw = json.dumps([source, scope, repr(filters)], default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def upload_source(data: bytes) -> str:
+    """The fingerprint source of an uploaded picture: the same bytes page through one result list."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
