@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import delete, or_
@@ -28,6 +28,26 @@ def vector_from_bytes(data: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
+_Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding, SimilarityEdge)
+
+
+async def _replace(
+    session: AsyncSession, model: type[_Row], where: Sequence[Any], rows: list[_Row]
+) -> list[_Row]:
+    """Delete ``model`` rows matching ``where``, insert ``rows``, flush: one stage's output swap."""
+    await session.execute(delete(model).where(*where))
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+def _check_kinds(rows: Sequence[Detection | SimilarityEdge], kinds: Sequence[Any], what: str) -> None:
+    # A row of a kind the delete did not cover would survive the next replacement: refuse it.
+    for row in rows:
+        if row.kind not in kinds:
+            raise ValueError(f"{what} kind {row.kind} is not among the replaced kinds {list(kinds)}")
+
+
 async def replace_scenes(
     session: AsyncSession,
     *,
@@ -38,24 +58,18 @@ async def replace_scenes(
     scenes: Sequence[dict[str, Any]],
 ) -> list[Scene]:
     """Replace the asset's scenes from this model; ``scenes`` hold Scene column values."""
-    await session.execute(
-        delete(Scene).where(
-            Scene.asset_id == asset_id, Scene.model_name == model_name, Scene.model_version == model_version
-        )
+    stamp = {
+        "tenant_id": tenant_id,
+        "asset_id": asset_id,
+        "model_name": model_name,
+        "model_version": model_version,
+    }
+    return await _replace(
+        session,
+        Scene,
+        [Scene.asset_id == asset_id, Scene.model_name == model_name, Scene.model_version == model_version],
+        [Scene(**stamp, **values) for values in scenes],
     )
-    rows = [
-        Scene(
-            tenant_id=tenant_id,
-            asset_id=asset_id,
-            model_name=model_name,
-            model_version=model_version,
-            **values,
-        )
-        for values in scenes
-    ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
 
 
 async def replace_segments(
@@ -68,26 +82,22 @@ async def replace_segments(
     segments: Sequence[dict[str, Any]],
 ) -> list[TranscriptSegment]:
     """Replace the asset's transcript segments (or text chunks) from this model."""
-    await session.execute(
-        delete(TranscriptSegment).where(
+    stamp = {
+        "tenant_id": tenant_id,
+        "asset_id": asset_id,
+        "model_name": model_name,
+        "model_version": model_version,
+    }
+    return await _replace(
+        session,
+        TranscriptSegment,
+        [
             TranscriptSegment.asset_id == asset_id,
             TranscriptSegment.model_name == model_name,
             TranscriptSegment.model_version == model_version,
-        )
+        ],
+        [TranscriptSegment(**stamp, **values) for values in segments],
     )
-    rows = [
-        TranscriptSegment(
-            tenant_id=tenant_id,
-            asset_id=asset_id,
-            model_name=model_name,
-            model_version=model_version,
-            **values,
-        )
-        for values in segments
-    ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
 
 
 async def replace_detections(
@@ -101,30 +111,25 @@ async def replace_detections(
     detections: Sequence[dict[str, Any]],
 ) -> list[Detection]:
     """Replace the asset's detections of ``kinds`` from this model (ocr owns TEXT, detect the rest)."""
-    await session.execute(
-        delete(Detection).where(
+    stamp = {
+        "tenant_id": tenant_id,
+        "asset_id": asset_id,
+        "model_name": model_name,
+        "model_version": model_version,
+    }
+    rows = [Detection(**stamp, **values) for values in detections]
+    _check_kinds(rows, kinds, "detection")
+    return await _replace(
+        session,
+        Detection,
+        [
             Detection.asset_id == asset_id,
             Detection.kind.in_(list(kinds)),
             Detection.model_name == model_name,
             Detection.model_version == model_version,
-        )
+        ],
+        rows,
     )
-    rows = [
-        Detection(
-            tenant_id=tenant_id,
-            asset_id=asset_id,
-            model_name=model_name,
-            model_version=model_version,
-            **values,
-        )
-        for values in detections
-    ]
-    for row in rows:
-        if row.kind not in kinds:
-            raise ValueError(f"detection kind {row.kind} is not among the replaced kinds {list(kinds)}")
-    session.add_all(rows)
-    await session.flush()
-    return rows
 
 
 async def replace_embeddings(
@@ -141,66 +146,35 @@ async def replace_embeddings(
 
     Each item is (owner type, owner id, vector, sha256 of the embedded content or None).
     """
-    await session.execute(
-        delete(Embedding).where(
-            Embedding.asset_id == asset_id,
-            Embedding.modality == modality,
-            Embedding.model_name == model_name,
-            Embedding.model_version == model_version,
-        )
-    )
+    stamp = {
+        "tenant_id": tenant_id,
+        "asset_id": asset_id,
+        "model_name": model_name,
+        "model_version": model_version,
+    }
     rows = [
         Embedding(
-            tenant_id=tenant_id,
-            asset_id=asset_id,
+            **stamp,
             owner_type=owner_type,
             owner_id=owner_id,
             modality=modality,
-            model_name=model_name,
-            model_version=model_version,
             dimension=int(np.asarray(vector).shape[-1]),
             vector=vector_to_bytes(vector),
             content_sha256=content_sha,
         )
         for owner_type, owner_id, vector, content_sha in embeddings
     ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
-
-
-async def replace_edges(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    source_asset_id: uuid.UUID,
-    kinds: Sequence[SimilarityKind],
-    model_name: str,
-    model_version: str,
-    edges: Sequence[dict[str, Any]],
-) -> list[SimilarityEdge]:
-    """Replace the similarity edges of ``kinds`` that start at this asset (or its scenes)."""
-    await session.execute(
-        delete(SimilarityEdge).where(
-            SimilarityEdge.source_asset_id == source_asset_id,
-            SimilarityEdge.kind.in_(list(kinds)),
-            SimilarityEdge.model_name == model_name,
-            SimilarityEdge.model_version == model_version,
-        )
+    return await _replace(
+        session,
+        Embedding,
+        [
+            Embedding.asset_id == asset_id,
+            Embedding.modality == modality,
+            Embedding.model_name == model_name,
+            Embedding.model_version == model_version,
+        ],
+        rows,
     )
-    rows = [
-        SimilarityEdge(
-            tenant_id=tenant_id,
-            source_asset_id=source_asset_id,
-            model_name=model_name,
-            model_version=model_version,
-            **values,
-        )
-        for values in edges
-    ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
 
 
 async def replace_asset_edges(
@@ -216,26 +190,25 @@ async def replace_asset_edges(
     """Replace the similarity edges of ``kinds`` from this model that touch the asset (or its
     scenes) at EITHER end; ``edges`` name both ends.
 
-    For edges stored once per pair: whichever of two assets is processed later owns the pair,
+    Edges are stored once per pair: whichever of two assets is processed later owns the pair,
     so its earlier row must go whichever end it was stored from.
     """
-    await session.execute(
-        delete(SimilarityEdge).where(
-            or_(SimilarityEdge.source_asset_id == asset_id, SimilarityEdge.target_asset_id == asset_id),
-            SimilarityEdge.kind.in_(list(kinds)),
-            SimilarityEdge.model_name == model_name,
-            SimilarityEdge.model_version == model_version,
-        )
-    )
     rows = [
         SimilarityEdge(tenant_id=tenant_id, model_name=model_name, model_version=model_version, **values)
         for values in edges
     ]
+    _check_kinds(rows, kinds, "edge")
     for row in rows:
-        if row.kind not in kinds:
-            raise ValueError(f"edge kind {row.kind} is not among the replaced kinds {list(kinds)}")
         if asset_id not in (row.source_asset_id, row.target_asset_id):
             raise ValueError("every edge must touch the asset whose edges are replaced")
-    session.add_all(rows)
-    await session.flush()
-    return rows
+    return await _replace(
+        session,
+        SimilarityEdge,
+        [
+            or_(SimilarityEdge.source_asset_id == asset_id, SimilarityEdge.target_asset_id == asset_id),
+            SimilarityEdge.kind.in_(list(kinds)),
+            SimilarityEdge.model_name == model_name,
+            SimilarityEdge.model_version == model_version,
+        ],
+        rows,
+    )
