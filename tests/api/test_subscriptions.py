@@ -306,6 +306,10 @@ async def test_asset_events_over_multipart_http(services: Services, tenant: Tena
                 json={"query": mutation, "variables": {"i": {"id": asset_id, "tags": ["x"]}}},
             )
             assert update.json() == {"data": {"updateAsset": {"__typename": "UpdateAssetSuccess"}}}
+            # The UPDATED event's asset is resolved when the event is sent: deleting before it
+            # arrived would race it (on a loaded machine the event showed the deleted asset).
+            while len(_multipart_payloads(raw)) < 2:
+                raw += await asyncio.wait_for(anext(chunks), TIMEOUT_S)
             delete = await client.post(
                 f"{url}/graphql", json={"query": operation("DeleteAsset"), "variables": {"id": asset_id}}
             )
