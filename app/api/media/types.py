@@ -274,15 +274,21 @@ class TranscriptSegmentType(relay.Node):
         """The GraphQL object of ``row``."""
         return cls(node_id=str(row.id), row=row)
 
-    @field(description="Start, in seconds from the beginning of the asset.")
+    @field(
+        description="Start, in seconds from the beginning of the asset; for a chunk of a text "
+        "document, the character offset where it starts."
+    )
     def start_seconds(self) -> float:
         return self.row.start_s
 
-    @field(description="End, in seconds from the beginning of the asset.")
+    @field(
+        description="End, in seconds from the beginning of the asset; for a chunk of a text "
+        "document, the character offset where it ends."
+    )
     def end_seconds(self) -> float:
         return self.row.end_s
 
-    @field(description="The recognised text.")
+    @field(description="The recognised text, or the chunk's text for a document.")
     def text(self) -> str:
         return self.row.text
 
