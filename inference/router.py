@@ -173,7 +173,9 @@ class InferenceRouter:
         if backend is None:
             backend = self._make_backend()
         self.backend = backend
-        self._label_matrix: npt.NDArray[np.float32] | None = None
+        # The bridge's label-name vectors per text model key: while Triton is down the bridge may
+        # be substituted (fp32 -> int8 MiniLM), and each version mixes its own text model's.
+        self._label_matrices: dict[str, npt.NDArray[np.float32]] = {}
         self._label_lock: asyncio.Lock | None = None
 
     def _make_backend(self) -> InferenceBackend:
@@ -280,7 +282,9 @@ class InferenceRouter:
 
     async def embed_text(self, texts: Sequence[str]) -> Embeddings:
         """MiniLM embeddings (384-d, normalised) of ``texts``; also embeds search queries."""
-        spec = self.model_for("embed_text")
+        return await self._embed_texts(self.model_for("embed_text"), texts)
+
+    async def _embed_texts(self, spec: ModelSpec, texts: Sequence[str]) -> Embeddings:
         items = list(texts)
         vectors = await self._cached_rows(
             spec,
@@ -330,19 +334,20 @@ class InferenceRouter:
             results.append(Labels(labels, ref))
         return results
 
-    async def _label_name_vectors(self) -> npt.NDArray[np.float32]:
+    async def _label_name_vectors(self, text_model: ModelSpec) -> npt.NDArray[np.float32]:
         if self._label_lock is None:
             self._label_lock = asyncio.Lock()
         async with self._label_lock:
-            if self._label_matrix is None:
+            if text_model.key not in self._label_matrices:
                 from inference.models.vision import imagenet_class_names
 
                 token = _internal.set(True)
                 try:
-                    self._label_matrix = (await self.embed_text(imagenet_class_names())).vectors
+                    names = await self._embed_texts(text_model, imagenet_class_names())
                 finally:
                     _internal.reset(token)
-            return self._label_matrix
+                self._label_matrices[text_model.key] = names.vectors
+            return self._label_matrices[text_model.key]
 
     async def embed_bridge(self, images: Sequence[RGBImage]) -> Embeddings:
         """Text-space (384-d) image vectors: top-k label probabilities over label-name embeddings.
@@ -351,7 +356,11 @@ class InferenceRouter:
         """
         spec = self.model_for("embed_bridge")
         probs, _ = await self.label_probabilities(images)
-        names = await self._label_name_vectors()
+        # The text model of *this* bridge version, not whatever embed_text serves now: the two
+        # differ while a substitute is in use, and the stamp must name what was mixed.
+        parts = [self.registry.get(*key.split(":", 1)) for key in spec.derived_from]
+        (text_model,) = [part for part in parts if part.task == "embed_text"]
+        names = await self._label_name_vectors(text_model)
         k = max(1, min(self.config.bridge_top_k, probs.shape[1]))
         top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
         weights = np.take_along_axis(probs, top, axis=1)

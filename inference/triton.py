@@ -101,7 +101,25 @@ class _GrpcClient:
         import tritonclient.grpc.aio as grpcaio
 
         self._module = grpcclient
-        self._client = grpcaio.InferenceServerClient(address)
+        keepalive = grpcaio.KeepAliveOptions()
+        self._client = grpcaio.InferenceServerClient(
+            address,
+            # tritonclient's defaults (passing channel_args replaces them) ...
+            channel_args=[
+                ("grpc.max_send_message_length", grpcaio.MAX_GRPC_MESSAGE_SIZE),
+                ("grpc.max_receive_message_length", grpcaio.MAX_GRPC_MESSAGE_SIZE),
+                ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+                ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+                ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
+                ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+                # ... plus subchannels of this channel's own. gRPC core shares a subchannel, and
+                # its reconnect backoff, between channels with the same target and arguments
+                # (grpc/grpc#21240): the fresh client _reset_client makes after an outage would
+                # inherit a backoff grown during the outage and keep refusing a restarted
+                # server (measured: every call of the first 2.5 s after a restart refused).
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
+        )
 
     async def server_ready(self, deadline_s: float) -> bool:
         return bool(await self._client.is_server_ready(client_timeout=deadline_s))
