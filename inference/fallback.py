@@ -281,13 +281,23 @@ class ResilientRouter(InferenceRouter):
         """The primary backend's breaker."""
         return self.fallback_backend.breaker
 
-    def model_for(self, task: Task) -> ModelSpec:
-        """The configured model, or its configured substitute while the primary is down."""
+    def _substitute(self, task: Task) -> tuple[ModelSpec, ModelSpec]:
+        """(configured model, model to use): the configured substitute while the primary is down."""
         spec = super().model_for(task)
         substitute = self.routing.fallback_models.get(spec.key)
         if substitute is None or self.breaker.state is BreakerState.CLOSED:
+            return spec, spec
+        return spec, self.registry.get(*substitute.split(":", 1))
+
+    def model_for(self, task: Task) -> ModelSpec:
+        """The configured model, or its configured substitute while the primary is down."""
+        return self._substitute(task)[1]
+
+    def _model_for_call(self, task: Task) -> ModelSpec:
+        # Counted per call actually served by the substitute, not per question asked.
+        spec, used = self._substitute(task)
+        if used is spec:
             return spec
-        used = self.registry.get(*substitute.split(":", 1))
         self.metrics.on_substitution(task, spec.key, used.key)
         backend = self.fallback_backend
         record_fallback(

@@ -202,6 +202,12 @@ class InferenceRouter:
 
     # --- selection -------------------------------------------------------------------------
 
+    def _model_for_call(self, task: Task) -> ModelSpec:
+        """The model that runs a call for ``task`` now. Only model calls ask this, so a router
+        that substitutes models counts substitutions here (``model_for`` is a plain question
+        stages and status pages ask as often as they like)."""
+        return self.model_for(task)
+
     def model_for(self, task: Task) -> ModelSpec:
         """The model version serving ``task`` under the current configuration."""
         config = self.config
@@ -282,7 +288,7 @@ class InferenceRouter:
 
     async def embed_text(self, texts: Sequence[str]) -> Embeddings:
         """MiniLM embeddings (384-d, normalised) of ``texts``; also embeds search queries."""
-        return await self._embed_texts(self.model_for("embed_text"), texts)
+        return await self._embed_texts(self._model_for_call("embed_text"), texts)
 
     async def _embed_texts(self, spec: ModelSpec, texts: Sequence[str]) -> Embeddings:
         items = list(texts)
@@ -307,14 +313,14 @@ class InferenceRouter:
 
     async def embed_image(self, images: Sequence[RGBImage]) -> Embeddings:
         """Visual embeddings (MobileNetV2 pooled features, 1280-d, normalised) for similarity."""
-        spec = self.model_for("embed_image")
+        spec = self._model_for_call("embed_image")
         return _observed(Embeddings(await self._image_rows(spec, "embedding", images), spec.ref))
 
     async def label_probabilities(
         self, images: Sequence[RGBImage]
     ) -> tuple[npt.NDArray[np.float32], ModelRef]:
         """The full (N, 1000) ImageNet softmax, cached per image."""
-        spec = self.model_for("labels")
+        spec = self._model_for_call("labels")
         return await self._image_rows(spec, "probs", images), spec.ref
 
     async def labels(
@@ -354,7 +360,7 @@ class InferenceRouter:
 
         Compare them with :meth:`embed_text` of a query; both live in MiniLM's space.
         """
-        spec = self.model_for("embed_bridge")
+        spec = self._model_for_call("embed_bridge")
         probs, _ = await self.label_probabilities(images)
         # The text model of *this* bridge version, not whatever embed_text serves now: the two
         # differ while a substitute is in use, and the stamp must name what was mixed.
@@ -370,7 +376,7 @@ class InferenceRouter:
 
     async def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
         """Speech to text with word timings; ``audio`` is 16 kHz mono float32 (see media.decode_audio)."""
-        spec = self.model_for("transcribe")
+        spec = self._model_for_call("transcribe")
         out = await self.backend.infer(
             spec, {"audio": np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)}
         )
@@ -407,7 +413,7 @@ class InferenceRouter:
 
     async def ocr(self, image: RGBImage) -> OcrResult:
         """Text lines in one RGB image."""
-        spec = self.model_for("ocr")
+        spec = self._model_for_call("ocr")
         out = await self.backend.infer(spec, {"image": as_rgb(image)})
         regions = tuple(
             TextRegion(text, float(score), tuple((float(x), float(y)) for x, y in polygon.tolist()))
@@ -420,7 +426,7 @@ class InferenceRouter:
 
     async def faces(self, image: RGBImage, *, min_score: float = 0.0) -> Faces:
         """Frontal faces in one RGB image."""
-        spec = self.model_for("faces")
+        spec = self._model_for_call("faces")
         out = await self.backend.infer(spec, {"image": as_rgb(image)})
         faces = tuple(
             Face(float(x), float(y), float(w), float(h), float(score))
@@ -432,7 +438,7 @@ class InferenceRouter:
 
     async def embed_text_clip(self, texts: Sequence[str]) -> Embeddings:
         """CLIP text embeddings (needs ``clip_model_dir``)."""
-        spec = self.model_for("embed_text_clip")
+        spec = self._model_for_call("embed_text_clip")
         items = list(texts)
         vectors = await self._cached_rows(
             spec,
@@ -444,7 +450,7 @@ class InferenceRouter:
 
     async def embed_image_clip(self, images: Sequence[RGBImage]) -> Embeddings:
         """CLIP image embeddings, same space as :meth:`embed_text_clip` (needs ``clip_model_dir``)."""
-        spec = self.model_for("embed_image_clip")
+        spec = self._model_for_call("embed_image_clip")
         rgb = [as_rgb(image) for image in images]
         dim = spec.output("embedding").dims[0]
         vectors = np.empty((len(rgb), dim), dtype=np.float32)
@@ -495,4 +501,4 @@ async def infer_tensors(
     router: InferenceRouter, task: Task, inputs: Mapping[str, npt.NDArray[np.generic]]
 ) -> Tensors:
     """Raw tensor access for tools (benchmarks, shadow comparisons) that bypass the typed API."""
-    return await router.backend.infer(router.model_for(task), inputs)
+    return await router.backend.infer(router._model_for_call(task), inputs)
