@@ -48,6 +48,7 @@ from app.enums import DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
 from app.media.service import vector_from_bytes, vector_to_bytes
 from inference.cache import content_hash
+from jobs.scene_text import scene_text
 from search.backend import (
     GenerationError,
     GenerationInfo,
@@ -308,8 +309,9 @@ def build_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocume
         for vector_field in spec.vectors:
             values = vectors.get(OwnerType.SCENE, scene.id, vector_field)
             if vector_field is VectorField.TEXT:
-                # A scene's own text vector holds its on-screen text (the embed stage's
-                # rule); what is said in it counts as much, sentence by sentence.
+                # A scene's own text vector holds it in words: on-screen text, labels,
+                # people (jobs.scene_text); what is said in it counts as much, sentence by
+                # sentence.
                 parts = [values] if values is not None else []
                 parts += [
                     v
@@ -591,7 +593,7 @@ class EmbedReport:
 
 def missing_texts(snapshot: AssetSnapshot, model: str) -> list[tuple[OwnerType, uuid.UUID, str]]:
     """(owner type, owner id, text) of every text the embed stage embeds that has no
-    ``model`` vector: transcript segments, each scene's on-screen text, the title."""
+    ``model`` vector: transcript segments, each scene in words, the title."""
     have = {
         (row.owner_type, row.owner_id)
         for row in snapshot.embeddings
@@ -601,15 +603,14 @@ def missing_texts(snapshot: AssetSnapshot, model: str) -> list[tuple[OwnerType, 
     for segment in snapshot.segments:
         if segment.text.strip() and (OwnerType.SEGMENT, segment.id) not in have:
             todo.append((OwnerType.SEGMENT, segment.id, segment.text.strip()))
-    ocr: dict[uuid.UUID, list[Detection]] = defaultdict(list)
+    by_scene: dict[uuid.UUID, list[Detection]] = defaultdict(list)
     for detection in snapshot.detections:
-        if detection.kind is DetectionKind.TEXT and detection.scene_id is not None:
-            ocr[detection.scene_id].append(detection)
+        if detection.scene_id is not None:
+            by_scene[detection.scene_id].append(detection)
     for scene in snapshot.scenes:
-        # The embed stage's texts (jobs/stages/embed.py): a scene's on-screen lines top to
-        # bottom, the asset's title; so a later embed run computes the same vectors.
-        lines = sorted(ocr[scene.id], key=lambda d: (d.box_y or 0.0, d.box_x or 0.0))
-        text = "\n".join(d.label for d in lines).strip()
+        # The embed stage's texts (jobs/stages/embed.py): each scene in words (the one rule in
+        # jobs.scene_text), the asset's title; so a later embed run reuses these vectors.
+        text = scene_text(by_scene[scene.id]).strip()
         if text and (OwnerType.SCENE, scene.id) not in have:
             todo.append((OwnerType.SCENE, scene.id, text))
     title = snapshot.asset.title.strip()

@@ -652,7 +652,11 @@ class ElasticsearchBackend:
                     hits_by_id[doc_id] = hit
             ranked[retriever] = ranking
         fused = reciprocal_rank_fusion(
-            ranked, rank_constant=query.rank_constant, weights=query.weights, min_score=query.min_score
+            ranked,
+            rank_constant=query.rank_constant,
+            weights=query.weights,
+            groups=query.groups,
+            min_score=query.min_score,
         )
         page = fused[query.offset : query.offset + query.limit]
         hits = []

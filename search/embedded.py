@@ -728,7 +728,11 @@ class _Store:
                     ]
                     row_of.update((doc_ids[row_id], row_id) for row_id, _ in best if row_id in doc_ids)
             fused = reciprocal_rank_fusion(
-                ranked, rank_constant=query.rank_constant, weights=query.weights, min_score=query.min_score
+                ranked,
+                rank_constant=query.rank_constant,
+                weights=query.weights,
+                groups=query.groups,
+                min_score=query.min_score,
             )
             page = fused[query.offset : query.offset + query.limit]
             page_rows = [row_of[item.doc_id] for item in page]

@@ -134,6 +134,9 @@ class SearchQuery:
     scope: DocType = DocType.MOMENT
     # Per-retriever RRF weights; a retriever not named weighs 1.0.
     weights: Mapping[str, float] = field(default_factory=dict)
+    # Retriever -> group name: a group adds only its best member per document (see
+    # search.fusion); a retriever not named is a group of its own (plain RRF).
+    groups: Mapping[str, str] = field(default_factory=dict)
     rank_constant: int = 60
     # Candidates each retriever contributes before fusion; pages come from the fused list.
     k: int = 100

@@ -6,14 +6,14 @@ Writes Embedding rows (float32, L2-normalised):
 |---|---|---|---|
 | text | MiniLM (384-d) | asset | its title |
 | text | MiniLM | segment | a transcript segment, or a chunk of a text asset |
-| text | MiniLM | scene | the scene's on-screen text (its OCR lines, top to bottom) |
+| text | MiniLM | scene | the scene in words: OCR lines, label names, people (``jobs.scene_text``) |
 | image | MobileNetV2 features (1280-d) | scene | the keyframe (the image itself for image assets) |
 | image | MobileNetV2 features | asset | duration-weighted mean of its scene vectors, renormalised |
 | bridge | ImageNet bridge (384-d, MiniLM space) | scene, asset | as image: text-to-image search |
 | bridge | CLIP image (when ``clip_model_dir`` is set) | scene, asset | as image, in CLIP's text-image space |
 
 Upstream rows are read from the latest model version each upstream stage wrote (segments,
-text detections), and scenes from the current scene model.
+and each detection kind), and scenes from the current scene model.
 
 Re-processing unchanged content costs no model call: every row stores the sha256 of what it
 embedded (``content_sha256``: the text, or the keyframe's blob sha), and a vector already
@@ -46,6 +46,7 @@ from inference.preprocess import RGBImage
 from inference.registry import ModelRef, Task
 from inference.router import InferenceRouter
 from jobs.registry import StageContext, StageOutput, StageRegistry
+from jobs.scene_text import scene_text
 from jobs.stages.common import SceneRef, frame_of, frame_source, load_scenes, permanent_errors, router_of
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ async def latest_rows(session: AsyncSession, model: Any, *where: Any) -> list[An
 
 
 async def text_items(ctx: StageContext, scenes: list[SceneRef]) -> list[tuple[Item, str]]:
-    """(item, text) of the title, the segments and each scene's on-screen text."""
+    """(item, text) of the title, the segments and each scene in words (``jobs.scene_text``)."""
     items: list[tuple[Item, str]] = []
 
     def add(owner_type: OwnerType, owner_id: uuid.UUID, text: str) -> None:
@@ -125,18 +126,22 @@ async def text_items(ctx: StageContext, scenes: list[SceneRef]) -> list[tuple[It
     scene_ids = {s.id for s in scenes}
     async with ctx.session_factory() as session:
         segments = await latest_rows(session, TranscriptSegment, TranscriptSegment.asset_id == ctx.asset.id)
-        detections = await latest_rows(
-            session, Detection, Detection.asset_id == ctx.asset.id, Detection.kind == DetectionKind.TEXT
-        )
+        # Per kind: OCR and detect are separate stages, each on its own model version.
+        detections = [
+            d
+            for kind in DetectionKind
+            for d in await latest_rows(
+                session, Detection, Detection.asset_id == ctx.asset.id, Detection.kind == kind
+            )
+        ]
     for segment in sorted(segments, key=lambda s: (s.start_s, s.ordinal)):
         add(OwnerType.SEGMENT, segment.id, segment.text)
-    lines: dict[uuid.UUID, list[Detection]] = defaultdict(list)
+    by_scene: dict[uuid.UUID, list[Detection]] = defaultdict(list)
     for detection in detections:
         if detection.scene_id in scene_ids:
-            lines[detection.scene_id].append(detection)
+            by_scene[detection.scene_id].append(detection)
     for scene in scenes:
-        ordered = sorted(lines.get(scene.id, []), key=lambda d: (d.box_y or 0.0, d.box_x or 0.0))
-        add(OwnerType.SCENE, scene.id, "\n".join(d.label for d in ordered))
+        add(OwnerType.SCENE, scene.id, scene_text(by_scene.get(scene.id, [])))
     return items
 
 

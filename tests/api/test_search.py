@@ -314,7 +314,8 @@ async def test_semantic_search_with_the_real_text_model(
         snapshots,
         model=spec.vectors[next(iter(spec.vectors))].model_version,
     )
-    assert (embedded.segments, embedded.scenes, embedded.assets) == (3, 1, 2)
+    # Every scene is embedded in words: the caption shot, the labelled shot, the labelled poster.
+    assert (embedded.segments, embedded.scenes, embedded.assets) == (3, 3, 2)
     await sync_assets(services.session_factory, backend, ids)
     body = await gql(
         operation("Search"),

@@ -106,8 +106,12 @@ async def test_rebuild_serves_the_old_generation_until_the_switch(
         spec.vectors[VectorField.TEXT].model_version,
     )
     vector_hits = await backend.search(SearchQuery(tenant_id=tenant_id, vectors=(probe,), generation="g2"))
-    # Both harbour shots have text vectors of the new model; the poster's image has no text.
-    assert sorted(h.scene_id or "" for h in vector_hits.hits) == sorted(str(s.id) for s in graph.scenes)
+    # Both harbour shots and the poster (no on-screen text, but a "beacon" label: described in
+    # words, jobs.scene_text) have text vectors of the new model.
+    assert graph.poster_scene is not None
+    assert sorted(h.scene_id or "" for h in vector_hits.hits) == sorted(
+        str(s.id) for s in (*graph.scenes, graph.poster_scene)
+    )
 
 
 async def test_switch_and_drop_old_leave_one_live_generation(
@@ -179,8 +183,9 @@ def test_cli_reindex_embeds_what_is_missing_once(
         first = runner.invoke(cli, ["search", "reindex", "--name", "minilm1"])
         assert first.exit_code == 0, first.output
         said = " ".join(first.output.split())  # rich wraps lines at the terminal width
-        # 3 segments, the harbour's caption scene, 2 titles; the deleted asset is skipped.
-        assert "6 text vectors computed (3 segments, 1 scenes, 2 titles)" in said
+        # 3 segments, 3 scenes in words (the harbour's caption shot and its labelled shot, the
+        # labelled poster), 2 titles; the deleted asset is skipped.
+        assert "8 text vectors computed (3 segments, 3 scenes, 2 titles)" in said
         assert "indexing into minilm1" in said  # the progress bar's label
         assert "minilm1 is live" in said
         second = runner.invoke(cli, ["search", "reindex", "--name", "minilm2", "--drop-old"])
@@ -208,4 +213,4 @@ def test_cli_reindex_embeds_what_is_missing_once(
         finally:
             await engine.dispose()
 
-    assert asyncio.run(stored()) == 6
+    assert asyncio.run(stored()) == 8  # the 8 texts above, stored once

@@ -64,3 +64,48 @@ def test_invalid_weights_are_refused(weights: dict[str, float]) -> None:
 def test_empty_input_gives_nothing() -> None:
     assert reciprocal_rank_fusion({}) == []
     assert reciprocal_rank_fusion({"text": []}) == []
+
+
+def test_a_group_counts_a_document_once_at_its_best_weighted_rank() -> None:
+    ranked = {
+        "text": [("note", 1.0)],
+        # "shot" has two representations, found 2nd and 1st; "note" and "photo" have one each.
+        "vector:text": [("note", 0.9), ("shot", 0.8)],
+        "vector:bridge": [("photo", 0.7), ("shot", 0.6)],
+    }
+    weights = {"vector:bridge": 0.5}
+    plain = reciprocal_rank_fusion(ranked, rank_constant=10, weights=weights)
+    grouped = reciprocal_rank_fusion(
+        ranked,
+        rank_constant=10,
+        weights=weights,
+        groups={"vector:text": "meaning", "vector:bridge": "meaning"},
+    )
+
+    # Summed, the shot's two mediocre ranks beat the photo's first place.
+    assert [item.doc_id for item in plain] == ["note", "shot", "photo"]
+    assert plain[1].score == pytest.approx(1 / 12 + 0.5 / 12)
+    # Grouped, each document takes its best member of the group: the shot 1/12 (text 2nd),
+    # the photo 0.5/11 (bridge 1st); the ungrouped BM25 still adds to the note.
+    assert [item.doc_id for item in grouped] == ["note", "shot", "photo"]
+    assert [item.score for item in grouped] == pytest.approx([1 / 11 + 1 / 11, 1 / 12, 0.5 / 11])
+    # Every retriever's rank stays visible, grouped or not.
+    assert grouped[1].ranks == {"vector:text": 2, "vector:bridge": 2}
+
+
+def test_a_group_lets_a_single_representation_win_over_two_weaker_ones() -> None:
+    ranked = {"a": [("shot", 1.0), ("note", 1.0)], "b": [("photo", 1.0), ("shot", 1.0)]}
+    plain = reciprocal_rank_fusion(ranked)
+    grouped = reciprocal_rank_fusion(ranked, groups={"a": "g", "b": "g"})
+
+    assert [item.doc_id for item in plain] == ["shot", "photo", "note"]
+    # shot 1/61 (its best), photo 1/61 (tie, broken by id after the best rank), note 1/62.
+    assert [item.doc_id for item in grouped] == ["photo", "shot", "note"]
+    assert [item.score for item in grouped] == pytest.approx([1 / 61, 1 / 61, 1 / 62])
+
+
+def test_a_group_named_like_a_retriever_stays_apart_from_it() -> None:
+    fused = reciprocal_rank_fusion({"x": [("a", 1.0)], "y": [("a", 1.0)]}, groups={"y": "x"})
+
+    # "x" is ungrouped and "y" is in a group called "x": two contributions, not one.
+    assert fused[0].score == pytest.approx(2 / 61)

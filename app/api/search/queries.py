@@ -55,6 +55,10 @@ SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
 # RRF weights per retriever. The bridge describes a picture by its ImageNet labels only, a much
 # coarser signal than the words said or shown, so it counts half.
 WEIGHTS = {"text": 1.0, "vector:text": 1.0, "vector:visual": 1.0, "vector:bridge": 0.5}
+# One query embedding compared with a moment's words and with its picture's labels: two views
+# of one moment, so it counts once, at its best (search.fusion). Summed, a video shot (speech
+# and keyframe) outranked a note or a photo that one of them put first (docs/search.md).
+GROUPS = {"vector:text": "meaning", "vector:bridge": "meaning"}
 # Candidates each retriever contributes (more when a deep page needs them, up to MAX_K).
 CANDIDATES = 100
 
@@ -215,6 +219,7 @@ async def _run(
         filters=request.filters,
         scope=request.scope,
         weights=WEIGHTS,
+        groups=GROUPS,
         k=min(MAX_K, max(CANDIDATES, offset + limit)),
         limit=limit,
         offset=offset,

@@ -13,10 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
-from app.enums import Modality, OwnerType
-from app.media.models import Embedding
+from app.enums import DetectionKind, Modality, OwnerType
+from app.media.models import Detection, Embedding, Scene
 from inference.backend import InferenceBackend
+from inference.cache import content_hash
 from inference.registry import ModelSpec, Tensors
+from jobs.scene_text import scene_text
 from tests.fixtures.media import VideoClip
 from tests.inference.test_clip import _save_tiny_clip
 from tests.jobs.stages.conftest import IMAGE_CHAIN, VIDEO_CHAIN, Harness, make_router, png
@@ -106,3 +108,50 @@ async def test_clip_vectors_when_a_clip_model_is_configured(harness: Harness, tm
         await harness.count(Embedding, Embedding.asset_id == asset_id, Embedding.modality == Modality.IMAGE)
         == 2
     )
+
+
+async def test_a_photo_without_text_gets_a_text_vector_of_its_labels(harness: Harness) -> None:
+    asset_id = await harness.ingest("chelsea.png", png("chelsea"))
+    await harness.chain(asset_id, ("probe", "scenes", "ocr", "detect", "embed"))
+    [scene] = await harness.rows(Scene, Scene.asset_id == asset_id)
+    detections = await harness.rows(Detection, Detection.asset_id == asset_id)
+    assert {d.kind for d in detections} == {DetectionKind.LABEL}  # no on-screen text, no face
+    [row] = await harness.rows(
+        Embedding,
+        Embedding.owner_id == scene.id,
+        Embedding.modality == Modality.TEXT,
+    )
+    # The scene in words: the label and its WordNet synonyms (the content hash proves what was
+    # embedded); the text model's name and version stamp it.
+    text = scene_text(detections)
+    assert "Egyptian cat" in text
+    assert row.content_sha256 == content_hash(text)
+    assert (row.model_name, row.dimension) == ("all-MiniLM-L6-v2", 384)
+
+    # A changed label changes the text: exactly that one text is embedded again.
+    router = make_router(harness.services.settings)
+    counting = CountingBackend(router.backend)
+    router.backend = counting
+    first = harness.services.inference
+    harness.services.inference = router
+    try:
+        await harness.run("embed", asset_id)
+        assert counting.items == Counter()
+
+        async def relabel(session: AsyncSession) -> None:
+            await session.execute(
+                update(Detection)
+                .where(Detection.asset_id == asset_id, Detection.kind == DetectionKind.LABEL)
+                .values(label="tabby cat")
+            )
+
+        await harness.execute(relabel)
+        await harness.run("embed", asset_id)
+        assert counting.items == Counter({"all-MiniLM-L6-v2": 1})
+        [row] = await harness.rows(
+            Embedding, Embedding.owner_id == scene.id, Embedding.modality == Modality.TEXT
+        )
+        assert row.content_sha256 == content_hash("tabby cat, tabby")
+    finally:
+        harness.services.inference = first
+        await router.aclose()

@@ -73,8 +73,8 @@ async def test_resized_recompressed_copy_is_a_near_duplicate_another_photo_is_no
     assert {frozenset((e.source_asset_id, e.target_asset_id)) for e in visual} == {
         frozenset((original, copy))
     }
-    # Image assets embed their single scene and the asset.
+    # Image assets embed their single scene (visual, bridge, and its labels in words) and the asset.
     assert (
         await harness.count(Embedding, Embedding.asset_id == copy, Embedding.owner_type == OwnerType.SCENE)
-        == 2
+        == 3
     )
