@@ -4,7 +4,8 @@
 #  2. the whole suite on SQLite (the embedded default);
 #  3. the database tests again on PostgreSQL, in a database of this run's own.
 # PostgreSQL and Redis are started if installed but stopped; where they are absent the
-# suite still passes and pytest names the integration tests it skipped and why.
+# suite still passes and pytest names the integration tests it skipped and why, unless
+# MEDIAKG_REQUIRE_SERVICES is set (.ci/run sets it): then a missing service fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -34,6 +35,19 @@ if ! rabbit_up && command -v rabbitmq-server >/dev/null; then
   for _ in $(seq 60); do rabbit_up && break; sleep 0.5; done
 fi
 rabbit_up || echo "test: RabbitMQ not reachable: the RabbitMQ broker test will be skipped"
+
+# .ci/run sets MEDIAKG_REQUIRE_SERVICES=1: on the CI machine every service is there, so a
+# missing one fails the run here (and in pytest: tests/fixtures/required.py), never a skip.
+if [ -n "${MEDIAKG_REQUIRE_SERVICES:-}" ] && [ "${MEDIAKG_REQUIRE_SERVICES}" != 0 ]; then
+  missing=()
+  pg_up || missing+=("PostgreSQL 127.0.0.1:5432")
+  redis_up || missing+=("Redis 127.0.0.1:6379")
+  rabbit_up || missing+=("RabbitMQ 127.0.0.1:5672")
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "test: MEDIAKG_REQUIRE_SERVICES is set and these do not answer: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 
 if redis_up; then
   export MEDIAKG_TEST_REDIS_URL="${MEDIAKG_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"

@@ -23,6 +23,7 @@ from app.db import Base, create_engine
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from app.tenancy.service import ensure_tenant
+from tests.fixtures.required import skip_unless_required
 
 PG_URL = os.environ.get("MEDIAKG_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("MEDIAKG_TEST_REDIS_URL", "")
@@ -123,7 +124,7 @@ async def tenant(session_factory: async_sessionmaker[AsyncSession], settings: Se
 def redis_url() -> str:
     """URL of the test Redis server, or skip."""
     if not REDIS_URL:
-        pytest.skip("Redis not configured (set MEDIAKG_TEST_REDIS_URL; scripts/test.sh does)")
+        skip_unless_required("Redis not configured (set MEDIAKG_TEST_REDIS_URL; scripts/test.sh does)")
     return REDIS_URL
 
 

@@ -35,6 +35,7 @@ from app.tenancy.models import Tenant
 from jobs.registry import build_registry
 from jobs.runtime import JobRuntime
 from tests.fixtures.media import SAMPLE_RATE, SpeechClip, espeak_available, make_speech, make_video, write_wav
+from tests.fixtures.required import skip_unless_required
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -103,7 +104,7 @@ async def test_spoken_phrase_and_on_screen_text_are_found(
     services: Services, settings: Settings, tenant: Tenant, media_root: Path, api: httpx.AsyncClient
 ) -> None:
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
+        skip_unless_required("espeak-ng is not installed (Debian package espeak-ng)")
     speech = _speech_track(media_root)
     clip = make_video(
         media_root / "harbour.mp4",

@@ -20,13 +20,14 @@ from tests.deploy.promql import (
     render_every_instrument,
     selector_labels,
 )
+from tests.fixtures.required import services_required
 
 ROOT = Path(__file__).parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "mediakg.json"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
+    PROMTOOL is None and not services_required(),
     reason="promtool not installed (Debian package `prometheus`; scripts/install-system-deps.sh)",
 )
 

@@ -26,6 +26,7 @@ from tests.fixtures.media import (
     make_video,
     photo,
 )
+from tests.fixtures.required import skip_unless_required
 
 HAARCASCADES = Path("/usr/share/opencv4/haarcascades")
 
@@ -60,7 +61,9 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _require_espeak() -> None:
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng; scripts/install-system-deps.sh)")
+        skip_unless_required(
+            "espeak-ng is not installed (Debian package espeak-ng; scripts/install-system-deps.sh)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -94,5 +97,5 @@ def photos() -> dict[str, npt.NDArray[np.uint8]]:
 def haarcascades() -> Path:
     """Debian opencv-data's cascades, or skip."""
     if not (HAARCASCADES / "haarcascade_frontalface_default.xml").is_file():
-        pytest.skip("Debian opencv-data is not installed (scripts/install-system-deps.sh)")
+        skip_unless_required("Debian opencv-data is not installed (scripts/install-system-deps.sh)")
     return HAARCASCADES

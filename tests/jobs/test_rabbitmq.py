@@ -21,6 +21,7 @@ from app.jobs.models import Job
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import StageRegistry
+from tests.fixtures.required import skip_unless_required
 from tests.jobs.conftest import RuntimeFactory, ingest_video, stages_by_name, wait_jobs, with_runtime
 
 pytestmark = pytest.mark.slow
@@ -42,13 +43,13 @@ def _ctl(*args: str) -> None:
 def rabbitmq_settings(job_settings: Settings) -> Iterator[Settings]:
     """``job_settings`` on a fresh RabbitMQ virtual host of this test."""
     if shutil.which("rabbitmqctl") is None or not _rabbitmq_reachable():
-        pytest.skip("RabbitMQ not available on 127.0.0.1:5672 (with rabbitmqctl)")
+        skip_unless_required("RabbitMQ not available on 127.0.0.1:5672 (with rabbitmqctl)")
     vhost = f"mkgtest_{uuid.uuid4().hex[:10]}"
     try:
         _ctl("add_vhost", vhost)
         _ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     except (subprocess.CalledProcessError, OSError) as exc:
-        pytest.skip(f"cannot create a RabbitMQ virtual host: {exc}")
+        skip_unless_required(f"cannot create a RabbitMQ virtual host: {exc}")
     try:
         yield job_settings.model_copy(update={"broker_url": f"amqp://guest:guest@127.0.0.1:5672/{vhost}"})
     finally:

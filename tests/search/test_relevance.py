@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.media import espeak_available
+from tests.fixtures.required import skip_unless_required
 from tests.search.relevance import MODES, QUERIES, Report, evaluate
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.models, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
+        skip_unless_required("espeak-ng is not installed (Debian package espeak-ng)")
     workdir: Path = tmp_path_factory.mktemp("relevance")
     return evaluate(workdir)
 

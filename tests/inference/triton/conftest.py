@@ -15,6 +15,7 @@ import pytest
 
 from inference.triton import TritonBackend, TritonConfig
 from inference.triton_server import TritonEnvironment, TritonEnvironmentError, TritonServer
+from tests.fixtures.required import skip_unless_required
 
 # Long enough for whisper base on a few seconds of speech on a loaded 2-core CI machine.
 CALL_TIMEOUT_S = 120.0
@@ -26,7 +27,7 @@ def triton_env() -> TritonEnvironment:
     try:
         return TritonEnvironment.load()
     except TritonEnvironmentError as exc:
-        pytest.skip(f"Triton server environment not built: {exc}")
+        skip_unless_required(f"Triton server environment not built: {exc}")
 
 
 @pytest.fixture(scope="session")

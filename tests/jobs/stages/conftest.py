@@ -53,6 +53,7 @@ from tests.fixtures.media import (
     photo,
     reencode_video,
 )
+from tests.fixtures.required import skip_unless_required
 
 STAGES: dict[str, StageImpl] = {
     "probe": run_probe,
@@ -82,7 +83,9 @@ def stage_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def require_espeak() -> None:
     """Skip when espeak-ng is missing (the speech fixtures need it)."""
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (Debian package espeak-ng; scripts/install-system-deps.sh)")
+        skip_unless_required(
+            "espeak-ng is not installed (Debian package espeak-ng; scripts/install-system-deps.sh)"
+        )
 
 
 @pytest.fixture(scope="session")
