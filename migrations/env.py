@@ -7,9 +7,10 @@ when run through the ``alembic`` CLI, from the service settings.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
@@ -21,7 +22,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Revisions must not import app code (a later refactor would break old revisions):
     # render our timestamp type as the plain column type it stores.
     if type_ == "type" and isinstance(obj, UTCDateTime):
