@@ -138,8 +138,14 @@ async def test_drop_old_without_switch_is_refused(
     assert [g.name for g in await services.search.list_generations()] == ["g1"]
 
 
+@pytest.fixture
+async def stored_current_vectors(services: Services, graph: IndexGraph, router: InferenceRouter) -> None:
+    """The graph with every text vector of the router's models stored: a rebuild calls no model."""
+    await _store_current_model_vectors(services, graph, router)
+
+
 def test_cli_rebuilds_with_a_progress_bar(
-    settings: Settings, graph: IndexGraph, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, stored_current_vectors: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in {
         "MEDIAKG_DATA_DIR": str(settings.data_dir),
@@ -149,19 +155,33 @@ def test_cli_rebuilds_with_a_progress_bar(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        # No vectors of MiniLM are stored, so without the models this build would embed: keep
-        # it to what needs none by giving the CLI a batch it can finish: "generations" first.
         runner = CliRunner()
-        listed = runner.invoke(cli, ["search", "generations"])
-        assert listed.exit_code == 0, listed.output
-        assert "g1" in listed.output
-        assert "live" in listed.output
         refused = runner.invoke(cli, ["search", "reindex", "--no-switch", "--drop-old"])
         assert refused.exit_code == 2
         assert "--drop-old needs the switch" in refused.output
         dropped_live = runner.invoke(cli, ["search", "drop", "g1"])
         assert dropped_live.exit_code == 2
         assert "is live" in dropped_live.output
+        # Every text vector of the configured model is stored: the rebuild reads the database
+        # only (no model call), one asset per batch.
+        rebuilt = runner.invoke(cli, ["search", "reindex", "--name", "g2", "--batch", "1"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        said = " ".join(rebuilt.output.split())  # rich wraps lines at the terminal width
+        # The bar: its label, a full bar, both live assets counted (the deleted one is not).
+        assert "indexing into g2" in said
+        assert "━━━━━" in rebuilt.output
+        assert "2/2 100%" in said
+        assert "generation g2: 2 assets, 5 documents" in said
+        assert "0 text vectors computed" in said
+        assert "1 deletions re-applied" in said
+        assert "g2 is live" in said
+        listed = runner.invoke(cli, ["search", "generations"])
+        assert listed.exit_code == 0, listed.output
+        rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
+        assert "live" in rows["g2"]
+        assert "retired" in rows["g1"]
+        # The rebuilt generation holds the 2 assets and their 3 moments.
+        assert rows["g2"].split("│")[3].strip() == "5"
     finally:
         get_settings.cache_clear()
 
