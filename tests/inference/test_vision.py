@@ -38,10 +38,10 @@ def test_class_names_are_the_imagenet_list() -> None:
 
 async def test_labels_of_sample_photos(router: InferenceRouter, photos: Photos) -> None:
     results = await router.labels([photos["chelsea"], photos["coffee"], photos["rocket"]], top_k=5)
-    cat, _, rocket = ({label.index for label in r.labels} for r in results)
-    assert cat & DOMESTIC_CATS, results[0]
+    # The expected class is the top-1 label of each photo (docs/models.md gives the scores).
+    assert results[0].labels[0].index in DOMESTIC_CATS, results[0]
     assert results[1].labels[0].index in COFFEE, results[1]
-    assert rocket & ROCKET, results[2]
+    assert results[2].labels[0].index in ROCKET, results[2]
     for r in results:
         assert r.model == MOBILENET_LABELS.ref
         scores = [label.score for label in r.labels]
