@@ -8,6 +8,7 @@ directory, so ``mediakg serve`` runs with no servers at all. Every field is docu
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -72,6 +73,28 @@ class Settings(BaseSettings):
     )
     search_index_prefix: str = Field(
         default="mediakg", description="Prefix of Elasticsearch index and alias names."
+    )
+    search_rrf_rank_constant: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "Reciprocal rank fusion constant k (score = weight / (k + rank)); smaller favours top ranks."
+        ),
+    )
+    search_rrf_weights: dict[str, float] = Field(
+        default_factory=lambda: {"vector:bridge": 0.5},
+        description=(
+            "RRF weight per retriever (text, vector:text, vector:visual, vector:bridge, vector:clip) as a "
+            'JSON object; default {"vector:bridge": 0.5}. A retriever not named weighs 1.0; 0 keeps it '
+            "from moving the order."
+        ),
+    )
+    search_min_score: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Default minimum fused score of a search hit (a query's minScore overrides it); unset keeps all."
+        ),
     )
     inference_url: str = Field(
         default="local://",
@@ -245,6 +268,18 @@ class Settings(BaseSettings):
     similarity_max_edges: int = Field(
         default=10, ge=1, description="Most visual and most semantic similarity edges kept per scene."
     )
+
+    @field_validator("search_rrf_weights")
+    @classmethod
+    def _check_rrf_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        # The retriever names of search.query (not imported: settings load without numpy).
+        known = {"text", "vector:text", "vector:visual", "vector:bridge", "vector:clip"}
+        for name, weight in value.items():
+            if name not in known:
+                raise ValueError(f"unknown retriever {name!r}; known: {', '.join(sorted(known))}")
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"weight of {name} must be a finite number >= 0")
+        return value
 
     @field_validator("allowed_roots", mode="before")
     @classmethod

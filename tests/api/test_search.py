@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from app.assets.models import Asset
 from app.bootstrap import inference_for
 from app.container import Services
 from app.db import session_scope
+from app.enums import AssetKind, AssetStatus, Modality, OwnerType
+from app.media.models import Embedding
+from app.media.service import vector_to_bytes
+from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.indexing import embed_missing, generation_spec, load_snapshots, sync_assets
-from search.backend import SearchBackend
+from search.backend import GenerationSpec, SearchBackend, VectorSpec
+from search.documents import VectorField
 from tests.api.conftest import GraphQLClient, operation
 from tests.api.graph import gid
 from tests.search.indexgraph import SPEC, T0, IndexGraph, build_index_graph
@@ -327,3 +334,103 @@ async def test_semantic_search_with_the_real_text_model(
     # No word of the query is in the transcript: the sentence's meaning finds the keeper.
     assert top["scene"]["id"] == gid("Scene", graph.scenes[1].id)
     assert top["ranks"][0] == {"retriever": "VECTOR_TEXT", "rank": 1}
+
+
+# --- fusion settings -------------------------------------------------------------------------
+
+FUSION_SPEC = GenerationSpec(
+    name="fusion",
+    vectors={VectorField.VISUAL: VectorSpec(3, "vis-m:1"), VectorField.BRIDGE: VectorSpec(3, "br-m:1")},
+)
+# Cosine with the query picture in each space: A looks most alike, C is described most alike.
+VISUAL_COS = {"A": 1.0, "B": 0.9, "C": 0.8, "D": 0.7}
+BRIDGE_COS = {"A": 0.7, "B": 0.9, "C": 1.0, "D": 0.8}
+
+
+def _unit(cos: float) -> list[float]:
+    return [cos, (1 - cos * cos) ** 0.5, 0.0]
+
+
+@pytest.fixture
+async def fusion_graph(services: Services, tenant: Tenant) -> dict[str, Asset]:
+    """A query picture Q and four pictures ranked A, B, C, D by look and C, B, D, A by labels."""
+    assets: dict[str, Asset] = {}
+    rows: list[Embedding] = []
+    for n, name in enumerate(["Q", "A", "B", "C", "D"], start=10):
+        asset = Asset(
+            tenant_id=tenant.id,
+            kind=AssetKind.IMAGE,
+            status=AssetStatus.READY,
+            title=name,
+            blob_key=f"sha256/{n}",
+            content_sha256=f"{n:064x}",
+            mime_type="image/png",
+            size_bytes=100,
+            created_at=T0,
+            updated_at=T0,
+        )
+        assets[name] = asset
+        for modality, model, cos in (
+            (Modality.IMAGE, "vis-m", VISUAL_COS.get(name, 1.0)),
+            (Modality.BRIDGE, "br-m", BRIDGE_COS.get(name, 1.0)),
+        ):
+            rows.append(
+                Embedding(
+                    tenant_id=tenant.id,
+                    asset_id=asset.id,
+                    owner_type=OwnerType.ASSET,
+                    owner_id=asset.id,
+                    modality=modality,
+                    model_name=model,
+                    model_version="1",
+                    dimension=3,
+                    vector=vector_to_bytes(np.asarray(_unit(cos), dtype=np.float32)),
+                )
+            )
+    async with session_scope(services.session_factory) as session:
+        session.add_all(assets.values())
+        await session.flush()
+        session.add_all(rows)
+    backend: SearchBackend = services.search
+    await backend.create_generation(FUSION_SPEC)
+    report = await sync_assets(services.session_factory, backend, [a.id for a in assets.values()])
+    assert report.ok
+    return assets
+
+
+async def _like_q(gql: GraphQLClient, assets: dict[str, Asset]) -> list[tuple[str, float]]:
+    body = await gql(operation("SearchByImage"), {"assetId": gid("Asset", assets["Q"].id), "scope": "ASSET"})
+    search = body["data"]["searchByImage"]
+    assert search["retrievers"] == ["VECTOR_VISUAL", "VECTOR_BRIDGE"]
+    return [(e["node"]["asset"]["title"], e["node"]["score"]) for e in search["edges"]]
+
+
+async def test_fusion_weights_rank_constant_and_threshold_are_settings(
+    gql: GraphQLClient, settings: Settings, fusion_graph: dict[str, Asset], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ranks: visual A1 B2 C3 D4, bridge C1 B2 D3 A4.
+    # Defaults (k=60, bridge weight 0.5): A = 1/61 + 0.5/64 leads B = 1/62 + 0.5/62 by a hair.
+    hits = await _like_q(gql, fusion_graph)
+    assert [t for t, _ in hits] == ["A", "B", "C", "D"]
+    assert hits[0][1] == pytest.approx(1 / 61 + 0.5 / 64)
+    # Equal weights: C = 1/63 + 1/61 now leads, A (last by labels) falls to third.
+    monkeypatch.setattr(settings, "search_rrf_weights", {"vector:bridge": 1.0})
+    hits = await _like_q(gql, fusion_graph)
+    assert [t for t, _ in hits] == ["C", "B", "A", "D"]
+    assert hits[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    # Rank constant 0 favours first places: A's visual rank 1 (1 + 1/4) passes B (1/2 + 1/2).
+    monkeypatch.setattr(settings, "search_rrf_rank_constant", 0)
+    hits = await _like_q(gql, fusion_graph)
+    assert [t for t, _ in hits] == ["C", "A", "B", "D"]
+    assert hits[0][1] == pytest.approx(1 / 3 + 1)
+    # A default threshold drops what falls below it (D = 1/4 + 1/3).
+    monkeypatch.setattr(settings, "search_min_score", 0.6)
+    assert [t for t, _ in await _like_q(gql, fusion_graph)] == ["C", "A", "B"]
+
+
+def test_rrf_weights_setting_names_known_retrievers_only() -> None:
+    assert Settings(search_rrf_weights={"vector:clip": 2.0}).search_rrf_weights == {"vector:clip": 2.0}
+    with pytest.raises(ValidationError, match="unknown retriever 'bm25'"):
+        Settings(search_rrf_weights={"bm25": 1.0})
+    with pytest.raises(ValidationError, match="weight of text must be a finite number >= 0"):
+        Settings(search_rrf_weights={"text": -1.0})

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.models]
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 RRF = 60
-# Weights of app.api.search.queries.WEIGHTS for the two image retrievers.
+# The default RRF weights (settings.search_rrf_weights) of the two image retrievers.
 W_VISUAL, W_BRIDGE = 1.0, 0.5
 
 # Models load once per session; each test gets its own router (its own threads and batcher)

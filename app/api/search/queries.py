@@ -52,9 +52,9 @@ from search.documents import DocType, VectorField
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
 
 SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
-# RRF weights per retriever. The bridge describes a picture by its ImageNet labels only, a much
-# coarser signal than the words said or shown, so it counts half.
-WEIGHTS = {"text": 1.0, "vector:text": 1.0, "vector:visual": 1.0, "vector:bridge": 0.5}
+# RRF weights per retriever and the rank constant are settings (search_rrf_weights,
+# search_rrf_rank_constant): by default the bridge counts half, since it describes a picture by
+# its ImageNet labels only, a much coarser signal than the words said or shown.
 # One query embedding compared with a moment's words and with its picture's labels: two views
 # of one moment, so it counts once, at its best (search.fusion). Summed, a video shot (speech
 # and keyframe) outranked a note or a photo that one of them put first (docs/search.md).
@@ -218,12 +218,13 @@ async def _run(
         vectors=request.vectors,
         filters=request.filters,
         scope=request.scope,
-        weights=WEIGHTS,
+        weights=ctx.settings.search_rrf_weights,
         groups=GROUPS,
+        rank_constant=ctx.settings.search_rrf_rank_constant,
         k=min(MAX_K, max(CANDIDATES, offset + limit)),
         limit=limit,
         offset=offset,
-        min_score=request.min_score,
+        min_score=request.min_score if request.min_score is not None else ctx.settings.search_min_score,
         generation=live.name,
     )
     try:
