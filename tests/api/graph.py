@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.ids import to_global_id
 from app.assets.models import Asset
+from app.audit.models import AuditEvent
 from app.blobs import BlobStore
 from app.enums import (
     AssetKind,
@@ -45,10 +46,12 @@ class Graph:
     deleted: Asset
     scenes: list[Scene] = field(default_factory=list)
     poster_scene: Scene | None = None
+    deleted_scene: Scene | None = None
     segments: list[TranscriptSegment] = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)
     edges: list[SimilarityEdge] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
     keyframe_key: str = ""
 
 
@@ -143,6 +146,7 @@ async def build_graph(
     ]
     graph.scenes[0].keyframe_blob_key = keyframe.key
     graph.poster_scene = Scene(asset_id=poster.id, ordinal=0, start_s=0.0, end_s=0.0, **common)
+    graph.deleted_scene = Scene(asset_id=deleted.id, ordinal=0, start_s=0.0, end_s=3.0, **common)
     graph.segments = [
         TranscriptSegment(
             asset_id=harbour.id,
@@ -243,6 +247,10 @@ async def build_graph(
         edge(SimilarityKind.SEMANTIC, 0.71, interview, harbour),
         edge(SimilarityKind.SEMANTIC, 0.41, harbour, deleted),
         edge(SimilarityKind.VISUAL, 0.83, harbour, poster, graph.scenes[0], graph.poster_scene),
+        # The best links of all lead to the deleted asset and its scene: they must never be
+        # listed (nor take a place on a page).
+        edge(SimilarityKind.VISUAL, 0.99, deleted, harbour),
+        edge(SimilarityKind.VISUAL, 0.98, harbour, deleted, graph.scenes[0], graph.deleted_scene),
     ]
     done = {
         spec.name: StageStatus.SUCCEEDED for spec in MEDIA_PIPELINE.stages if AssetKind.VIDEO in spec.kinds
@@ -256,6 +264,17 @@ async def build_graph(
         attempts=1,
         created_at=T0 + timedelta(minutes=10),
         updated_at=T0 + timedelta(minutes=10),
+    )
+    # An earlier run over the harbour, cancelled before it started.
+    graph.jobs["harbour_cancelled"] = Job(
+        tenant_id=tenant_id,
+        asset_id=harbour.id,
+        pipeline="media",
+        status=JobStatus.CANCELLED,
+        progress=0.0,
+        attempts=0,
+        created_at=T0 + timedelta(minutes=9),
+        updated_at=T0 + timedelta(minutes=9),
     )
     graph.jobs["interview"] = Job(
         tenant_id=tenant_id,
@@ -309,12 +328,34 @@ async def build_graph(
         if row.name == "ocr":
             row.error_code = "CORRUPT_MEDIA"
     stage_rows += failed
+    graph.audit = [
+        AuditEvent(
+            tenant_id=tenant_id,
+            actor="editor@example.org",
+            action="job.cancel",
+            entity_type="job",
+            entity_id=graph.jobs["harbour_cancelled"].id,
+            details={"status": "cancelled"},
+            occurred_at=T0 + timedelta(minutes=9, seconds=30),
+        ),
+        AuditEvent(
+            tenant_id=tenant_id,
+            actor="editor@example.org",
+            action="asset.update",
+            entity_type="asset",
+            entity_id=harbour.id,
+            details={"changed": ["tags"]},
+            occurred_at=T0 + timedelta(minutes=20),
+        ),
+    ]
     async with factory() as session:
         session.add_all([harbour, interview, poster, deleted])
         await session.flush()
-        session.add_all([*graph.scenes, graph.poster_scene])
+        session.add_all([*graph.scenes, graph.poster_scene, graph.deleted_scene])
         await session.flush()
-        session.add_all([*graph.segments, *graph.detections, *graph.edges, *graph.jobs.values()])
+        session.add_all(
+            [*graph.segments, *graph.detections, *graph.edges, *graph.jobs.values(), *graph.audit]
+        )
         await session.flush()
         session.add_all(stage_rows)
         await session.commit()

@@ -6,11 +6,15 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.api.pagination import encode_cursor
+from app.api.schema import schema
 from app.container import Services
+from app.jobs.models import JobStage
 from app.media import repository as repo
 from app.tenancy.models import Tenant
+from graphql import GraphQLInterfaceType
 from tests.api.conftest import GraphQLClient, operation
 from tests.api.graph import Graph, build_graph, gid
 
@@ -68,11 +72,18 @@ async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
                                 "status": "SUCCEEDED",
                                 "progress": 1.0,
                             }
-                        }
+                        },
+                        {
+                            "node": {
+                                "id": gid("Job", g.jobs["harbour_cancelled"].id),
+                                "status": "CANCELLED",
+                                "progress": 0.0,
+                            }
+                        },
                     ]
                 },
-                # The 0.41 link is below minScore and leads to a deleted asset; the 0.71 one is
-                # stored with the harbour as its target.
+                # The 0.99 and 0.41 links lead to a deleted asset; the 0.71 one is stored with
+                # the harbour as its target.
                 "similarAssets": {
                     "edges": [
                         {
@@ -87,7 +98,9 @@ async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
                         },
                     ]
                 },
-                "auditEvents": {"edges": []},
+                "auditEvents": {
+                    "edges": [{"node": {"action": "asset.update", "actor": "editor@example.org"}}]
+                },
             }
         }
     }
@@ -208,33 +221,75 @@ async def test_transcript_search(gql: GraphQLClient, graph: Graph) -> None:
     ]
 
 
+def _stage_nodes(rows: list[tuple[str, str, float, int, str | None, str | None]]) -> dict[str, Any]:
+    keys = ("name", "status", "progress", "attempts", "errorCode", "skipReason")
+    return {"edges": [{"node": dict(zip(keys, row, strict=True))} for row in rows]}
+
+
 async def test_job_monitor(gql: GraphQLClient, graph: Graph) -> None:
     g = graph
     body = await gql(operation("JobMonitor"), {"status": ["RUNNING", "FAILED"], "first": 10})
-    jobs = _nodes(body["data"]["jobs"])
-    keys = ("id", "status", "progress", "currentStage", "errorCode", "asset")
-    summary = [tuple(j[k] for k in keys) for j in jobs]
-    assert summary == [
-        (gid("Job", g.jobs["poster"].id), "FAILED", 0.25, "ocr", "CORRUPT_MEDIA",
-         {"id": gid("Asset", g.poster.id), "title": "Harbour poster"}),
-        (gid("Job", g.jobs["interview"].id), "RUNNING", 0.5, "transcribe", None,
-         {"id": gid("Asset", g.interview.id), "title": "Interview"}),
-    ]  # fmt: skip
-    stages = [(s["name"], s["status"], s["errorCode"]) for s in _nodes(jobs[0]["stages"])]
-    assert stages == [
-        ("probe", "SUCCEEDED", None),
-        ("text", "SKIPPED", None),
-        ("scenes", "SUCCEEDED", None),
-        ("transcribe", "SKIPPED", None),
-        ("ocr", "FAILED", "CORRUPT_MEDIA"),
-        ("detect", "SUCCEEDED", None),
-        ("embed", "PENDING", None),
-        ("similarity", "PENDING", None),
-        ("index", "PENDING", None),
-    ]
-    assert body["data"]["jobs"]["pageInfo"] == {
-        "hasNextPage": False,
-        "endCursor": encode_cursor(repo.JOB_ORDER, (g.jobs["interview"].created_at, g.jobs["interview"].id)),
+    skipped = "not requested"
+    assert body == {
+        "data": {
+            "jobs": {
+                # Newest first; the succeeded and cancelled harbour jobs are filtered out.
+                "edges": [
+                    {
+                        "node": {
+                            "id": gid("Job", g.jobs["poster"].id),
+                            "status": "FAILED",
+                            "progress": 0.25,
+                            "currentStage": "ocr",
+                            "errorCode": "CORRUPT_MEDIA",
+                            "asset": {"id": gid("Asset", g.poster.id), "title": "Harbour poster"},
+                            "stages": _stage_nodes(
+                                [
+                                    ("probe", "SUCCEEDED", 1.0, 1, None, None),
+                                    ("text", "SKIPPED", 0.0, 0, None, skipped),
+                                    ("scenes", "SUCCEEDED", 1.0, 1, None, None),
+                                    ("transcribe", "SKIPPED", 0.0, 0, None, skipped),
+                                    ("ocr", "FAILED", 0.0, 1, "CORRUPT_MEDIA", None),
+                                    ("detect", "SUCCEEDED", 1.0, 1, None, None),
+                                    ("embed", "PENDING", 0.0, 1, None, None),
+                                    ("similarity", "PENDING", 0.0, 1, None, None),
+                                    ("index", "PENDING", 0.0, 1, None, None),
+                                ]
+                            ),
+                        }
+                    },
+                    {
+                        "node": {
+                            "id": gid("Job", g.jobs["interview"].id),
+                            "status": "RUNNING",
+                            "progress": 0.5,
+                            "currentStage": "transcribe",
+                            "errorCode": None,
+                            "asset": {"id": gid("Asset", g.interview.id), "title": "Interview"},
+                            "stages": _stage_nodes(
+                                [
+                                    ("probe", "SUCCEEDED", 1.0, 1, None, None),
+                                    ("text", "SKIPPED", 0.0, 0, None, skipped),
+                                    ("scenes", "SUCCEEDED", 1.0, 1, None, None),
+                                    ("transcribe", "RUNNING", 0.0, 1, None, None),
+                                    ("ocr", "SKIPPED", 0.0, 0, None, skipped),
+                                    ("detect", "SKIPPED", 0.0, 0, None, skipped),
+                                    ("embed", "PENDING", 0.0, 1, None, None),
+                                    ("similarity", "PENDING", 0.0, 1, None, None),
+                                    ("index", "PENDING", 0.0, 1, None, None),
+                                ]
+                            ),
+                        }
+                    },
+                ],
+                "pageInfo": {
+                    "hasNextPage": False,
+                    "endCursor": encode_cursor(
+                        repo.JOB_ORDER, (g.jobs["interview"].created_at, g.jobs["interview"].id)
+                    ),
+                },
+            }
+        }
     }
 
 
@@ -311,9 +366,15 @@ async def test_title_ordering_pages_without_skipping(gql: GraphQLClient, graph: 
     assert seen == ["Interview", "Harbour poster", "Harbour at dawn"]
 
 
-async def test_node_resolves_every_type(gql: GraphQLClient, graph: Graph) -> None:
+async def test_node_resolves_every_type(gql: GraphQLClient, services: Services, graph: Graph) -> None:
     g = graph
     assert g.poster_scene is not None
+    async with services.session_factory() as session:
+        ocr = (
+            await session.scalars(
+                select(JobStage).where(JobStage.job_id == g.jobs["poster"].id, JobStage.name == "ocr")
+            )
+        ).one()
     cases: list[tuple[str, uuid.UUID, str, dict[str, Any]]] = [
         ("Asset", g.harbour.id, "... on Asset { title }", {"title": "Harbour at dawn"}),
         ("Scene", g.scenes[1].id, "... on Scene { ordinal }", {"ordinal": 1}),
@@ -326,7 +387,16 @@ async def test_node_resolves_every_type(gql: GraphQLClient, graph: Graph) -> Non
          "target { ... on Asset { title } } }",
          {"score": 0.71, "source": {"title": "Interview"}, "target": {"title": "Harbour at dawn"}}),
         ("Job", g.jobs["poster"].id, "... on Job { errorCode }", {"errorCode": "CORRUPT_MEDIA"}),
+        ("JobStage", ocr.id, "... on JobStage { name errorCode job { id } }",
+         {"name": "ocr", "errorCode": "CORRUPT_MEDIA", "job": {"id": gid("Job", g.jobs["poster"].id)}}),
+        ("AuditEvent", g.audit[1].id, "... on AuditEvent { action entityType entityId details }",
+         {"action": "asset.update", "entityType": "asset", "entityId": gid("Asset", g.harbour.id),
+          "details": {"changed": ["tags"]}}),
     ]  # fmt: skip
+    # Every type implementing Node is covered.
+    node = schema._schema.get_type("Node")
+    assert isinstance(node, GraphQLInterfaceType)
+    assert {case[0] for case in cases} == {t.name for t in schema._schema.get_possible_types(node)}
     for type_name, row_id, fragment, expected in cases:
         body = await gql(
             f"query($id: ID!) {{ node(id: $id) {{ __typename id {fragment} }} }}",
@@ -356,3 +426,250 @@ async def test_another_tenants_rows_are_invisible(
     assert body == {"data": {"asset": None, "scene": None}}
     listed = await gql(operation("AssetList"), {"first": 10})
     assert len(listed["data"]["assets"]["edges"]) == 3
+
+
+ASSET_DETECTIONS = """
+query($id: ID!, $filter: DetectionFilter, $first: Int = 20) {
+  asset(id: $id) {
+    detections(filter: $filter, first: $first) {
+      edges { node { label kind scene { ordinal } } }
+      pageInfo { hasNextPage }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("detection_filter", "labels"),
+    [
+        (None, ["boat", "face", "HARBOUR"]),
+        ({"kind": ["FACE", "TEXT"]}, ["face", "HARBOUR"]),
+        ({"kind": ["LABEL"]}, ["boat"]),
+        # Case-insensitive, but the whole value.
+        ({"label": "harbour"}, ["HARBOUR"]),
+        ({"label": "BOAT"}, ["boat"]),
+        ({"label": "boa"}, []),
+        ({"kind": ["LABEL"], "label": "face"}, []),
+        ({"kind": ["LABEL", "FACE"], "minConfidence": 0.5}, ["boat"]),
+    ],
+)
+async def test_asset_detections_filter_by_kind_label_and_confidence(
+    gql: GraphQLClient, graph: Graph, detection_filter: dict[str, Any] | None, labels: list[str]
+) -> None:
+    body = await gql(ASSET_DETECTIONS, {"id": gid("Asset", graph.harbour.id), "filter": detection_filter})
+    assert [n["label"] for n in _nodes(body["data"]["asset"]["detections"])] == labels
+
+
+async def test_asset_detections_in_time_order_with_their_scenes(gql: GraphQLClient, graph: Graph) -> None:
+    body = await gql(ASSET_DETECTIONS, {"id": gid("Asset", graph.harbour.id), "first": 2})
+    assert body["data"]["asset"]["detections"] == {
+        "edges": [
+            {"node": {"label": "boat", "kind": "LABEL", "scene": {"ordinal": 0}}},
+            {"node": {"label": "face", "kind": "FACE", "scene": {"ordinal": 0}}},
+        ],
+        "pageInfo": {"hasNextPage": True},
+    }
+
+
+async def test_scene_detections_filter_by_kind_and_label(gql: GraphQLClient, graph: Graph) -> None:
+    document = """
+    query($id: ID!, $a: DetectionFilter, $b: DetectionFilter) {
+      scene(id: $id) {
+        a: detections(filter: $a) { edges { node { label } } }
+        b: detections(filter: $b) { edges { node { label } } }
+      }
+    }
+    """
+    variables = {"id": gid("Scene", graph.scenes[0].id), "a": {"kind": ["FACE"]}, "b": {"label": "Boat"}}
+    body = await gql(document, variables)
+    assert body == {
+        "data": {
+            "scene": {
+                "a": {"edges": [{"node": {"label": "face"}}]},
+                "b": {"edges": [{"node": {"label": "boat"}}]},
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "jobs"),
+    [
+        (None, ["harbour", "harbour_cancelled"]),
+        (["CANCELLED"], ["harbour_cancelled"]),
+        (["SUCCEEDED", "CANCELLED"], ["harbour", "harbour_cancelled"]),
+        (["FAILED"], []),
+    ],
+)
+async def test_asset_jobs_filter_by_status(
+    gql: GraphQLClient, graph: Graph, status: list[str] | None, jobs: list[str]
+) -> None:
+    document = """
+    query($id: ID!, $status: [JobStatus!]) {
+      asset(id: $id) { jobs(status: $status) { edges { node { id status } } } }
+    }
+    """
+    body = await gql(document, {"id": gid("Asset", graph.harbour.id), "status": status})
+    assert [n["id"] for n in _nodes(body["data"]["asset"]["jobs"])] == [
+        gid("Job", graph.jobs[name].id) for name in jobs
+    ]
+
+
+async def test_similarity_filter_by_kind(gql: GraphQLClient, graph: Graph) -> None:
+    g = graph
+    document = """
+    query($asset: ID!, $scene: ID!, $kind: [SimilarityKind!]) {
+      asset(id: $asset) { similarAssets(filter: { kind: $kind }) { edges { score kind node { id } } } }
+      scene(id: $scene) { similarScenes(filter: { kind: $kind }) { edges { score kind node { id } } } }
+    }
+    """
+    ids = {"asset": gid("Asset", g.harbour.id), "scene": gid("Scene", g.scenes[0].id)}
+    semantic = await gql(document, {**ids, "kind": ["SEMANTIC"]})
+    # Below any minScore, but of the kind; the 0.41 SEMANTIC link leads to a deleted asset.
+    assert semantic == {
+        "data": {
+            "asset": {
+                "similarAssets": {
+                    "edges": [
+                        {"score": 0.71, "kind": "SEMANTIC", "node": {"id": gid("Asset", g.interview.id)}}
+                    ]
+                }
+            },
+            "scene": {"similarScenes": {"edges": []}},
+        }
+    }
+    assert g.poster_scene is not None
+    visual = await gql(document, {**ids, "kind": ["VISUAL", "NEAR_DUPLICATE"]})
+    assert visual == {
+        "data": {
+            "asset": {
+                "similarAssets": {
+                    "edges": [
+                        {"score": 0.97, "kind": "NEAR_DUPLICATE", "node": {"id": gid("Asset", g.poster.id)}}
+                    ]
+                }
+            },
+            "scene": {
+                "similarScenes": {
+                    "edges": [
+                        {"score": 0.83, "kind": "VISUAL", "node": {"id": gid("Scene", g.poster_scene.id)}}
+                    ]
+                }
+            },
+        }
+    }
+
+
+async def test_deleted_assets_are_never_similar(gql: GraphQLClient, graph: Graph) -> None:
+    """The best-scoring links lead to the deleted asset (0.99) and its scene (0.98): without a
+    score floor they are still absent, and they take no place on a page."""
+    g = graph
+    assert g.poster_scene is not None
+    document = """
+    query($asset: ID!, $scene: ID!, $first: Int!) {
+      asset(id: $asset) {
+        similarAssets(first: $first) { edges { score node { id } } pageInfo { hasNextPage } }
+      }
+      scene(id: $scene) {
+        similarScenes(first: $first) { edges { score node { id } } pageInfo { hasNextPage } }
+      }
+    }
+    """
+    ids = {"asset": gid("Asset", g.harbour.id), "scene": gid("Scene", g.scenes[0].id)}
+    everything = await gql(document, {**ids, "first": 10})
+    assert everything == {
+        "data": {
+            "asset": {
+                "similarAssets": {
+                    "edges": [
+                        {"score": 0.97, "node": {"id": gid("Asset", g.poster.id)}},
+                        {"score": 0.71, "node": {"id": gid("Asset", g.interview.id)}},
+                    ],
+                    "pageInfo": {"hasNextPage": False},
+                }
+            },
+            "scene": {
+                "similarScenes": {
+                    "edges": [{"score": 0.83, "node": {"id": gid("Scene", g.poster_scene.id)}}],
+                    "pageInfo": {"hasNextPage": False},
+                }
+            },
+        }
+    }
+    # A one-row page is the best live neighbour, not an empty page in front of it.
+    top = await gql(document, {**ids, "first": 1})
+    assert top["data"]["asset"]["similarAssets"] == {
+        "edges": [{"score": 0.97, "node": {"id": gid("Asset", g.poster.id)}}],
+        "pageInfo": {"hasNextPage": True},
+    }
+    assert top["data"]["scene"]["similarScenes"] == everything["data"]["scene"]["similarScenes"]
+
+
+async def test_scene_transcript_contains(gql: GraphQLClient, graph: Graph) -> None:
+    document = """
+    query($id: ID!, $phrase: String) {
+      scene(id: $id) { transcript(contains: $phrase) { edges { node { text } } } }
+    }
+    """
+    scene = gid("Scene", graph.scenes[0].id)
+    gulls = await gql(document, {"id": scene, "phrase": "GULLS"})
+    assert _nodes(gulls["data"]["scene"]["transcript"]) == [{"text": "Gulls follow them."}]
+    # "noon" is said in the harbour asset, but not during this scene.
+    noon = await gql(document, {"id": scene, "phrase": "noon"})
+    assert noon == {"data": {"scene": {"transcript": {"edges": []}}}}
+    # LIKE wildcards are matched literally.
+    assert _nodes((await gql(document, {"id": scene, "phrase": "_"}))["data"]["scene"]["transcript"]) == []
+
+
+async def test_query_audit_events(gql: GraphQLClient, graph: Graph) -> None:
+    g = graph
+    document = """
+    query($first: Int!, $after: String) {
+      auditEvents(first: $first, after: $after) {
+        edges { node { id actor action entityType entityId details occurredAt } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
+    first = await gql(document, {"first": 1})
+    update, cancel = g.audit[1], g.audit[0]
+    assert first == {
+        "data": {
+            "auditEvents": {
+                "edges": [
+                    {
+                        "node": {
+                            "id": gid("AuditEvent", update.id),
+                            "actor": "editor@example.org",
+                            "action": "asset.update",
+                            "entityType": "asset",
+                            "entityId": gid("Asset", g.harbour.id),
+                            "details": {"changed": ["tags"]},
+                            "occurredAt": "2026-01-05T09:20:00+00:00",
+                        }
+                    }
+                ],
+                "pageInfo": {
+                    "hasNextPage": True,
+                    "endCursor": encode_cursor(repo.AUDIT_ORDER, (update.occurred_at, update.id)),
+                },
+            }
+        }
+    }
+    cursor = first["data"]["auditEvents"]["pageInfo"]["endCursor"]
+    rest = await gql(document, {"first": 10, "after": cursor})
+    assert rest["data"]["auditEvents"]["edges"] == [
+        {
+            "node": {
+                "id": gid("AuditEvent", cancel.id),
+                "actor": "editor@example.org",
+                "action": "job.cancel",
+                "entityType": "job",
+                "entityId": gid("Job", g.jobs["harbour_cancelled"].id),
+                "details": {"status": "cancelled"},
+                "occurredAt": "2026-01-05T09:09:30+00:00",
+            }
+        }
+    ]
+    assert rest["data"]["auditEvents"]["pageInfo"]["hasNextPage"] is False
