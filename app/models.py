@@ -1,6 +1,6 @@
 """Imports every ORM model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from app.assets.models import Asset
+from app.assets.models import Asset, IngestKey
 from app.audit.models import AuditEvent
 from app.db import Base
 from app.jobs.models import Job, JobStage
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "Detection",
     "Embedding",
+    "IngestKey",
     "Job",
     "JobStage",
     "Scene",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamps, UUIDPrimaryKey
+from app.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 from app.enums import AssetKind, AssetStatus, enum_column
 
 
@@ -43,3 +43,25 @@ class Asset(UUIDPrimaryKey, Timestamps, Base):
     user_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[str]] = mapped_column(default=list)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class IngestKey(UUIDPrimaryKey, Base):
+    """A client idempotency key of an ingest call and what that call registered.
+
+    Inserted before anything else the call writes, so the unique constraint serialises two
+    concurrent calls with one key: the second waits for the first and replays its result.
+    """
+
+    __tablename__ = "ingest_key"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    # No index of its own: the unique constraint's index leads with it.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    # The content the key stands for: the asset is the tenant's one with this hash.
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    # The job the key's call created; None when the content was already registered.
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("job.id", ondelete="SET NULL"), default=None, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.models import Asset
+from app.assets.models import Asset, IngestKey
 
 
 async def get_by_sha(session: AsyncSession, *, tenant_id: uuid.UUID, sha256: str) -> Asset | None:
@@ -22,3 +22,14 @@ async def get(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUI
     return await session.scalar(
         select(Asset).where(Asset.tenant_id == tenant_id, Asset.id == asset_id, Asset.deleted_at.is_(None))
     )
+
+
+async def get_ingest_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key: str, lock: bool = False
+) -> IngestKey | None:
+    """The tenant's record of an ingest idempotency key; ``lock`` holds its row (PostgreSQL)
+    until the transaction ends, so concurrent calls with the key take turns."""
+    query = select(IngestKey).where(IngestKey.tenant_id == tenant_id, IngestKey.key == key)
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)

@@ -2,8 +2,11 @@
 
 Ingestion is idempotent twice over: the same bytes registered again by one tenant return
 the existing asset (content sha256 is unique per tenant), and a client idempotency key
-returns what the first call with that key created, or a typed conflict if the content
-differs.
+replays what the first call with that key returned, or is a typed conflict if the content
+differs. A key is recorded whatever its first call found (a new asset or one registered
+before) before that call writes anything else, so concurrent calls with one key take turns
+and the later ones replay the first. A key whose asset was deleted since restores it, as a
+call without a key does, and then stands for the restored asset and its new job.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import repository
 from app.assets.kinds import detect_kind
-from app.assets.models import Asset
+from app.assets.models import Asset, IngestKey
 from app.audit import service as audit
-from app.blobs import StoredBlob
 from app.container import Enqueuer, Services
 from app.db import utcnow
 from app.enums import AssetStatus
 from app.errors import (
+    EmptyFileError,
+    FileTooLargeError,
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
@@ -106,6 +110,7 @@ async def ingest_path(
             metadata=metadata,
             idempotency_key=idempotency_key,
             queue=queue,
+            source_field="path",
         )
 
 
@@ -123,21 +128,34 @@ async def ingest_stream(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     queue: str = "realtime",
+    source_field: str = "upload",
 ) -> IngestResult:
-    """Store the stream's bytes, register the asset and start its pipeline (does not commit)."""
+    """Store the stream's bytes, register the asset and start its pipeline (does not commit).
+
+    ``source_field`` names the input the bytes came from in empty and oversized errors.
+    """
     # The blob is written before the row: a failed transaction leaves at worst an
     # unreferenced content-addressed blob, never a row pointing at missing bytes.
     # Hashing and writing gigabytes must not stall the event loop (API requests, subscriptions).
-    blob = await asyncio.to_thread(
-        services.blobs.put_stream, stream, max_bytes=services.settings.max_upload_bytes
-    )
+    try:
+        blob = await asyncio.to_thread(
+            services.blobs.put_stream, stream, max_bytes=services.settings.max_upload_bytes
+        )
+    except (EmptyFileError, FileTooLargeError) as exc:
+        exc.field = exc.field or [source_field]
+        raise
+    key_row: IngestKey | None = None
+    key_is_new = False
     if idempotency_key is not None:
-        earlier = await _by_idempotency_key(session, tenant_id=tenant_id, key=idempotency_key, blob=blob)
-        if earlier is not None:
-            return earlier
+        key_row, key_is_new, replay = await _claim_key(
+            session, tenant_id=tenant_id, key=idempotency_key, sha256=blob.sha256
+        )
+        if replay is not None:
+            return replay
 
     existing = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=blob.sha256)
     if existing is not None and existing.deleted_at is None:
+        # The key (if any) records no job: what this call returns is what a replay returns.
         return IngestResult(asset=existing, job=None, created=False)
 
     # A full queue refuses before any row is written (create_job checks again, for its
@@ -172,6 +190,8 @@ async def ingest_stream(
                 session.add(asset)
                 await session.flush()
         except IntegrityError:
+            # (A concurrent call with the same key cannot be the winner: it took its turn
+            # at the key; this call's key, if any, keeps recording no job.)
             winner = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=blob.sha256)
             if winner is None:
                 raise
@@ -182,9 +202,13 @@ async def ingest_stream(
         enqueuer=services.enqueuer,
         asset=asset,
         queue=queue,
-        idempotency_key=idempotency_key,
+        # The job column holds the key of the call that created the job; a key restoring
+        # its deleted asset already named an earlier job.
+        idempotency_key=idempotency_key if key_is_new else None,
         queue_bound=services.settings.queue_bound,
     )
+    if key_row is not None:
+        key_row.job_id = job.id
     await audit.record(
         session,
         tenant_id=tenant_id,
@@ -197,19 +221,39 @@ async def ingest_stream(
     return IngestResult(asset=asset, job=job, created=True)
 
 
-async def _by_idempotency_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, key: str, blob: StoredBlob
-) -> IngestResult | None:
-    job = await jobs.get_job_by_idempotency_key(session, tenant_id=tenant_id, key=key)
-    if job is None:
-        return None
-    asset = await session.get(Asset, job.asset_id)
-    if asset is None or asset.content_sha256 != blob.sha256:
+async def _claim_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key: str, sha256: str
+) -> tuple[IngestKey, bool, IngestResult | None]:
+    """The key's record (and whether this call created it) and, for a repeated key whose
+    asset is live, the result to replay; IdempotencyConflictError if the key stands for
+    other content."""
+    row = await repository.get_ingest_key(session, tenant_id=tenant_id, key=key, lock=True)
+    if row is None:
+        row = IngestKey(tenant_id=tenant_id, key=key, content_sha256=sha256)
+        try:
+            # First write of the call: a concurrent call with this key waits on the unique
+            # constraint until this transaction ends, then replays it (or claims the key if
+            # this one rolled back).
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:
+            row = await repository.get_ingest_key(session, tenant_id=tenant_id, key=key, lock=True)
+            if row is None:
+                raise
+        else:
+            return row, True, None
+    if row.content_sha256 != sha256:
         raise IdempotencyConflictError(
             f"idempotency key {key!r} was already used for different content",
             field=["idempotencyKey"],
         )
-    return IngestResult(asset=asset, job=job, created=False)
+    asset = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=sha256)
+    if asset is None or asset.deleted_at is not None:
+        # Deleted since the key was used: the call goes on and restores the asset.
+        return row, False, None
+    job = await session.get(Job, row.job_id) if row.job_id is not None else None
+    return row, False, IngestResult(asset=asset, job=job, created=False)
 
 
 # --- editing and deleting ------------------------------------------------------------------

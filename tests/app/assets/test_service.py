@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import io
-import os
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.assets.models import Asset
-from app.assets.service import ingest_path, ingest_stream
+from app.assets.models import Asset, IngestKey
+from app.assets.service import IngestResult, delete_asset, ingest_path, ingest_stream
 from app.audit.models import AuditEvent
 from app.container import Services
 from app.enums import AssetKind, StageStatus
@@ -137,6 +139,135 @@ async def test_idempotency_key_replays_and_conflicts(
         assert (await _count(session, Asset), await _count(session, Job)) == (1, 1)
 
 
+async def _ingest_text(
+    session: AsyncSession, services: Services, tenant: Tenant, data: bytes, key: str | None = "k"
+) -> IngestResult:
+    return await ingest_stream(
+        session,
+        services,
+        tenant_id=tenant.id,
+        stream=io.BytesIO(data),
+        filename="a.txt",
+        actor="t",
+        idempotency_key=key,
+    )
+
+
+async def test_a_key_first_used_on_registered_content_replays_and_conflicts(
+    services: Services, tenant: Tenant, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        original = await _ingest_text(session, services, tenant, b"hello world", key=None)
+        await session.commit()
+    async with session_factory() as session:
+        first = await _ingest_text(session, services, tenant, b"hello world")
+        await session.commit()
+    assert (first.asset.id, first.job, first.created) == (original.asset.id, None, False)
+    async with session_factory() as session:
+        # The key stands for that content now, though its first call created nothing.
+        with pytest.raises(IdempotencyConflictError, match="'k' was already used for different content"):
+            await _ingest_text(session, services, tenant, b"other bytes")
+        await session.rollback()
+    async with session_factory() as session:
+        replay = await _ingest_text(session, services, tenant, b"hello world")
+        assert (replay.asset.id, replay.job, replay.created) == (original.asset.id, None, False)
+        await session.commit()
+        assert (await _count(session, Asset), await _count(session, Job)) == (1, 1)
+        key = (await session.scalars(select(IngestKey))).one()
+        assert (key.key, key.content_sha256, key.job_id) == ("k", original.asset.content_sha256, None)
+
+
+async def test_a_key_of_a_deleted_asset_restores_it_like_a_call_without_key(
+    services: Services, tenant: Tenant, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        first = await _ingest_text(session, services, tenant, b"hello world")
+        await session.commit()
+    assert first.job is not None
+    async with session_factory() as session:
+        await delete_asset(session, publisher=None, tenant_id=tenant.id, asset_id=first.asset.id, actor="t")
+        await session.commit()
+    async with session_factory() as session:
+        restored = await _ingest_text(session, services, tenant, b"hello world")
+        await session.commit()
+    assert restored.created
+    assert restored.asset.id == first.asset.id
+    assert restored.asset.deleted_at is None
+    assert restored.job is not None
+    assert restored.job.id != first.job.id
+    async with session_factory() as session:
+        # From now on the key replays the restored asset and its new job.
+        replay = await _ingest_text(session, services, tenant, b"hello world")
+        await session.commit()
+    assert replay.job is not None
+    assert (replay.asset.id, replay.job.id, replay.created) == (first.asset.id, restored.job.id, False)
+
+    # The same as what a call without a key does with a deleted asset.
+    async with session_factory() as session:
+        await delete_asset(session, publisher=None, tenant_id=tenant.id, asset_id=first.asset.id, actor="t")
+        await session.commit()
+    async with session_factory() as session:
+        keyless = await _ingest_text(session, services, tenant, b"hello world", key=None)
+        await session.commit()
+    assert (keyless.asset.id, keyless.created) == (first.asset.id, True)
+    async with session_factory() as session:
+        assert (await _count(session, Asset), await _count(session, Job)) == (1, 3)
+
+
+async def _wait_until_blocked(services: Services, task: asyncio.Task[IngestResult]) -> None:
+    """Until ``task`` waits for the other transaction: a lock wait on PostgreSQL; on SQLite
+    (BEGIN IMMEDIATE queues writers, nothing shows the wait) a moment."""
+    if services.engine.dialect.name != "postgresql":
+        await asyncio.sleep(0.3)
+    else:
+        for _ in range(200):
+            async with services.engine.connect() as conn:
+                waiting = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            if waiting:
+                break
+            await asyncio.sleep(0.025)
+        else:
+            pytest.fail("the second call never waited for the first")
+    assert not task.done()
+
+
+@pytest.mark.parametrize("second_content", [b"same bytes", b"other bytes"])
+async def test_concurrent_calls_with_one_key_take_turns(
+    services: Services,
+    tenant: Tenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    second_content: bytes,
+) -> None:
+    async with session_factory() as first_session, session_factory() as second_session:
+        first = await _ingest_text(first_session, services, tenant, b"same bytes")
+        # The first call holds the key (uncommitted) while the second one runs.
+        second = asyncio.create_task(_ingest_text(second_session, services, tenant, second_content))
+        await _wait_until_blocked(services, second)
+        await first_session.commit()
+        if second_content == b"same bytes":
+            result = await second
+            await second_session.commit()
+            assert first.job is not None
+            assert result.job is not None
+            assert (result.asset.id, result.job.id, result.created) == (first.asset.id, first.job.id, False)
+        else:
+            with pytest.raises(IdempotencyConflictError) as info:
+                await second
+            assert (info.value.message, info.value.field) == (
+                "idempotency key 'k' was already used for different content",
+                ["idempotencyKey"],
+            )
+            await second_session.rollback()
+    async with session_factory() as session:
+        counts = [await _count(session, model) for model in (Asset, Job, IngestKey)]
+        assert counts == [1, 1, 1]
+
+
 async def test_path_outside_allowed_roots_is_refused(
     services: Services, tenant: Tenant, tmp_path: Path
 ) -> None:
@@ -153,32 +284,50 @@ async def test_path_outside_allowed_roots_is_refused(
 
 
 async def test_missing_directory_and_unreadable_files(
-    services: Services, tenant: Tenant, media_root: Path
+    services: Services, tenant: Tenant, media_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     locked = media_root / "locked.txt"
     locked.write_text("x")
-    locked.chmod(0)
+    real_open = Path.open
+
+    def refusing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        # Root reads files whatever their mode (and CI runs as root): the refusal is injected.
+        if self == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing_open)
     async with services.session_factory() as session:
         with pytest.raises(UnreadableFileError, match="no such file"):
             await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "nope.mp4", actor="t")
         with pytest.raises(UnreadableFileError, match="not a regular file"):
             await ingest_path(session, services, tenant_id=tenant.id, path=media_root, actor="t")
-        if os.geteuid() != 0:  # root reads files whatever their mode
-            with pytest.raises(UnreadableFileError, match="permission denied"):
-                await ingest_path(session, services, tenant_id=tenant.id, path=locked, actor="t")
+        with pytest.raises(UnreadableFileError) as info:
+            await ingest_path(session, services, tenant_id=tenant.id, path=locked, actor="t")
+        assert (info.value.message, info.value.code, info.value.field) == (
+            f"{locked}: permission denied",
+            "UNREADABLE_FILE",
+            ["path"],
+        )
+        assert await _count(session, Asset) == 0
 
 
 async def test_empty_oversized_and_unsupported_content(
     services: Services, tenant: Tenant, media_root: Path
 ) -> None:
     (media_root / "empty.mp4").write_bytes(b"")
+    (media_root / "a.txt").write_bytes(b"x" * 11)
     services.settings.max_upload_bytes = 10
     async with services.session_factory() as session:
-        with pytest.raises(EmptyFileError):
+        with pytest.raises(EmptyFileError) as empty:
             await ingest_path(
                 session, services, tenant_id=tenant.id, path=media_root / "empty.mp4", actor="t"
             )
-        with pytest.raises(FileTooLargeError, match="limit of 10 bytes"):
+        assert (empty.value.message, empty.value.field) == ("the content is empty", ["path"])
+        with pytest.raises(FileTooLargeError) as big:
+            await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "a.txt", actor="t")
+        assert (big.value.message, big.value.field) == ("content exceeds the limit of 10 bytes", ["path"])
+        with pytest.raises(FileTooLargeError) as big:
             await ingest_stream(
                 session,
                 services,
@@ -187,6 +336,12 @@ async def test_empty_oversized_and_unsupported_content(
                 filename="big.txt",
                 actor="t",
             )
+        assert (big.value.message, big.value.field) == ("content exceeds the limit of 10 bytes", ["upload"])
+        with pytest.raises(EmptyFileError) as empty:
+            await ingest_stream(
+                session, services, tenant_id=tenant.id, stream=io.BytesIO(b""), filename="e.txt", actor="t"
+            )
+        assert empty.value.field == ["upload"]
         services.settings.max_upload_bytes = 1000
         with pytest.raises(UnsupportedMediaError, match="binary"):
             await ingest_stream(
