@@ -96,6 +96,14 @@ class Settings(BaseSettings):
             "Default minimum fused score of a search hit (a query's minScore overrides it); unset keeps all."
         ),
     )
+    search_deleted_window_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Searches exclude inside the engine the assets deleted this recently (their index removal may "
+            "be pending), so counts and facets skip them; keep it above the reconciler's interval."
+        ),
+    )
     inference_url: str = Field(
         default="local://",
         description="Model backend: local:// (in-process CPU models) or grpc://triton:8001 / http://triton:8000.",
