@@ -14,15 +14,19 @@ Hard isolation (dedicated realtime workers) is ``mediakg worker --queue realtime
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import copy
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name, xq_name
 from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 from opentelemetry import trace
@@ -30,7 +34,7 @@ from opentelemetry import trace
 from app.jobs.errors import PermanentStageError
 from app.jobs.service import QUEUES
 from app.settings import Settings
-from app.telemetry import attached_context, enqueue
+from app.telemetry import QueueStat, attached_context, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +154,18 @@ class DramatiqEnqueuer:
 
 
 def dead_letters(broker: Broker, queue: str, *, limit: int = 100) -> list[Message[Any]]:
-    """The dead-lettered messages of ``queue`` (most recent last), as far as the broker can list them."""
+    """The dead-lettered messages of ``queue`` (most recent last, at most ``limit``).
+
+    Listing consumes nothing: RabbitMQ's are read with ``basic_get`` and handed back
+    (``basic_nack(requeue=True)``), in their original order."""
     if isinstance(broker, StubBroker):
         return [proxy._message for proxy in broker.dead_letters_by_queue[queue]][-limit:]
+    if is_rabbitmq(broker):
+        return _rabbitmq_dead_letters(broker, queue, limit=limit)
     namespace = getattr(broker, "namespace", None)
     client = getattr(broker, "client", None)
     if namespace is None or client is None:
-        raise NotImplementedError(
-            f"{type(broker).__name__} dead letters are listed with the broker's own tools "
-            f"(RabbitMQ: the {queue}.XQ queue)"
-        )
+        raise NotImplementedError(f"{type(broker).__name__} dead letters cannot be listed")
     # RedisBroker layout (dramatiq/brokers/redis/dispatch.lua): <ns>:<queue>.XQ is a sorted
     # set of message ids by time of death, <ns>:<queue>.XQ.msgs a hash id -> encoded message.
     ids = client.zrange(f"{namespace}:{queue}.XQ", -limit, -1)
@@ -167,3 +173,125 @@ def dead_letters(broker: Broker, queue: str, *, limit: int = 100) -> list[Messag
         return []
     raw = client.hmget(f"{namespace}:{queue}.XQ.msgs", ids)
     return [Message.decode(data) for data in raw if data is not None]
+
+
+# --- RabbitMQ operations: queue depth, oldest age, dead letters, health -------------------
+#
+# Dramatiq's RabbitmqBroker declares three durable queues per queue: ``<q>`` (ready),
+# ``<q>.DQ`` (delayed: retries waiting out their backoff) and ``<q>.XQ`` (dead letters, kept
+# 7 days). Operations read them over AMQP (the management API is not assumed), each on a
+# short-lived connection of its own with short timeouts: the broker's thread-local
+# connections belong to the threads that send, and a metrics scrape or a health check must
+# neither block on nor disturb them.
+
+# Connect/read timeout of an operations connection.
+AMQP_OPS_TIMEOUT_S = 3.0
+
+
+def is_rabbitmq(broker: Broker | None) -> bool:
+    """Whether ``broker`` is Dramatiq's RabbitmqBroker (without importing pika otherwise)."""
+    return type(broker).__name__ == "RabbitmqBroker"
+
+
+@contextlib.contextmanager
+def amqp_channel(broker: Broker, *, timeout_s: float = AMQP_OPS_TIMEOUT_S) -> Iterator[Any]:
+    """A channel on a new connection to ``broker``'s server (one attempt, ``timeout_s``);
+    closed on exit, which also hands back any message fetched and not acknowledged."""
+    import pika
+
+    configured = getattr(broker, "parameters", None)
+    if configured is None:
+        raise TypeError(f"{type(broker).__name__} has no AMQP connection parameters")
+    parameters = []
+    for original in configured if isinstance(configured, list) else [configured]:
+        params = copy.copy(original)
+        params.socket_timeout = timeout_s
+        params.stack_timeout = timeout_s
+        params.blocked_connection_timeout = timeout_s
+        params.connection_attempts = 1
+        params.retry_delay = 0
+        parameters.append(params)
+    connection = pika.BlockingConnection(parameters)
+    try:
+        yield connection.channel()
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _message_count(channel: Any, name: str) -> tuple[int, Any]:
+    """Messages ready in queue ``name`` (0 when it does not exist yet: Dramatiq declares
+    queues on first use), and the channel to go on with: the broker closes the channel of a
+    passive declare of a missing queue, so a new one replaces it."""
+    import pika.exceptions
+
+    try:
+        return int(channel.queue_declare(queue=name, passive=True).method.message_count), channel
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:
+            raise
+        return 0, channel.connection.channel()
+
+
+def _peek_timestamp_ms(channel: Any, name: str) -> int | None:
+    """Enqueue time of the message at the head of queue ``name``, read with ``basic_get``
+    and handed straight back (``basic_nack(requeue=True)`` puts it back in its place);
+    None when the queue is empty."""
+    method, _properties, body = channel.basic_get(queue=name, auto_ack=False)
+    if method is None:
+        return None
+    channel.basic_nack(delivery_tag=method.delivery_tag, requeue=True)
+    try:
+        return int(Message.decode(body).message_timestamp)
+    except Exception:  # not a Dramatiq message: its age is unknown, its depth still counts
+        log.warning("queue %s: head message is not a Dramatiq message", name)
+        return None
+
+
+def rabbitmq_queue_stats(broker: Broker, queues: Iterable[str]) -> list[QueueStat]:
+    """Depth (ready + delayed), age of the oldest ready message and dead letters per queue."""
+    now_ms = time.time() * 1000
+    stats = []
+    with amqp_channel(broker) as channel:
+        for queue in queues:
+            ready, channel = _message_count(channel, queue)
+            delayed, channel = _message_count(channel, dq_name(queue))
+            dead, channel = _message_count(channel, xq_name(queue))
+            head = _peek_timestamp_ms(channel, queue) if ready else None
+            age = (now_ms - head) / 1000 if head is not None else 0.0
+            stats.append(QueueStat(queue, ready + delayed, max(0.0, age), dead))
+    return stats
+
+
+def rabbitmq_healthy(broker: Broker, *, timeout_s: float = AMQP_OPS_TIMEOUT_S) -> bool:
+    """Whether the RabbitMQ server accepts a connection and opens a channel within ``timeout_s``."""
+    try:
+        with amqp_channel(broker, timeout_s=timeout_s) as channel:
+            return bool(channel.is_open)
+    except Exception:
+        log.warning("RabbitMQ health check failed", exc_info=True)
+        return False
+
+
+def _rabbitmq_dead_letters(broker: Broker, queue: str, *, limit: int) -> list[Message[Any]]:
+    # The dead-letter queue is FIFO by time of death: read it whole (each message stays
+    # unacknowledged on this channel, so basic_get moves on to the next), keep the last
+    # ``limit``, then hand every one back at once.
+    kept: collections.deque[Message[Any]] = collections.deque(maxlen=limit)
+    with amqp_channel(broker) as channel:
+        total, channel = _message_count(channel, xq_name(queue))
+        last_tag = None
+        try:
+            for _ in range(total):
+                method, _properties, body = channel.basic_get(queue=xq_name(queue), auto_ack=False)
+                if method is None:
+                    break
+                last_tag = method.delivery_tag
+                try:
+                    kept.append(Message.decode(body))
+                except Exception:
+                    log.warning("dead letter on %s is not a Dramatiq message; skipped", queue)
+        finally:
+            if last_tag is not None:
+                channel.basic_nack(delivery_tag=last_tag, multiple=True, requeue=True)
+    return list(kept)

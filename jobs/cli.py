@@ -169,7 +169,9 @@ def dead_letters_command(
     ] = "realtime",
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most recent messages to show.")] = 50,
 ) -> None:
-    """List the dead-lettered stage messages of a queue (job id, stage, retries, last error)."""
+    """List the dead-lettered stage messages of a queue (job id, stage, retries, last error).
+
+    Nothing is consumed: RabbitMQ's dead letters are read and handed back in their order."""
     from jobs.broker import build_broker, dead_letters
 
     settings = get_settings()
@@ -179,6 +181,10 @@ def dead_letters_command(
     except NotImplementedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except Exception as exc:  # the broker is unreachable (redis or pika connection errors)
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        typer.echo(f"error: cannot read the dead letters of {queue}: {reason}", err=True)
+        raise typer.Exit(1) from None
     finally:
         broker.close()
     if not messages:

@@ -42,7 +42,14 @@ from app.jobs.service import QUEUES, STAGE_ACTOR
 from app.settings import Settings
 from app.telemetry import QueueStat, register_queue_probe
 from app.telemetry.triton_scrape import TritonScraper, start_triton_scraper
-from jobs.broker import DramatiqEnqueuer, build_broker, declare_actor
+from jobs.broker import (
+    DramatiqEnqueuer,
+    build_broker,
+    declare_actor,
+    is_rabbitmq,
+    rabbitmq_healthy,
+    rabbitmq_queue_stats,
+)
 from jobs.indexing import run_reconciler
 from jobs.registry import DEFAULT_STAGE_MODULES, StageRegistry, build_registry
 from jobs.runner import StageRunner
@@ -290,10 +297,12 @@ class JobRuntime:
         broker = self.broker
         if isinstance(broker, StubBroker):
             return [_stub_queue_stat(broker, queue) for queue in QUEUES]
+        if broker is not None and is_rabbitmq(broker):
+            return rabbitmq_queue_stats(broker, QUEUES)
         client = getattr(broker, "client", None)
         namespace = getattr(broker, "namespace", None)
         if client is None or namespace is None:
-            return []  # RabbitMQ: its management API reports queues; not read here
+            return []
         now_ms = time.time() * 1000
         stats = []
         for queue in QUEUES:
@@ -345,9 +354,12 @@ class JobRuntime:
         return alive
 
     def broker_healthy(self) -> bool:
-        """Whether the broker answers (always, for the in-process one)."""
+        """Whether the broker answers (always, for the in-process one): Redis a PING,
+        RabbitMQ a new connection and channel, within a few seconds."""
         if self.broker is None:
             return False
+        if is_rabbitmq(self.broker):
+            return rabbitmq_healthy(self.broker)
         client = getattr(self.broker, "client", None)
         if client is None:
             return True

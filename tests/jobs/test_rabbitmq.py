@@ -6,9 +6,11 @@ with ``rabbitmqctl`` and deleted afterwards, so runs sharing the server never me
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +20,22 @@ import pytest
 from app.container import Services
 from app.enums import JobStatus, StageStatus
 from app.jobs.models import Job
+from app.jobs.service import STAGE_ACTOR
 from app.settings import Settings
+from app.telemetry import QueueStat
 from app.tenancy.models import Tenant
+from inference.triton_server import free_port
+from jobs.broker import actor_name_for, dead_letters
 from jobs.registry import StageRegistry
 from tests.fixtures.required import skip_unless_required
-from tests.jobs.conftest import RuntimeFactory, ingest_video, stages_by_name, wait_jobs, with_runtime
+from tests.jobs.conftest import (
+    RuntimeFactory,
+    ingest_video,
+    stages_by_name,
+    wait_for,
+    wait_jobs,
+    with_runtime,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +106,90 @@ async def test_job_completes_over_rabbitmq_with_a_transient_retry(
     async with services.session_factory() as session:
         statuses = [(await session.get(Job, job.id)) for job in jobs]
     assert [job.status if job else None for job in statuses] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+
+
+async def test_permanent_failure_lands_in_the_dead_letter_queue_and_is_listed_without_consuming(
+    services: Services,
+    rabbitmq_settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    tmp_path: Path,
+    start_runtime: RuntimeFactory,
+    test_registry: StageRegistry,
+) -> None:
+    runtime = start_runtime(rabbitmq_settings, registry=test_registry, host_services=services)
+    poison = tmp_path / "poison"
+    poison.write_text("cause")
+    test = {"stages": {"embed": {"poison_file": str(poison)}}}
+    job = await ingest_video(
+        with_runtime(services, rabbitmq_settings, runtime), tenant, media_root, shade=3, test=test
+    )
+    await wait_jobs(services.session_factory, [job.id], within=60)
+    embed = (await stages_by_name(services.session_factory, job.id))["embed"]
+    assert (embed.status, embed.attempts, embed.error_code) == (StageStatus.FAILED, 1, "TEST_POISONED")
+    broker = runtime.broker
+    assert broker is not None
+
+    async def dead_lettered() -> bool:
+        return len(await asyncio.to_thread(dead_letters, broker, "realtime")) == 1
+
+    await wait_for(dead_lettered, within=10, what="the dead letter on realtime.XQ")
+    listings = [await asyncio.to_thread(dead_letters, broker, "realtime") for _ in range(2)]
+    # Listing hands every message back: the second listing sees the same one.
+    for (dead,) in listings:
+        assert (dead.actor_name, dead.kwargs) == (
+            actor_name_for(STAGE_ACTOR, "realtime"),
+            {"job_id": str(job.id), "stage": "embed"},
+        )
+    assert listings[0][0].message_id == listings[1][0].message_id
+    assert await asyncio.to_thread(dead_letters, broker, "batch") == []
+    stats = {stat.queue: stat for stat in await asyncio.to_thread(runtime.queue_stats)}
+    assert stats["realtime"].dead_letters == 1
+    assert stats["batch"].dead_letters == 0
+
+
+async def test_queue_stats_report_depth_and_oldest_age_without_consuming(
+    rabbitmq_settings: Settings, start_runtime: RuntimeFactory
+) -> None:
+    # No workers: what is sent stays queued.
+    runtime = start_runtime(rabbitmq_settings, registry=StageRegistry(), workers=False, sweeper=False)
+    assert runtime.enqueuer is not None
+    sent_at = time.time()
+    for i in range(5):
+        runtime.enqueuer.send(STAGE_ACTOR, queue="batch", args={"job_id": f"job-{i}", "stage": "probe"})
+    # Delayed (a retry waiting out its backoff): counted in the depth, not in the age.
+    for i in range(2):
+        runtime.enqueuer.send(
+            STAGE_ACTOR, queue="realtime", args={"job_id": f"late-{i}", "stage": "probe"}, delay_ms=600_000
+        )
+    await asyncio.sleep(1.0)
+    first = {stat.queue: stat for stat in await asyncio.to_thread(runtime.queue_stats)}
+    waited = time.time() - sent_at
+    assert first["realtime"] == QueueStat("realtime", depth=2, oldest_age_s=0.0, dead_letters=0)
+    assert (first["batch"].depth, first["batch"].dead_letters) == (5, 0)
+    assert 1.0 <= first["batch"].oldest_age_s <= waited + 0.5
+    # Peeking at the head handed it back: same depth, and the head is still the oldest.
+    second = {stat.queue: stat for stat in await asyncio.to_thread(runtime.queue_stats)}
+    assert second["batch"].depth == 5
+    assert second["batch"].oldest_age_s >= first["batch"].oldest_age_s
+    assert runtime.broker is not None
+    assert runtime.broker.get_queue_message_counts("batch") == (5, 0, 0)  # type: ignore[attr-defined]
+
+
+async def test_broker_health_follows_the_connection(
+    rabbitmq_settings: Settings, start_runtime: RuntimeFactory
+) -> None:
+    live = start_runtime(rabbitmq_settings, registry=StageRegistry(), workers=False, sweeper=False)
+    assert await asyncio.to_thread(live.broker_healthy) is True
+    # Nothing listens on that port: the connection is refused at once.
+    gone = start_runtime(
+        rabbitmq_settings.model_copy(
+            update={"broker_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"}
+        ),
+        registry=StageRegistry(),
+        workers=False,
+        sweeper=False,
+    )
+    started = time.monotonic()
+    assert await asyncio.to_thread(gone.broker_healthy) is False
+    assert time.monotonic() - started < 5.0
