@@ -5,6 +5,13 @@ queue time, compute time and server-side batch size over the last scrape interva
 Triton's request metrics are cumulative counters (``nv_inference_queue_duration_us`` etc.);
 means over an interval come from the difference of two scrapes. The first scrape after start
 (or after Triton restarted, when counters go backwards) sets only the instantaneous gauges.
+
+Triton labels its metrics with its own model name (``all-MiniLM-L6-v2__fp32-1``, see
+``inference.triton_repo.triton_model_name``) and its integer version (always ``1`` here: the
+registry version is part of the Triton name). The scraper maps them back to the registry name
+and version (``all-MiniLM-L6-v2`` / ``fp32-1``), the labels every other model metric carries,
+so Triton's view of a model joins the service's own. A Triton model the registry does not know
+keeps Triton's name and version.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import threading
 import urllib.request
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -40,6 +48,14 @@ _COUNTERS = (
 ModelKey = tuple[str, str]
 
 
+def registry_model_names() -> dict[str, ModelKey]:
+    """Triton model name -> (registry name, registry version), for every model this build ships."""
+    from inference.registry import default_registry
+    from inference.triton_repo import triton_model_name
+
+    return {triton_model_name(spec): (spec.name, spec.version) for spec in default_registry()}
+
+
 @dataclass
 class TritonSnapshot:
     """One parse of Triton's metrics text."""
@@ -52,15 +68,21 @@ class TritonSnapshot:
     cpu_utilization: float | None = None
 
 
-def parse_triton_metrics(text: str) -> TritonSnapshot:
-    """The parts of Triton's exposition this service re-exports."""
+def parse_triton_metrics(text: str, names: Mapping[str, ModelKey] | None = None) -> TritonSnapshot:
+    """The parts of Triton's exposition this service re-exports.
+
+    Per-model samples are keyed by ``names[<Triton model name>]`` (registry name and version);
+    models missing from ``names`` by Triton's own name and version.
+    """
     snap = TritonSnapshot()
+    names = names or {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             # Triton's counters carry no _total suffix; the parser may add or keep one.
             name = sample.name.removesuffix("_total")
             labels = sample.labels
-            model_key = (labels.get("model", ""), labels.get("version", ""))
+            served = labels.get("model", "")
+            model_key = names.get(served) or (served, labels.get("version", ""))
             gpu = labels.get("gpu_uuid", "")
             if name in _COUNTERS:
                 snap.counters[model_key][name] = sample.value
@@ -115,9 +137,13 @@ def resolve_metrics_url(settings: Settings) -> str | None:
 class TritonScraper:
     """Scrapes one Triton metrics endpoint, on demand or every ``interval`` seconds."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = 5.0, names: Mapping[str, ModelKey] | None = None
+    ) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        # Triton model name -> registry (name, version); the shipped registry by default.
+        self.names: Mapping[str, ModelKey] = registry_model_names() if names is None else names
         self.last: TritonSnapshot | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,7 +158,7 @@ class TritonScraper:
         try:
             with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
                 text = response.read().decode("utf-8")
-            snap = parse_triton_metrics(text)
+            snap = parse_triton_metrics(text, self.names)
         except (OSError, ValueError) as exc:
             log.warning("Triton metrics scrape of %s failed: %s", self.url, exc)
             metrics.set_gauge("mediakg.triton.up", 0.0)

@@ -20,17 +20,23 @@ from app.telemetry.triton_scrape import (
     TritonScraper,
     interval_stats,
     parse_triton_metrics,
+    registry_model_names,
     resolve_metrics_url,
 )
 from tests.telemetry.helpers import sample_value
 
 GPU = "GPU-7c2b6d1e-93f1-4bd0-8d2a-5e3f3c0e9a11"
+# The Triton model name of the registry's all-MiniLM-L6-v2:fp32-1 (inference/model_repository).
+SERVED = "all-MiniLM-L6-v2__fp32-1"
+REGISTRY_LABELS = {"mediakg_model_name": "all-MiniLM-L6-v2", "mediakg_model_version": "fp32-1"}
 
 
-def triton_text(success: int, infer: int, execs: int, queue_us: int, compute_us: int, pending: int) -> str:
+def triton_text(
+    success: int, infer: int, execs: int, queue_us: int, compute_us: int, pending: int, served: str = SERVED
+) -> str:
     """Metrics text shaped like Triton's: counters without a _total suffix, per-model labels."""
     # HELP texts shortened; families, types and labels as Triton 2.x exposes them.
-    model = 'model="minilm",version="1"'
+    model = f'model="{served}",version="1"'
     return f"""\
 # HELP nv_inference_request_success Number of successful inference requests, all batch sizes
 # TYPE nv_inference_request_success counter
@@ -119,7 +125,9 @@ def test_scrapes_reexport_gpu_and_interval_means(
     assert scraper.gpu_count == 1
 
     scraper.scrape_once()
-    model = {"mediakg_model_name": "minilm", "mediakg_model_version": "1"}
+    # Labelled like every other model metric: registry name and version, not Triton's.
+    model = REGISTRY_LABELS
+    assert sample_value(metrics, "mediakg_triton_pending_requests", mediakg_model_name=SERVED) is None
     assert sample_value(metrics, "mediakg_triton_pending_requests", **model) == 3.0
     assert sample_value(metrics, "mediakg_triton_queue_time_seconds", **model) == pytest.approx(0.01)
     assert sample_value(metrics, "mediakg_triton_compute_time_seconds", **model) == pytest.approx(0.05)
@@ -153,12 +161,27 @@ def test_background_scraping(triton_peer: tuple[str, list[str]], metrics: Metric
     finally:
         scraper.stop()
     assert scraper.last is not None
-    assert sample_value(metrics, "mediakg_triton_pending_requests", mediakg_model_name="minilm") == 5.0
+    assert sample_value(metrics, "mediakg_triton_pending_requests", **REGISTRY_LABELS) == 5.0
+
+
+def test_triton_model_names_map_to_registry_names() -> None:
+    names = registry_model_names()
+    assert names[SERVED] == ("all-MiniLM-L6-v2", "fp32-1")
+    assert names["whisper-tiny.en__ct2-int8-1"] == ("whisper-tiny.en", "ct2-int8-1")
+    assert parse_triton_metrics(triton_text(1, 1, 1, 1, 1, 2), names).pending == {
+        ("all-MiniLM-L6-v2", "fp32-1"): 2.0
+    }
+    # A model the registry does not know keeps Triton's name and version.
+    assert parse_triton_metrics(triton_text(1, 1, 1, 1, 1, 4, served="other"), names).pending == {
+        ("other", "1"): 4.0
+    }
 
 
 def test_counter_reset_gives_no_interval() -> None:
-    before = parse_triton_metrics(triton_text(100, 400, 50, 200_000, 1_000_000, 0)).counters[("minilm", "1")]
-    after = parse_triton_metrics(triton_text(3, 3, 3, 900, 900, 0)).counters[("minilm", "1")]
+    key = ("all-MiniLM-L6-v2", "fp32-1")
+    names = registry_model_names()
+    before = parse_triton_metrics(triton_text(100, 400, 50, 200_000, 1_000_000, 0), names).counters[key]
+    after = parse_triton_metrics(triton_text(3, 3, 3, 900, 900, 0), names).counters[key]
     assert interval_stats(before, after) is None  # Triton restarted between the scrapes
     assert interval_stats(before, before) is None  # idle: nothing to average
 
