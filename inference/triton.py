@@ -4,7 +4,10 @@ gRPC asyncio by default (``grpc://host:8001``), HTTP asyncio as an option (``htt
 At :meth:`TritonBackend.start` it waits for the server, reads each model's metadata and config
 and checks them against the registry contract (names, dtypes, dims, batch size and the registry
 key the model declares), failing loudly on any mismatch, then warms every model up with a call
-built from its contract. Each call has a deadline; UNAVAILABLE is retried within it; what is
+built from its contract, and records each model's instance kind: on a ``KIND_GPU`` model every
+call charges the server's compute seconds for it (the ``mediakg_compute_seconds`` output every
+model of the repository returns, see :mod:`inference.triton_repo`) to the running stage's GPU
+cost. Each call has a deadline; UNAVAILABLE is retried within it; what is
 still transient after that raises :class:`~inference.errors.BackendUnavailableError`, which
 the fallback layer (:mod:`inference.fallback`) turns into a local call.
 """
@@ -24,7 +27,14 @@ import numpy.typing as npt
 from app.telemetry import model_call
 from inference.errors import BackendUnavailableError, ContractError, InferenceError, PermanentInferenceError
 from inference.registry import ModelRegistry, ModelSpec, Tensors, TensorSpec, default_registry
-from inference.triton_repo import CONFIG_DTYPES, MODEL_KEY_PARAMETER, triton_model_name, wire_dims
+from inference.triton_repo import (
+    COMPUTE_OUTPUT,
+    CONFIG_DTYPES,
+    MODEL_KEY_PARAMETER,
+    triton_model_name,
+    wire_dims,
+    wire_outputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,17 +238,17 @@ def _dims(values: Iterable[Any]) -> tuple[int, ...]:
 def contract_mismatches(spec: ModelSpec, metadata: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """Every way the served model differs from ``spec``; empty when they agree."""
     problems: list[str] = []
-    batch_prefix = (-1,) if spec.batched else ()
+    batch_prefix = (-1,) if spec.triton_max_batch_size > 0 else ()
     max_batch = int(config.get("max_batch_size", 0))
-    if max_batch != spec.max_batch_size:
-        problems.append(f"max_batch_size {max_batch} != registry {spec.max_batch_size}")
+    if max_batch != spec.triton_max_batch_size:
+        problems.append(f"max_batch_size {max_batch} != registry {spec.triton_max_batch_size}")
     params = config.get("parameters") or {}
     declared = (params.get(MODEL_KEY_PARAMETER) or {}).get("string_value")
     if declared != spec.key:
         problems.append(f"{MODEL_KEY_PARAMETER} parameter {declared!r} != {spec.key!r}")
     for kind, tensors, meta_key, config_key in (
         ("input", spec.inputs, "inputs", "input"),
-        ("output", spec.outputs, "outputs", "output"),
+        ("output", wire_outputs(spec), "outputs", "output"),
     ):
         served_meta = {t["name"]: t for t in metadata.get(meta_key, [])}
         served_config = {t["name"]: t for t in config.get(config_key, [])}
@@ -289,18 +299,35 @@ def _decode_strings(array: npt.NDArray[np.generic]) -> npt.NDArray[np.object_]:
     return out
 
 
-def _to_wire(tensor: TensorSpec, array: npt.NDArray[np.generic], batched: bool) -> npt.NDArray[np.generic]:
-    if tensor.dims:
-        return array
-    # A per-item scalar travels as [.., 1] (Triton needs rank >= 1; the config reshapes it back).
-    return array.reshape((-1, 1) if batched else (1,))
+def instance_kinds(config: Mapping[str, Any]) -> set[str]:
+    """The ``instance_group`` kinds of a served model config (KIND_CPU, KIND_GPU, ...)."""
+    return {str(group.get("kind", "KIND_AUTO")) for group in config.get("instance_group") or []}
 
 
-def _from_wire(tensor: TensorSpec, array: npt.NDArray[np.generic], batched: bool) -> npt.NDArray[np.generic]:
+def _wraps_item(spec: ModelSpec) -> bool:
+    # A one-item model that Triton batches: each request carries a leading batch dim of 1.
+    return not spec.batched and spec.triton_max_batch_size > 0
+
+
+def _to_wire(tensor: TensorSpec, array: npt.NDArray[np.generic], spec: ModelSpec) -> npt.NDArray[np.generic]:
+    if spec.batched:
+        # A per-item scalar travels as [.., 1] (Triton needs rank >= 1; the config reshapes it back).
+        return array if tensor.dims else array.reshape((-1, 1))
+    item = array if tensor.dims else array.reshape((1,))
+    return item[np.newaxis] if _wraps_item(spec) else item
+
+
+def _from_wire(
+    tensor: TensorSpec, array: npt.NDArray[np.generic], spec: ModelSpec
+) -> npt.NDArray[np.generic]:
     if tensor.dtype == "BYTES":
         array = _decode_strings(array)
+    if _wraps_item(spec):
+        if array.ndim == 0 or array.shape[0] != 1:
+            raise TritonModelError(f"{spec.key}: output {tensor.name} has shape {array.shape}, want [1, ...]")
+        array = array[0]
     if not tensor.dims:
-        array = array.reshape((-1,) if batched else ())
+        array = array.reshape((-1,) if spec.batched else ())
     return array
 
 
@@ -313,6 +340,8 @@ class TritonCallStats:
     retries: int = 0
     failures: int = 0
     seconds: float = 0.0
+    # Server execution time of the successful calls (the mediakg_compute_seconds outputs).
+    compute_seconds: float = 0.0
 
 
 class TritonBackend:
@@ -332,6 +361,8 @@ class TritonBackend:
         self._validate_tensors = validate_tensors
         self._client: _Client | None = None
         self._validated: set[str] = set()
+        # Registry key -> the model runs on GPU instances (read from its config by validate()).
+        self.on_gpu: dict[str, bool] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._stale: list[_Client] = []
         self.stats: dict[str, TritonCallStats] = {}
@@ -401,6 +432,8 @@ class TritonBackend:
         problems = contract_mismatches(spec, metadata, config)
         if problems:
             raise ModelContractMismatchError(f"{spec.key} (Triton model {name!r}): " + "; ".join(problems))
+        # Any GPU group makes the model a GPU model: its compute time is charged as GPU time.
+        self.on_gpu[spec.key] = "KIND_GPU" in instance_kinds(config)
         self._validated.add(spec.key)
 
     # --- calls -------------------------------------------------------------------------------
@@ -447,12 +480,18 @@ class TritonBackend:
             # A backend used without start() still refuses to talk to a mismatched model.
             await self.validate(spec)
         # One span and latency sample per call, retries included (what the stage waits).
-        with model_call(spec.name, spec.version, self.name, batch_size=batch or 1):
-            return await self._infer(spec, inputs, batch)
+        with model_call(spec.name, spec.version, self.name, batch_size=batch or 1) as call:
+            outputs, compute_s = await self._infer(spec, inputs, batch)
+            if self.on_gpu.get(spec.key, False):
+                # The server's execution time of this request (its share of a batch), not the
+                # call's wall time: that adds queueing and transfer, and every request of a
+                # batch would be charged the whole batch.
+                call.gpu_seconds = compute_s
+            return outputs
 
     async def _infer(
         self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]], batch: int | None
-    ) -> Tensors:
+    ) -> tuple[Tensors, float]:
         name = triton_model_name(spec)
         stats = self.stats.setdefault(spec.key, TritonCallStats())
         timeout = self.config.timeout_for(spec)
@@ -478,18 +517,21 @@ class TritonBackend:
                     continue
                 stats.failures += 1
                 raise
-        outputs = {t.name: _from_wire(t, result.as_numpy(t.name), spec.batched) for t in spec.outputs}
+        outputs = {t.name: _from_wire(t, result.as_numpy(t.name), spec) for t in spec.outputs}
+        compute = result.as_numpy(COMPUTE_OUTPUT.name)
+        compute_s = float(np.sum(compute, dtype=np.float64)) if compute is not None else 0.0
         stats.calls += 1
         stats.items += batch if batch is not None else 1
         stats.seconds += time.perf_counter() - started
+        stats.compute_seconds += compute_s
         if self._validate_tensors:
             spec.validate_outputs(outputs, batch)
-        return outputs
+        return outputs, compute_s
 
     def _request(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> list[Any]:
         request = []
         for tensor in spec.inputs:
-            array = _to_wire(tensor, np.asarray(inputs[tensor.name]), spec.batched)
+            array = _to_wire(tensor, np.asarray(inputs[tensor.name]), spec)
             item = self.client.make_input(tensor.name, list(array.shape), tensor.dtype)
             item.set_data_from_numpy(array)
             request.append(item)

@@ -5,10 +5,16 @@ It runs inside Triton's python stub, in the server's own environment (NumPy 1.x,
 very runner the local backend uses (:class:`inference.local.ModelPool`), so a Triton output and
 a local output of the same model version come from the same code.
 
-For batchable models Triton's dynamic batcher hands ``execute`` several requests at once; they
-are concatenated into one runner call and the outputs split back, which is where server-side
-batching pays. Other models run request by request. A failing request gets an error response of
-its own; the other requests of the batch still get their outputs.
+Triton's dynamic batcher hands ``execute`` several requests at once, for every model. For
+batchable models they are concatenated into one runner call and the outputs split back, which
+is where server-side batching pays. One-item-per-call models (images and audio of any size,
+``allow_ragged_batch``) keep each request's tensors apart: every request carries a leading batch
+dim of 1, stripped here, and the requests of a batch run one after another; what the batch
+saves there is only the per-execution overhead of the stub. A failing request gets an error
+response of its own; the other requests of the batch still get their outputs.
+
+Every response also carries ``mediakg_compute_seconds``: the runner time spent on that request
+(its share, by items, of a merged batch), which the client charges as GPU time on GPU instances.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,7 @@ import numpy.typing as npt
 from inference.local import ModelPool
 from inference.models.base import LocalOptions, Runner
 from inference.registry import ModelSpec, Tensors, default_registry
-from inference.triton_repo import MODEL_KEY_PARAMETER
+from inference.triton_repo import COMPUTE_OUTPUT, MODEL_KEY_PARAMETER
 
 
 def _pb_utils() -> Any:
@@ -100,27 +107,53 @@ def to_wire(spec: ModelSpec, outputs: Tensors) -> Tensors:
     return wire
 
 
+def unwrap_inputs(inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
+    """Strip the leading batch dim of 1 a one-item model's request carries on the wire."""
+    items: Tensors = {}
+    for name, array in inputs.items():
+        if array.ndim == 0 or array.shape[0] != 1:
+            raise ValueError(f"input {name!r} has shape {list(array.shape)}: send one item per request")
+        items[name] = array[0]
+    return items
+
+
+def compute_tensor(
+    spec: ModelSpec, outputs: Tensors, seconds: float, *, unwrap: bool
+) -> npt.NDArray[np.float32]:
+    """``mediakg_compute_seconds`` of one response: per item (rows summing to ``seconds``) when batched."""
+    if spec.batched:
+        rows = int(outputs[spec.outputs[0].name].shape[0])
+        return np.full((rows, 1), seconds / max(rows, 1), dtype=np.float32)
+    return np.full((1, 1) if unwrap else (1,), seconds, dtype=np.float32)
+
+
 class TritonPythonModel:
     """Serves one registry model version inside Triton's python backend."""
 
     spec: ModelSpec
     runner: Runner
+    # True for a one-item model that Triton batches: tensors travel with a leading dim of 1.
+    unwrap: bool
 
     def initialize(self, args: Mapping[str, str]) -> None:
         """Load the runner now, so the model reports READY only once it can answer."""
         config = json.loads(args["model_config"])
         self.spec = spec_from_config(config)
+        self.unwrap = not self.spec.batched and int(config.get("max_batch_size", 0)) > 0
         self.runner = ModelPool(local_options()).get(self.spec)
 
     def _inputs(self, request: Any) -> Tensors:
         pb = _pb_utils()
-        return {t.name: pb.get_input_tensor_by_name(request, t.name).as_numpy() for t in self.spec.inputs}
+        arrays = {t.name: pb.get_input_tensor_by_name(request, t.name).as_numpy() for t in self.spec.inputs}
+        return unwrap_inputs(arrays) if self.unwrap else arrays
 
-    def _response(self, outputs: Tensors) -> Any:
+    def _response(self, outputs: Tensors, seconds: float) -> Any:
         pb = _pb_utils()
-        return pb.InferenceResponse(
-            output_tensors=[pb.Tensor(n, a) for n, a in to_wire(self.spec, outputs).items()]
-        )
+        wire = to_wire(self.spec, outputs)
+        if self.unwrap:
+            wire = {name: array[np.newaxis] for name, array in wire.items()}
+        wire[COMPUTE_OUTPUT.name] = compute_tensor(self.spec, outputs, seconds, unwrap=self.unwrap)
+        return pb.InferenceResponse(output_tensors=[pb.Tensor(n, a) for n, a in wire.items()])
 
     def _error(self, exc: Exception) -> Any:
         pb = _pb_utils()
@@ -136,23 +169,33 @@ class TritonPythonModel:
                 results.append(exc)
         ok = [i for i, r in enumerate(results) if not isinstance(r, Exception)]
         batch = [r for r in results if not isinstance(r, Exception)]
-        outputs: list[Tensors | Exception]
+        outputs: list[tuple[Tensors, float] | Exception]
         if self.spec.batched and len(batch) > 1:
             try:
+                started = time.perf_counter()
                 merged = self.runner(merge_inputs(self.spec, batch))
-                outputs = list(split_outputs(merged, [batch_size(self.spec, b) for b in batch]))
+                elapsed = time.perf_counter() - started
+                sizes = [batch_size(self.spec, b) for b in batch]
+                total = sum(sizes) or 1
+                outputs = [
+                    (part, elapsed * size / total)
+                    for part, size in zip(split_outputs(merged, sizes), sizes, strict=True)
+                ]
             except Exception:
                 # Rerun one by one so only the request that broke the batch fails.
                 outputs = [self._run(b) for b in batch]
         else:
             outputs = [self._run(b) for b in batch]
+        responses: list[Any] = [self._error(r) if isinstance(r, Exception) else None for r in results]
         for i, out in zip(ok, outputs, strict=True):
-            results[i] = out
-        return [self._error(r) if isinstance(r, Exception) else self._response(r) for r in results]
+            responses[i] = self._error(out) if isinstance(out, Exception) else self._response(*out)
+        return responses
 
-    def _run(self, inputs: Tensors) -> Tensors | Exception:
+    def _run(self, inputs: Tensors) -> tuple[Tensors, float] | Exception:
         try:
-            return self.runner(inputs)
+            started = time.perf_counter()
+            outputs = self.runner(inputs)
+            return outputs, time.perf_counter() - started
         except Exception as exc:
             return exc
 

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from inference.errors import BackendUnavailableError
-from inference.registry import MINILM_FP32, RAPIDOCR, TensorSpec, default_registry
+from inference.registry import MINILM_FP32, RAPIDOCR, WHISPER_BASE, TensorSpec, default_registry
 from inference.triton import (
     ModelContractMismatchError,
     TritonBackend,
     TritonConfig,
     TritonTimeoutError,
     contract_mismatches,
+    instance_kinds,
     warmup_inputs,
 )
 from inference.triton_repo import REPOSITORY, render_config, served_specs, stale_files, triton_model_name
@@ -26,12 +27,19 @@ def served_minilm() -> tuple[dict[str, Any], dict[str, Any]]:
     metadata = {
         "name": "all-MiniLM-L6-v2__fp32-1",
         "inputs": [{"name": "text", "datatype": "BYTES", "shape": ["-1", "1"]}],
-        "outputs": [{"name": "embedding", "datatype": "FP32", "shape": ["-1", "384"]}],
+        "outputs": [
+            {"name": "embedding", "datatype": "FP32", "shape": ["-1", "384"]},
+            {"name": "mediakg_compute_seconds", "datatype": "FP32", "shape": ["-1", "1"]},
+        ],
     }
     config = {
         "max_batch_size": 64,
         "input": [{"name": "text", "data_type": "TYPE_STRING", "dims": ["1"], "reshape": {}}],
-        "output": [{"name": "embedding", "data_type": "TYPE_FP32", "dims": ["384"]}],
+        "output": [
+            {"name": "embedding", "data_type": "TYPE_FP32", "dims": ["384"]},
+            {"name": "mediakg_compute_seconds", "data_type": "TYPE_FP32", "dims": ["1"]},
+        ],
+        "instance_group": [{"name": "all-MiniLM-L6-v2__fp32-1_0", "kind": "KIND_CPU", "count": 1}],
         "parameters": {"mediakg_model": {"string_value": "all-MiniLM-L6-v2:fp32-1"}},
     }
     return metadata, config
@@ -62,8 +70,16 @@ def test_every_kind_of_mismatch_is_reported() -> None:
 
 def test_missing_output_is_reported() -> None:
     metadata, config = served_minilm()
-    metadata["outputs"] = []
+    metadata["outputs"] = metadata["outputs"][1:]
     assert contract_mismatches(MINILM_FP32, metadata, config) == ["output 'embedding' is missing"]
+
+
+def test_a_repository_without_the_compute_output_is_stale() -> None:
+    metadata, config = served_minilm()
+    metadata["outputs"] = metadata["outputs"][:1]
+    assert contract_mismatches(MINILM_FP32, metadata, config) == [
+        "output 'mediakg_compute_seconds' is missing"
+    ]
 
 
 def test_checked_in_repository_matches_the_registry() -> None:
@@ -73,10 +89,32 @@ def test_checked_in_repository_matches_the_registry() -> None:
     assert len(names) == 8
 
 
-def test_batched_models_get_dynamic_batching_and_others_do_not() -> None:
-    assert "dynamic_batching" in render_config(MINILM_FP32)
-    assert "dynamic_batching" not in render_config(RAPIDOCR)
-    assert "max_batch_size: 0" in render_config(RAPIDOCR)
+def test_every_model_gets_dynamic_batching() -> None:
+    for spec in served_specs(default_registry()):
+        config = render_config(spec)
+        assert "dynamic_batching {" in config, spec.key
+        assert spec.triton_max_batch_size > 0, spec.key
+        assert f"max_batch_size: {spec.triton_max_batch_size}\n" in config, spec.key
+    # Batched models are batched whole; one-item models by request, with shapes that may differ.
+    assert "max_batch_size: 64\n" in render_config(MINILM_FP32)
+    assert "allow_ragged_batch" not in render_config(MINILM_FP32)
+    assert "max_batch_size: 8\n" in render_config(RAPIDOCR)
+    assert "allow_ragged_batch: true" in render_config(RAPIDOCR)
+    assert "allow_ragged_batch: true" in render_config(WHISPER_BASE)
+
+
+def test_a_model_triton_cannot_batch_is_refused() -> None:
+    with pytest.raises(ValueError, match="server_batch_size"):
+        render_config(dataclasses.replace(RAPIDOCR, server_batch_size=0))
+
+
+def test_instance_kind_is_rendered_and_read_back() -> None:
+    assert "kind: KIND_CPU" in render_config(RAPIDOCR)
+    assert "kind: KIND_GPU" in render_config(RAPIDOCR, instance_kind="KIND_GPU")
+    _, config = served_minilm()
+    assert instance_kinds(config) == {"KIND_CPU"}
+    config["instance_group"].append({"kind": "KIND_GPU", "count": 2})
+    assert instance_kinds(config) == {"KIND_CPU", "KIND_GPU"}
 
 
 def test_warmup_inputs_satisfy_every_contract() -> None:
