@@ -1,13 +1,18 @@
 """Subscriptions end to end: a real server (uvicorn on a free loopback port), a real WebSocket
-(graphql-transport-ws), events published through real Redis pub/sub, and multipart HTTP."""
+(graphql-transport-ws), events published through real Redis pub/sub, and multipart HTTP.
+
+The ``*_from_the_job_runner`` tests run real jobs: an in-process job runtime (real probe, test
+stages through the stage contract) publishes through its own Redis connection, and the server
+relays what Redis delivers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +22,12 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from app.api.http import create_graphql_app
 from app.assets.models import Asset
+from app.assets.service import ingest_path
 from app.bootstrap import build_services
 from app.container import Services
 from app.enums import AssetKind, AssetStatus, JobStatus, StageStatus
 from app.events import Publisher, job_channel
+from app.jobs.errors import PermanentStageError
 from app.jobs.events import EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import MEDIA_PIPELINE
@@ -28,8 +35,12 @@ from app.pubsub import InProcessPublisher
 from app.redis_pubsub import RedisPublisher
 from app.settings import Settings
 from app.tenancy.models import Tenant
+from jobs.registry import StageContext, StageOutput, StageRegistry, build_registry
+from jobs.runtime import JobRuntime
 from tests.api.conftest import operation
 from tests.api.graph import gid
+from tests.jobs.conftest import TEST_MODULES
+from tests.jobs.media import make_wav
 
 TIMEOUT_S = 10
 
@@ -324,3 +335,180 @@ async def test_asset_events_over_multipart_http(services: Services, tenant: Tena
     assert all(set(p) == {"data"} for p in _multipart_payloads(raw))
     assert raw.rstrip().endswith("--graphql--")
     assert publisher.subscriber_count() == 0
+
+
+# --- real jobs through the job runner ------------------------------------------------------------
+
+
+@pytest.fixture
+async def runner_services(settings: Settings, redis_url: str) -> AsyncIterator[Services]:
+    """The server's services on Redis pub/sub, with settings for quick retries and sweeps.
+
+    One worker thread: stages of a job then run strictly one after another, so the order of
+    events is the order of the pipeline (two threads may start the next stage before the
+    previous completion is published)."""
+    run_settings = settings.model_copy(
+        update={
+            "pubsub_url": redis_url,
+            "stage_lease_seconds": 1.5,
+            "sweeper_interval_seconds": 0.2,
+            "retry_min_backoff_ms": 50,
+            "retry_max_backoff_ms": 100,
+            "max_retries": 3,
+            "worker_threads": 1,
+        }
+    )
+    svc = build_services(run_settings)
+    assert isinstance(svc.publisher, RedisPublisher)
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
+
+
+@pytest.fixture
+async def start_runner(runner_services: Services) -> AsyncIterator[Callable[[StageRegistry], JobRuntime]]:
+    """Start an in-process job runtime (memory:// broker, its own Redis publisher)."""
+    started: list[JobRuntime] = []
+
+    def start(registry: StageRegistry) -> JobRuntime:
+        runtime = JobRuntime(runner_services.settings, registry=registry, host_services=runner_services)
+        runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        await asyncio.to_thread(runtime.stop, 1.0)
+
+
+async def _ingest_talk(services: Services, tenant: Tenant, media_root: Path, test: dict[str, Any]) -> Job:
+    """A one-second WAV ingested without a broker: its stages wait until a runtime's sweeper
+    sends them, so a subscription made before the runtime starts sees every event."""
+    path = make_wav(media_root / "talk.wav", channels=1)
+    async with services.session_factory() as session:
+        result = await ingest_path(
+            session, services, tenant_id=tenant.id, path=path, actor="test", metadata={"test": test}
+        )
+        await session.commit()
+    assert result.job is not None
+    assert result.asset.kind == AssetKind.AUDIO
+    return result.job
+
+
+async def _events_until_complete(ws: AsyncWebSocketSession) -> list[tuple[Any, ...]]:
+    rows = []
+    while (message := await _next(ws)) != {"id": "1", "type": "complete"}:
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        rows.append(_row(message["payload"]["data"]["jobProgress"]))
+    return rows
+
+
+# Overall progress of an audio job: probe 1, scenes 3, transcribe 8, embed 3, similarity 1 and
+# index 1 (app/jobs/pipeline.py), rounded to 4 places.
+AFTER_PROBE = round(1 / 17, 4)
+AFTER_SCENES = round(4 / 17, 4)
+
+
+@pytest.mark.redis
+async def test_a_failing_job_from_the_job_runner_streams_to_job_failed(
+    runner_services: Services,
+    start_runner: Callable[[StageRegistry], JobRuntime],
+    tenant: Tenant,
+    media_root: Path,
+) -> None:
+    async def broken_transcriber(ctx: StageContext) -> StageOutput:
+        await ctx.report_progress(0.5)
+        raise PermanentStageError("TEST_BROKEN", "the transcriber cannot read this file")
+
+    registry = build_registry(TEST_MODULES)  # the real probe, test stages for the others
+    registry.register("transcribe", broken_transcriber, replace=True)
+    # scenes fails once (transient, retried), then succeeds.
+    job = await _ingest_talk(
+        runner_services, tenant, media_root, {"stages": {"scenes": {"transient_failures": 1}}}
+    )
+    async with Server(runner_services) as url, httpx.AsyncClient() as client:
+        async with _connect(url, client) as ws:
+            await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
+            snapshot = await _next(ws)
+            assert _row(snapshot["payload"]["data"]["jobProgress"]) == (
+                "SNAPSHOT", "QUEUED", 0.0, None, None, None, None,
+            )  # fmt: skip
+            start_runner(registry)
+            events = await asyncio.wait_for(_events_until_complete(ws), 30)
+    half = round((4 + 8 * 0.5) / 17, 4)
+    assert events == [
+        ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", AFTER_PROBE, "probe", "RUNNING", 1.0, None),
+        ("STAGE_COMPLETED", "RUNNING", AFTER_PROBE, "probe", "SUCCEEDED", 1.0, None),
+        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, None),
+        ("STAGE_RETRYING", "RUNNING", AFTER_PROBE, "scenes", "QUEUED", 0.0, "TEST_FLAKY"),
+        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, "TEST_FLAKY"),
+        ("PROGRESS", "RUNNING", AFTER_SCENES, "scenes", "RUNNING", 1.0, "TEST_FLAKY"),
+        ("STAGE_COMPLETED", "RUNNING", AFTER_SCENES, "scenes", "SUCCEEDED", 1.0, None),
+        ("STAGE_STARTED", "RUNNING", AFTER_SCENES, "transcribe", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", half, "transcribe", "RUNNING", 0.5, None),
+        ("STAGE_FAILED", "RUNNING", half, "transcribe", "FAILED", 0.5, "TEST_BROKEN"),
+        ("JOB_FAILED", "FAILED", half, None, None, None, "TEST_BROKEN"),
+    ]
+    await _eventually_zero(runner_services.publisher, job_channel(job.id))
+
+
+@pytest.mark.redis
+async def test_a_cancelled_job_from_the_job_runner_streams_to_job_cancelled(
+    runner_services: Services,
+    start_runner: Callable[[StageRegistry], JobRuntime],
+    tenant: Tenant,
+    media_root: Path,
+) -> None:
+    async def long_scenes(ctx: StageContext) -> StageOutput:
+        await ctx.report_progress(0.25)
+        await asyncio.sleep(30)  # until the lease heartbeat sees the cancellation
+        return StageOutput()
+
+    registry = build_registry(TEST_MODULES)
+    registry.register("scenes", long_scenes, replace=True)
+    stopped = round((1 + 3 * 0.25) / 17, 4)  # probe done, a quarter of scenes
+    job = await _ingest_talk(runner_services, tenant, media_root, {})
+    job_id = gid("Job", job.id)
+    async with Server(runner_services) as url, httpx.AsyncClient() as client:
+        async with _connect(url, client) as ws:
+            await _subscribe(ws, operation("JobProgress"), {"jobId": job_id})
+            assert (await _next(ws))["payload"]["data"]["jobProgress"]["kind"] == "SNAPSHOT"
+            start_runner(registry)
+            before: list[tuple[Any, ...]] = []
+            while not before or (before[-1][0], before[-1][3]) != ("PROGRESS", "scenes"):
+                before.append(_row((await _next(ws))["payload"]["data"]["jobProgress"]))
+            # scenes is running: cancel through the API, as a user would.
+            cancel = await client.post(
+                f"{url}/graphql", json={"query": operation("CancelJob"), "variables": {"id": job_id}}
+            )
+            assert cancel.json() == {
+                "data": {
+                    "cancelJob": {
+                        "__typename": "CancelJobSuccess",
+                        "job": {"id": job_id, "status": "RUNNING"},
+                    }
+                }
+            }
+            after = await asyncio.wait_for(_events_until_complete(ws), 10)
+    assert before == [
+        ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", AFTER_PROBE, "probe", "RUNNING", 1.0, None),
+        ("STAGE_COMPLETED", "RUNNING", AFTER_PROBE, "probe", "SUCCEEDED", 1.0, None),
+        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", stopped, "scenes", "RUNNING", 0.25, None),
+    ]
+    # The running stage and every one not started are cancelled; the job ends CANCELLED.
+    assert after == [
+        ("STAGE_CANCELLED", "CANCELLED", stopped, "scenes", "CANCELLED", 0.25, None),
+        ("STAGE_CANCELLED", "CANCELLED", stopped, "transcribe", "CANCELLED", 0.0, None),
+        ("STAGE_CANCELLED", "CANCELLED", stopped, "embed", "CANCELLED", 0.0, None),
+        ("STAGE_CANCELLED", "CANCELLED", stopped, "similarity", "CANCELLED", 0.0, None),
+        ("STAGE_CANCELLED", "CANCELLED", stopped, "index", "CANCELLED", 0.0, None),
+        ("JOB_CANCELLED", "CANCELLED", stopped, None, None, None, None),
+    ]
+    await _eventually_zero(runner_services.publisher, job_channel(job.id))

@@ -53,6 +53,7 @@ _FINAL_KIND = {
     DomainJobStatus.FAILED: JobProgressEventKind.JOB_FAILED,
     DomainJobStatus.CANCELLED: JobProgressEventKind.JOB_CANCELLED,
 }
+_FINAL_KINDS = frozenset(_FINAL_KIND.values())
 
 
 @strawberry.type(
@@ -138,8 +139,12 @@ class JobProgressEvent:
 
     @property
     def is_final(self) -> bool:
-        """Whether the job has ended (nothing follows)."""
-        return self.job_status in FINAL_JOB_STATUSES
+        """Whether nothing follows: the event that ended the job, or the snapshot of an ended
+        job. Not the job's status alone: the STAGE_CANCELLED events of a cancellation already
+        carry the job as CANCELLED, and JOB_CANCELLED comes after them."""
+        if self.kind is JobProgressEventKind.SNAPSHOT:
+            return self.job_status in FINAL_JOB_STATUSES
+        return self.kind in _FINAL_KINDS
 
 
 def _float_or_none(value: Any) -> float | None:
