@@ -190,6 +190,47 @@ async def test_facets_count_the_filtered_assets(gql: GraphQLClient, graph: Index
     }
 
 
+async def test_root_facets_count_live_assets_without_search_text(
+    gql: GraphQLClient, graph: IndexGraph
+) -> None:
+    # The "gone" video was deleted before indexing (removed, tombstoned): never counted.
+    body = await gql(operation("Facets"))
+    assert body == {
+        "data": {
+            "facets": [
+                {"field": "KIND", "values": [{"value": "image", "count": 1}, {"value": "video", "count": 1}]},
+                {"field": "TAGS", "values": [{"value": "sea", "count": 2}, {"value": "boats", "count": 1}]},
+                {
+                    "field": "LABELS",
+                    "values": [{"value": "beacon", "count": 1}, {"value": "ocean liner", "count": 1}],
+                },
+                {"field": "LANGUAGE", "values": [{"value": "en", "count": 2}]},
+            ]
+        }
+    }
+    # Filtered, per moment, some fields, one value each.
+    videos = await gql(operation("Facets"), {"filter": {"kinds": ["VIDEO"]}, "fields": ["TAGS", "KIND"]})
+    assert videos["data"]["facets"] == [
+        {"field": "TAGS", "values": [{"value": "boats", "count": 1}, {"value": "sea", "count": 1}]},
+        {"field": "KIND", "values": [{"value": "video", "count": 1}]},
+    ]
+    # The harbour's two shots and the poster's one: three moments; one label each shot.
+    moments = await gql(operation("Facets"), {"scope": "MOMENT", "fields": ["KIND", "LABELS"], "size": 1})
+    assert moments["data"]["facets"] == [
+        {"field": "KIND", "values": [{"value": "video", "count": 2}]},
+        {"field": "LABELS", "values": [{"value": "beacon", "count": 1}]},
+    ]
+    # Deleted just now (no worker has removed it from the index): not counted.
+    await gql(operation("DeleteAsset"), {"id": gid("Asset", graph.harbour.id)})
+    after = await gql(operation("Facets"), {"fields": ["KIND", "TAGS"]})
+    assert after["data"]["facets"] == [
+        {"field": "KIND", "values": [{"value": "image", "count": 1}]},
+        {"field": "TAGS", "values": [{"value": "sea", "count": 1}]},
+    ]
+    bad = await gql(operation("Facets"), {"size": 0})
+    assert _error(bad) == ("INVALID_INPUT", ["size"], "size must be between 1 and 100")
+
+
 async def test_a_deleted_asset_never_appears_even_while_still_indexed(
     gql: GraphQLClient, services: Services, graph: IndexGraph
 ) -> None:

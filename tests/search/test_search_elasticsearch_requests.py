@@ -847,3 +847,54 @@ async def test_facets_send_terms_aggregations_under_the_filters() -> None:
     )
     assert [(v.value, v.count) for v in result.facets[FacetField.KIND]] == [("video", 5), ("audio", 2)]
     assert [(v.value, v.count) for v in result.facets[FacetField.TAGS]] == [("news", 4)]
+
+
+async def test_facets_without_text_count_every_field_and_skip_excluded_assets() -> None:
+    # What the root `facets` field sends: no query text, all four fields, the caller's pending
+    # deletions excluded inside the query.
+    fake = FakeElasticsearch()
+    fake.expect("GET", "/mkg-search-gen-*", _indices(("g1", "live", True)))
+    fake.expect(
+        "POST",
+        "/mkg-search-gen-g1/_search",
+        {
+            "hits": {"hits": []},
+            "aggregations": {
+                "kind": {"buckets": [{"key": "image", "doc_count": 3}]},
+                "tags": {"buckets": []},
+                "labels": {"buckets": [{"key": "cat", "doc_count": 2}, {"key": "dog", "doc_count": 2}]},
+                "language": {"buckets": [{"key": "en", "doc_count": 1}]},
+            },
+        },
+    )
+
+    result = await backend_for(fake).facets(
+        FacetQuery(tenant_id="t1", filters=Filters(exclude_asset_ids=("a9", "a7")), size=10)
+    )
+
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    assert fake.requests[1] == Request(
+        "POST",
+        "/mkg-search-gen-g1/_search",
+        {
+            "aggs": {
+                "kind": {"terms": {"field": "kind", "size": 10, "order": order}},
+                "tags": {"terms": {"field": "tags.raw", "size": 10, "order": order}},
+                "labels": {"terms": {"field": "labels.raw", "size": 10, "order": order}},
+                "language": {"terms": {"field": "language", "size": 10, "order": order}},
+            },
+            "query": {
+                "bool": {
+                    "filter": [{"term": {"tenant_id": "t1"}}, {"term": {"doc_type": "asset"}}],
+                    "must_not": [{"terms": {"asset_id": ["a9", "a7"]}}],
+                }
+            },
+            "size": 0,
+        },
+    )
+    assert {field: [(v.value, v.count) for v in values] for field, values in result.facets.items()} == {
+        FacetField.KIND: [("image", 3)],
+        FacetField.TAGS: [],
+        FacetField.LABELS: [("cat", 2), ("dog", 2)],
+        FacetField.LANGUAGE: [("en", 1)],
+    }

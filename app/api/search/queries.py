@@ -36,6 +36,8 @@ from app.api.search.types import (
     FacetContext,
     SearchConnectionType,
     SearchEdgeType,
+    SearchFacetField,
+    SearchFacetType,
     SearchFilterInput,
     SearchHighlightType,
     SearchHitKind,
@@ -46,10 +48,12 @@ from app.api.search.types import (
     SearchRetriever,
     SearchScope,
     SearchTimeCodeType,
+    count_facets,
     decode_offset,
     encode_offset,
     invalid,
     text_field,
+    unavailable,
 )
 from app.assets.models import Asset
 from app.bootstrap import inference_for
@@ -58,7 +62,6 @@ from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import DocType, VectorField
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
 
-SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
 # RRF weights per retriever and the rank constant are settings (search_rrf_weights,
 # search_rrf_rank_constant): by default the bridge counts half, since it describes a picture by
 # its ImageNet labels only, a much coarser signal than the words said or shown.
@@ -71,11 +74,6 @@ CANDIDATES = 100
 # Most recent deletions excluded inside the engine (module docstring). Far above what one
 # reconciler interval sees; beyond it the asset loader still hides the hits.
 MAX_PENDING_DELETES = 1000
-
-
-def unavailable(message: str) -> ApiError:
-    """The GraphQL error of a search the service cannot answer now (not the caller's fault)."""
-    return ApiError(message, code=SEARCH_UNAVAILABLE)
 
 
 def _key(name: str, version: str) -> str:
@@ -349,6 +347,36 @@ class SearchQueries:
             min_score=query.min_score,
         )
         return await _run(info, backend, live, request)
+
+    @field(
+        description="Counts of kinds, tags, labels and languages over every live indexed asset (or "
+        "moment) matching the filter, without search text: the sidebar of a browse page."
+    )
+    async def facets(
+        self,
+        info: Info,
+        filter: Annotated[
+            SearchFilterInput | None, strawberry.argument(description="Structured conditions.")
+        ] = None,
+        scope: Annotated[
+            SearchScope, strawberry.argument(description="Count assets (default) or moments.")
+        ] = SearchScope.ASSET,
+        fields: Annotated[
+            list[SearchFacetField] | None,
+            strawberry.argument(description="Fields to count (default: all)."),
+        ] = None,
+        size: Annotated[int, strawberry.argument(description="Values per field, 1 to 100.")] = 10,
+    ) -> list[SearchFacetType]:
+        filters = filter.to_filters(["filter"]) if filter else Filters()
+        backend, live = await _live(info)
+        context = FacetContext(
+            backend=backend,
+            tenant_id=info.context.caller.tenant_id,
+            filters=await without_pending_deletes(info, filters),
+            scope=_scope(scope),
+            generation=live.name,
+        )
+        return await count_facets(context, fields, size, [])
 
     @field(
         description="Moments (or assets) that look like a picture: an uploaded image, or an existing "

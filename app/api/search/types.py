@@ -29,7 +29,7 @@ from app.api.ids import decode_id
 from app.api.media.types import SceneType
 from app.api.pagination import PageInfoType
 from app.errors import DomainError, InvalidInputError
-from search.backend import SearchBackend
+from search.backend import SearchBackend, SearchError
 from search.documents import DocType
 from search.query import MAX_PAGE, FacetField, FacetQuery, Filters, QueryError, TextField
 
@@ -44,9 +44,17 @@ MAX_QUERY_CHARS = 1000
 MAX_FILTER_VALUES = 50
 
 
+SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
+
+
 def invalid(message: str, field: list[str]) -> ApiError:
     """The GraphQL error of a search input the caller must correct."""
     return ApiError.from_domain(InvalidInputError(message, field=field))
+
+
+def unavailable(message: str) -> ApiError:
+    """The GraphQL error of a search the service cannot answer now (not the caller's fault)."""
+    return ApiError(message, code=SEARCH_UNAVAILABLE)
 
 
 # --- enums -----------------------------------------------------------------------------------
@@ -411,33 +419,41 @@ class SearchConnectionType:
         ] = None,
         size: Annotated[int, strawberry.argument(description="Values per field, 1 to 100.")] = 10,
     ) -> list[SearchFacetType]:
-        if not 1 <= size <= MAX_PAGE:
-            raise invalid(f"size must be between 1 and {MAX_PAGE}", ["facets", "size"])
-        ctx = self.facet_context
-        wanted = list(dict.fromkeys(fields)) if fields else list(SearchFacetField)
-        try:
-            results = await ctx.backend.facets(
-                FacetQuery(
-                    tenant_id=str(ctx.tenant_id),
-                    fields=tuple(FacetField(f.value) for f in wanted),
-                    filters=ctx.filters,
-                    scope=ctx.scope,
-                    size=size,
-                    generation=ctx.generation,
-                )
+        return await count_facets(self.facet_context, fields, size, ["facets"])
+
+
+async def count_facets(
+    ctx: FacetContext, fields: list[SearchFacetField] | None, size: int, path: list[str]
+) -> list[SearchFacetType]:
+    """The facets of ``fields`` (all when None) over what ``ctx`` selects, in the asked order."""
+    if not 1 <= size <= MAX_PAGE:
+        raise invalid(f"size must be between 1 and {MAX_PAGE}", [*path, "size"])
+    wanted = list(dict.fromkeys(fields)) if fields else list(SearchFacetField)
+    try:
+        results = await ctx.backend.facets(
+            FacetQuery(
+                tenant_id=str(ctx.tenant_id),
+                fields=tuple(FacetField(f.value) for f in wanted),
+                filters=ctx.filters,
+                scope=ctx.scope,
+                size=size,
+                generation=ctx.generation,
             )
-        except QueryError as exc:
-            raise invalid(str(exc), ["facets"]) from exc
-        return [
-            SearchFacetType(
-                field=f,
-                values=[
-                    SearchFacetValueType(value=v.value, count=v.count)
-                    for v in results.facets.get(FacetField(f.value), ())
-                ],
-            )
-            for f in wanted
-        ]
+        )
+    except QueryError as exc:
+        raise invalid(str(exc), path or ["filter"]) from exc
+    except SearchError as exc:
+        raise unavailable(f"the facets failed: {exc}") from exc
+    return [
+        SearchFacetType(
+            field=f,
+            values=[
+                SearchFacetValueType(value=v.value, count=v.count)
+                for v in results.facets.get(FacetField(f.value), ())
+            ],
+        )
+        for f in wanted
+    ]
 
 
 def text_field(value: TextField) -> SearchTextField:
