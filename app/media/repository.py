@@ -384,15 +384,24 @@ async def segments_of_scenes(
 
 @dataclass(frozen=True, slots=True)
 class DetectionFilter:
-    """Which detections: of these kinds, with this label (case-insensitive), this confident."""
+    """Which detections: of these kinds, with this label (case-insensitive), this confident,
+    seen in [start_s, end_s)."""
 
     kinds: tuple[DetectionKind, ...] = ()
     label: str | None = None
     min_confidence: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 def _detection_conditions(f: DetectionFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    # A detection is an instant (the frame it was found in): half-open like the transcript
+    # ranges, so consecutive ranges (0-60, 60-120) never both list one detection.
+    if f.start_s is not None:
+        conditions.append(Detection.time_s >= f.start_s)
+    if f.end_s is not None:
+        conditions.append(Detection.time_s < f.end_s)
     if f.kinds:
         conditions.append(Detection.kind.in_(f.kinds))
     if f.label is not None:

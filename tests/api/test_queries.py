@@ -461,6 +461,41 @@ async def test_asset_detections_filter_by_kind_label_and_confidence(
     assert [n["label"] for n in _nodes(body["data"]["asset"]["detections"])] == labels
 
 
+@pytest.mark.parametrize(
+    ("time_range", "labels"),
+    [
+        ({"from": 1.0, "to": 5.0}, ["boat", "face"]),  # 5.0 itself is the next range's
+        ({"from": 2.0}, ["face", "HARBOUR"]),
+        ({"to": 2.0}, ["boat"]),
+        ({"from": 5.0, "to": 5.0}, []),
+        ({"from": 0.0, "to": 12.0, "filter": {"kind": ["TEXT", "LABEL"]}}, ["boat", "HARBOUR"]),
+    ],
+)
+async def test_asset_detections_in_a_time_range(
+    gql: GraphQLClient, graph: Graph, time_range: dict[str, Any], labels: list[str]
+) -> None:
+    document = """
+    query($id: ID!, $from: Float, $to: Float, $filter: DetectionFilter) {
+      asset(id: $id) { detections(from: $from, to: $to, filter: $filter) { edges { node { label } } } }
+    }
+    """
+    body = await gql(document, {"id": gid("Asset", graph.harbour.id), **time_range})
+    assert [n["label"] for n in _nodes(body["data"]["asset"]["detections"])] == labels
+
+
+async def test_asset_detections_refuse_a_reversed_time_range(gql: GraphQLClient, graph: Graph) -> None:
+    document = "query($id: ID!) { asset(id: $id) { detections(from: 5, to: 1) { edges { cursor } } } }"
+    body = await gql(document, {"id": gid("Asset", graph.harbour.id)})
+    assert body["data"] == {"asset": None}
+    assert [(e["message"], e["path"], e["extensions"]) for e in body["errors"]] == [
+        (
+            "`from` must not be after `to`",
+            ["asset", "detections"],
+            {"code": "INVALID_INPUT", "field": ["detections", "from"]},
+        )
+    ]
+
+
 async def test_asset_detections_in_time_order_with_their_scenes(gql: GraphQLClient, graph: Graph) -> None:
     body = await gql(ASSET_DETECTIONS, {"id": gid("Asset", graph.harbour.id), "first": 2})
     assert body["data"]["asset"]["detections"] == {

@@ -161,7 +161,10 @@ class AssetType(relay.Node):
         )
         return connection(rows, repo.SEGMENT_ORDER, TranscriptSegmentType.from_row)
 
-    @field(description="Labels, faces and on-screen text found in the asset, in time order.")
+    @field(
+        description="Labels, faces and on-screen text found in the asset, in time order; `from`/`to` "
+        "keep those seen in that range (seconds; from inclusive, to exclusive)."
+    )
     async def detections(
         self,
         info: Info,
@@ -169,12 +172,20 @@ class AssetType(relay.Node):
             Annotated[DetectionFilterInput, strawberry.lazy(_MEDIA)] | None,
             strawberry.argument(description="Which detections to return."),
         ] = None,
+        from_: Annotated[
+            float | None,
+            strawberry.argument(name="from", description="Start of the time range, in seconds (inclusive)."),
+        ] = None,
+        to: Annotated[
+            float | None, strawberry.argument(description="End of the time range, in seconds (exclusive).")
+        ] = None,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[Annotated[DetectionType, strawberry.lazy(_MEDIA)]]:
-        from app.api.media.types import DetectionType, detection_filter
+        from app.api.media.types import DetectionType, check_time_range, detection_filter
 
-        where = detection_filter(filter, field=["detections", "filter"])
+        check_time_range(from_, to, field=["detections"])
+        where = detection_filter(filter, field=["detections", "filter"], start=from_, end=to)
         page = _page(info, repo.DETECTION_ORDER, first, after, "detections")
         rows = await info.context.loaders.media.detections_by_asset.load(PagedKey(self.row.id, page, where))
         return connection(rows, repo.DETECTION_ORDER, DetectionType.from_row)

@@ -72,14 +72,25 @@ class DetectionFilterInput:
     )
 
 
-def detection_filter(value: DetectionFilterInput | None, *, field: list[str]) -> repo.DetectionFilter:
-    """The repository filter for ``value``, checked."""
+def detection_filter(
+    value: DetectionFilterInput | None,
+    *,
+    field: list[str],
+    start: float | None = None,
+    end: float | None = None,
+) -> repo.DetectionFilter:
+    """The repository filter for ``value`` (checked) and a time range [start, end) (checked
+    with ``check_time_range``)."""
     if value is None:
-        return repo.DetectionFilter()
+        return repo.DetectionFilter(start_s=start, end_s=end)
     if value.min_confidence is not None and not 0.0 <= value.min_confidence <= 1.0:
         raise _invalid("minConfidence must be between 0 and 1", [*field, "minConfidence"])
     return repo.DetectionFilter(
-        kinds=tuple(sorted(set(value.kind or ()))), label=value.label, min_confidence=value.min_confidence
+        kinds=tuple(sorted(set(value.kind or ()))),
+        label=value.label,
+        min_confidence=value.min_confidence,
+        start_s=start,
+        end_s=end,
     )
 
 
@@ -104,12 +115,17 @@ def similarity_filter(value: SimilarityFilterInput | None, *, field: list[str]) 
     return repo.EdgeFilter(kinds=tuple(sorted(set(value.kind or ()))), min_score=value.min_score)
 
 
+def check_time_range(start: float | None, end: float | None, *, field: list[str]) -> None:
+    """INVALID_INPUT at ``field`` + ``from`` unless start <= end (when both are given)."""
+    if start is not None and end is not None and start > end:
+        raise _invalid("`from` must not be after `to`", [*field, "from"])
+
+
 def segment_filter(
     start: float | None, end: float | None, contains: str | None, *, field: list[str]
 ) -> repo.SegmentFilter:
     """The repository filter of a time range and a phrase, checked."""
-    if start is not None and end is not None and start > end:
-        raise _invalid("`from` must not be after `to`", [*field, "from"])
+    check_time_range(start, end, field=field)
     return repo.SegmentFilter(start_s=start, end_s=end, text=contains or None)
 
 
