@@ -18,6 +18,7 @@ from typing import Any
 import strawberry
 
 from app import errors as domain
+from app.api.scalars import BigInt
 from graphql import GraphQLError
 
 
@@ -124,7 +125,7 @@ class EmptyFileErrorType(UserErrorType):
 class FileTooLargeErrorType(UserErrorType):
     """FileTooLargeError."""
 
-    max_bytes: float = strawberry.field(description="The largest accepted size in bytes.")
+    max_bytes: BigInt = strawberry.field(description="The largest accepted size in bytes.")
 
 
 @strawberry.type(name="UnsupportedMedia", description="The content is of no kind the service can analyse.")
@@ -216,7 +217,7 @@ def user_error(
             message=exc.message,
             code=UserErrorCode.FILE_TOO_LARGE,
             field=exc.field,
-            max_bytes=float(max_bytes),
+            max_bytes=BigInt(max_bytes),
         )
     elif isinstance(exc, BatchTooLargeError):
         result = BatchTooLargeErrorType(

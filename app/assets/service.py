@@ -37,6 +37,7 @@ from app.errors import (
     NotFoundError,
     PathNotAllowedError,
     UnreadableFileError,
+    UnsupportedMediaError,
 )
 from app.events import Publisher, asset_channel
 from app.jobs import service as jobs
@@ -132,7 +133,8 @@ async def ingest_stream(
 ) -> IngestResult:
     """Store the stream's bytes, register the asset and start its pipeline (does not commit).
 
-    ``source_field`` names the input the bytes came from in empty and oversized errors.
+    ``source_field`` names the input the bytes came from in errors about them (empty, too
+    large, unsupported).
     """
     # The blob is written before the row: a failed transaction leaves at worst an
     # unreferenced content-addressed blob, never a row pointing at missing bytes.
@@ -162,7 +164,11 @@ async def ingest_stream(
     # other callers): a refused ingest leaves nothing behind but the content-addressed blob.
     await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
     header = services.blobs.read_head(blob.key, _HEADER_BYTES)
-    kind, mime = detect_kind(header, filename)
+    try:
+        kind, mime = detect_kind(header, filename)
+    except UnsupportedMediaError as exc:
+        exc.field = exc.field or [source_field]
+        raise
     if existing is not None:
         # Same content as a deleted asset: bring it back rather than violate uniqueness.
         asset = existing

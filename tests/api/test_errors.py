@@ -200,8 +200,8 @@ async def test_oversized_upload_gets_the_typed_error(http: httpx.AsyncClient, se
                 "__typename": "FileTooLarge",
                 "message": "content exceeds the limit of 16 bytes",
                 "code": "FILE_TOO_LARGE",
-                "field": None,
-                "maxBytes": 16.0,
+                "field": ["input", "source", "upload"],
+                "maxBytes": 16,
             }
         }
     }

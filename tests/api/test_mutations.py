@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -11,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.assets.models import Asset
 from app.audit.models import AuditEvent
 from app.container import Services
 from app.jobs.models import Job
@@ -37,10 +40,12 @@ async def _ingest_path(gql: GraphQLClient, path: Path, **extra: Any) -> dict[str
     return result
 
 
-async def _job(services: Services, job_gid: str) -> Job:
-    import base64
+def _row_id(global_id: str) -> uuid.UUID:
+    return uuid.UUID(base64.b64decode(global_id).decode().split(":", 1)[1])
 
-    job_id = uuid.UUID(base64.b64decode(job_gid).decode().split(":", 1)[1])
+
+async def _job(services: Services, job_gid: str) -> Job:
+    job_id = _row_id(job_gid)
     async with services.session_factory() as session:
         job = await session.get(Job, job_id)
         assert job is not None
@@ -90,27 +95,69 @@ async def test_idempotency_key_returns_the_first_job_or_a_conflict(
     }
 
 
+async def test_concurrent_calls_with_one_key_return_one_asset_and_job(
+    gql: GraphQLClient, services: Services, media_root: Path
+) -> None:
+    (media_root / "a.txt").write_text("first text")
+    results = await asyncio.gather(
+        *(_ingest_path(gql, media_root / "a.txt", idempotencyKey="k-2") for _ in "ab")
+    )
+    async with services.session_factory() as session:
+        job = (await session.scalars(select(Job))).one()
+    expected = {
+        "__typename": "IngestAssetSuccess",
+        "asset": {"id": gid("Asset", job.asset_id), "title": "a", "kind": "TEXT", "tags": []},
+        "job": {"id": gid("Job", job.id), "status": "QUEUED"},
+    }
+    assert sorted(results, key=lambda r: not r["created"]) == [
+        {**expected, "created": True},
+        {**expected, "created": False},
+    ]
+
+
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
 
 
+_UNRECOGNISED = "unrecognised content; supported are video, audio, images, plain text, Markdown, HTML and PDF"
+
+
 @pytest.mark.parametrize(
-    ("make", "typename", "code"),
+    ("make", "typename", "code", "message"),
     [
-        (lambda root: Path("/etc/hostname"), "PathNotAllowed", "PATH_NOT_ALLOWED"),
-        (lambda root: root / "missing.mp4", "UnreadableFile", "UNREADABLE_FILE"),
-        (lambda root: _file(root / "empty.txt", b""), "EmptyFile", "EMPTY_FILE"),
-        (lambda root: _file(root / "x.bin", b"\x00\x01"), "UnsupportedMedia", "UNSUPPORTED_MEDIA"),
+        (lambda root: Path("/etc/hostname"), "PathNotAllowed", "PATH_NOT_ALLOWED",
+         "/etc/hostname: outside the allowed ingestion roots ({root})"),
+        (lambda root: root / "missing.mp4", "UnreadableFile", "UNREADABLE_FILE",
+         "{root}/missing.mp4: no such file"),
+        (lambda root: root, "UnreadableFile", "UNREADABLE_FILE", "{root}: not a regular file"),
+        (lambda root: _file(root / "empty.txt", b""), "EmptyFile", "EMPTY_FILE", "the content is empty"),
+        (lambda root: _file(root / "x.bin", b"\x00\x01"), "UnsupportedMedia", "UNSUPPORTED_MEDIA",
+         f"x.bin: {_UNRECOGNISED}"),
+        (lambda root: _file(root / "big.txt", b"x" * 17), "FileTooLarge", "FILE_TOO_LARGE",
+         "content exceeds the limit of 16 bytes"),
     ],
 )  # fmt: skip
 async def test_ingest_path_errors(
-    gql: GraphQLClient, services: Services, media_root: Path, make: Any, typename: str, code: str
+    gql: GraphQLClient,
+    services: Services,
+    media_root: Path,
+    make: Any,
+    typename: str,
+    code: str,
+    message: str,
 ) -> None:
+    services.settings.max_upload_bytes = 16
     result = await _ingest_path(gql, make(media_root))
-    assert (result["__typename"], result["code"]) == (typename, code)
-    assert result["field"] in (["input", "source", "path"], None)
-    assert result["message"]
+    expected: dict[str, Any] = {
+        "__typename": typename,
+        "message": message.format(root=media_root),
+        "code": code,
+        "field": ["input", "source", "path"],
+    }
+    if typename == "FileTooLarge":
+        expected["maxBytes"] = 16
+    assert result == expected
     assert await _audit(services) == []  # nothing changed, nothing audited
 
 
@@ -129,14 +176,48 @@ async def test_ingest_rejects_bad_titles_tags_and_keys(gql: GraphQLClient, media
 
 
 async def test_ingest_by_multipart_upload(http: httpx.AsyncClient, services: Services) -> None:
-    response = await _upload(http, PNG_1PX, "dot.png", title="A dot")
+    response = await _upload(http, PNG_1PX, "dot.png", title="A dot", tags=["pixel"])
     assert response.status_code == 200, response.text
-    result = response.json()["data"]["ingestAsset"]
-    assert result["__typename"] == "IngestAssetSuccess"
-    assert result["asset"]["title"] == "A dot"
-    assert result["asset"]["kind"] == "IMAGE"
-    job = await _job(services, result["job"]["id"])
-    assert result["asset"]["id"] == gid("Asset", job.asset_id)
+    async with services.session_factory() as session:
+        job = (await session.scalars(select(Job))).one()
+        asset = (await session.scalars(select(Asset))).one()
+    assert response.json() == {
+        "data": {
+            "ingestAsset": {
+                "__typename": "IngestAssetSuccess",
+                "created": True,
+                "asset": {"id": gid("Asset", asset.id), "title": "A dot", "kind": "IMAGE", "tags": ["pixel"]},
+                "job": {"id": gid("Job", job.id), "status": "QUEUED"},
+            }
+        }
+    }
+    assert job.asset_id == asset.id
+    assert (asset.mime_type, asset.size_bytes, asset.source_uri) == ("image/png", len(PNG_1PX), None)
+    assert services.blobs.read_bytes(asset.blob_key) == PNG_1PX
+
+
+@pytest.mark.parametrize(
+    ("data", "typename", "code", "message"),
+    [
+        (b"", "EmptyFile", "EMPTY_FILE", "the content is empty"),
+        (b"\x00\x01\x02", "UnsupportedMedia", "UNSUPPORTED_MEDIA", f"blob.bin: {_UNRECOGNISED}"),
+    ],
+)  # fmt: skip
+async def test_ingest_upload_errors(
+    http: httpx.AsyncClient, services: Services, data: bytes, typename: str, code: str, message: str
+) -> None:
+    response = await _upload(http, data, "blob.bin")
+    assert response.json() == {
+        "data": {
+            "ingestAsset": {
+                "__typename": typename,
+                "message": message,
+                "code": code,
+                "field": ["input", "source", "upload"],
+            }
+        }
+    }
+    assert await _audit(services) == []
 
 
 async def _upload(http: httpx.AsyncClient, data: bytes, filename: str, **extra: Any) -> httpx.Response:
@@ -156,7 +237,12 @@ async def _upload(http: httpx.AsyncClient, data: bytes, filename: str, **extra: 
 
 async def test_batch_ingest_reports_each_item(gql: GraphQLClient, media_root: Path) -> None:
     (media_root / "ok.txt").write_text("fine")
-    items = [{"source": {"path": str(media_root / "ok.txt")}}, {"source": {"path": "/etc/hostname"}}]
+    (media_root / "empty.txt").write_text("")
+    items = [
+        {"source": {"path": str(media_root / "ok.txt")}},
+        {"source": {"path": "/etc/hostname"}},
+        {"source": {"path": str(media_root / "empty.txt")}},
+    ]
     body = await gql(operation("IngestAssets"), {"input": {"items": items}})
     assert body == {
         "data": {
@@ -166,6 +252,8 @@ async def test_batch_ingest_reports_each_item(gql: GraphQLClient, media_root: Pa
                     {"__typename": "IngestAssetSuccess", "created": True, "asset": {"title": "ok"}},
                     {"__typename": "PathNotAllowed", "code": "PATH_NOT_ALLOWED",
                      "field": ["input", "items", "1", "source", "path"]},
+                    {"__typename": "EmptyFile", "code": "EMPTY_FILE",
+                     "field": ["input", "items", "2", "source", "path"]},
                 ],
             }
         }
@@ -280,8 +368,19 @@ async def test_delete_asset_hides_it(gql: GraphQLClient, services: Services, ass
 
 async def test_reprocess_cancel_and_retry(gql: GraphQLClient, services: Services, asset_id: str) -> None:
     # The ingest job is still queued: one active job per asset.
+    asset_uuid = _row_id(asset_id)
     busy = await gql(operation("ReprocessAsset"), {"id": asset_id, "stages": ["EMBED"]})
-    assert busy["data"]["reprocessAsset"]["__typename"] == "InvalidState"
+    assert busy == {
+        "data": {
+            "reprocessAsset": {
+                "__typename": "InvalidState",
+                "message": f"asset {asset_uuid} already has a queued or running job: "
+                "cancel it or wait for it to finish",
+                "code": "INVALID_STATE",
+                "field": None,
+            }
+        }
+    }
 
     ingest_job = (
         await gql("query($id: ID!) { asset(id: $id) { jobs { edges { node { id } } } } }", {"id": asset_id})
@@ -315,10 +414,18 @@ async def test_reprocess_cancel_and_retry(gql: GraphQLClient, services: Services
         "field": ["input", "stages"],
     }
     reprocessed = await gql(operation("ReprocessAsset"), {"id": asset_id, "stages": ["EMBED"]})
-    result = reprocessed["data"]["reprocessAsset"]
-    assert result["__typename"] == "ReprocessAssetSuccess"
-    assert result["job"]["status"] == "QUEUED"
-    assert result["job"]["requestedStages"] == ["embed"]
+    async with services.session_factory() as session:
+        jobs = (await session.scalars(select(Job).where(Job.asset_id == asset_uuid))).all()
+    new_job = next(job for job in jobs if gid("Job", job.id) != ingest_job)
+    assert (len(jobs), new_job.requested_stages, new_job.queue) == (2, ["embed"], "batch")
+    assert reprocessed == {
+        "data": {
+            "reprocessAsset": {
+                "__typename": "ReprocessAssetSuccess",
+                "job": {"id": gid("Job", new_job.id), "status": "QUEUED", "requestedStages": ["embed"]},
+            }
+        }
+    }
     assert [a for a, _ in await _audit(services)] == [
         "asset.ingest",
         "job.cancel",

@@ -99,8 +99,9 @@ class IngestAssetInput:
     metadata: JSON | None = strawberry.field(default=None, description="Free-form metadata (a JSON object).")
     idempotency_key: str | None = strawberry.field(
         default=None,
-        description="Client key making retries safe: the same key returns what the first call created; "
-        "with different content it is an IdempotencyConflict.",
+        description="Client key making retries safe: the same key with the same content returns what "
+        "its first call returned (restoring the asset if it was deleted since); with different content "
+        "it is an IdempotencyConflict.",
     )
 
 
@@ -114,8 +115,8 @@ class IngestAssetSuccess:
         description="The asset (an existing one if the same content was registered)."
     )
     job: JobType | None = strawberry.field(
-        description="The job processing it; the earlier job for a repeated idempotency key, null when the "
-        "content was already registered without one."
+        description="The job processing it; for a repeated idempotency key, the job created under that "
+        "key; null when the content was already registered (for a key: when the key was first used)."
     )
     created: bool = strawberry.field(description="False when the content or idempotency key was seen before.")
 

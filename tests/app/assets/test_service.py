@@ -343,7 +343,7 @@ async def test_empty_oversized_and_unsupported_content(
             )
         assert empty.value.field == ["upload"]
         services.settings.max_upload_bytes = 1000
-        with pytest.raises(UnsupportedMediaError, match="binary"):
+        with pytest.raises(UnsupportedMediaError, match="binary") as unsupported:
             await ingest_stream(
                 session,
                 services,
@@ -352,6 +352,7 @@ async def test_empty_oversized_and_unsupported_content(
                 filename="x.txt",
                 actor="t",
             )
+        assert unsupported.value.field == ["upload"]
         with pytest.raises(UnsupportedMediaError, match="unrecognised"):
             await ingest_stream(
                 session,
