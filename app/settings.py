@@ -3,7 +3,7 @@
 Every external part is chosen by a URL. The defaults are the embedded ones: a SQLite file,
 the in-process broker, the embedded search index, local inference and a local blob
 directory, so ``mediakg serve`` runs with no servers at all. Every field is documented in
-``docs/configuration.md``; ``tests/test_settings.py`` fails when a field is undocumented.
+``docs/configuration.md``; ``tests/test_guards.py`` fails when a field is undocumented.
 """
 
 from __future__ import annotations
@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     triton_models: list[str] = Field(
         default_factory=list,
         description="Registry keys deployed on Triton; empty means every model of the repository.",
+    )
+    triton_env_dir: str = Field(
+        default="",
+        description=(
+            "The tritonserver environment the tests and benchmarks start (`make triton-env`). "
+            "Empty means .venv-triton in the source checkout."
+        ),
     )
     breaker_failure_threshold: int = Field(
         default=3, ge=1, description="Consecutive transient Triton failures that open its circuit breaker."

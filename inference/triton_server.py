@@ -45,8 +45,15 @@ class TritonEnvironment:
 
     @classmethod
     def load(cls, env_dir: Path | None = None) -> TritonEnvironment:
-        """Read the environment description; raise :class:`TritonEnvironmentError` if unusable."""
-        env_dir = env_dir or Path(os.environ.get("MEDIAKG_TRITON_ENV", DEFAULT_ENV))
+        """Read the environment description; raise :class:`TritonEnvironmentError` if unusable.
+
+        ``env_dir`` defaults to the ``triton_env_dir`` setting (MEDIAKG_TRITON_ENV_DIR), else
+        ``.venv-triton`` in the source checkout.
+        """
+        if env_dir is None:
+            from app.settings import get_settings
+
+            env_dir = Path(get_settings().triton_env_dir or DEFAULT_ENV)
         meta = env_dir / "triton-env.json"
         if not meta.is_file():
             raise TritonEnvironmentError(

@@ -60,7 +60,9 @@ def spec_from_config(model_config: Mapping[str, Any]) -> ModelSpec:
 
 def local_options() -> LocalOptions:
     """Runner options: the local backend's defaults (thread policy included), with overrides from
-    the server's environment (MEDIAKG_TRITON_CPU_THREADS, MEDIAKG_HAARCASCADE_DIR)."""
+    the server's environment (MEDIAKG_TRITON_CPU_THREADS, MEDIAKG_HAARCASCADE_DIR). Read with
+    os.environ, not Settings: this runs in the server's environment, which has no
+    pydantic-settings; docs/configuration.md lists them apart from the settings."""
     options = LocalOptions()
     threads = os.environ.get("MEDIAKG_TRITON_CPU_THREADS")
     if threads:
