@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from app.blobs import create_blob_store
@@ -12,6 +13,8 @@ from app.pubsub import create_publisher
 from app.settings import Settings
 from app.telemetry.sqlalchemy import instrument_engine
 from search.factory import open_backend
+
+log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings) -> Services:
@@ -55,6 +58,47 @@ async def inference_for(services: Services) -> Any:
             start = getattr(router, "start", None)
             if start is not None:
                 # Triton-first routers validate the served models and warm them up.
-                await start()
+                try:
+                    await start()
+                except BaseException:
+                    await router.aclose()
+                    raise
             services.inference = router
     return services.inference
+
+
+class InferenceStartupError(RuntimeError):
+    """The model server serves something other than the registry's contract: the process
+    must not start (every model call would fail)."""
+
+
+async def start_inference(services: Services) -> Any:
+    """At process start: build the router now when the settings name Triton, so its
+    readiness wait, contract validation and warm-up happen before any request or job.
+
+    Raises :class:`InferenceStartupError` when Triton serves a model that disagrees with the
+    registry. An unreachable Triton does not stop the start: the router's breaker starts
+    open and the models run locally until Triton answers (``inference.fallback``). Returns
+    the router, or None for ``local://`` (local models keep loading on first use)."""
+    settings = services.settings
+    if settings.inference_url.startswith("local://"):
+        return None
+    from inference.triton import ModelContractMismatchError
+
+    try:
+        router = await inference_for(services)
+    except ModelContractMismatchError as exc:
+        raise InferenceStartupError(
+            f"refusing to start: Triton at {settings.inference_url} does not serve the models "
+            f"this version expects (deploy the matching inference/model_repository or fix "
+            f"MEDIAKG_TRITON_MODELS): {exc}"
+        ) from exc
+    breaker = getattr(router, "breaker", None)
+    if breaker is not None and str(breaker.state) != "closed":
+        log.warning(
+            "Triton at %s did not answer at start-up: starting with its circuit breaker %s, "
+            "models run locally until it answers",
+            settings.inference_url,
+            breaker.state,
+        )
+    return router

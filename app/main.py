@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from app.bootstrap import build_services
+from app.bootstrap import build_services, start_inference
 from app.container import Services
 from app.lifecycle import DatabaseUnavailableError, check_database, prepare
 from app.settings import Settings, get_settings
@@ -25,12 +25,25 @@ log = logging.getLogger(__name__)
 StartHook = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
 
 
+async def inference_start_hook(services: Services) -> Callable[[], Awaitable[None]]:
+    """Validate and warm up the API's models on Triton before serving (``start_inference``:
+    a contract mismatch fails the start-up; nothing to do for local://). The router closes
+    with the services."""
+    await start_inference(services)
+
+    async def stop() -> None:
+        return None
+
+    return stop
+
+
 def default_start_hooks(settings: Settings) -> list[StartHook]:
-    """What `mediakg serve` runs beside the API, as the settings say."""
+    """What `mediakg serve` runs beside the API, as the settings say: first the model check
+    (a mismatch stops the start before any worker runs), then the job system."""
     # The composition root may import the job system; domain code never does.
     from jobs.runtime import start_hook
 
-    return [start_hook]
+    return [inference_start_hook, start_hook]
 
 
 def create_app(

@@ -28,6 +28,9 @@ log = logging.getLogger("jobs.worker")
 
 # A worker process that dies this soon after a restart is not restarted again at once.
 _RESTART_BACKOFF_S = 1.0
+# Exit code of a worker process that refuses to start on its configuration (a model server
+# that disagrees with the registry): sysexits' EX_CONFIG. The supervisor does not restart it.
+EXIT_CONFIG = 78
 
 
 @app.command()
@@ -78,6 +81,7 @@ def run_worker_process(
 
     ``index`` numbers the processes of one ``--processes N`` supervisor: process i serves its
     metrics on ``metrics_port + i`` (they cannot share a port; 0 stays 0, any free port)."""
+    from app.bootstrap import InferenceStartupError
     from app.telemetry import configure_telemetry, shutdown_telemetry, start_metrics_server
     from jobs.runtime import JobRuntime
 
@@ -108,7 +112,11 @@ def run_worker_process(
     signal.signal(signal.SIGINT, _on_signal)
     runtime = JobRuntime(settings, stage_modules=modules, threads=threads, queues=queues or None)
     try:
-        runtime.start()
+        try:
+            runtime.start()
+        except InferenceStartupError as exc:
+            log.error("%s", exc)
+            return EXIT_CONFIG
         log.info("worker ready")
         while not stop.wait(1.0):
             pass
@@ -151,6 +159,11 @@ def _supervise(count: int, threads: int, queues: list[str], modules: list[str], 
     while not stopping.is_set():
         time.sleep(0.5)
         for i, process in enumerate(children):
+            if not process.is_alive() and process.exitcode == EXIT_CONFIG and not stopping.is_set():
+                # Restarting cannot help: every process would refuse the same way.
+                log.error("worker process %s refused to start (configuration); stopping", process.pid)
+                _on_signal(signal.SIGTERM, None)
+                break
             if not process.is_alive() and not stopping.is_set():
                 log.error("worker process %s exited with %s; restarting", process.pid, process.exitcode)
                 if time.monotonic() - started[i] < _RESTART_BACKOFF_S:

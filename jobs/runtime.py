@@ -36,7 +36,7 @@ from dramatiq.middleware import CurrentMessage
 
 import app.models  # noqa: F401  (every mapper configured: a worker loads no other module that would)
 from app.assets.service import SEARCH_SYNC_ACTOR
-from app.bootstrap import build_services
+from app.bootstrap import build_services, start_inference
 from app.container import Services
 from app.jobs.service import QUEUES, STAGE_ACTOR
 from app.settings import Settings
@@ -130,7 +130,9 @@ class JobRuntime:
         return self._loop_thread.run_coroutine(coro)
 
     def start(self) -> None:
-        """Start the loop, the broker, the worker threads and the sweeper."""
+        """Start the loop, the models (with workers, on Triton: validated and warmed up;
+        ``app.bootstrap.InferenceStartupError`` on a mismatch, with nothing left running),
+        the broker, the worker threads and the sweeper."""
         time_limit = self.registry.max_time_limit_s(self.settings.stage_time_limit_seconds)
         self._loop_thread = EventLoopThread(log)
         self._loop_thread.start(timeout=5.0)
@@ -141,10 +143,24 @@ class JobRuntime:
             services = dataclasses.replace(
                 services, publisher=self.host_services.publisher, blobs=self.host_services.blobs
             )
+        self.services = services
+        if self.run_workers:
+            # Stages call the models: on Triton, validate the served models against the
+            # registry and warm them up before the first message is taken. A mismatch stops
+            # the start (InferenceStartupError); an unreachable Triton starts with its breaker
+            # open and the models run locally.
+            try:
+                self._loop_thread.run_coroutine(start_inference(services))
+            except BaseException:
+                log.error("job runtime not started: model check failed")
+                self._close_services()
+                self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
+                self._loop_thread = None
+                self.services = None
+                raise
         self.broker = build_broker(self.settings, time_limit_s=time_limit)
         self.enqueuer = DramatiqEnqueuer(self.broker)
         services.enqueuer = self.enqueuer
-        self.services = services
         self.runner = StageRunner(services, self.registry, enqueuer=self.enqueuer, worker_id=self.worker_id)
         declare_actor(
             self.broker,
@@ -273,21 +289,26 @@ class JobRuntime:
             self._worker = None
         if self.broker is not None:
             self.broker.close()
-        if self.services is not None:
-            services = self.services
-            try:
-                if services.search is not None:
-                    self._loop_thread.run_coroutine(services.search.aclose())
-                if services.inference is not None:
-                    self._loop_thread.run_coroutine(services.inference.aclose())
-                self._loop_thread.run_coroutine(services.engine.dispose())
-                if self.host_services is None or services.publisher is not self.host_services.publisher:
-                    self._loop_thread.run_coroutine(services.publisher.close())
-            except Exception:
-                log.exception("closing the job runtime's pools failed")
+        self._close_services()
         self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
         self._loop_thread = None
         log.info("job runtime stopped")
+
+    def _close_services(self) -> None:
+        """Close the runtime's own pools on its loop (not the host's publisher)."""
+        if self.services is None or self._loop_thread is None:
+            return
+        services = self.services
+        try:
+            if services.search is not None:
+                self._loop_thread.run_coroutine(services.search.aclose())
+            if services.inference is not None:
+                self._loop_thread.run_coroutine(services.inference.aclose())
+            self._loop_thread.run_coroutine(services.engine.dispose())
+            if self.host_services is None or services.publisher is not self.host_services.publisher:
+                self._loop_thread.run_coroutine(services.publisher.close())
+        except Exception:
+            log.exception("closing the job runtime's pools failed")
 
     # --- operations: what /metrics and the systemStatus query report ---------------------
 
