@@ -78,3 +78,29 @@ def test_ingest_with_unreachable_database_prints_one_clear_error(
     assert "error: database " in result.stderr
     assert "is unreachable" in result.stderr
     assert needle in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("postgresql+asyncpg://postgres@127.0.0.1:1/nodb", "Connect call failed"),
+        ("sqlite+aiosqlite:////nonexistent-dir/sub/x.db", "unable to open database file"),
+    ],
+)
+def test_serve_with_unreachable_database_prints_one_clear_error(
+    tmp_path: Path, url: str, needle: str
+) -> None:
+    # Port 0: should the check ever let it through, the server binds somewhere harmless (and the
+    # run's timeout fails the test) rather than on the default port.
+    result = _run(
+        ["serve", "--host", "127.0.0.1", "--port", "0"],
+        {"MEDIAKG_DATABASE_URL": url, "MEDIAKG_DATA_DIR": str(tmp_path / "d"), "MEDIAKG_LOG_JSON": "false"},
+        tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: database {url} is unreachable: ")
+    assert needle in errors[0]
+    assert "Uvicorn running" not in result.stderr + result.stdout
