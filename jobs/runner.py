@@ -16,6 +16,12 @@ Failures: ``PermanentStageError`` fails the stage and the job, and is re-raised 
 dead-letters the message (``throws``); other exceptions put the stage back to QUEUED and
 ask Dramatiq for a retry with exponential backoff and jitter, until the last attempt,
 which fails the stage like a permanent error and lets the message go to the dead letters.
+
+Crashes: a worker that dies mid-stage never reports. The sweeper (or a redelivery) sends
+the stage again with a fresh message, so Dramatiq's retry count cannot bound it; the claim
+does: a stage whose last run vanished (its lease expired) and that was started
+``max_retries + 1`` times (per run of the job: each ``retryJob`` grants as many again) is
+failed with ``STAGE_CRASHED`` instead of being run again, and the message is dead-lettered.
 """
 
 from __future__ import annotations
@@ -42,7 +48,13 @@ from app.enums import AssetStatus, JobStatus, StageStatus
 from app.events import asset_channel, job_channel
 from app.jobs import repository
 from app.jobs import service as jobs
-from app.jobs.errors import STAGE_TIME_LIMIT, TRANSIENT_ERROR, PermanentStageError, StageFailure
+from app.jobs.errors import (
+    STAGE_CRASHED,
+    STAGE_TIME_LIMIT,
+    TRANSIENT_ERROR,
+    PermanentStageError,
+    StageFailure,
+)
 from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import PIPELINES
@@ -133,6 +145,11 @@ class StageRunner:
             return self.settings.max_retries
         return spec.max_retries if spec.max_retries is not None else self.settings.max_retries
 
+    def attempts_allowed(self, stage: str, job: Job) -> int:
+        """Starts of ``stage`` after which a vanished run fails it (STAGE_CRASHED): one run
+        plus its retries, per run of the job (``retryJob`` grants a fresh budget)."""
+        return (self.max_retries_for(stage) + 1) * max(1, job.attempts)
+
     async def run(
         self, *, job_id: str, stage: str, retries: int, max_retries: int, trace_context: dict[str, str]
     ) -> None:
@@ -152,7 +169,11 @@ class StageRunner:
             except ValueError:
                 log.error("stage message with a malformed job id %r dropped", job_id)
                 return
-            claim = await self._claim(jid, stage)
+            try:
+                claim = await self._claim(jid, stage)
+            except PermanentStageError as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                raise
             if claim is None:
                 return
             span.set_attribute("mediakg.attempt", claim.stage.attempts)
@@ -169,8 +190,14 @@ class StageRunner:
     # --- claim -------------------------------------------------------------------------
 
     async def _claim(self, job_id: uuid.UUID, name: str) -> Claim | None:
+        """Take the stage's lease, or None when this message has nothing to run.
+
+        Raises PermanentStageError(STAGE_CRASHED), after committing the failure, when the
+        stage's last run vanished and its attempts are used up: Dramatiq dead-letters it.
+        """
         events: list[dict[str, Any]] = []
         claim: Claim | None = None
+        crashed: PermanentStageError | None = None
         async with session_scope(self.services.session_factory) as session:
             job = await repository.lock_job(session, job_id=job_id)
             if job is None:
@@ -212,6 +239,25 @@ class StageRunner:
                 # upstream stage queues it again.
                 log.info("stage %s of job %s waits for upstream stages; message ignored", name, job_id)
                 return None
+            elif _vanished(row) and row.attempts >= self.attempts_allowed(name, job):
+                # A poisoned file kills its worker on every attempt: stop here, for good.
+                if row.status == StageStatus.RUNNING:
+                    why = repository.lease_expired_message(row.lease_owner, row.attempts)
+                else:
+                    why = row.error_message or repository.lease_expired_message(None, row.attempts)
+                message = f"{why} (gave up after {row.attempts} attempts)"
+                if not await repository.fail_unleased_stage(
+                    session, stage_id=row.id, now=now, code=STAGE_CRASHED, message=message
+                ):
+                    log.info("stage %s of job %s was renewed by its owner; message ignored", name, job_id)
+                    return None
+                await session.refresh(row)
+                jobs.mark_failed(job, stages, stage=name, code=STAGE_CRASHED, message=message)
+                await jobs.set_asset_status(session, job=job, status=AssetStatus.FAILED)
+                events.append(job_event(EventType.STAGE_FAILED, job, row))
+                events.append(job_event(EventType.JOB_FAILED, job))
+                crashed = PermanentStageError(STAGE_CRASHED, message)
+                log.error("stage %s of job %s failed: %s: %s", name, job_id, STAGE_CRASHED, message)
             else:
                 owner = f"{self.worker_id}/{uuid.uuid4().hex[:12]}"
                 if not await repository.claim_stage(
@@ -234,6 +280,8 @@ class StageRunner:
                 )
                 claim = Claim(job=job, asset=asset, stage=row, owner=owner)
         await self._publish(events)
+        if crashed is not None:
+            raise crashed
         return claim
 
     # --- run ---------------------------------------------------------------------------
@@ -587,11 +635,16 @@ class StageRunner:
                 job = await repository.lock_job(session, job_id=claim.job.id)
                 if job is None:
                     return
+                values: dict[str, Any] = {
+                    "status": StageStatus.QUEUED,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                }
+                if claim.stage.error_code == STAGE_CRASHED:
+                    # Handed back in one piece: an earlier crash is no longer its last run.
+                    values.update(error_code=None, error_message=None)
                 held = await repository.update_owned_stage(
-                    session,
-                    stage_id=claim.stage.id,
-                    owner=claim.owner,
-                    values={"status": StageStatus.QUEUED, "lease_owner": None, "lease_expires_at": None},
+                    session, stage_id=claim.stage.id, owner=claim.owner, values=values
                 )
                 if held:
                     row = await session.get(JobStage, claim.stage.id, populate_existing=True)
@@ -623,6 +676,14 @@ def _add_cost(job: Job, stage_cost: Mapping[str, Any] | None) -> None:
     stages of one job may run in different processes)."""
     if stage_cost:
         job.cost = cost.merge(job.cost or {}, stage_cost, cost.default_prices())
+
+
+def _vanished(stage: JobStage) -> bool:
+    """Whether the stage's last run ended without a word: its lease expired (still RUNNING,
+    or re-queued by the sweeper with STAGE_CRASHED). Call after ``_lease_alive`` is false."""
+    if stage.status == StageStatus.RUNNING:
+        return True
+    return stage.status == StageStatus.QUEUED and stage.error_code == STAGE_CRASHED
 
 
 def _lease_alive(stage: JobStage, now: Any) -> bool:

@@ -1,7 +1,10 @@
 """The sweeper: the database, not the broker, remembers what is left to do.
 
 It runs periodically in every worker process and in ``mediakg serve``, and re-sends:
-- stages whose lease expired (their worker died, was killed or hangs);
+- stages whose lease expired (their worker died, was killed or hangs), recording the crash on
+  the row (``STAGE_CRASHED``); once the stage's attempts are used up, the worker receiving
+  the re-sent message fails the stage instead of running it (a poisoned file that kills its
+  worker is not retried forever);
 - QUEUED stages whose message was sent a lease period ago and never started (the broker
   lost it: flushed, restarted, or the send after commit failed);
 - PENDING stages that are runnable but were never sent (created without a broker);
@@ -23,6 +26,7 @@ from app.db import session_scope, utcnow
 from app.enums import AssetStatus, StageStatus
 from app.jobs import repository
 from app.jobs import service as jobs
+from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import EventType
 
 log = logging.getLogger(__name__)
@@ -85,15 +89,24 @@ async def sweep_once(
                     and stage.lease_expires_at
                     and stage.lease_expires_at < now
                 ):
-                    if await repository.release_expired_lease(session, stage_id=stage.id, now=now):
+                    crash = repository.lease_expired_message(stage.lease_owner, stage.attempts)
+                    if await repository.release_expired_lease(
+                        session, stage_id=stage.id, now=now, error_code=STAGE_CRASHED, error_message=crash
+                    ):
                         log.warning(
-                            "stage %s of job %s: lease of %s expired; re-sending",
+                            "stage %s of job %s: lease of %s expired (attempt %d); re-sending",
                             stage.name,
                             job.id,
                             stage.lease_owner,
+                            stage.attempts,
                         )
                         stage.lease_owner = None
                         stage.lease_expires_at = None
+                        stage.error_code = STAGE_CRASHED
+                        stage.error_message = crash
+                        # Re-sent even when its attempts are used up: the worker that receives
+                        # it fails the stage with STAGE_CRASHED (it knows the stage's retry
+                        # budget) and Dramatiq dead-letters that message (jobs/runner.py).
                         jobs.send_stage(session, enqueuer, job=job, stage=stage)
                         report.expired.append((str(job.id), stage.name))
                 elif stage.status == StageStatus.QUEUED and (

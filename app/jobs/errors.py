@@ -33,4 +33,7 @@ class TransientStageError(StageFailure):
 # Codes the job system itself assigns (stage implementations add their own).
 STAGE_NOT_IMPLEMENTED = "STAGE_NOT_IMPLEMENTED"
 STAGE_TIME_LIMIT = "STAGE_TIME_LIMIT"
+# The stage's lease expired (its worker died or hung) and its attempts are used up: a file
+# that crashes the worker process is not run again and again.
+STAGE_CRASHED = "STAGE_CRASHED"
 TRANSIENT_ERROR = "TRANSIENT_ERROR"

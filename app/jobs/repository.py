@@ -114,11 +114,28 @@ async def update_owned_stage(
     return _rowcount(result) == 1
 
 
-async def release_expired_lease(session: AsyncSession, *, stage_id: uuid.UUID, now: datetime) -> bool:
+def lease_expired_message(owner: str | None, attempt: int) -> str:
+    """What a stage row says after its worker vanished (``error_message`` with STAGE_CRASHED)."""
+    return f"the lease of {owner or 'its worker'} expired during attempt {attempt}: the worker died or hung"
+
+
+async def release_expired_lease(
+    session: AsyncSession,
+    *,
+    stage_id: uuid.UUID,
+    now: datetime,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
     """Clear the lease of a RUNNING stage if it expired before ``now``; whether it did.
 
-    Conditional: the owner's heartbeat may renew the lease between a read and this write.
+    ``error_code``/``error_message`` record why (the run that vanished is the stage's last
+    word until another run replaces it). Conditional: the owner's heartbeat may renew the
+    lease between a read and this write.
     """
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+    if error_code is not None:
+        values.update(error_code=error_code, error_message=error_message)
     result = await session.execute(
         update(JobStage)
         .where(
@@ -126,7 +143,37 @@ async def release_expired_lease(session: AsyncSession, *, stage_id: uuid.UUID, n
             JobStage.status == StageStatus.RUNNING,
             JobStage.lease_expires_at < now,
         )
-        .values(lease_owner=None, lease_expires_at=None)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def fail_unleased_stage(
+    session: AsyncSession, *, stage_id: uuid.UUID, now: datetime, code: str, message: str
+) -> bool:
+    """Fail a stage nobody holds (QUEUED/PENDING, or RUNNING with an expired lease); whether it did.
+
+    Conditional like ``claim_stage``: a late heartbeat of the vanished owner renewing its
+    lease in between makes this a no-op, and the stage is decided by that run.
+    """
+    result = await session.execute(
+        update(JobStage)
+        .where(
+            JobStage.id == stage_id,
+            or_(
+                JobStage.status.in_((StageStatus.PENDING, StageStatus.QUEUED)),
+                and_(JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=StageStatus.FAILED,
+            error_code=code,
+            error_message=message,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
