@@ -23,9 +23,11 @@ from app.media import repository as repo
 class AssetOrderField(enum.Enum):
     """Sort keys of the assets connection (the id breaks ties)."""
 
-    CREATED_AT = "created_at"
-    UPDATED_AT = "updated_at"
-    TITLE = "title"
+    CREATED_AT = strawberry.enum_value(
+        "created_at", description="When the asset was registered (the default)."
+    )
+    UPDATED_AT = strawberry.enum_value("updated_at", description="When the asset last changed.")
+    TITLE = strawberry.enum_value("title", description="The title, compared as stored (case-sensitive).")
 
 
 @strawberry.input(name="AssetOrder", description="How to sort assets.")
@@ -59,7 +61,8 @@ class AssetQueries:
         after: After = None,
     ) -> Connection[AssetType]:
         order = order_by or AssetOrderInput()
-        ordering = repo.asset_ordering(order.field.value, order.direction is OrderDirection.DESC)
+        # str(): typed as the enum_value definition, the member's value is the plain string.
+        ordering = repo.asset_ordering(str(order.field.value), order.direction is OrderDirection.DESC)
         where = (filter or AssetFilterInput()).to_filter(["filter"])
         try:
             page = page_of(

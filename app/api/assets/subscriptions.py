@@ -29,12 +29,20 @@ log = logging.getLogger(__name__)
 class AssetEventKind(enum.Enum):
     """Event types on an asset's channel (asset edits, and the end of its jobs)."""
 
-    SNAPSHOT = "snapshot"
-    UPDATED = "asset_updated"
-    DELETED = "asset_deleted"
-    JOB_COMPLETED = "job_completed"
-    JOB_FAILED = "job_failed"
-    JOB_CANCELLED = "job_cancelled"
+    SNAPSHOT = strawberry.enum_value(
+        "snapshot", description="The asset as stored when the subscription started (always first)."
+    )
+    UPDATED = strawberry.enum_value(
+        "asset_updated", description="Its title, tags or metadata changed (see changedFields)."
+    )
+    DELETED = strawberry.enum_value(
+        "asset_deleted", description="It was deleted (asset is null; the last event)."
+    )
+    JOB_COMPLETED = strawberry.enum_value("job_completed", description="A job over it succeeded (see jobId).")
+    JOB_FAILED = strawberry.enum_value("job_failed", description="A job over it failed (see jobId).")
+    JOB_CANCELLED = strawberry.enum_value(
+        "job_cancelled", description="A job over it was cancelled (see jobId)."
+    )
 
 
 @strawberry.type(name="AssetEvent", description="A change of an asset.")

@@ -35,17 +35,32 @@ FINAL_JOB_STATUSES = frozenset({DomainJobStatus.SUCCEEDED, DomainJobStatus.FAILE
 class JobProgressEventKind(enum.Enum):
     """The job system's event types, plus SNAPSHOT (the state when the subscription started)."""
 
-    SNAPSHOT = "snapshot"
-    JOB_QUEUED = "job_queued"
-    STAGE_STARTED = "stage_started"
-    PROGRESS = "progress"
-    STAGE_COMPLETED = "stage_completed"
-    STAGE_RETRYING = "stage_retrying"
-    STAGE_FAILED = "stage_failed"
-    STAGE_CANCELLED = "stage_cancelled"
-    JOB_COMPLETED = "job_completed"
-    JOB_FAILED = "job_failed"
-    JOB_CANCELLED = "job_cancelled"
+    SNAPSHOT = strawberry.enum_value(
+        "snapshot", description="The job as stored when the subscription started (always first)."
+    )
+    JOB_QUEUED = strawberry.enum_value("job_queued", description="The job was queued again.")
+    STAGE_STARTED = strawberry.enum_value(
+        "stage_started", description="A stage started on a worker (again, after a retry)."
+    )
+    PROGRESS = strawberry.enum_value("progress", description="A running stage reported progress.")
+    STAGE_COMPLETED = strawberry.enum_value("stage_completed", description="A stage succeeded.")
+    STAGE_RETRYING = strawberry.enum_value(
+        "stage_retrying",
+        description="A stage failed transiently (see errorCode) and runs again after a backoff.",
+    )
+    STAGE_FAILED = strawberry.enum_value(
+        "stage_failed", description="A stage failed for good (see errorCode); JOB_FAILED follows."
+    )
+    STAGE_CANCELLED = strawberry.enum_value(
+        "stage_cancelled",
+        description="A stage was stopped, or will not run, because the job was cancelled; "
+        "JOB_CANCELLED follows.",
+    )
+    JOB_COMPLETED = strawberry.enum_value("job_completed", description="The job succeeded (the last event).")
+    JOB_FAILED = strawberry.enum_value("job_failed", description="The job failed (the last event).")
+    JOB_CANCELLED = strawberry.enum_value(
+        "job_cancelled", description="The job was cancelled (the last event)."
+    )
 
 
 _FINAL_KIND = {

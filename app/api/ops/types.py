@@ -16,9 +16,14 @@ from app.telemetry import QueueStat
 class BreakerState(enum.Enum):
     """The states of ``inference.breaker.BreakerState`` (same values)."""
 
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+    CLOSED = strawberry.enum_value("closed", description="Healthy: calls go to the backend.")
+    OPEN = strawberry.enum_value(
+        "open",
+        description="Failing: calls are refused at once (a fallback serves them) until a cool-down ends.",
+    )
+    HALF_OPEN = strawberry.enum_value(
+        "half_open", description="Cool-down over: trial calls test whether the backend recovered."
+    )
 
 
 @strawberry.type(name="QueueStatus", description="One job queue as the broker reports it.")
