@@ -1,0 +1,194 @@
+"""The fixture sets of the model benchmarks (``mediakg models bench``) and the generators that
+make them: speech from espeak-ng, captions drawn with Pillow, scikit-image's sample photos.
+
+They live in the ``inference`` package so the benchmark runs wherever the service is installed
+(the image, a wheel), not only in a source checkout; ``tests/fixtures/media.py`` re-exports
+the generators for the tests. Nothing is downloaded. Two generators need something the service
+itself does not: espeak-ng (Debian package ``espeak-ng``) for speech and scikit-image (a dev
+dependency) for the photos; :func:`espeak_available` and :func:`photos_available` say whether
+they can run, and the benchmark reports a task it cannot measure instead of failing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+# --- speech ------------------------------------------------------------------------------
+
+SAMPLE_RATE = 16_000
+
+# Sentences espeak-ng pronounces clearly and whose words have one spelling (no "colour"), so a
+# word error rate against them measures recognition, not orthography.
+FIRST_SENTENCE = "The quick brown fox jumps over the lazy dog."
+SECOND_SENTENCE = "She sells fresh bread at the market every morning."
+VIDEO_SENTENCE = "Welcome to the media library."
+
+
+def espeak_available() -> bool:
+    """True when the espeak-ng binary (Debian package espeak-ng) is on PATH."""
+    return shutil.which("espeak-ng") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechClip:
+    """A 16 kHz mono WAV of known text, and the longest pause measured in it."""
+
+    path: Path
+    text: str
+    audio: npt.NDArray[np.float32]
+    pause_start: float
+    pause_end: float
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.audio.size / SAMPLE_RATE
+
+
+def _resample_to_16k_mono(path: Path) -> npt.NDArray[np.float32]:
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks = [
+            out.to_ndarray().reshape(-1)
+            for frame in container.decode(audio=0)
+            for out in resampler.resample(frame)
+        ]
+        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def write_wav(path: Path, audio: npt.NDArray[np.float32]) -> None:
+    """Write 16 kHz mono float audio as 16-bit PCM WAV."""
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="mono")
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def longest_silence(audio: npt.NDArray[np.float32], *, window_s: float = 0.02) -> tuple[float, float]:
+    """Start and end (s) of the longest run of windows whose RMS is under 2% of the peak RMS,
+    ignoring leading and trailing silence."""
+    hop = int(SAMPLE_RATE * window_s)
+    count = audio.size // hop
+    rms = np.sqrt(np.mean(audio[: count * hop].reshape(count, hop) ** 2, axis=1))
+    voiced = rms > 0.02 * rms.max()
+    first, last = int(np.argmax(voiced)), int(count - np.argmax(voiced[::-1]))
+    best = (0, 0)
+    run_start = None
+    for i in range(first, last):
+        if not voiced[i] and run_start is None:
+            run_start = i
+        elif voiced[i] and run_start is not None:
+            if i - run_start > best[1] - best[0]:
+                best = (run_start, i)
+            run_start = None
+    return best[0] * window_s, best[1] * window_s
+
+
+def make_speech(
+    path: Path,
+    sentences: Sequence[str] = (FIRST_SENTENCE, SECOND_SENTENCE),
+    *,
+    pause_ms: int = 2000,
+    words_per_minute: int = 150,
+) -> SpeechClip:
+    """espeak-ng speaks ``sentences`` with an SSML break of ``pause_ms`` between them, to a 16 kHz WAV."""
+    if not espeak_available():
+        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
+    pause = f' <break time="{pause_ms}ms"/> '
+    ssml = f"<speak>{pause.join(sentences)}</speak>"
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", str(words_per_minute), "-m", "-w", str(raw), ssml],
+        check=True,
+        capture_output=True,
+    )
+    audio = _resample_to_16k_mono(raw)
+    raw.unlink()
+    write_wav(path, audio)
+    start, end = longest_silence(audio) if len(sentences) > 1 else (0.0, 0.0)
+    return SpeechClip(path=path, text=" ".join(sentences), audio=audio, pause_start=start, pause_end=end)
+
+
+# --- images ------------------------------------------------------------------------------
+
+
+def text_image(
+    text: str, *, dark: bool = False, size: tuple[int, int] = (720, 200), font_size: int = 48
+) -> npt.NDArray[np.uint8]:
+    """RGB image of ``text`` in Pillow's built-in font: dark-on-light, or white-on-dark."""
+    background, ink = ((24, 26, 38), (255, 255, 255)) if dark else ((250, 250, 245), (20, 20, 20))
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=font_size)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    position = ((size[0] - (right - left)) // 2 - left, (size[1] - (bottom - top)) // 2 - top)
+    draw.text(position, text, font=font, fill=ink)
+    return np.asarray(image, dtype=np.uint8)
+
+
+# scikit-image's wheel ships these photographs; read the files directly (no pooch, no network).
+PHOTOS = {
+    "chelsea": "chelsea.png",  # a tabby cat
+    "coffee": "coffee.png",  # a cup of coffee
+    "astronaut": "astronaut.png",  # Eileen Collins, one frontal face
+    "rocket": "rocket.jpg",  # a rocket on the launch pad
+    "motorcycle": "motorcycle_left.png",
+    "camera": "camera.png",  # gray cameraman
+}
+
+
+def photos_available() -> bool:
+    """True when scikit-image (a dev dependency, not in the service image) is installed."""
+    return importlib.util.find_spec("skimage") is not None
+
+
+def photo(name: str) -> npt.NDArray[np.uint8]:
+    """An RGB uint8 sample photo by name (see :data:`PHOTOS`)."""
+    if not photos_available():
+        raise RuntimeError("the sample photos come with scikit-image, which is not installed")
+    ref = resources.files("skimage") / "data" / PHOTOS[name]
+    with ref.open("rb") as handle, Image.open(handle) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+# --- the benchmark sets ------------------------------------------------------------------
+
+# Query -> the passage it should retrieve; the passages double as distractors for each other.
+RETRIEVAL_SET: tuple[tuple[str, str], ...] = (
+    ("cat sleeping on a sofa", "A tabby cat naps on the living-room couch all afternoon."),
+    ("rocket launch", "The launch vehicle lifted off from the pad at dawn, trailing smoke."),
+    ("quarterly earnings", "The company reported revenue growth of four percent this quarter."),
+    ("bread recipe", "Knead the dough for ten minutes, let it rise, then bake until golden."),
+    ("football match result", "The home side won two to one after a late goal in stoppage time."),
+    ("rain tomorrow", "Forecasters expect heavy showers across the region on Tuesday."),
+    ("election results", "Votes were counted overnight and the incumbent conceded in the morning."),
+    ("how to fix a flat tyre", "Remove the wheel, find the puncture, patch the inner tube and reinflate."),
+    ("jazz concert", "The quartet played standards and a long saxophone solo to a full club."),
+    ("stock market crash", "Share prices plunged as investors sold off in a panic."),
+    ("hiking in the mountains", "We climbed the ridge trail above the tree line to a glacier lake."),
+    ("vaccine trial", "The clinical study enrolled volunteers to test the new immunisation."),
+)
+OCR_SET: tuple[str, ...] = ("Invoice 2024 Total 318", "BREAKING NEWS", "Meeting at 10:30", "Exit Gate B")
+# scikit-image photo -> acceptable ImageNet indices (as in tests/inference/test_vision.py).
+LABEL_SET: dict[str, frozenset[int]] = {
+    "chelsea": frozenset(range(281, 286)),
+    "coffee": frozenset({967, 968, 504}),
+    "rocket": frozenset({657, 744, 812}),
+}
