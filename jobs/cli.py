@@ -127,6 +127,13 @@ def run_worker_process(
     return 0
 
 
+def _worker_process_main(
+    threads: int, queues: list[str], modules: list[str], grace: float, index: int
+) -> None:
+    """Target of a supervised process: its exit code is run_worker_process's."""
+    sys.exit(run_worker_process(threads, queues, modules, grace, index))
+
+
 def _supervise(count: int, threads: int, queues: list[str], modules: list[str], grace: float) -> int:
     """Run ``count`` worker processes; restart one that dies; forward SIGTERM/SIGINT."""
     from app.telemetry import configure_logging
@@ -138,7 +145,7 @@ def _supervise(count: int, threads: int, queues: list[str], modules: list[str], 
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=run_worker_process, args=(threads, queues, modules, grace, index), daemon=False
+            target=_worker_process_main, args=(threads, queues, modules, grace, index), daemon=False
         )
         process.start()
         return process
