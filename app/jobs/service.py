@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from opentelemetry import propagate
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
@@ -46,11 +46,6 @@ def current_trace_context() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
-
-
-async def get_job_by_idempotency_key(session: AsyncSession, *, tenant_id: uuid.UUID, key: str) -> Job | None:
-    """The job created earlier with this client idempotency key, if any."""
-    return await session.scalar(select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == key))
 
 
 async def check_backpressure(session: AsyncSession, *, queue: str, queue_bound: int) -> None:
