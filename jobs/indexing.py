@@ -48,6 +48,7 @@ from app.enums import DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
 from app.media.service import vector_from_bytes, vector_to_bytes
 from inference.cache import content_hash
+from inference.errors import ModelNotConfiguredError
 from jobs.scene_text import scene_text
 from search.backend import (
     GenerationError,
@@ -75,13 +76,19 @@ FIELD_MODALITY: Mapping[VectorField, Modality] = {
     VectorField.TEXT: Modality.TEXT,
     VectorField.VISUAL: Modality.IMAGE,
     VectorField.BRIDGE: Modality.BRIDGE,
+    # The embed stage stores CLIP image vectors as bridge rows (text-to-image vectors); the
+    # model (name, version, dims) tells them apart from the ImageNet bridge's.
+    VectorField.CLIP: Modality.BRIDGE,
 }
 # Router tasks whose model fills each field (the models a new generation is built for).
 FIELD_TASK: Mapping[VectorField, str] = {
     VectorField.TEXT: "embed_text",
     VectorField.VISUAL: "embed_image",
     VectorField.BRIDGE: "embed_bridge",
+    VectorField.CLIP: "embed_image_clip",
 }
+# Fields a generation has only when the router serves their model (CLIP: clip_model_dir set).
+OPTIONAL_FIELDS = frozenset({VectorField.CLIP})
 # A segment counts for a scene when at least this much of it (seconds, or half the segment if
 # shorter) lies inside: whisper's segment ends often run a few frames past a cut.
 _MIN_OVERLAP_S = 1.0
@@ -470,10 +477,16 @@ class ModelRouter(Protocol):
 
 
 def generation_spec(router: ModelRouter, name: str) -> GenerationSpec:
-    """A generation for the models ``router`` serves now (one vector field per task)."""
+    """A generation for the models ``router`` serves now (one vector field per task; the CLIP
+    field only when a CLIP model is configured), dims from the model registry."""
     vectors: dict[VectorField, VectorSpec] = {}
     for vector_field, task in FIELD_TASK.items():
-        spec = router.model_for(task)
+        try:
+            spec = router.model_for(task)
+        except ModelNotConfiguredError:
+            if vector_field in OPTIONAL_FIELDS:
+                continue
+            raise
         dims = int(spec.output("embedding").dims[-1])
         vectors[vector_field] = VectorSpec(dims=dims, model_version=model_key(spec.name, spec.version))
     return GenerationSpec(name=name, vectors=vectors)

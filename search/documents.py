@@ -38,6 +38,9 @@ class VectorField(enum.StrEnum):
     VISUAL = "visual"
     # Text-to-image bridge: an image described in the text embedding space (see ENVIRONMENT.md).
     BRIDGE = "bridge"
+    # CLIP's image tower (when a CLIP directory is configured): pictures in CLIP's joint
+    # text-image space, searched with CLIP text embeddings of the query.
+    CLIP = "clip"
 
 
 class DocType(enum.StrEnum):

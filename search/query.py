@@ -2,7 +2,8 @@
 
 A query names its tenant (never optional), an optional text for BM25, any number of query
 vectors (one per vector field), structured filters and fusion settings. Every backend runs
-one retriever per input (``text``, ``vector:text``, ``vector:visual``, ``vector:bridge``),
+one retriever per input (``text``, ``vector:text``, ``vector:visual``, ``vector:bridge``,
+``vector:clip``),
 fuses them with :func:`search.fusion.reciprocal_rank_fusion`, and pages the fused list.
 """
 

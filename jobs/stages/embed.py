@@ -10,7 +10,7 @@ Writes Embedding rows (float32, L2-normalised):
 | image | MobileNetV2 features (1280-d) | scene | the keyframe (the image itself for image assets) |
 | image | MobileNetV2 features | asset | duration-weighted mean of its scene vectors, renormalised |
 | bridge | ImageNet bridge (384-d, MiniLM space) | scene, asset | as image: text-to-image search |
-| bridge | CLIP image (when ``clip_model_dir`` is set) | scene, asset | as image, in CLIP's text-image space |
+| bridge | CLIP image (if ``clip_model_dir`` is set) | scene, asset | as image, CLIP space (``clip`` field) |
 
 Upstream rows are read from the latest model version each upstream stage wrote (segments,
 and each detection kind), and scenes from the current scene model.

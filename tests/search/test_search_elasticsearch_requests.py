@@ -6,6 +6,7 @@ Only the network is faked (tests/search/fake_es.py); the client, its serializer 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from search.backend import GenerationError, GenerationSpec, GenerationState, SearchError, VectorSpec
 from search.documents import AssetDocument, MomentDocument, TimedText, Vector, VectorField
+from search.elasticsearch import asset_sources, num_candidates
 from search.query import FacetField, FacetQuery, Filters, QueryVector, SearchQuery, TextField, TimeCode
 from tests.search.fake_es import NOW, FakeElasticsearch, Request, backend_for
 
@@ -140,6 +142,7 @@ async def test_first_generation_puts_the_template_and_a_live_index() -> None:
         "vec_text_model": {"type": "keyword"},
         "vec_visual_model": {"type": "keyword"},
         "vec_bridge_model": {"type": "keyword"},
+        "vec_clip_model": {"type": "keyword"},
     }
     assert fake.requests == [
         Request("GET", LIST, None),
@@ -898,3 +901,89 @@ async def test_facets_without_text_count_every_field_and_skip_excluded_assets() 
         FacetField.LABELS: [("cat", 2), ("dog", 2)],
         FacetField.LANGUAGE: [("en", 1)],
     }
+
+
+async def test_a_clip_generation_maps_stores_and_searches_the_clip_field() -> None:
+    # A generation built with a CLIP directory configured: a `clip` field of the CLIP image
+    # tower's dims (the registry's, here 4) beside the text field.
+    spec = GenerationSpec(
+        name="g1",
+        vectors={
+            VectorField.TEXT: VectorSpec(3, "minilm@1"),
+            VectorField.CLIP: VectorSpec(4, "clip-x-image:v1"),
+        },
+    )
+    fake = FakeElasticsearch()
+    fake.expect("GET", "/mkg-search-gen-*", {})
+    fake.expect("PUT", "/_index_template/mkg-search", {"acknowledged": True})
+    fake.expect("PUT", "/mkg-search-gen-g1", {"acknowledged": True, "index": "mkg-search-gen-g1"})
+    backend = backend_for(fake)
+
+    await backend.create_generation(spec)
+
+    hnsw = {"type": "int8_hnsw", "m": 16, "ef_construction": 100}
+    assert fake.requests[2].body["mappings"]["properties"] == {
+        "vec_clip": {
+            "type": "dense_vector",
+            "dims": 4,
+            "index": True,
+            "similarity": "cosine",
+            "index_options": hnsw,
+        },
+        "vec_text": {
+            "type": "dense_vector",
+            "dims": 3,
+            "index": True,
+            "similarity": "cosine",
+            "index_options": hnsw,
+        },
+    }
+    assert fake.requests[2].body["mappings"]["_meta"]["mediakg"]["vectors"] == {
+        "text": {"dims": 3, "model_version": "minilm@1"},
+        "clip": {"dims": 4, "model_version": "clip-x-image:v1"},
+    }
+
+    # The moment's CLIP image vector is written with its model; the asset has none.
+    base = _asset()
+    moment = replace(
+        base.moments[0],
+        vectors={
+            **base.moments[0].vectors,
+            VectorField.CLIP: Vector.of([0.0, 0.0, 0.6, 0.8], "clip-x-image:v1"),
+        },
+    )
+    sources, skipped = asset_sources(spec, replace(base, moments=(moment,)))
+    assert skipped == ["g1/m:a1:s1/visual"]
+    (_, asset_source), (_, moment_source) = sources
+    assert "vec_clip" not in asset_source
+    assert {k: v for k, v in moment_source.items() if k.startswith("vec_")} == {
+        "vec_clip": [0.0, 0.0, pytest.approx(0.6), pytest.approx(0.8)],
+        "vec_clip_model": "clip-x-image:v1",
+        "vec_text": [1.0, 0.0, 0.0],
+        "vec_text_model": "minilm@1",
+    }
+
+    # A CLIP text embedding of the query runs as its own kNN retriever on vec_clip.
+    query = SearchQuery(
+        tenant_id="t1",
+        vectors=(QueryVector.of(VectorField.CLIP, [0.0, 0.0, 1.0, 0.0], "clip-x-image:v1"),),
+        k=5,
+    )
+    retrievers, lines = backend.search_bodies("mkg-search", query)
+    assert retrievers == ["vector:clip"]
+    assert lines == [
+        {"index": "mkg-search"},
+        {
+            "size": 5,
+            "_source": SOURCE,
+            "knn": {
+                "field": "vec_clip",
+                "query_vector": [0.0, 0.0, 1.0, 0.0],
+                "k": 5,
+                "num_candidates": num_candidates(5),
+                "filter": {
+                    "bool": {"filter": [{"term": {"tenant_id": "t1"}}, {"term": {"doc_type": "moment"}}]}
+                },
+            },
+        },
+    ]

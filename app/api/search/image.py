@@ -3,8 +3,9 @@
 An upload is read with a size cap, decoded by ``inference.preprocess.load_image`` (which refuses
 decompression bombs) off the event loop, and embedded through the process's inference router
 with the models the live generation was built for: MobileNetV2 features for the ``visual``
-field and the ImageNet bridge for ``bridge``. A field whose generation holds another model's
-vectors is left out (never compared across embedding spaces).
+field, the ImageNet bridge for ``bridge`` and CLIP's image tower for ``clip`` (when this
+process has the CLIP directory the generation was built with). A field whose generation holds
+another model's vectors is left out (never compared across embedding spaces).
 
 An asset's query vectors are the ones the embed stage stored for the asset itself (for an image
 its keyframe, for a video the duration-weighted mean of its keyframes): nothing is recomputed.
@@ -25,7 +26,7 @@ from app.enums import Modality
 from app.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
 from app.media import repository as repo
 from app.media.service import vector_from_bytes
-from inference.errors import MediaError
+from inference.errors import MediaError, ModelNotConfiguredError
 from inference.preprocess import RGBImage, load_image
 from search.backend import GenerationInfo
 from search.documents import VectorField
@@ -35,14 +36,23 @@ from search.query import Filters, QueryVector
 # a 4K PNG screenshot. The decoded size is bounded separately (load_image's pixel limit).
 MAX_QUERY_IMAGE_BYTES = 20 * 1024 * 1024
 # Which router task embeds an uploaded picture for each image vector field, and which stored
-# modality the same field is filled from (jobs.indexing.FIELD_MODALITY).
-_TASKS = {VectorField.VISUAL: "embed_image", VectorField.BRIDGE: "embed_bridge"}
-_MODALITIES = {Modality.IMAGE: VectorField.VISUAL, Modality.BRIDGE: VectorField.BRIDGE}
+# modality the same field is filled from (jobs.indexing.FIELD_MODALITY: CLIP image vectors are
+# bridge rows of the CLIP model).
+_TASKS = {
+    VectorField.VISUAL: "embed_image",
+    VectorField.BRIDGE: "embed_bridge",
+    VectorField.CLIP: "embed_image_clip",
+}
+_MODALITIES = {
+    VectorField.VISUAL: Modality.IMAGE,
+    VectorField.BRIDGE: Modality.BRIDGE,
+    VectorField.CLIP: Modality.BRIDGE,
+}
 
 
 def image_fields(live: GenerationInfo) -> list[VectorField]:
     """The image vector fields the live generation has."""
-    return [f for f in (VectorField.VISUAL, VectorField.BRIDGE) if f in live.spec.vectors]
+    return [f for f in _TASKS if f in live.spec.vectors]
 
 
 async def read_upload(upload: Any) -> bytes:
@@ -72,13 +82,20 @@ async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> t
     (none, and no model call, when the generation holds other models' vectors)."""
     router: Any = await inference_for(info.context.services)
     vectors: list[QueryVector] = []
+    embedders = {
+        VectorField.VISUAL: router.embed_image,
+        VectorField.BRIDGE: router.embed_bridge,
+        VectorField.CLIP: router.embed_image_clip,
+    }
     for vector_field in image_fields(live):
-        spec = router.model_for(_TASKS[vector_field])
+        try:
+            spec = router.model_for(_TASKS[vector_field])
+        except ModelNotConfiguredError:
+            continue  # CLIP vectors in the index, no CLIP directory in this process
         wanted = live.spec.vectors[vector_field]
         if wanted.model_version != f"{spec.name}:{spec.version}":
             continue
-        embed = router.embed_image if vector_field is VectorField.VISUAL else router.embed_bridge
-        result = await embed([image])
+        result = await embedders[vector_field]([image])
         values = result.vectors[0]
         if len(values) == wanted.dims:
             vectors.append(QueryVector.of(vector_field, values, wanted.model_version))
@@ -88,20 +105,26 @@ async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> t
 async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -> tuple[QueryVector, ...]:
     """The asset's own stored image vectors of the live generation's models (no model call)."""
     ctx = info.context
+    fields = image_fields(live)
     async with ctx.session_factory() as session:
         rows = await repo.asset_embeddings(
-            session, tenant_id=ctx.caller.tenant_id, asset_id=asset_id, modalities=list(_MODALITIES)
+            session,
+            tenant_id=ctx.caller.tenant_id,
+            asset_id=asset_id,
+            modalities=sorted({_MODALITIES[f] for f in fields}),
         )
     vectors: dict[VectorField, QueryVector] = {}
     for row in rows:
-        vector_field = _MODALITIES[row.modality]
-        wanted = live.spec.vectors.get(vector_field)
-        if wanted is None or wanted.model_version != f"{row.model_name}:{row.model_version}":
-            continue
-        if row.dimension == wanted.dims:
-            vectors[vector_field] = QueryVector.of(
-                vector_field, vector_from_bytes(row.vector), wanted.model_version
-            )
+        # The field whose model wrote this row (bridge rows: the ImageNet bridge's or CLIP's).
+        key = f"{row.model_name}:{row.model_version}"
+        for vector_field in fields:
+            wanted = live.spec.vectors[vector_field]
+            if _MODALITIES[vector_field] is not row.modality or wanted.model_version != key:
+                continue
+            if row.dimension == wanted.dims:
+                vectors[vector_field] = QueryVector.of(
+                    vector_field, vector_from_bytes(row.vector), wanted.model_version
+                )
     if not vectors:
         raise ApiError.from_domain(
             InvalidStateError(
@@ -110,7 +133,7 @@ async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -
                 field=["assetId"],
             )
         )
-    return tuple(vectors[f] for f in image_fields(live) if f in vectors)
+    return tuple(vectors[f] for f in fields if f in vectors)
 
 
 def image_fingerprint(source: str, filters: Filters, scope: str) -> str:

@@ -1,8 +1,10 @@
 """The `search` root field: hybrid search over moments and assets.
 
 The query text is embedded here (through the process's inference router) for the vector
-retrievers, with the model the live generation was built for; a generation of another model
-cannot be compared against, so HYBRID then runs BM25 alone and SEMANTIC is refused.
+retrievers, with the model the live generation was built for (MiniLM; and CLIP's text tower
+when the generation holds CLIP image vectors of the configured CLIP directory); a generation
+of other models cannot be compared against, so HYBRID then runs BM25 alone and SEMANTIC is
+refused.
 
 Soft deletes are honoured at two depths. Inside the engine: the caller's assets deleted within
 ``search_deleted_window_seconds`` (whose removal from the index may still be on its way: the
@@ -58,6 +60,7 @@ from app.api.search.types import (
 from app.assets.models import Asset
 from app.bootstrap import inference_for
 from app.errors import DomainError, InvalidInputError, NotFoundError
+from inference.errors import ModelNotConfiguredError
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import DocType, VectorField
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
@@ -68,7 +71,9 @@ from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, Sea
 # One query embedding compared with a moment's words and with its picture's labels: two views
 # of one moment, so it counts once, at its best (search.fusion). Summed, a video shot (speech
 # and keyframe) outranked a note or a photo that one of them put first (docs/search.md).
-GROUPS = {"vector:text": "meaning", "vector:bridge": "meaning"}
+# CLIP's text tower against CLIP image vectors is a third view of the same kind (the query's
+# meaning against a picture), so it joins the group.
+GROUPS = {"vector:text": "meaning", "vector:bridge": "meaning", "vector:clip": "meaning"}
 # Candidates each retriever contributes (more when a deep page needs them, up to MAX_K).
 CANDIDATES = 100
 # Most recent deletions excluded inside the engine (module docstring). Far above what one
@@ -81,8 +86,9 @@ def _key(name: str, version: str) -> str:
 
 
 async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[QueryVector, ...]:
-    """Embeddings of ``text`` for every vector field of ``live`` the text model can query
-    (none, and no model call, when the live generation was built for other models)."""
+    """Embeddings of ``text`` for every vector field of ``live`` the text models can query:
+    MiniLM for ``text`` and ``bridge``, CLIP's text tower for ``clip`` (none, and no model
+    call, when the live generation was built for other models)."""
     router: Any = await inference_for(info.context.services)
     text_spec = router.model_for("embed_text")
     text_model = _key(text_spec.name, text_spec.version)
@@ -100,15 +106,41 @@ async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[Qu
             and text_model in bridge.derived_from
         ):
             fields.append((VectorField.BRIDGE, wanted_bridge.model_version))
-    if not fields:
-        return ()
-    result = await router.embed_text([text])
+    vectors: list[QueryVector] = []
+    if fields:
+        result = await router.embed_text([text])
+        values = result.vectors[0]
+        vectors += [
+            QueryVector.of(vector_field, values, version)
+            for vector_field, version in fields
+            if live.spec.vectors[vector_field].dims == len(values)
+        ]
+    clip = await _clip_vector(router, text, live)
+    if clip is not None:
+        vectors.append(clip)
+    return tuple(vectors)
+
+
+async def _clip_vector(router: Any, text: str, live: GenerationInfo) -> QueryVector | None:
+    """The CLIP text embedding of ``text`` when the live generation holds CLIP image vectors of
+    the CLIP model this process has (its text tower: same directory, same version)."""
+    wanted = live.spec.vectors.get(VectorField.CLIP)
+    if wanted is None:
+        return None
+    try:
+        image_spec = router.model_for("embed_image_clip")
+        text_spec = router.model_for("embed_text_clip")
+    except ModelNotConfiguredError:
+        return None
+    if wanted.model_version != _key(image_spec.name, image_spec.version) or (
+        text_spec.version != image_spec.version
+    ):
+        return None
+    result = await router.embed_text_clip([text])
     values = result.vectors[0]
-    return tuple(
-        QueryVector.of(vector_field, values, version)
-        for vector_field, version in fields
-        if live.spec.vectors[vector_field].dims == len(values)
-    )
+    if len(values) != wanted.dims:
+        return None
+    return QueryVector.of(VectorField.CLIP, values, wanted.model_version)
 
 
 def _hit(hit: SearchHit, asset: Any, scene: Any) -> SearchHitType:
@@ -422,7 +454,7 @@ class SearchQueries:
         else:
             data = await image_search.read_upload(image)
             source = image_search.upload_source(data)
-        fingerprint = image_search.image_fingerprint(source, filters, scope.value)
+        fingerprint = image_search.image_fingerprint(source, filters, _scope(scope).value)
         offset = decode_offset(after, fingerprint) if after is not None else 0
         if (
             query_asset is not None

@@ -64,57 +64,70 @@ def unavailable(message: str) -> ApiError:
 class SearchMode(enum.Enum):
     """TEXT: BM25 only; SEMANTIC: vectors only; HYBRID: both, fused."""
 
-    TEXT = "text"
-    SEMANTIC = "semantic"
-    HYBRID = "hybrid"
+    TEXT = strawberry.enum_value("text", description="Words only: BM25 over the text fields.")
+    SEMANTIC = strawberry.enum_value(
+        "semantic", description="Meaning only: kNN of the text's embeddings over the vector fields."
+    )
+    HYBRID = strawberry.enum_value("hybrid", description="Both, fused by reciprocal rank fusion.")
 
 
 @strawberry.enum(name="SearchScope", description="What a search returns.")
 class SearchScope(enum.Enum):
     """Moments (scenes with their time range) or whole assets."""
 
-    MOMENT = "moment"
-    ASSET = "asset"
+    MOMENT = strawberry.enum_value("moment", description="Scenes of assets, with their time range.")
+    ASSET = strawberry.enum_value("asset", description="Whole assets.")
 
 
 @strawberry.enum(name="SearchHitKind", description="What a hit stands for.")
 class SearchHitKind(enum.Enum):
     """A moment of an asset, or an asset as a whole."""
 
-    MOMENT = "moment"
-    ASSET = "asset"
+    MOMENT = strawberry.enum_value("moment", description="A scene of an asset (or a chunk of a text).")
+    ASSET = strawberry.enum_value("asset", description="An asset as a whole.")
 
 
 @strawberry.enum(name="SearchTextField", description="Text fields a search matches and highlights.")
 class SearchTextField(enum.Enum):
     """The text fields of search documents."""
 
-    TITLE = "title"
-    DESCRIPTION = "description"
-    TAGS = "tags"
-    LABELS = "labels"
-    TRANSCRIPT = "transcript"
-    OCR = "ocr"
+    TITLE = strawberry.enum_value("title", description="The asset's title.")
+    DESCRIPTION = strawberry.enum_value("description", description="The asset's or moment's description.")
+    TAGS = strawberry.enum_value("tags", description="The asset's tags.")
+    LABELS = strawberry.enum_value("labels", description="Recognised labels (ImageNet classes).")
+    TRANSCRIPT = strawberry.enum_value("transcript", description="What is said (speech, or a text's words).")
+    OCR = strawberry.enum_value("ocr", description="Text shown on screen or in the picture.")
 
 
 @strawberry.enum(name="SearchRetriever", description="One ranked list that search fuses.")
 class SearchRetriever(enum.Enum):
     """BM25 over the text fields, or kNN over one vector field."""
 
-    TEXT = "text"
-    VECTOR_TEXT = "vector:text"
-    VECTOR_VISUAL = "vector:visual"
-    VECTOR_BRIDGE = "vector:bridge"
+    TEXT = strawberry.enum_value("text", description="BM25 over the text fields.")
+    VECTOR_TEXT = strawberry.enum_value(
+        "vector:text", description="kNN of the MiniLM text embedding over moments' words."
+    )
+    VECTOR_VISUAL = strawberry.enum_value(
+        "vector:visual", description="kNN of a picture's MobileNetV2 features over keyframes."
+    )
+    VECTOR_BRIDGE = strawberry.enum_value(
+        "vector:bridge",
+        description="kNN over keyframes described by their ImageNet labels in MiniLM's space.",
+    )
+    VECTOR_CLIP = strawberry.enum_value(
+        "vector:clip",
+        description="kNN of a CLIP embedding over keyframes' CLIP image vectors (if configured).",
+    )
 
 
 @strawberry.enum(name="SearchFacetField", description="Fields search facets can count.")
 class SearchFacetField(enum.Enum):
     """Facet fields."""
 
-    KIND = "kind"
-    TAGS = "tags"
-    LABELS = "labels"
-    LANGUAGE = "language"
+    KIND = strawberry.enum_value("kind", description="The asset kind (video, audio, image, text).")
+    TAGS = strawberry.enum_value("tags", description="The asset's tags.")
+    LABELS = strawberry.enum_value("labels", description="Recognised labels.")
+    LANGUAGE = strawberry.enum_value("language", description="The detected or given language.")
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -433,7 +446,7 @@ async def count_facets(
         results = await ctx.backend.facets(
             FacetQuery(
                 tenant_id=str(ctx.tenant_id),
-                fields=tuple(FacetField(f.value) for f in wanted),
+                fields=tuple(FacetField[f.name] for f in wanted),
                 filters=ctx.filters,
                 scope=ctx.scope,
                 size=size,
@@ -449,7 +462,7 @@ async def count_facets(
             field=f,
             values=[
                 SearchFacetValueType(value=v.value, count=v.count)
-                for v in results.facets.get(FacetField(f.value), ())
+                for v in results.facets.get(FacetField[f.name], ())
             ],
         )
         for f in wanted
