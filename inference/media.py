@@ -4,13 +4,19 @@ Everything here is synchronous and CPU-bound: stages run it with ``asyncio.to_th
 worker's thread), never on the event loop. Probing and its typed errors live in the probe
 stage; these functions assume a file that probed as valid and raise :class:`MediaError` when
 decoding still fails.
+
+A thread cannot be killed, so the long loops (shot detection, keyframe extraction, audio
+decoding) take a ``cancel`` event: they check it at every decoded frame and raise
+:class:`DecodeCancelled` once it is set, so a cancelled or timed-out stage frees its CPU at
+once instead of decoding to the end of the file for nobody.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,9 +26,24 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from inference.errors import MediaError, NoAudioStreamError, NoVideoStreamError
+from inference.errors import InferenceError, MediaError, NoAudioStreamError, NoVideoStreamError
 from inference.preprocess import RGBImage
 from inference.registry import SAMPLE_RATE
+
+
+class DecodeCancelled(InferenceError):
+    """The caller set the ``cancel`` event: the work stopped, its result is wanted by nobody.
+
+    Not a :class:`MediaError`: nothing is wrong with the file."""
+
+
+def _check(cancel: threading.Event | None, what: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise DecodeCancelled(f"{what} cancelled")
+
+
+# Shot detection reports progress at most once per this many frames (4 s at 25 fps).
+PROGRESS_EVERY_FRAMES = 100
 
 # --- scenes ------------------------------------------------------------------------------
 
@@ -70,12 +91,17 @@ def detect_shots(
     threshold: float = DEFAULT_THRESHOLD,
     min_shot_seconds: float = DEFAULT_MIN_SHOT_SECONDS,
     analysis_width: int = ANALYSIS_WIDTH,
+    cancel: threading.Event | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> list[Shot]:
     """Shot boundaries of a video with PySceneDetect's ContentDetector.
 
     Frames are decoded by PyAV and scaled to ``analysis_width`` by FFmpeg's scaler before the
     detector sees them. Times come from frame timestamps, so variable-frame-rate files are
     placed correctly. A video with no cut is one shot.
+
+    ``cancel`` is checked at every frame (:class:`DecodeCancelled`); ``progress`` receives the
+    fraction of the declared frames decoded, every ``PROGRESS_EVERY_FRAMES`` frames.
     """
     from scenedetect import FrameTimecode
     from scenedetect.detectors import ContentDetector
@@ -90,10 +116,14 @@ def detect_shots(
         detector = ContentDetector(
             threshold=threshold, min_scene_len=max(1, round(min_shot_seconds * float(fps)))
         )
+        expected = _expected_frames(container, stream, fps)
         times: list[float] = []
         cuts: list[int] = []
         height = 0
         for index, frame in enumerate(_decode(container, stream)):
+            _check(cancel, f"shot detection of {path.name}")
+            if progress is not None and index and index % PROGRESS_EVERY_FRAMES == 0 and expected:
+                progress(min(1.0, index / expected))
             if not height:
                 height = max(2, round(frame.height * analysis_width / max(frame.width, 1) / 2) * 2)
             times.append(_frame_time(frame, index, fps))
@@ -118,6 +148,19 @@ def detect_shots(
         )
         for i, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
+
+
+def _expected_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: Fraction
+) -> int:
+    """Frames the stream declares (its frame count, else duration x rate); 0 when unknown."""
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration is not None and stream.time_base is not None:
+        return int(float(stream.duration * stream.time_base) * float(fps))
+    if container.duration is not None:
+        return int(container.duration / av.time_base * float(fps))
+    return 0
 
 
 def _decode(
@@ -185,8 +228,11 @@ def extract_keyframes(
     *,
     thumbnail_size: tuple[int, int] = THUMBNAIL_SIZE,
     quality: int = 85,
+    cancel: threading.Event | None = None,
 ) -> list[Keyframe]:
-    """One keyframe per shot: its middle frame, or a clearly sharper one sampled near it."""
+    """One keyframe per shot: its middle frame, or a clearly sharper one sampled near it.
+
+    ``cancel`` is checked at every decoded frame (:class:`DecodeCancelled`)."""
     container = _open(path)
     try:
         if not container.streams.video:
@@ -196,7 +242,7 @@ def extract_keyframes(
         for shot in shots:
             span = max(shot.duration, 0.0)
             targets = [shot.start + span * p for p in _CANDIDATE_POSITIONS]
-            candidates = [_frame_at(container, stream, t, shot.end) for t in targets]
+            candidates = [_frame_at(container, stream, t, shot.end, cancel=cancel) for t in targets]
             found = [c for c in candidates if c is not None]
             if not found:
                 continue
@@ -221,7 +267,12 @@ def extract_keyframes(
 
 
 def _frame_at(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, target: float, limit: float
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    target: float,
+    limit: float,
+    *,
+    cancel: threading.Event | None = None,
 ) -> tuple[float, RGBImage] | None:
     """The first frame at or after ``target`` (before ``limit``), seeking to the keyframe before it."""
     if stream.time_base is None:
@@ -229,6 +280,7 @@ def _frame_at(
     container.seek(max(0, int(target / stream.time_base)), stream=stream, backward=True, any_frame=False)
     try:
         for frame in container.decode(stream):
+            _check(cancel, "keyframe extraction")
             time = frame.time
             if time is None:
                 continue
@@ -259,9 +311,15 @@ def video_frame(path: Path, time: float) -> RGBImage:
 
 
 def decode_audio(
-    path: Path, *, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None
+    path: Path,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    max_seconds: float | None = None,
+    cancel: threading.Event | None = None,
 ) -> npt.NDArray[np.float32]:
-    """The first audio stream, mixed to mono and resampled to ``sample_rate``, as float32 in [-1, 1]."""
+    """The first audio stream, mixed to mono and resampled to ``sample_rate``, as float32 in [-1, 1].
+
+    ``cancel`` is checked at every decoded frame (:class:`DecodeCancelled`)."""
     container = _open(path)
     try:
         if not container.streams.audio:
@@ -273,6 +331,7 @@ def decode_audio(
         limit = None if max_seconds is None else int(max_seconds * sample_rate)
         try:
             for frame in container.decode(stream):
+                _check(cancel, f"audio decoding of {path.name}")
                 for out in resampler.resample(frame):
                     chunk = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                     chunks.append(chunk)

@@ -7,7 +7,11 @@ A stage implementation is an ``async def run(ctx: StageContext) -> StageOutput``
    of a worker process shares one loop, and the lease heartbeat runs on it;
 2. it calls ``await ctx.report_progress(fraction)`` as it goes: that publishes progress,
    extends nothing (the heartbeat does) but raises ``StageInterrupted`` when the job was
-   cancelled, the worker shuts down or the lease was lost; never catch BaseException;
+   cancelled, the worker shuts down or the lease was lost; never catch BaseException.
+   Cancelling the stage's task cannot stop a thread started by ``run_sync``: a long loop
+   in such a thread checks ``ctx.cancelled`` (a ``threading.Event`` the runner sets when
+   the stage is interrupted, over its time limit or finished) and stops, and reports its
+   progress with the callable from ``ctx.progress_from_thread()``;
 3. it returns a ``StageOutput`` whose ``write(session)`` replaces the stage's own earlier
    rows for the asset and model version (``app.media.service.replace_*``). The runner calls
    ``write`` in the transaction that marks the stage SUCCEEDED, only while it still holds
@@ -24,7 +28,9 @@ nobody registered fails its job with ``STAGE_NOT_IMPLEMENTED``: never a silent s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -107,6 +113,9 @@ class StageContext:
     attempt: int
     # Raises StageInterrupted; publishes progress (throttled).
     report_progress: Callable[[float], Awaitable[None]]
+    # Set when the stage must stop (cancelled, lease lost, shutdown, time limit) and once it
+    # ended: blocking code in ``run_sync`` threads checks it (``inference.media`` loops do).
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     @property
     def job_id(self) -> uuid.UUID:
@@ -116,6 +125,31 @@ class StageContext:
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run blocking ``fn`` in a thread, keeping the worker's event loop responsive."""
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def progress_from_thread(self) -> Callable[[float], None]:
+        """A progress callback for blocking code in a ``run_sync`` thread (call this on the loop).
+
+        Each call schedules ``report_progress`` on the stage's loop without waiting for it;
+        while one report is in flight further calls are dropped (the runner throttles anyway).
+        Interruption is not raised in the thread: the thread watches ``cancelled``.
+        """
+        loop = asyncio.get_running_loop()
+        pending: list[concurrent.futures.Future[None]] = []
+
+        async def report(fraction: float) -> None:
+            try:
+                await self.report_progress(fraction)
+            except (Exception, StageInterrupted):
+                # The stage's own next report (or the heartbeat) acts on it; the thread stops
+                # through ``cancelled``.
+                return
+
+        def callback(fraction: float) -> None:
+            if self.cancelled.is_set() or (pending and not pending[0].done()):
+                return
+            pending[:] = [asyncio.run_coroutine_threadsafe(report(fraction), loop)]
+
+        return callback
 
 
 StageImpl = Callable[[StageContext], Coroutine[Any, Any, StageOutput]]

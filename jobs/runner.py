@@ -22,16 +22,21 @@ the stage again with a fresh message, so Dramatiq's retry count cannot bound it;
 does: a stage whose last run vanished (its lease expired) and that was started
 ``max_retries + 1`` times (per run of the job: each ``retryJob`` grants as many again) is
 failed with ``STAGE_CRASHED`` instead of being run again, and the message is dead-lettered.
+
+Threads: interrupting a stage cancels its task, which cannot stop a thread it started with
+``ctx.run_sync``; the runner sets ``ctx.cancelled`` too, and long loops in such threads stop
+on it (``inference.media``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -101,11 +106,14 @@ class _Active:
     run: StageRun | None = None
     last_report: float = 0.0
     last_fraction: float = -1.0
+    # The stage's ``ctx.cancelled``: stops its ``run_sync`` threads, which task.cancel() cannot.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def interrupt(self, reason: StageInterrupted) -> None:
         """Stop the stage (on the event loop thread): the first reason wins."""
         if self.abort is None:
             self.abort = reason
+            self.cancelled.set()
             if self.task is not None and not self.task.done():
                 self.task.cancel()
 
@@ -365,6 +373,7 @@ class StageRunner:
             stage=claim.stage.name,
             attempt=claim.stage.attempts,
             report_progress=lambda fraction: self._report_progress(active, fraction),
+            cancelled=active.cancelled,
         )
         limit = spec.time_limit_s or self.settings.stage_time_limit_seconds
         active.task = asyncio.create_task(spec.run(ctx), name=f"stage {claim.stage.name} {claim.owner}")
@@ -386,6 +395,10 @@ class StageRunner:
                     "raise the limit or retry the job",
                 ) from None
             raise
+        finally:
+            # However the stage ended (time limit, interruption, error, success), a thread it
+            # left running works for nobody now: tell it to stop.
+            active.cancelled.set()
 
     async def _heartbeat(self, active: _Active) -> None:
         """Extend the lease every third of its length; notice cancellation and takeovers."""
@@ -429,20 +442,26 @@ class StageRunner:
         active.last_report = now
         active.last_fraction = fraction
         claim = active.claim
+        stop: StageInterrupted | None = None
         async with session_scope(self.services.session_factory) as session:
             job = await repository.lock_job(session, job_id=claim.job.id)
-            if job is None:
-                raise LeaseLost()
-            if not await repository.update_owned_stage(
+            if job is None or not await repository.update_owned_stage(
                 session, stage_id=claim.stage.id, owner=claim.owner, values={"progress": fraction}
             ):
-                raise LeaseLost()
-            if job.cancel_requested_at is not None:
-                raise JobCancelled()
-            stages = await repository.stages_of(session, job.id)
-            jobs.refresh_progress(job, stages)
-            row = next(s for s in stages if s.id == claim.stage.id)
-            event = job_event(EventType.PROGRESS, job, row)
+                stop = LeaseLost()
+            elif job.cancel_requested_at is not None:
+                stop = JobCancelled()
+            else:
+                stages = await repository.stages_of(session, job.id)
+                jobs.refresh_progress(job, stages)
+                row = next(s for s in stages if s.id == claim.stage.id)
+                event = job_event(EventType.PROGRESS, job, row)
+        if stop is not None:
+            if asyncio.current_task() is not active.task:
+                # Reported from a run_sync thread (ctx.progress_from_thread): stop the stage
+                # and its threads now rather than at the next heartbeat.
+                active.interrupt(stop)
+            raise stop
         await self._publish([event])
 
     # --- outcomes ----------------------------------------------------------------------

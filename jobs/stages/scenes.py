@@ -9,11 +9,15 @@
 
 Keyframe and thumbnail blobs are written before the transaction: they are content-addressed,
 so a retry writes the same keys and a failed run leaves at most an unreferenced blob.
+
+Decoding runs in threads that watch ``ctx.cancelled``: a cancelled, timed-out or taken-over
+stage stops decoding at the next frame. Shot detection reports its progress as it decodes.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,9 @@ from inference.registry import SAMPLE_RATE
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import permanent_errors, scene_model
 
+# Share of the stage's progress that shot detection covers: it decodes every frame, keyframe
+# extraction ~3 frames per shot.
+DETECTION_SHARE = 0.7
 # Keyframes of image assets are fitted in this box: enough for the detectors and a viewer,
 # while a 50-megapixel original stays the asset's own blob.
 IMAGE_KEYFRAME_SIZE = (1920, 1920)
@@ -52,9 +59,11 @@ def store_frame(blobs: BlobStore, jpeg: bytes, thumbnail: bytes, image: RGBImage
     return StoredFrame(keyframe.key, thumb.key, media.perceptual_hash(image))
 
 
-def video_scenes(blobs: BlobStore, path: Path, shots: list[media.Shot]) -> list[dict[str, Any]]:
+def video_scenes(
+    blobs: BlobStore, path: Path, shots: list[media.Shot], *, cancel: threading.Event | None = None
+) -> list[dict[str, Any]]:
     """Scene rows of a video's shots, with their keyframes stored (blocking)."""
-    keyframes = {k.shot_index: k for k in media.extract_keyframes(path, shots)}
+    keyframes = {k.shot_index: k for k in media.extract_keyframes(path, shots, cancel=cancel)}
     rows: list[dict[str, Any]] = []
     for shot in shots:
         row: dict[str, Any] = {"ordinal": shot.index, "start_s": shot.start, "end_s": shot.end}
@@ -102,9 +111,9 @@ def tile_spans(spans: list[media.Span], duration: float) -> list[tuple[float, fl
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1) if bounds[i + 1] > bounds[i]]
 
 
-def audio_scenes(path: Path) -> list[dict[str, Any]]:
+def audio_scenes(path: Path, *, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Scene rows of an audio track (blocking)."""
-    audio = media.decode_audio(path)
+    audio = media.decode_audio(path, cancel=cancel)
     duration = audio.size / SAMPLE_RATE
     spans = media.speech_spans(audio)
     return [
@@ -121,15 +130,20 @@ async def run_scenes(ctx: StageContext) -> StageOutput:
     path = ctx.blobs.local_path(ctx.asset.blob_key)
     with permanent_errors(f"cutting the {kind.value} into scenes"):
         if kind == AssetKind.VIDEO:
-            shots = await ctx.run_sync(media.detect_shots, path)
-            # Detection decodes every frame; keyframes decode ~3 frames per shot.
-            await ctx.report_progress(0.7)
-            rows = await ctx.run_sync(video_scenes, ctx.blobs, path, shots)
+            report = ctx.progress_from_thread()
+            shots = await ctx.run_sync(
+                media.detect_shots,
+                path,
+                cancel=ctx.cancelled,
+                progress=lambda fraction: report(fraction * DETECTION_SHARE),
+            )
+            await ctx.report_progress(DETECTION_SHARE)
+            rows = await ctx.run_sync(video_scenes, ctx.blobs, path, shots, cancel=ctx.cancelled)
         elif kind == AssetKind.IMAGE:
             data = await ctx.run_sync(ctx.blobs.read_bytes, ctx.asset.blob_key)
             rows = await ctx.run_sync(image_scene, ctx.blobs, data)
         else:
-            rows = await ctx.run_sync(audio_scenes, path)
+            rows = await ctx.run_sync(audio_scenes, path, cancel=ctx.cancelled)
     await ctx.report_progress(1.0)
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
