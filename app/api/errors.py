@@ -18,6 +18,7 @@ from typing import Any
 import strawberry
 
 from app import errors as domain
+from app.api.enums import register
 from app.api.scalars import BigInt
 from graphql import GraphQLError
 
@@ -67,7 +68,6 @@ class ApiError(GraphQLError):
         return cls(exc.message, code=exc.code, field=exc.field)
 
 
-@strawberry.enum(name="UserErrorCode", description="Stable machine-readable codes of user errors.")
 class UserErrorCode(enum.Enum):
     """Every ``UserError.code``; one per error type."""
 
@@ -84,6 +84,28 @@ class UserErrorCode(enum.Enum):
     MALFORMED_ID = "MALFORMED_ID"
     WRONG_ID_TYPE = "WRONG_ID_TYPE"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+
+
+register(
+    UserErrorCode,
+    name="UserErrorCode",
+    description="Stable machine-readable codes of user errors.",
+    values={
+        "NOT_FOUND": "The entity does not exist, is deleted, or is not visible to the caller.",
+        "PATH_NOT_ALLOWED": "The local path lies outside the allowed ingestion roots.",
+        "UNREADABLE_FILE": "The file does not exist, is not a regular file, or cannot be read.",
+        "EMPTY_FILE": "The file or upload holds no bytes.",
+        "FILE_TOO_LARGE": "The file or upload exceeds the size limit (see maxBytes).",
+        "UNSUPPORTED_MEDIA": "The content is of a kind the service cannot analyse.",
+        "IDEMPOTENCY_CONFLICT": "The idempotency key was used before with other content.",
+        "INVALID_INPUT": "An argument is out of range or malformed (see field).",
+        "INVALID_STATE": "The entity is not in a state that allows the operation (e.g. a job still running).",
+        "BACKPRESSURE": "The queue is full; retry after retryAfterSeconds.",
+        "MALFORMED_ID": "The ID is not a global ID this API issued.",
+        "WRONG_ID_TYPE": "The ID is valid but names an entity of another type than the argument expects.",
+        "BATCH_TOO_LARGE": "The batch holds more items than allowed.",
+    },
+)
 
 
 @strawberry.interface(name="UserError", description="A failure the caller caused and can correct.")
