@@ -61,6 +61,7 @@ async def test_realtime_job_queued_behind_batch_jobs_runs_first(
     order = [(job_id, name) for job_id, name, _ in runs]
     first_start: dict[object, datetime] = {}
     for job_id, _, started in runs:
+        assert started is not None
         first_start.setdefault(job_id, started)
 
     # The worker had at most its prefetch (2 per queue) of batch messages in hand when it
