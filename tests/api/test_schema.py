@@ -41,7 +41,7 @@ def test_check_reports_drift_as_a_diff(tmp_path: Path) -> None:
     assert "+  title: String!\n" in diff
 
 
-def test_every_type_field_and_argument_is_described() -> None:
+def test_every_type_field_argument_and_enum_value_is_described() -> None:
     missing = []
     for name, gql_type in schema._schema.type_map.items():
         if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
@@ -55,8 +55,14 @@ def test_every_type_field_and_argument_is_described() -> None:
                 for arg_name, arg in getattr(field, "args", {}).items():
                     if not arg.description:
                         missing.append(f"{name}.{field_name}({arg_name})")
-        if isinstance(gql_type, GraphQLEnumType) and not gql_type.values:
-            missing.append(name)
+        if isinstance(gql_type, GraphQLEnumType):
+            if not gql_type.values:
+                missing.append(name)
+            missing += [
+                f"{name}.{value_name}"
+                for value_name, value in gql_type.values.items()
+                if not value.description
+            ]
     assert missing == []
 
 
