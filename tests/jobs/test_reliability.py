@@ -268,6 +268,9 @@ async def test_kill_9_mid_stage_ten_times(
     # The test itself enqueues (no in-process worker): the runtime only provides the broker.
     from jobs.runtime import JobRuntime
 
+    # A job's stage may be the one killed in several rounds: a crash budget (max_retries + 1
+    # starts, then STAGE_CRASHED) above the ten kills, so every kill is recovered from.
+    redis_settings = redis_settings.model_copy(update={"max_retries": 10})
     sender = JobRuntime(redis_settings, workers=False, sweeper=False)
     sender.start()
     try:
@@ -314,7 +317,11 @@ async def test_kill_9_mid_stage_ten_times(
         assert {s.status for n, s in stages.items() if n != "text"} == {StageStatus.SUCCEEDED}
     reruns = [j for e, s, j in run_log(log) if e == "start" and s == "scenes"]
     assert len(reruns) > 10, "killed stages were run again"
-    print(f"{len(killed_jobs)} stages killed mid-run; all 10 jobs done {recovery:.1f} s after the restart")  # noqa: T201
+    most = max(killed_jobs.count(j) for j in set(killed_jobs))
+    print(  # noqa: T201
+        f"{len(killed_jobs)} stages killed mid-run ({len(set(killed_jobs))} jobs, at most {most} kills "
+        f"of one); all 10 jobs done {recovery:.1f} s after the restart"
+    )
 
 
 async def test_same_message_to_two_workers_runs_the_stage_once(
