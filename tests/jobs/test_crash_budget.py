@@ -324,3 +324,43 @@ async def test_late_worker_loses_its_lease_and_its_result_is_discarded(
         current = await session.get(Job, job.id)
     assert current is not None
     assert current.status in (JobStatus.RUNNING, JobStatus.QUEUED)
+
+
+async def test_twin_messages_of_a_failing_stage_share_one_retry_budget(
+    services: Services,
+    job_settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    start_runtime: RuntimeFactory,
+    crash_registry: StageRegistry,
+) -> None:
+    """Two messages of one stage, each on its first Dramatiq try (the sweeper re-sent a stage
+    whose retry was still delayed, as seen on a loaded CI machine): the stage row's attempts,
+    not each message's retry count, bound the runs. scenes allows 2 starts: the first message
+    fails transiently and is requeued, the twin's run is the last and fails the stage with the
+    stage's own code, not retried; the requeued one then finds the job failed."""
+    runtime = start_runtime(
+        job_settings, registry=crash_registry, host_services=services, workers=False, sweeper=False
+    )
+    assert runtime.runner is not None
+    test = {"stages": {"scenes": {"transient_failures": 99}}}
+    job = await ingest_video(
+        with_runtime(services, job_settings, runtime), tenant, media_root, shade=3, test=test
+    )
+    await deliver(runtime, job.id, "probe")
+    with pytest.raises(dramatiq.Retry):  # first message: attempt 1, a retry asked of Dramatiq
+        await deliver(runtime, job.id, "scenes")
+    scenes = (await stages_by_name(services.session_factory, job.id))["scenes"]
+    assert (scenes.status, scenes.attempts, scenes.error_code) == (StageStatus.QUEUED, 1, "TEST_FLAKY")
+    with pytest.raises(PermanentStageError) as raised:  # the twin: attempt 2, the last allowed
+        await deliver(runtime, job.id, "scenes")
+    assert raised.value.code == "TEST_FLAKY"
+    await deliver(runtime, job.id, "scenes")  # the first message's retry: nothing left to do
+
+    scenes = (await stages_by_name(services.session_factory, job.id))["scenes"]
+    assert (scenes.status, scenes.attempts, scenes.error_code) == (StageStatus.FAILED, 2, "TEST_FLAKY")
+    assert scenes.error_message == "scenes failed on attempt 2 (gave up after 2 attempts)"
+    async with services.session_factory() as session:
+        failed = await session.get(Job, job.id)
+    assert failed is not None
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "TEST_FLAKY")
