@@ -107,7 +107,7 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
     path = ctx.blobs.local_path(ctx.asset.blob_key)
     with permanent_errors("decoding the audio"):
         try:
-            audio = await ctx.run_sync(media.decode_audio, path)
+            audio = await ctx.run_sync(media.decode_audio, path, cancel=ctx.cancelled)
         except NoAudioStreamError:
             audio = np.zeros(0, dtype=np.float32)
         windows = await ctx.run_sync(plan_windows, audio) if audio.size else []
