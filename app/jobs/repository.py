@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -66,6 +66,14 @@ async def stages_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobStage]:
     return list(rows)
 
 
+def _unleased(now: datetime) -> ColumnElement[bool]:
+    """A stage nobody holds at ``now``: waiting to run, or running under an expired lease."""
+    return or_(
+        JobStage.status.in_((StageStatus.PENDING, StageStatus.QUEUED)),
+        and_(JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now),
+    )
+
+
 async def claim_stage(
     session: AsyncSession, *, stage_id: uuid.UUID, owner: str, now: datetime, lease_until: datetime
 ) -> bool:
@@ -75,13 +83,7 @@ async def claim_stage(
     """
     result = await session.execute(
         update(JobStage)
-        .where(
-            JobStage.id == stage_id,
-            or_(
-                JobStage.status.in_((StageStatus.PENDING, StageStatus.QUEUED)),
-                and_(JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now),
-            ),
-        )
+        .where(JobStage.id == stage_id, _unleased(now))
         .values(
             status=StageStatus.RUNNING,
             lease_owner=owner,
@@ -159,13 +161,7 @@ async def fail_unleased_stage(
     """
     result = await session.execute(
         update(JobStage)
-        .where(
-            JobStage.id == stage_id,
-            or_(
-                JobStage.status.in_((StageStatus.PENDING, StageStatus.QUEUED)),
-                and_(JobStage.status == StageStatus.RUNNING, JobStage.lease_expires_at < now),
-            ),
-        )
+        .where(JobStage.id == stage_id, _unleased(now))
         .values(
             status=StageStatus.FAILED,
             error_code=code,
