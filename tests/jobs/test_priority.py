@@ -76,9 +76,11 @@ async def test_realtime_job_queued_behind_batch_jobs_runs_first(
     assert all(finished[j] is None or finished[j] > realtime_done for j in batch_ids), order
     realtime_runs = [i for i, (job_id, _) in enumerate(order) if job_id == realtime.id]
     assert len(realtime_runs) == 8
-    # Batch stages run while the real-time job was in progress: only the few the worker had
-    # in hand (its prefetch) or took while the next real-time message was on its way. In
-    # arrival order (no priority) the six batch jobs' stages would interleave with it (12-14 measured).
+    # Batch stages run while the real-time job was in progress: at most one per hand-over
+    # between its stages, the batch message the worker took from its prefetch while the next
+    # real-time message, sent by the completing stage, was still on its way to the worker
+    # (on a loaded machine with PostgreSQL that happens at most hand-overs). In arrival order
+    # (no priority) the six batch jobs' stages interleave with it: 12-14 measured.
     slipped = realtime_runs[-1] + 1 - len(realtime_runs)
-    assert slipped <= 4, order
+    assert slipped <= len(realtime_runs) - 1, order
     print(f"real-time stages at {realtime_runs} of {len(order)} stage runs, {slipped} batch in between")  # noqa: T201
