@@ -632,7 +632,7 @@ class StageRunner:
             log.warning("stage %s of job %s: lease lost, run discarded", claim.stage.name, claim.job.id)
             return
         if isinstance(reason, WorkerShuttingDown):
-            await self._release(claim)
+            await self._release(claim, graceful=True)
             return
         events: list[dict[str, Any]] = []
         async with session_scope(self.services.session_factory) as session:
@@ -648,8 +648,13 @@ class StageRunner:
         log.info("job %s cancelled during stage %s", claim.job.id, claim.stage.name)
         await self._publish(events)
 
-    async def _release(self, claim: Claim) -> None:
-        """Give the stage back: QUEUED again and re-sent, for this or another worker."""
+    async def _release(self, claim: Claim, *, graceful: bool = False) -> None:
+        """Give the stage back: QUEUED again and re-sent, for this or another worker.
+
+        ``graceful`` (a shutdown that gave the stage its grace): the run is handed back
+        unfinished, not failed, and its start is taken off ``attempts``, so a rolling deploy
+        never spends a stage's retry or crash budget. Other releases keep the count: what cut
+        them short may happen again."""
         try:
             async with session_scope(self.services.session_factory) as session:
                 job = await repository.lock_job(session, job_id=claim.job.id)
@@ -660,6 +665,8 @@ class StageRunner:
                     "lease_owner": None,
                     "lease_expires_at": None,
                 }
+                if graceful:
+                    values["attempts"] = max(0, claim.stage.attempts - 1)
                 if claim.stage.error_code == STAGE_CRASHED:
                     # Handed back in one piece: an earlier crash is no longer its last run.
                     values.update(error_code=None, error_message=None)
