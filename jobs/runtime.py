@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.asyncio import EventLoopThread
 from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
@@ -60,8 +61,9 @@ log = logging.getLogger(__name__)
 
 # Worker processes on an external broker announce themselves this often in a Redis sorted set
 # (worker id -> last beat); one silent for WORKER_TIMEOUT_S (three missed beats) counts as
-# gone. Dramatiq's own __heartbeats__ set cannot tell workers apart from API processes: every
-# enqueue beats too.
+# gone. The Redis is the broker's, or on RabbitMQ the event Redis (MEDIAKG_PUBSUB_URL), which
+# every multi-process deployment has for its subscriptions. Dramatiq's own __heartbeats__
+# set cannot tell workers apart from API processes: every enqueue beats too.
 WORKER_HEARTBEAT_S = 10.0
 WORKER_TIMEOUT_S = 3 * WORKER_HEARTBEAT_S
 
@@ -115,6 +117,7 @@ class JobRuntime:
         self._triton_scraper: TritonScraper | None = None
         self._heartbeat_stop = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
+        self._heartbeat_redis: Any = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -289,6 +292,9 @@ class JobRuntime:
             self._worker = None
         if self.broker is not None:
             self.broker.close()
+        if self._heartbeat_redis is not None:
+            self._heartbeat_redis.close()
+            self._heartbeat_redis = None
         self._close_services()
         self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
         self._loop_thread = None
@@ -358,10 +364,10 @@ class JobRuntime:
         broker = self.broker
         if isinstance(broker, StubBroker):
             return {self.worker_id: {"seen_s_ago": 0.0, **self.local_status()}} if self._worker else {}
-        client = getattr(broker, "client", None)
-        namespace = getattr(broker, "namespace", None)
-        if client is None or namespace is None:
+        store = self._heartbeat_store()
+        if store is None:
             return {}
+        client, namespace = store
         now = time.time()
         key = workers_key(namespace)
         beats = client.zrangebyscore(key, now - WORKER_TIMEOUT_S, "+inf", withscores=True)
@@ -390,11 +396,26 @@ class JobRuntime:
             log.warning("broker ping failed", exc_info=True)
             return False
 
-    def _start_heartbeat(self) -> None:
+    def _heartbeat_store(self) -> tuple[Any, str] | None:
+        """(Redis client, key namespace) of the heartbeats: the Redis broker's own, else a
+        redis:// event bus's (RabbitMQ), else none (the in-process broker needs none)."""
         client = getattr(self.broker, "client", None)
         namespace = getattr(self.broker, "namespace", None)
-        if client is None or namespace is None:
+        if client is not None and namespace is not None:
+            return client, namespace
+        if not self.settings.pubsub_url.startswith(("redis://", "rediss://", "unix://")):
+            return None
+        if self._heartbeat_redis is None:
+            self._heartbeat_redis = redis.Redis.from_url(
+                self.settings.pubsub_url, socket_timeout=3, socket_connect_timeout=3
+            )
+        return self._heartbeat_redis, self.settings.redis_key_prefix
+
+    def _start_heartbeat(self) -> None:
+        store = self._heartbeat_store()
+        if store is None:
             return
+        client, namespace = store
         key = workers_key(namespace)
         self._heartbeat_stop.clear()
 
@@ -427,9 +448,9 @@ class JobRuntime:
         self._heartbeat_stop.set()
         self._heartbeat_thread.join(timeout=5)
         self._heartbeat_thread = None
-        client = getattr(self.broker, "client", None)
-        namespace = getattr(self.broker, "namespace", None)
-        if client is not None and namespace is not None:
+        store = self._heartbeat_store()
+        if store is not None:
+            client, namespace = store
             try:
                 key = workers_key(namespace)
                 client.zrem(key, self.worker_id)  # gone now, not in 30 s
