@@ -576,16 +576,15 @@ class StageRunner:
     ) -> None:
         code = exc.code if isinstance(exc, StageFailure) else TRANSIENT_ERROR
         detail = exc.message if isinstance(exc, StageFailure) else f"{type(exc).__name__}: {exc}"
-        budget_spent = claim.stage.attempts >= self.attempts_allowed(claim.stage.name, claim.job)
-        if retries >= max_retries or budget_spent:
+        # The last attempt: this message's retries are used up, or the stage row's attempts
+        # are (a second message of the stage, re-sent by the sweeper while the first one's
+        # retry was still delayed, spent the budget with its twin). Either way the stage fails
+        # and the message is dead-lettered, not retried, like a permanent failure.
+        if retries >= max_retries or claim.stage.attempts >= self.attempts_allowed(
+            claim.stage.name, claim.job
+        ):
             message = f"{detail} (gave up after {claim.stage.attempts} attempts)"
             await self._fail(claim, code, message, started=started, cost=cost)
-            if retries >= max_retries:
-                # Dramatiq's Retries middleware makes the same decision and dead-letters it.
-                raise exc
-            # The stage row, not this message, is the memory of attempts: a second message of
-            # the same stage (the sweeper re-sent one whose retry was still delayed) has spent
-            # the budget with its twin. Not retried; dead-lettered like any permanent failure.
             raise PermanentStageError(code, message) from exc
         _, delay_ms = compute_backoff(
             retries,
