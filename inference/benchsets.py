@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-# --- speech ------------------------------------------------------------------------------
+from inference.media import decode_audio
+from inference.registry import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
+# --- speech ------------------------------------------------------------------------------
 
 # Sentences espeak-ng pronounces clearly and whose words have one spelling (no "colour"), so a
 # word error rate against them measures recognition, not orthography.
@@ -54,18 +55,6 @@ class SpeechClip:
     def duration(self) -> float:
         """Length in seconds."""
         return self.audio.size / SAMPLE_RATE
-
-
-def _resample_to_16k_mono(path: Path) -> npt.NDArray[np.float32]:
-    with av.open(str(path)) as container:
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        chunks = [
-            out.to_ndarray().reshape(-1)
-            for frame in container.decode(audio=0)
-            for out in resampler.resample(frame)
-        ]
-        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    return np.concatenate(chunks).astype(np.float32)
 
 
 def write_wav(path: Path, audio: npt.NDArray[np.float32]) -> None:
@@ -119,7 +108,7 @@ def make_speech(
         check=True,
         capture_output=True,
     )
-    audio = _resample_to_16k_mono(raw)
+    audio = decode_audio(raw)
     raw.unlink()
     write_wav(path, audio)
     start, end = longest_silence(audio) if len(sentences) > 1 else (0.0, 0.0)
