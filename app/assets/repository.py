@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,3 +34,17 @@ async def get_ingest_key(
     if lock:
         query = query.with_for_update()
     return await session.scalar(query)
+
+
+async def recently_deleted_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, since: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Ids of the tenant's assets deleted at or after ``since``, newest deletion first (at most
+    ``limit``): one indexed statement."""
+    rows = await session.scalars(
+        select(Asset.id)
+        .where(Asset.tenant_id == tenant_id, Asset.deleted_at.is_not(None), Asset.deleted_at >= since)
+        .order_by(Asset.deleted_at.desc())
+        .limit(limit)
+    )
+    return list(rows)

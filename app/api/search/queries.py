@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.file_uploads import Upload
 
 from app.api.context import Info
@@ -57,7 +56,7 @@ from app.api.search.types import (
     text_field,
     unavailable,
 )
-from app.assets.models import Asset
+from app.assets import repository as assets_repo
 from app.bootstrap import inference_for
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from inference.errors import ModelNotConfiguredError
@@ -214,17 +213,8 @@ async def without_pending_deletes(info: Info, filters: Filters) -> Filters:
         return filters
     since = datetime.now(UTC) - timedelta(seconds=window)
     async with ctx.session_factory() as session:
-        deleted = list(
-            await session.scalars(
-                select(Asset.id)
-                .where(
-                    Asset.tenant_id == ctx.caller.tenant_id,
-                    Asset.deleted_at.is_not(None),
-                    Asset.deleted_at >= since,
-                )
-                .order_by(Asset.deleted_at.desc())
-                .limit(MAX_PENDING_DELETES)
-            )
+        deleted = await assets_repo.recently_deleted_ids(
+            session, tenant_id=ctx.caller.tenant_id, since=since, limit=MAX_PENDING_DELETES
         )
     if not deleted:
         return filters
