@@ -159,16 +159,7 @@ def test_ingest_then_query_assets_over_http(server: tuple[str, dict[str, str]], 
 
     # The server's own workers (memory:// broker) run the whole text pipeline with the real
     # models, then the document is searchable.
-    status_query = "{ assets(first: 1) { edges { node { jobs(first: 1) { edges { node { status } } } } } } }"
-    deadline = time.monotonic() + 180
-    status = None
-    while time.monotonic() < deadline:
-        node = _graphql(base, status_query)["data"]["assets"]["edges"][0]["node"]
-        status = node["jobs"]["edges"][0]["node"]["status"]
-        if status in {"SUCCEEDED", "FAILED", "CANCELLED"}:
-            break
-        time.sleep(0.5)
-    assert status == "SUCCEEDED"
+    assert _wait_jobs_done(base, 1, within=180) == {"meeting-notes": "SUCCEEDED"}
     found = _graphql(
         base,
         '{ search(query: {text: "launch March", mode: TEXT}, first: 3)'

@@ -270,7 +270,7 @@ async def test_late_worker_loses_its_lease_and_its_result_is_discarded(
         if ctx.attempt == 1:
             # Worker A stalls with its event loop blocked (a stage hogging the loop, a GC
             # pause, a frozen VM): no heartbeat, so its lease runs out while it still lives.
-            resume_first.wait(10)  # blocking the loop is the fault under test
+            resume_first.wait(60)  # blocking the loop is the fault under test (set in finally)
             rows = 5
         runs.append((ctx.attempt, "end"))
         tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id

@@ -31,7 +31,6 @@ from jobs.runtime import JobRuntime
 from tests.fixtures.required import skip_unless_required
 from tests.jobs.conftest import (
     RuntimeFactory,
-    delete_keys,
     ingest_video,
     stages_by_name,
     wait_for,
@@ -198,29 +197,28 @@ async def test_broker_health_follows_the_connection(
 
 
 async def test_workers_on_rabbitmq_are_seen_alive_through_the_event_redis(
-    rabbitmq_settings: Settings, redis_url: str, redis_prefix: str, start_runtime: RuntimeFactory
+    rabbitmq_settings: Settings, redis_settings: Settings, redis_url: str, start_runtime: RuntimeFactory
 ) -> None:
     """RabbitMQ has no place for heartbeats: workers beat in the event Redis (pubsub_url) that a
     multi-process deployment has anyway, and systemStatus's source sees them come and go."""
-    prefix = f"{redis_prefix}_{uuid.uuid4().hex[:8]}"
-    settings = rabbitmq_settings.model_copy(update={"pubsub_url": redis_url, "redis_key_prefix": prefix})
+    # The test's own Redis namespace (redis_settings deletes its keys afterwards).
+    settings = rabbitmq_settings.model_copy(
+        update={"pubsub_url": redis_url, "redis_key_prefix": redis_settings.redis_key_prefix}
+    )
+    api = start_runtime(settings, registry=StageRegistry(), workers=False, sweeper=False)
+    assert await asyncio.to_thread(api.workers_alive) == {}
+    worker = JobRuntime(settings, registry=StageRegistry(), sweeper=False, worker_id="rabbit-worker-1")
+    worker.start()
     try:
-        api = start_runtime(settings, registry=StageRegistry(), workers=False, sweeper=False)
-        assert await asyncio.to_thread(api.workers_alive) == {}
-        worker = JobRuntime(settings, registry=StageRegistry(), sweeper=False, worker_id="rabbit-worker-1")
-        worker.start()
-        try:
 
-            async def seen() -> bool:
-                return "rabbit-worker-1" in await asyncio.to_thread(api.workers_alive)
+        async def seen() -> bool:
+            return "rabbit-worker-1" in await asyncio.to_thread(api.workers_alive)
 
-            await wait_for(seen, within=5, what="the worker's heartbeat")
-            report = (await asyncio.to_thread(api.workers_alive))["rabbit-worker-1"]
-            assert report["seen_s_ago"] < 5
-            assert report["models"] == []
-        finally:
-            await asyncio.to_thread(worker.stop, 1.0)
-        # A worker that stops takes its heartbeat with it at once (not after the timeout).
-        assert await asyncio.to_thread(api.workers_alive) == {}
+        await wait_for(seen, within=5, what="the worker's heartbeat")
+        report = (await asyncio.to_thread(api.workers_alive))["rabbit-worker-1"]
+        assert report["seen_s_ago"] < 5
+        assert report["models"] == []
     finally:
-        delete_keys(redis_url, prefix)
+        await asyncio.to_thread(worker.stop, 1.0)
+    # A worker that stops takes its heartbeat with it at once (not after the timeout).
+    assert await asyncio.to_thread(api.workers_alive) == {}

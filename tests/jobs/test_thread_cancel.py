@@ -136,12 +136,17 @@ async def test_cancel_stops_the_decoding_thread(
     async def stopped() -> bool:
         return not threads_in("detect_shots")
 
-    waited = await wait_for(stopped, within=2.0, what="the shot-detection thread to stop")
+    # Decoding the whole video takes 12-18 s on 2 cores (more under load); the thread stops
+    # within a progress report of the cancellation (measured 0.6 s). The bound leaves room
+    # for a loaded CI machine, the progress check below shows detection did not run on.
+    waited = await wait_for(stopped, within=8.0, what="the shot-detection thread to stop")
     await wait_jobs(services.session_factory, [job.id], within=5)
     async with services.session_factory() as session:
         cancelled = await session.get(Job, job.id)
     assert cancelled is not None
     assert cancelled.status == JobStatus.CANCELLED
+    scenes = (await stages_by_name(services.session_factory, job.id))["scenes"]
+    assert scenes.progress < DETECTION_SHARE, "detection ran to its end"
     print(f"decoding thread stopped {waited:.2f} s after cancelJob ({time.monotonic() - cancelled_at:.2f} s)")  # noqa: T201
 
 
@@ -159,11 +164,13 @@ async def test_time_limit_stops_the_decoding_thread(
     failed_at = time.monotonic()
     scenes = (await stages_by_name(services.session_factory, job.id))["scenes"]
     assert (scenes.status, scenes.error_code) == (StageStatus.FAILED, STAGE_TIME_LIMIT)
+    # The limit struck while detection ran (it had reported progress), not before it began.
+    assert 0 < scenes.progress < DETECTION_SHARE
 
     async def stopped() -> bool:
         return not threads_in("detect_shots")
 
-    await wait_for(stopped, within=2.0, what="the shot-detection thread to stop")
+    await wait_for(stopped, within=8.0, what="the shot-detection thread to stop")
     print(f"decoding thread stopped {time.monotonic() - failed_at:.2f} s after the time limit")  # noqa: T201
 
 

@@ -73,28 +73,18 @@ async def test_resized_recompressed_copy_is_a_near_duplicate_another_photo_is_no
     assert {frozenset((e.source_asset_id, e.target_asset_id)) for e in visual} == {
         frozenset((original, copy))
     }
+    # And means the same (a SEMANTIC scene edge: the same labels in MiniLM space, through the
+    # bridge); coffee means neither.
+    semantic = await harness.rows(SimilarityEdge, SimilarityEdge.kind == SimilarityKind.SEMANTIC)
+    assert {frozenset((e.source_asset_id, e.target_asset_id)) for e in semantic} == {
+        frozenset((original, copy))
+    }
+    for edge in semantic:
+        assert (edge.source_type, edge.target_type) == (OwnerType.SCENE, OwnerType.SCENE)
+        assert edge.score >= harness.services.settings.semantic_similarity_threshold
+        assert (edge.model_name, edge.model_version.endswith("+sem1")) == ("all-MiniLM-L6-v2", True)
     # Image assets embed their single scene (visual, bridge, and its labels in words) and the asset.
     assert (
         await harness.count(Embedding, Embedding.asset_id == copy, Embedding.owner_type == OwnerType.SCENE)
         == 3
     )
-
-
-async def test_semantic_scene_edges_join_what_shows_the_same_thing(harness: Harness) -> None:
-    """Scene-to-scene SEMANTIC edges: the two cat pictures' scenes meet (the same labels in
-    MiniLM space, through the bridge), the coffee's scene meets neither."""
-    cat = await harness.ingest("chelsea.png", png("chelsea"))
-    small_cat = await harness.ingest("chelsea-small.jpg", half_size_jpeg(photo("chelsea")))
-    coffee = await harness.ingest("coffee.png", png("coffee"))
-    for asset_id in (cat, small_cat, coffee):
-        await harness.chain(asset_id, IMAGE_CHAIN)
-    scene_of = {s.id: s.asset_id for s in await harness.rows(Scene)}
-    edges = await harness.rows(SimilarityEdge, SimilarityEdge.kind == SimilarityKind.SEMANTIC)
-    assert edges, "no semantic edge at all"
-    pairs = {frozenset((scene_of[e.source_id], scene_of[e.target_id])) for e in edges}
-    assert pairs == {frozenset((cat, small_cat))}
-    for edge in edges:
-        assert (edge.source_type, edge.target_type) == (OwnerType.SCENE, OwnerType.SCENE)
-        assert edge.score >= harness.services.settings.semantic_similarity_threshold
-        assert edge.model_name == "all-MiniLM-L6-v2"
-        assert edge.model_version.endswith("+sem1")
