@@ -12,9 +12,11 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -93,6 +95,20 @@ async def start_runtime() -> AsyncIterator[RuntimeFactory]:
     yield factory
     for runtime in reversed(started):
         await asyncio.to_thread(runtime.stop, 1.0)
+
+
+@asynccontextmanager
+async def consuming(runtime: JobRuntime) -> AsyncIterator[dramatiq.Worker]:
+    """A Dramatiq worker (one thread, as `mediakg worker --threads 1`) on the broker of a
+    runtime started without workers: the real delivery, retry and dead-letter path of the
+    messages queued so far."""
+    assert runtime.broker is not None
+    worker = dramatiq.Worker(runtime.broker, worker_threads=1)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        await asyncio.to_thread(worker.stop)
 
 
 def with_runtime(services: Services, settings: Settings, runtime: JobRuntime | None) -> Services:

@@ -12,8 +12,6 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from jobs.sweeper import sweep_once
 from tests.jobs.conftest import (
     TEST_MODULES,
     RuntimeFactory,
+    consuming,
     count,
     ingest_video,
     stages_by_name,
@@ -87,19 +86,6 @@ async def lease_expired(services: Services, job_id: uuid.UUID, stage: str) -> No
         return row.lease_expires_at is not None and row.lease_expires_at < utcnow()
 
     await wait_for(expired, within=5, what=f"the lease of {stage} to expire")
-
-
-@asynccontextmanager
-async def consuming(runtime: JobRuntime) -> AsyncIterator[dramatiq.Worker]:
-    """A Dramatiq worker (one thread) on the runtime's in-process broker: the real delivery,
-    retry and dead-letter path of the messages queued so far."""
-    assert runtime.broker is not None
-    worker = dramatiq.Worker(runtime.broker, worker_threads=1)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await asyncio.to_thread(worker.stop)
 
 
 @pytest.mark.parametrize("recovered_by", ["sweeper", "redelivery"])

@@ -3,11 +3,9 @@ per queue, the realtime one at the higher Dramatiq priority)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 
-import dramatiq
 from sqlalchemy import select
 
 from app.container import Services
@@ -16,7 +14,7 @@ from app.jobs.models import Job, JobStage
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import StageRegistry
-from tests.jobs.conftest import RuntimeFactory, ingest_video, wait_jobs, with_runtime
+from tests.jobs.conftest import RuntimeFactory, consuming, ingest_video, wait_jobs, with_runtime
 
 BATCH_JOBS = 6
 
@@ -38,13 +36,8 @@ async def test_realtime_job_queued_behind_batch_jobs_runs_first(
     realtime = await ingest_video(svc, tenant, media_root, shade=BATCH_JOBS, queue="realtime")
 
     # One worker thread on both queues, as `mediakg worker --threads 1` runs.
-    assert runtime.broker is not None
-    worker = dramatiq.Worker(runtime.broker, worker_threads=1)
-    worker.start()
-    try:
+    async with consuming(runtime):
         await wait_jobs(services.session_factory, [realtime.id], within=30)
-    finally:
-        await asyncio.to_thread(worker.stop)
 
     async with services.session_factory() as session:
         runs = (
