@@ -60,33 +60,20 @@ from search.backend import (
     WriteReport,
 )
 from search.documents import (
+    FIELD_TASK,
     AssetDocument,
     DocumentError,
     MetadataValue,
     MomentDocument,
+    StoredFields,
     TimedText,
     Vector,
     VectorField,
+    model_key,
 )
 
 log = logging.getLogger(__name__)
 
-# Which embedding modality fills which search vector field.
-FIELD_MODALITY: Mapping[VectorField, Modality] = {
-    VectorField.TEXT: Modality.TEXT,
-    VectorField.VISUAL: Modality.IMAGE,
-    VectorField.BRIDGE: Modality.BRIDGE,
-    # The embed stage stores CLIP image vectors as bridge rows (text-to-image vectors); the
-    # model (name, version, dims) tells them apart from the ImageNet bridge's.
-    VectorField.CLIP: Modality.BRIDGE,
-}
-# Router tasks whose model fills each field (the models a new generation is built for).
-FIELD_TASK: Mapping[VectorField, str] = {
-    VectorField.TEXT: "embed_text",
-    VectorField.VISUAL: "embed_image",
-    VectorField.BRIDGE: "embed_bridge",
-    VectorField.CLIP: "embed_image_clip",
-}
 # Fields a generation has only when the router serves their model (CLIP: clip_model_dir set).
 OPTIONAL_FIELDS = frozenset({VectorField.CLIP})
 # A segment counts for a scene when at least this much of it (seconds, or half the segment if
@@ -99,11 +86,6 @@ BATCH = 100
 _RECONCILE_MARGIN = timedelta(minutes=5)
 
 RowT = TypeVar("RowT", Scene, TranscriptSegment, Detection)
-
-
-def model_key(name: str, version: str) -> str:
-    """How a vector's model is named in search generations: the registry key ``name:version``."""
-    return f"{name}:{version}"
 
 
 def micros(moment: datetime) -> int:
@@ -251,16 +233,11 @@ class _Vectors:
     """The snapshot's vectors of one generation, by (owner type, owner id, field)."""
 
     def __init__(self, embeddings: Iterable[Embedding], spec: GenerationSpec) -> None:
-        wanted = {
-            (FIELD_MODALITY[vector_field], vector_spec.model_version, vector_spec.dims): vector_field
-            for vector_field, vector_spec in spec.vectors.items()
-        }
+        fields = StoredFields(spec.vectors)
         self.spec = spec
         self._by_owner: dict[tuple[OwnerType, uuid.UUID, VectorField], npt.NDArray[np.float32]] = {}
         for row in embeddings:
-            vector_field = wanted.get(
-                (row.modality, model_key(row.model_name, row.model_version), row.dimension)
-            )
+            vector_field = fields.field_of(row.modality, row.model_name, row.model_version, row.dimension)
             if vector_field is not None:
                 self._by_owner[(row.owner_type, row.owner_id, vector_field)] = vector_from_bytes(row.vector)
 

@@ -14,10 +14,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+from app.enums import Modality
+
+if TYPE_CHECKING:
+    from search.backend import VectorSpec
 
 MetadataValue = str | int | float | bool
 FloatArray = npt.NDArray[np.float32]
@@ -41,6 +46,47 @@ class VectorField(enum.StrEnum):
     # CLIP's image tower (when a CLIP directory is configured): pictures in CLIP's joint
     # text-image space, searched with CLIP text embeddings of the query.
     CLIP = "clip"
+
+
+# Which embedding modality fills which search vector field.
+FIELD_MODALITY: Mapping[VectorField, Modality] = {
+    VectorField.TEXT: Modality.TEXT,
+    VectorField.VISUAL: Modality.IMAGE,
+    VectorField.BRIDGE: Modality.BRIDGE,
+    # The embed stage stores CLIP image vectors as bridge rows (text-to-image vectors); the
+    # model (name, version, dims) tells them apart from the ImageNet bridge's.
+    VectorField.CLIP: Modality.BRIDGE,
+}
+# Router tasks whose model fills each field (the models a new generation is built for, and the
+# ones that embed a query for it).
+FIELD_TASK: Mapping[VectorField, str] = {
+    VectorField.TEXT: "embed_text",
+    VectorField.VISUAL: "embed_image",
+    VectorField.BRIDGE: "embed_bridge",
+    VectorField.CLIP: "embed_image_clip",
+}
+
+
+def model_key(name: str, version: str) -> str:
+    """How a vector's model is named in search generations: the registry key ``name:version``."""
+    return f"{name}:{version}"
+
+
+class StoredFields:
+    """Which of a generation's vector fields a stored embedding row fills: the field's modality,
+    model (``model_key``) and dimensionality must all match."""
+
+    def __init__(self, vectors: Mapping[VectorField, VectorSpec]) -> None:
+        self._by_source = {
+            (FIELD_MODALITY[vector_field], spec.model_version, spec.dims): vector_field
+            for vector_field, spec in vectors.items()
+        }
+
+    def field_of(
+        self, modality: Modality, model_name: str, model_version: str, dims: int
+    ) -> VectorField | None:
+        """The field an embedding of this modality, model and size fills, if any."""
+        return self._by_source.get((modality, model_key(model_name, model_version), dims))
 
 
 class DocType(enum.StrEnum):

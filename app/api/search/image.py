@@ -22,37 +22,27 @@ from typing import Any
 from app.api.context import Info
 from app.api.errors import ApiError
 from app.bootstrap import inference_for
-from app.enums import Modality
 from app.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
 from app.media import repository as repo
 from app.media.service import vector_from_bytes
 from inference.errors import MediaError, ModelNotConfiguredError
 from inference.preprocess import RGBImage, load_image
 from search.backend import GenerationInfo
-from search.documents import VectorField
+from search.documents import FIELD_MODALITY, FIELD_TASK, StoredFields, VectorField, model_key
 from search.query import Filters, QueryVector
 
 # A query picture is a photo or a frame grab, not an archive: 20 MiB holds any camera JPEG and
 # a 4K PNG screenshot. The decoded size is bounded separately (load_image's pixel limit).
 MAX_QUERY_IMAGE_BYTES = 20 * 1024 * 1024
-# Which router task embeds an uploaded picture for each image vector field, and which stored
-# modality the same field is filled from (jobs.indexing.FIELD_MODALITY: CLIP image vectors are
-# bridge rows of the CLIP model).
-_TASKS = {
-    VectorField.VISUAL: "embed_image",
-    VectorField.BRIDGE: "embed_bridge",
-    VectorField.CLIP: "embed_image_clip",
-}
-_MODALITIES = {
-    VectorField.VISUAL: Modality.IMAGE,
-    VectorField.BRIDGE: Modality.BRIDGE,
-    VectorField.CLIP: Modality.BRIDGE,
-}
+# The image vector fields, in the order their query vectors are listed. The router task that
+# fills each (search.documents.FIELD_TASK) embeds an uploaded picture for it; its modality
+# (FIELD_MODALITY: CLIP image vectors are bridge rows of the CLIP model) finds an asset's own.
+IMAGE_FIELDS = (VectorField.VISUAL, VectorField.BRIDGE, VectorField.CLIP)
 
 
 def image_fields(live: GenerationInfo) -> list[VectorField]:
     """The image vector fields the live generation has."""
-    return [f for f in _TASKS if f in live.spec.vectors]
+    return [f for f in IMAGE_FIELDS if f in live.spec.vectors]
 
 
 async def read_upload(upload: Any) -> bytes:
@@ -89,11 +79,11 @@ async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> t
     }
     for vector_field in image_fields(live):
         try:
-            spec = router.model_for(_TASKS[vector_field])
+            spec = router.model_for(FIELD_TASK[vector_field])
         except ModelNotConfiguredError:
             continue  # CLIP vectors in the index, no CLIP directory in this process
         wanted = live.spec.vectors[vector_field]
-        if wanted.model_version != f"{spec.name}:{spec.version}":
+        if wanted.model_version != model_key(spec.name, spec.version):
             continue
         result = await embedders[vector_field]([image])
         values = result.vectors[0]
@@ -111,20 +101,17 @@ async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -
             session,
             tenant_id=ctx.caller.tenant_id,
             asset_id=asset_id,
-            modalities=sorted({_MODALITIES[f] for f in fields}),
+            modalities=sorted({FIELD_MODALITY[f] for f in fields}),
         )
+    stored = StoredFields({f: live.spec.vectors[f] for f in fields})
     vectors: dict[VectorField, QueryVector] = {}
     for row in rows:
         # The field whose model wrote this row (bridge rows: the ImageNet bridge's or CLIP's).
-        key = f"{row.model_name}:{row.model_version}"
-        for vector_field in fields:
-            wanted = live.spec.vectors[vector_field]
-            if _MODALITIES[vector_field] is not row.modality or wanted.model_version != key:
-                continue
-            if row.dimension == wanted.dims:
-                vectors[vector_field] = QueryVector.of(
-                    vector_field, vector_from_bytes(row.vector), wanted.model_version
-                )
+        vector_field = stored.field_of(row.modality, row.model_name, row.model_version, row.dimension)
+        if vector_field is not None:
+            vectors[vector_field] = QueryVector.of(
+                vector_field, vector_from_bytes(row.vector), live.spec.vectors[vector_field].model_version
+            )
     if not vectors:
         raise ApiError.from_domain(
             InvalidStateError(

@@ -61,7 +61,7 @@ from app.bootstrap import inference_for
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from inference.errors import ModelNotConfiguredError
 from search.backend import GenerationInfo, SearchBackend, SearchError
-from search.documents import DocType, VectorField
+from search.documents import FIELD_TASK, DocType, VectorField, model_key
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
 
 # RRF weights per retriever and the rank constant are settings (search_rrf_weights,
@@ -80,28 +80,24 @@ CANDIDATES = 100
 MAX_PENDING_DELETES = 1000
 
 
-def _key(name: str, version: str) -> str:
-    return f"{name}:{version}"
-
-
 async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[QueryVector, ...]:
     """Embeddings of ``text`` for every vector field of ``live`` the text models can query:
     MiniLM for ``text`` and ``bridge``, CLIP's text tower for ``clip`` (none, and no model
     call, when the live generation was built for other models)."""
     router: Any = await inference_for(info.context.services)
-    text_spec = router.model_for("embed_text")
-    text_model = _key(text_spec.name, text_spec.version)
+    text_spec = router.model_for(FIELD_TASK[VectorField.TEXT])
+    text_model = model_key(text_spec.name, text_spec.version)
     fields: list[tuple[VectorField, str]] = []
     wanted_text = live.spec.vectors.get(VectorField.TEXT)
     if wanted_text is not None and wanted_text.model_version == text_model:
         fields.append((VectorField.TEXT, text_model))
     wanted_bridge = live.spec.vectors.get(VectorField.BRIDGE)
     if wanted_bridge is not None:
-        bridge = router.model_for("embed_bridge")
+        bridge = router.model_for(FIELD_TASK[VectorField.BRIDGE])
         # The bridge lives in the text model's space: a text vector of the very model the
         # bridge was built from is comparable with it.
         if (
-            wanted_bridge.model_version == _key(bridge.name, bridge.version)
+            wanted_bridge.model_version == model_key(bridge.name, bridge.version)
             and text_model in bridge.derived_from
         ):
             fields.append((VectorField.BRIDGE, wanted_bridge.model_version))
@@ -127,11 +123,11 @@ async def _clip_vector(router: Any, text: str, live: GenerationInfo) -> QueryVec
     if wanted is None:
         return None
     try:
-        image_spec = router.model_for("embed_image_clip")
+        image_spec = router.model_for(FIELD_TASK[VectorField.CLIP])
         text_spec = router.model_for("embed_text_clip")
     except ModelNotConfiguredError:
         return None
-    if wanted.model_version != _key(image_spec.name, image_spec.version) or (
+    if wanted.model_version != model_key(image_spec.name, image_spec.version) or (
         text_spec.version != image_spec.version
     ):
         return None
