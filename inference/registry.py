@@ -120,6 +120,16 @@ class ModelSpec:
         """``max_batch_size`` of the Triton model: the batch, or the requests batched per execution."""
         return self.max_batch_size if self.batched else self.server_batch_size
 
+    @property
+    def wraps_item(self) -> bool:
+        """True when each Triton request carries one item under a leading batch dim of 1.
+
+        Triton batches every model it serves (``render_config`` refuses a model without a
+        ``triton_max_batch_size``), so that is every one-item-per-call model: the Triton client
+        adds and strips the dim, the server side strips and restores it.
+        """
+        return not self.batched
+
     def input(self, name: str) -> TensorSpec:
         """The input tensor called ``name``."""
         return _by_name(self.inputs, name, self.key)

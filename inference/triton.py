@@ -238,7 +238,8 @@ def _dims(values: Iterable[Any]) -> tuple[int, ...]:
 def contract_mismatches(spec: ModelSpec, metadata: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """Every way the served model differs from ``spec``; empty when they agree."""
     problems: list[str] = []
-    batch_prefix = (-1,) if spec.triton_max_batch_size > 0 else ()
+    # Triton batches every model (render_config): each tensor has a leading batch dim.
+    batch_prefix = (-1,)
     max_batch = int(config.get("max_batch_size", 0))
     if max_batch != spec.triton_max_batch_size:
         problems.append(f"max_batch_size {max_batch} != registry {spec.triton_max_batch_size}")
@@ -304,17 +305,12 @@ def instance_kinds(config: Mapping[str, Any]) -> set[str]:
     return {str(group.get("kind", "KIND_AUTO")) for group in config.get("instance_group") or []}
 
 
-def _wraps_item(spec: ModelSpec) -> bool:
-    # A one-item model that Triton batches: each request carries a leading batch dim of 1.
-    return not spec.batched and spec.triton_max_batch_size > 0
-
-
 def _to_wire(tensor: TensorSpec, array: npt.NDArray[np.generic], spec: ModelSpec) -> npt.NDArray[np.generic]:
-    if spec.batched:
-        # A per-item scalar travels as [.., 1] (Triton needs rank >= 1; the config reshapes it back).
-        return array if tensor.dims else array.reshape((-1, 1))
-    item = array if tensor.dims else array.reshape((1,))
-    return item[np.newaxis] if _wraps_item(spec) else item
+    # A per-item scalar travels as [.., 1] (Triton needs rank >= 1; the config reshapes it back).
+    if spec.wraps_item:
+        item = array if tensor.dims else array.reshape((1,))
+        return item[np.newaxis]
+    return array if tensor.dims else array.reshape((-1, 1))
 
 
 def _from_wire(
@@ -322,7 +318,7 @@ def _from_wire(
 ) -> npt.NDArray[np.generic]:
     if tensor.dtype == "BYTES":
         array = _decode_strings(array)
-    if _wraps_item(spec):
+    if spec.wraps_item:
         if array.ndim == 0 or array.shape[0] != 1:
             raise TritonModelError(f"{spec.key}: output {tensor.name} has shape {array.shape}, want [1, ...]")
         array = array[0]

@@ -119,14 +119,18 @@ def unwrap_inputs(inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
     return items
 
 
-def compute_tensor(
-    spec: ModelSpec, outputs: Tensors, seconds: float, *, unwrap: bool
-) -> npt.NDArray[np.float32]:
+def request_seconds(seconds: float, sizes: Sequence[int]) -> list[float]:
+    """Each request's share of one merged execution's ``seconds``, by its items (``sizes``)."""
+    total = sum(sizes) or 1
+    return [seconds * size / total for size in sizes]
+
+
+def compute_tensor(spec: ModelSpec, outputs: Tensors, seconds: float) -> npt.NDArray[np.float32]:
     """``mediakg_compute_seconds`` of one response: per item (rows summing to ``seconds``) when batched."""
-    if spec.batched:
-        rows = int(outputs[spec.outputs[0].name].shape[0])
-        return np.full((rows, 1), seconds / max(rows, 1), dtype=np.float32)
-    return np.full((1, 1) if unwrap else (1,), seconds, dtype=np.float32)
+    if spec.wraps_item:
+        return np.full((1, 1), seconds, dtype=np.float32)
+    rows = int(outputs[spec.outputs[0].name].shape[0])
+    return np.full((rows, 1), seconds / max(rows, 1), dtype=np.float32)
 
 
 class TritonPythonModel:
@@ -134,27 +138,24 @@ class TritonPythonModel:
 
     spec: ModelSpec
     runner: Runner
-    # True for a one-item model that Triton batches: tensors travel with a leading dim of 1.
-    unwrap: bool
 
     def initialize(self, args: Mapping[str, str]) -> None:
         """Load the runner now, so the model reports READY only once it can answer."""
         config = json.loads(args["model_config"])
         self.spec = spec_from_config(config)
-        self.unwrap = not self.spec.batched and int(config.get("max_batch_size", 0)) > 0
         self.runner = ModelPool(local_options()).get(self.spec)
 
     def _inputs(self, request: Any) -> Tensors:
         pb = _pb_utils()
         arrays = {t.name: pb.get_input_tensor_by_name(request, t.name).as_numpy() for t in self.spec.inputs}
-        return unwrap_inputs(arrays) if self.unwrap else arrays
+        return unwrap_inputs(arrays) if self.spec.wraps_item else arrays
 
     def _response(self, outputs: Tensors, seconds: float) -> Any:
         pb = _pb_utils()
         wire = to_wire(self.spec, outputs)
-        if self.unwrap:
+        if self.spec.wraps_item:
             wire = {name: array[np.newaxis] for name, array in wire.items()}
-        wire[COMPUTE_OUTPUT.name] = compute_tensor(self.spec, outputs, seconds, unwrap=self.unwrap)
+        wire[COMPUTE_OUTPUT.name] = compute_tensor(self.spec, outputs, seconds)
         return pb.InferenceResponse(output_tensors=[pb.Tensor(n, a) for n, a in wire.items()])
 
     def _error(self, exc: Exception) -> Any:
@@ -178,11 +179,9 @@ class TritonPythonModel:
                 merged = self.runner(merge_inputs(self.spec, batch))
                 elapsed = time.perf_counter() - started
                 sizes = [batch_size(self.spec, b) for b in batch]
-                total = sum(sizes) or 1
-                outputs = [
-                    (part, elapsed * size / total)
-                    for part, size in zip(split_outputs(merged, sizes), sizes, strict=True)
-                ]
+                outputs = list(
+                    zip(split_outputs(merged, sizes), request_seconds(elapsed, sizes), strict=True)
+                )
             except Exception:
                 # Rerun one by one so only the request that broke the batch fails.
                 outputs = [self._run(b) for b in batch]
