@@ -3,7 +3,8 @@ running stage's cost when the model runs on GPU instances, and nothing when it r
 
 This machine has no GPU, so the GPU case fakes one thing only: the ``instance_group`` kind in
 the model config the server returns. Everything else (the calls, the compute seconds the
-server reports, the stage's cost meter) is real.
+server reports, the stage's cost meter) is real. How the server splits a merged batch's time
+between its requests is also tested on its own, without a server (hence the marks per test).
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.telemetry import cost
 from app.telemetry import spans as ts
 from inference.backend import strings
-from inference.registry import MINILM_INT8, RAPIDOCR
+from inference.registry import MINILM_INT8, RAPIDOCR, ModelSpec, Tensors
 from inference.triton import TritonBackend, TritonConfig
+from inference.triton_repo import triton_model_name
 from inference.triton_server import TritonServer
+from inference.triton_serving import compute_tensor, request_seconds
 from tests.fixtures.media import text_image
 from tests.inference.triton.conftest import CALL_TIMEOUT_S
-
-pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]
 
 PRICES = cost.Prices(cpu_second=0.0, gpu_second=2.0, storage_gb=0.0, currency="EUR")
 
@@ -69,6 +71,9 @@ async def gpu_backend(
         await backend.aclose()
 
 
+@pytest.mark.triton
+@pytest.mark.models
+@pytest.mark.slow
 async def test_a_cpu_model_charges_no_gpu_time(cpu_backend: TritonBackend) -> None:
     assert cpu_backend.on_gpu == {RAPIDOCR.key: False, MINILM_INT8.key: False}
     with ts.stage_run("ocr", job_id="j", asset_id="a", asset_kind="image", prices=PRICES) as run:
@@ -80,6 +85,9 @@ async def test_a_cpu_model_charges_no_gpu_time(cpu_backend: TritonBackend) -> No
     assert cpu_backend.stats[RAPIDOCR.key].compute_seconds > 0
 
 
+@pytest.mark.triton
+@pytest.mark.models
+@pytest.mark.slow
 async def test_a_gpu_model_charges_the_servers_compute_time(gpu_backend: TritonBackend) -> None:
     assert gpu_backend.on_gpu == {RAPIDOCR.key: True, MINILM_INT8.key: True}
     assert RAPIDOCR.key not in gpu_backend.stats  # a fresh backend, no warm-up: no calls yet
@@ -96,13 +104,74 @@ async def test_a_gpu_model_charges_the_servers_compute_time(gpu_backend: TritonB
     assert run.cost["gpu_cost"] == pytest.approx(run.cost["gpu_seconds"] * 2.0)
 
 
+def test_a_merged_batch_is_split_between_its_requests_by_items() -> None:
+    assert request_seconds(0.9, [1, 2, 6]) == pytest.approx([0.1, 0.2, 0.6])
+    assert request_seconds(0.3, [4]) == pytest.approx([0.3])
+    assert sum(request_seconds(0.25, [3, 5, 1, 7])) == pytest.approx(0.25)
+
+
+def test_a_batched_response_reports_its_share_per_item() -> None:
+    outputs: Tensors = {MINILM_INT8.outputs[0].name: np.zeros((4, 384), dtype=np.float32)}
+    tensor = compute_tensor(MINILM_INT8, outputs, 0.2)
+    assert tensor.shape == (4, 1)  # one row per item, as the output's batch dim
+    np.testing.assert_allclose(tensor, 0.05)
+    # The client sums the rows: the request is charged exactly its share.
+    assert float(np.sum(tensor, dtype=np.float64)) == pytest.approx(0.2)
+
+
+def test_a_one_item_response_reports_its_execution_time() -> None:
+    outputs: Tensors = {t.name: np.zeros(0) for t in RAPIDOCR.outputs}
+    tensor = compute_tensor(RAPIDOCR, outputs, 0.125)
+    assert tensor.shape == (1, 1)  # wrapped in the leading batch dim of 1 like every output
+    assert float(tensor[0, 0]) == 0.125
+
+
+async def _executions(backend: TritonBackend, spec: ModelSpec) -> dict[int, tuple[int, int]]:
+    """Executions per batch size as (count, compute_infer ns), once they stop changing: the
+    server records an execution just after its responses are sent."""
+
+    async def read() -> dict[int, tuple[int, int]]:
+        stats = await backend.client.statistics(triton_model_name(spec), 5.0)
+        sizes: dict[int, tuple[int, int]] = {}
+        for model in stats.get("model_stats", []):
+            for entry in model.get("batch_stats", []):
+                infer = entry.get("compute_infer") or {}
+                sizes[int(entry["batch_size"])] = (int(infer.get("count", 0)), int(infer.get("ns", 0)))
+        return sizes
+
+    last = await read()
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        current = await read()
+        if current == last:
+            break
+        last = current
+    return last
+
+
+@pytest.mark.triton
+@pytest.mark.models
+@pytest.mark.slow
 async def test_batched_requests_share_the_batchs_gpu_time(gpu_backend: TritonBackend) -> None:
     texts = [f"caption {i} of the evening news" for i in range(32)]
+    before = await _executions(gpu_backend, MINILM_INT8)
     with ts.stage_run("embed", job_id="j", asset_id="a", asset_kind="image", prices=PRICES) as run:
         started = time.perf_counter()
         await asyncio.gather(*(gpu_backend.infer(MINILM_INT8, {"text": strings([t])}) for t in texts))
         wall = time.perf_counter() - started
-    # One instance runs the batches one after another, so their compute seconds add up to less
-    # than the wall time; charging each request its call's duration would charge ~batch-size
-    # times that.
-    assert 0 < run.cost["gpu_seconds"] < wall
+    after = await _executions(gpu_backend, MINILM_INT8)
+    ran = {
+        size: (count - before.get(size, (0, 0))[0], ns - before.get(size, (0, 0))[1])
+        for size, (count, ns) in after.items()
+        if count > before.get(size, (0, 0))[0]
+    }
+    assert sum(size * count for size, (count, _) in ran.items()) == len(texts)
+    assert max(ran) > 1, f"no request was batched: {ran}"
+    server_seconds = sum(ns for _, ns in ran.values()) / 1e9
+    charged = run.cost["gpu_seconds"]
+    assert charged == pytest.approx(gpu_backend.stats[MINILM_INT8.key].compute_seconds, rel=1e-6)
+    # The requests of a batch share its runner time: together they are charged at most the
+    # server's execution time (which adds the stub's overhead to the runner's). Charging each
+    # request the whole batch's time would charge up to the batch size times more.
+    assert 0 < charged <= server_seconds
+    assert charged < wall
