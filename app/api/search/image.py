@@ -14,9 +14,11 @@ its keyframe, for a video the duration-weighted mean of its keyframes): nothing 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.api.context import Info
@@ -67,28 +69,51 @@ async def decode_upload(data: bytes) -> RGBImage:
         raise ApiError.from_domain(UnsupportedMediaError(str(exc), field=["image"])) from exc
 
 
+async def field_vector(
+    router: Any,
+    live: GenerationInfo,
+    vector_field: VectorField,
+    embed: Callable[[], Awaitable[Any]],
+    *,
+    query_task: str | None = None,
+) -> QueryVector | None:
+    """The query vector ``embed()`` computes for ``vector_field`` of ``live``; None, and no model
+    call, when the generation has no such field, holds the vectors of another model than the one
+    this process serves for it (FIELD_TASK; none configured: CLIP vectors in the index, no CLIP
+    directory here), or when ``query_task``'s model (CLIP's text tower) is not of that model's
+    version. An embedding of other dimensions than the field's is left out too."""
+    wanted = live.spec.vectors.get(vector_field)
+    if wanted is None:
+        return None
+    try:
+        spec = router.model_for(FIELD_TASK[vector_field])
+        query_spec = spec if query_task is None else router.model_for(query_task)
+    except ModelNotConfiguredError:
+        return None
+    if wanted.model_version != model_key(spec.name, spec.version) or query_spec.version != spec.version:
+        return None
+    result = await embed()
+    values = result.vectors[0]
+    if len(values) != wanted.dims:
+        return None
+    return QueryVector.of(vector_field, values, wanted.model_version)
+
+
 async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> tuple[QueryVector, ...]:
     """Embeddings of ``image`` for every image field of ``live`` this process's models fill
     (none, and no model call, when the generation holds other models' vectors)."""
     router: Any = await inference_for(info.context.services)
-    vectors: list[QueryVector] = []
     embedders = {
         VectorField.VISUAL: router.embed_image,
         VectorField.BRIDGE: router.embed_bridge,
         VectorField.CLIP: router.embed_image_clip,
     }
+    vectors: list[QueryVector] = []
     for vector_field in image_fields(live):
-        try:
-            spec = router.model_for(FIELD_TASK[vector_field])
-        except ModelNotConfiguredError:
-            continue  # CLIP vectors in the index, no CLIP directory in this process
-        wanted = live.spec.vectors[vector_field]
-        if wanted.model_version != model_key(spec.name, spec.version):
-            continue
-        result = await embedders[vector_field]([image])
-        values = result.vectors[0]
-        if len(values) == wanted.dims:
-            vectors.append(QueryVector.of(vector_field, values, wanted.model_version))
+        embed = functools.partial(embedders[vector_field], [image])
+        vector = await field_vector(router, live, vector_field, embed)
+        if vector is not None:
+            vectors.append(vector)
     return tuple(vectors)
 
 

@@ -17,6 +17,7 @@ indexed (a lost message with no reconciler running).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -59,7 +60,6 @@ from app.api.search.types import (
 from app.assets import repository as assets_repo
 from app.bootstrap import inference_for
 from app.errors import DomainError, InvalidInputError, NotFoundError
-from inference.errors import ModelNotConfiguredError
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
@@ -110,32 +110,17 @@ async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[Qu
             for vector_field, version in fields
             if live.spec.vectors[vector_field].dims == len(values)
         ]
-    clip = await _clip_vector(router, text, live)
+    # CLIP's text tower against the generation's CLIP image vectors (same directory, same version).
+    clip = await image_search.field_vector(
+        router,
+        live,
+        VectorField.CLIP,
+        functools.partial(router.embed_text_clip, [text]),
+        query_task="embed_text_clip",
+    )
     if clip is not None:
         vectors.append(clip)
     return tuple(vectors)
-
-
-async def _clip_vector(router: Any, text: str, live: GenerationInfo) -> QueryVector | None:
-    """The CLIP text embedding of ``text`` when the live generation holds CLIP image vectors of
-    the CLIP model this process has (its text tower: same directory, same version)."""
-    wanted = live.spec.vectors.get(VectorField.CLIP)
-    if wanted is None:
-        return None
-    try:
-        image_spec = router.model_for(FIELD_TASK[VectorField.CLIP])
-        text_spec = router.model_for("embed_text_clip")
-    except ModelNotConfiguredError:
-        return None
-    if wanted.model_version != model_key(image_spec.name, image_spec.version) or (
-        text_spec.version != image_spec.version
-    ):
-        return None
-    result = await router.embed_text_clip([text])
-    values = result.vectors[0]
-    if len(values) != wanted.dims:
-        return None
-    return QueryVector.of(VectorField.CLIP, values, wanted.model_version)
 
 
 def _hit(hit: SearchHit, asset: Any, scene: Any) -> SearchHitType:
