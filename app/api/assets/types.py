@@ -182,10 +182,9 @@ class AssetType(relay.Node):
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[Annotated[DetectionType, strawberry.lazy(_MEDIA)]]:
-        from app.api.media.types import DetectionType, check_time_range, detection_filter
+        from app.api.media.types import DetectionType, detection_filter
 
-        check_time_range(from_, to, field=["detections"])
-        where = detection_filter(filter, field=["detections", "filter"], start=from_, end=to)
+        where = detection_filter(filter, field=["detections"], start=from_, end=to)
         page = _page(info, repo.DETECTION_ORDER, first, after, "detections")
         rows = await info.context.loaders.media.detections_by_asset.load(PagedKey(self.row.id, page, where))
         return connection(rows, repo.DETECTION_ORDER, DetectionType.from_row)

@@ -79,12 +79,13 @@ def detection_filter(
     start: float | None = None,
     end: float | None = None,
 ) -> repo.DetectionFilter:
-    """The repository filter for ``value`` (checked) and a time range [start, end) (checked
-    with ``check_time_range``)."""
+    """The repository filter of ``value`` (the ``filter`` argument of connection ``field``) and a
+    time range [start, end), both checked."""
+    check_time_range(start, end, field=field)
     if value is None:
         return repo.DetectionFilter(start_s=start, end_s=end)
     if value.min_confidence is not None and not 0.0 <= value.min_confidence <= 1.0:
-        raise _invalid("minConfidence must be between 0 and 1", [*field, "minConfidence"])
+        raise _invalid("minConfidence must be between 0 and 1", [*field, "filter", "minConfidence"])
     return repo.DetectionFilter(
         kinds=tuple(sorted(set(value.kind or ()))),
         label=value.label,
@@ -211,7 +212,7 @@ class SceneType(relay.Node):
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[DetectionType]:
-        where = detection_filter(filter, field=["detections", "filter"])
+        where = detection_filter(filter, field=["detections"])
         page = _page(info, repo.DETECTION_ORDER, first, after, "detections")
         rows = await info.context.loaders.media.detections_by_scene.load(PagedKey(self.row.id, page, where))
         return connection(rows, repo.DETECTION_ORDER, DetectionType.from_row)
