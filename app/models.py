@@ -2,7 +2,7 @@
 
 from app.assets.models import Asset, IngestKey
 from app.audit.models import AuditEvent
-from app.db import Base
+from app.core.db import Base
 from app.jobs.models import Job, JobStage
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.tenancy.models import ApiKey, Tenant

@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.telemetry import record_fallback
+from app.core.telemetry import record_fallback
 from inference.backend import InferenceBackend
 from inference.batching import BatchingBackend
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
@@ -176,7 +176,7 @@ class FallbackBackend:
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    """Triton, breaker and fallback settings (``jobs`` builds it from ``app.settings``)."""
+    """Triton, breaker and fallback settings (``jobs`` builds it from ``app.core.settings``)."""
 
     triton: TritonConfig = field(default_factory=TritonConfig)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
@@ -190,7 +190,7 @@ class RoutingConfig:
 
 
 class RoutingSettings(Protocol):
-    """The fields of ``app.settings.Settings`` routing reads (``inference`` does not import ``app``)."""
+    """The fields of ``app.core.settings.Settings`` routing reads (``inference`` does not import ``app``)."""
 
     inference_url: str
     triton_timeout_seconds: float

@@ -160,7 +160,7 @@ class LocalBackend:
         """Run ``spec`` on a worker thread; at most its concurrency limit at once."""
         # Imported here, not with the module: the Triton server's Python backend imports this
         # module for ModelPool, in an environment without the service's telemetry packages.
-        from app.telemetry import model_call
+        from app.core.telemetry import model_call
 
         batch = spec.validate_inputs(inputs) if self._validate else None
         stats = self.stats.setdefault(spec.key, CallStats())

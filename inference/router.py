@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.telemetry import record_confidences, record_embedding_norms
+from app.core.telemetry import record_confidences, record_embedding_norms
 from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
 from inference.cache import EmbeddingCache, content_hash
@@ -65,7 +65,7 @@ _BRIDGE: dict[str, ModelSpec] = {"fp32": IMAGENET_BRIDGE, "int8": IMAGENET_BRIDG
 
 
 class SettingsLike(Protocol):
-    """The fields of ``app.settings.Settings`` the model layer reads."""
+    """The fields of ``app.core.settings.Settings`` the model layer reads."""
 
     inference_url: str
     whisper_model: str
@@ -74,7 +74,7 @@ class SettingsLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class InferenceConfig:
-    """How models are chosen and served; ``jobs`` builds it from ``app.settings.Settings``."""
+    """How models are chosen and served; ``jobs`` builds it from ``app.core.settings.Settings``."""
 
     # local:// only for now; the Triton backend will claim grpc:// and http(s)://.
     url: str = "local://"
@@ -102,7 +102,7 @@ class InferenceConfig:
 
     @classmethod
     def from_settings(cls, settings: SettingsLike, **overrides: Any) -> InferenceConfig:
-        """The config ``app.settings.Settings`` describes (read by attribute: no app import)."""
+        """The config ``app.core.settings.Settings`` describes (read by attribute: no app import)."""
         whisper = settings.whisper_model
         if whisper not in _WHISPER:
             raise ModelNotConfiguredError(f"whisper_model must be one of {sorted(_WHISPER)}, not {whisper!r}")

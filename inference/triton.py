@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.telemetry import model_call
+from app.core.telemetry import model_call
 from inference.errors import BackendUnavailableError, ContractError, InferenceError, PermanentInferenceError
 from inference.registry import ModelRegistry, ModelSpec, Tensors, TensorSpec, default_registry
 from inference.triton_repo import (

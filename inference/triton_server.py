@@ -51,7 +51,7 @@ class TritonEnvironment:
         ``.venv-triton`` in the source checkout.
         """
         if env_dir is None:
-            from app.settings import get_settings
+            from app.core.settings import get_settings
 
             env_dir = Path(get_settings().triton_env_dir or DEFAULT_ENV)
         meta = env_dir / "triton-env.json"

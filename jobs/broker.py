@@ -31,10 +31,10 @@ from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 from opentelemetry import trace
 
+from app.core.settings import Settings
+from app.core.telemetry import QueueStat, attached_context, enqueue
 from app.jobs.errors import PermanentStageError
 from app.jobs.service import QUEUES
-from app.settings import Settings
-from app.telemetry import QueueStat, attached_context, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def messaging_system(broker: Broker) -> str:
 
 @dataclass(slots=True)
 class DramatiqEnqueuer:
-    """The ``app.container.Enqueuer`` of the job system: sends by logical actor name."""
+    """The ``app.core.container.Enqueuer`` of the job system: sends by logical actor name."""
 
     broker: Broker
 

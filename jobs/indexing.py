@@ -43,8 +43,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assets.models import Asset
-from app.db import session_scope
-from app.enums import DetectionKind, Modality, OwnerType
+from app.core.db import session_scope
+from app.core.enums import DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
 from app.media.service import vector_from_bytes, vector_to_bytes
 from inference.cache import content_hash

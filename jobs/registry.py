@@ -39,12 +39,12 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assets.models import Asset
-from app.blobs import BlobStore
-from app.container import Services
+from app.core.blobs import BlobStore
+from app.core.container import Services
+from app.core.settings import Settings
 from app.jobs.errors import STAGE_NOT_IMPLEMENTED, PermanentStageError
 from app.jobs.models import Job
 from app.jobs.pipeline import StageName
-from app.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -47,10 +47,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import select
 
 from app.assets.models import Asset
-from app.container import Enqueuer, Services
-from app.db import session_scope, utcnow
-from app.enums import AssetStatus, JobStatus, StageStatus
-from app.events import asset_channel, job_channel
+from app.core.container import Enqueuer, Services
+from app.core.db import session_scope, utcnow
+from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.events import asset_channel, job_channel
+from app.core.telemetry import bind_log_context, cost, error_code_of, record_item_cost, stage_run
+from app.core.telemetry.spans import StageRun
 from app.jobs import repository
 from app.jobs import service as jobs
 from app.jobs.errors import (
@@ -64,8 +66,6 @@ from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import PIPELINES
 from app.jobs.progress import clamp_fraction
-from app.telemetry import bind_log_context, cost, error_code_of, record_item_cost, stage_run
-from app.telemetry.spans import StageRun
 from jobs.registry import (
     JobCancelled,
     LeaseLost,

@@ -1,7 +1,7 @@
 """The job system of one process: broker, stage actor, worker threads, event loop, sweeper.
 
 Used three ways:
-- ``mediakg worker`` (``jobs/cli.py``): a separate process consuming Redis or RabbitMQ;
+- ``mediakg worker`` (``app/entrypoints/worker_cli.py``): a separate process consuming Redis or RabbitMQ;
 - ``mediakg serve`` on the embedded default: ``start_hook`` runs worker threads on the
   in-process broker inside the server (and only the sweeper when the broker is external);
 - tests: ``JobRuntime(settings, registry=...)`` with their own stage implementations.
@@ -37,12 +37,12 @@ from dramatiq.middleware import CurrentMessage
 
 import app.models  # noqa: F401  (every mapper configured: a worker loads no other module that would)
 from app.assets.service import SEARCH_SYNC_ACTOR
-from app.bootstrap import build_services, start_inference
-from app.container import Services
+from app.core.container import Services
+from app.core.settings import Settings
+from app.core.telemetry import QueueStat, register_queue_probe
+from app.core.telemetry.triton_scrape import TritonScraper, start_triton_scraper
+from app.entrypoints.bootstrap import build_services, start_inference
 from app.jobs.service import QUEUES, STAGE_ACTOR
-from app.settings import Settings
-from app.telemetry import QueueStat, register_queue_probe
-from app.telemetry.triton_scrape import TritonScraper, start_triton_scraper
 from jobs.broker import (
     DramatiqEnqueuer,
     build_broker,
@@ -134,7 +134,7 @@ class JobRuntime:
 
     def start(self) -> None:
         """Start the loop, the models (with workers, on Triton: validated and warmed up;
-        ``app.bootstrap.InferenceStartupError`` on a mismatch, with nothing left running),
+        ``app.entrypoints.bootstrap.InferenceStartupError`` on a mismatch, with nothing left running),
         the broker, the worker threads and the sweeper."""
         time_limit = self.registry.max_time_limit_s(self.settings.stage_time_limit_seconds)
         self._loop_thread = EventLoopThread(log)
@@ -475,7 +475,7 @@ StopHook = Callable[[], Awaitable[None]]
 
 
 async def start_hook(services: Services) -> StopHook:
-    """For ``mediakg serve`` (``app.main`` start hooks): wire the enqueuer into ``services``
+    """For ``mediakg serve`` (``app.entrypoints.asgi`` start hooks): wire the enqueuer into ``services``
     and run worker threads when the broker is in-process (memory://), the sweeper always.
 
     Returns the coroutine function that stops it (in-flight stages get 10 s, then are released).

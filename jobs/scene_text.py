@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from app.enums import DetectionKind
+from app.core.enums import DetectionKind
 from app.media.models import Detection
 
 

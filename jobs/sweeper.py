@@ -21,9 +21,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from app.container import Enqueuer, Services
-from app.db import session_scope, utcnow
-from app.enums import AssetStatus, StageStatus
+from app.core.container import Enqueuer, Services
+from app.core.db import session_scope, utcnow
+from app.core.enums import AssetStatus, StageStatus
 from app.jobs import repository
 from app.jobs import service as jobs
 from app.jobs.errors import STAGE_CRASHED

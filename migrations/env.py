@@ -1,6 +1,6 @@
 """Alembic environment: async engine, the app's metadata, batch mode on SQLite.
 
-The URL comes from the Alembic config's ``sqlalchemy.url`` (set by ``app.migrate``) or,
+The URL comes from the Alembic config's ``sqlalchemy.url`` (set by ``app.core.migrate``) or,
 when run through the ``alembic`` CLI, from the service settings.
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
-from app.db import Base, UTCDateTime, create_engine
-from app.settings import get_settings
+from app.core.db import Base, UTCDateTime, create_engine
+from app.core.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

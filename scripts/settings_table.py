@@ -7,7 +7,7 @@ import sys
 
 from pydantic_core import PydanticUndefined
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 
 def main() -> None:

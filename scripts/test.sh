@@ -61,7 +61,7 @@ echo "== quality gates"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 "$BIN/mypy"
-"$BIN/python" -m app.cli schema check graphql/schema.graphql
+"$BIN/python" -m app.entrypoints.cli schema check graphql/schema.graphql
 
 echo "== pytest on SQLite (embedded default)"
 status=0

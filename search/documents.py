@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from app.enums import Modality
+from app.core.enums import Modality
 
 if TYPE_CHECKING:
     from search.backend import VectorSpec

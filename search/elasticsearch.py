@@ -24,8 +24,8 @@ from elasticsearch import AsyncElasticsearch, helpers
 from elasticsearch import TransportError as EsTransportError
 from opentelemetry.trace import SpanKind
 
-from app.telemetry import search_request
-from app.telemetry.tracing import tracer
+from app.core.telemetry import search_request
+from app.core.telemetry.tracing import tracer
 from search import mappings
 from search.backend import (
     DocumentFailure,

@@ -36,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry.trace import SpanKind
 
-from app.telemetry import search_request
-from app.telemetry.tracing import tracer
+from app.core.telemetry import search_request
+from app.core.telemetry.tracing import tracer
 from search.backend import (
     DocumentFailure,
     GenerationError,

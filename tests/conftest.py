@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
-from app.bootstrap import build_services
-from app.container import Services
-from app.db import Base, create_engine
-from app.settings import Settings
+from app.core.container import Services
+from app.core.db import Base, create_engine
+from app.core.settings import Settings
+from app.entrypoints.bootstrap import build_services
 from app.tenancy.models import Tenant
 from app.tenancy.service import ensure_tenant
 from tests.fixtures.required import skip_unless_required

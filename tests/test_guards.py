@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import graphql
-from app.settings import Settings
+from app.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,15 +31,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.assets.service import ingest_path
-from app.bootstrap import build_services
-from app.container import Services
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.enums import JobStatus
+from app.core.settings import Settings
+from app.core.telemetry import configure_telemetry, cost, shutdown_telemetry
+from app.core.telemetry import metrics as telemetry_metrics
+from app.entrypoints.asgi import create_app
+from app.entrypoints.bootstrap import build_services
 from app.jobs.models import Job
-from app.main import create_app
 from app.media.probe import CORRUPT_MEDIA
-from app.settings import Settings
-from app.telemetry import configure_telemetry, cost, shutdown_telemetry
-from app.telemetry import metrics as telemetry_metrics
 from app.tenancy.service import ensure_tenant
 from inference.registry import HAAR_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
 from inference.triton_server import free_port

@@ -15,13 +15,13 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from app.bootstrap import build_services
-from app.container import Services
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.enums import JobStatus
+from app.core.settings import Settings
+from app.core.telemetry.tracing import capture_spans
+from app.entrypoints.asgi import create_app, default_start_hooks
+from app.entrypoints.bootstrap import build_services
 from app.jobs.models import Job
-from app.main import create_app, default_start_hooks
-from app.settings import Settings
-from app.telemetry.tracing import capture_spans
 from tests.api.conftest import operation
 from tests.fixtures.media import image_bytes, photo
 

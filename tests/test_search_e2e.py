@@ -25,12 +25,12 @@ from sqlalchemy import select
 from app.api.http import create_graphql_app
 from app.api.ids import to_global_id
 from app.assets.service import ingest_path
-from app.container import Services
-from app.db import session_scope
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.enums import JobStatus
+from app.core.settings import Settings
 from app.jobs.models import Job
 from app.media.models import Scene
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import build_registry
 from jobs.runtime import JobRuntime

@@ -72,7 +72,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, "-m", "app.entrypoints.cli", "serve"],
         env=env,
         cwd=tmp_path,
         stdout=log,
@@ -128,7 +128,7 @@ def test_ingest_then_query_assets_over_http(server: tuple[str, dict[str, str]], 
     note = Path(env["MEDIAKG_ALLOWED_ROOTS"]) / "meeting-notes.md"
     note.write_text("# Meeting notes\n\nThe launch moves to March.\n")
     ingest = subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(note), "--tag", "notes"],
+        [sys.executable, "-m", "app.entrypoints.cli", "ingest", str(note), "--tag", "notes"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -184,7 +184,14 @@ def test_serve_processes_sample_video_and_photo_end_to_end(
     make_video(media / "news.mp4", speech=voice, captions=[None, "BREAKING NEWS", None])
     (media / "cat.png").write_bytes(image_bytes(photo("chelsea")))
     ingest = subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(media / "news.mp4"), str(media / "cat.png")],
+        [
+            sys.executable,
+            "-m",
+            "app.entrypoints.cli",
+            "ingest",
+            str(media / "news.mp4"),
+            str(media / "cat.png"),
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,

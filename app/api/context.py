@@ -20,9 +20,9 @@ from app.api.assets.loaders import AssetLoaders
 from app.api.audit.loaders import AuditLoaders
 from app.api.jobs.loaders import JobLoaders
 from app.api.media.loaders import MediaLoaders
-from app.container import Services
-from app.db import session_scope
-from app.settings import Settings
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.settings import Settings
 from app.tenancy.service import ensure_tenant
 
 

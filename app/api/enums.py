@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import strawberry
 from strawberry.types.enum import StrawberryEnumDefinition
 
-from app.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, SimilarityKind, StageStatus
+from app.core.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, SimilarityKind, StageStatus
 from app.jobs.pipeline import StageName as PipelineStage
 
 

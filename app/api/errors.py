@@ -17,9 +17,9 @@ from typing import Any
 
 import strawberry
 
-from app import errors as domain
 from app.api.enums import register
 from app.api.scalars import BigInt
+from app.core import errors as domain
 from graphql import GraphQLError
 
 

@@ -26,8 +26,8 @@ from app.api.context import CallerResolver, Context, Loaders
 from app.api.observability import TraceHeadersMiddleware
 from app.api.schema import SchemaLimits, create_schema
 from app.api.urls import BLOB_ROUTE
-from app.container import Services
-from app.errors import UnreadableFileError
+from app.core.container import Services
+from app.core.errors import UnreadableFileError
 from app.media import repository as media_repository
 
 REQUEST_ID_HEADER = "x-request-id"

@@ -19,7 +19,7 @@ from typing import Any
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from app.api.errors import ApiError
-from app.errors import DomainError
+from app.core.errors import DomainError
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,

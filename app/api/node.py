@@ -15,7 +15,7 @@ from app.api.errors import ApiError
 from app.api.ids import decode_id, parse_global_id
 from app.api.jobs.types import JobStageType, JobType
 from app.api.media.types import DetectionType, SceneType, SimilarityEdgeType, TranscriptSegmentType
-from app.errors import DomainError
+from app.core.errors import DomainError
 
 Resolver = Callable[[Info, uuid.UUID], Awaitable[relay.Node | None]]
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from app.api.limits import is_client_error
-from app.telemetry import error_code_of, start_operation
+from app.core.telemetry import error_code_of, start_operation
 from graphql import GraphQLError
 
 # What propagation reads (W3C trace context and baggage); nothing else of a request is kept.

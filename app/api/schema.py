@@ -28,7 +28,7 @@ from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
-from app.settings import Settings
+from app.core.settings import Settings
 from graphql import GraphQLError
 
 

@@ -6,8 +6,8 @@ import mimetypes
 
 import filetype
 
-from app.enums import AssetKind
-from app.errors import UnsupportedMediaError
+from app.core.enums import AssetKind
+from app.core.errors import UnsupportedMediaError
 
 # Text formats have no magic number: they are recognised by name, then checked to decode.
 _TEXT_MIME_BY_SUFFIX = {

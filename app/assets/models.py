@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamps, UUIDPrimaryKey, utcnow
-from app.enums import AssetKind, AssetStatus, enum_column
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
+from app.core.enums import AssetKind, AssetStatus, enum_column
 
 
 class Asset(UUIDPrimaryKey, Timestamps, Base):

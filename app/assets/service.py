@@ -26,10 +26,10 @@ from app.assets import repository
 from app.assets.kinds import detect_kind
 from app.assets.models import Asset, IngestKey
 from app.audit import service as audit
-from app.container import Enqueuer, Services
-from app.db import utcnow
-from app.enums import AssetStatus
-from app.errors import (
+from app.core.container import Enqueuer, Services
+from app.core.db import utcnow
+from app.core.enums import AssetStatus
+from app.core.errors import (
     EmptyFileError,
     FileTooLargeError,
     IdempotencyConflictError,
@@ -39,7 +39,7 @@ from app.errors import (
     UnreadableFileError,
     UnsupportedMediaError,
 )
-from app.events import Publisher, asset_channel
+from app.core.events import Publisher, asset_channel
 from app.jobs import service as jobs
 from app.jobs.models import Job
 from app.jobs.outbox import defer_publish, defer_send

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UUIDPrimaryKey, utcnow
+from app.core.db import Base, UUIDPrimaryKey, utcnow
 
 
 class AuditEvent(UUIDPrimaryKey, Base):

@@ -14,7 +14,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from app.db import utcnow
+from app.core.db import utcnow
 from app.jobs.models import Job, JobStage
 
 

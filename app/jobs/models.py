@@ -10,8 +10,8 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.assets.models import Asset
-from app.db import Base, Timestamps, UUIDPrimaryKey
-from app.enums import JobStatus, StageStatus, enum_column
+from app.core.db import Base, Timestamps, UUIDPrimaryKey
+from app.core.enums import JobStatus, StageStatus, enum_column
 
 
 class Job(UUIDPrimaryKey, Timestamps, Base):

@@ -17,8 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.container import Enqueuer
-from app.events import Publisher
+from app.core.container import Enqueuer
+from app.core.events import Publisher
 
 log = logging.getLogger(__name__)
 _KEY = "mediakg_outbox"

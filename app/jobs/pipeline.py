@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from app.enums import AssetKind
+from app.core.enums import AssetKind
 
 _ALL = frozenset(AssetKind)
 _VISUAL = frozenset({AssetKind.VIDEO, AssetKind.IMAGE})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from app.enums import StageStatus
+from app.core.enums import StageStatus
 from app.jobs.pipeline import Pipeline
 
 

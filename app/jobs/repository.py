@@ -19,8 +19,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
-from app.enums import JobStatus, StageStatus
+from app.core.db import utcnow
+from app.core.enums import JobStatus, StageStatus
 from app.jobs.models import Job, JobStage
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
 from app.audit import service as audit
-from app.container import Enqueuer
-from app.db import utcnow
-from app.enums import AssetStatus, JobStatus, StageStatus
-from app.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
-from app.events import Publisher, asset_channel, job_channel
+from app.core.container import Enqueuer
+from app.core.db import utcnow
+from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
+from app.core.events import Publisher, asset_channel, job_channel
 from app.jobs import repository
 from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
-from app.enums import AssetKind, OwnerType, SimilarityKind
+from app.core.enums import AssetKind, OwnerType, SimilarityKind
 from app.media.models import SimilarityEdge
 from app.media.repository import PageRows
 

@@ -15,8 +15,8 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.assets.models import Asset
-from app.db import Base, UUIDPrimaryKey, utcnow
-from app.enums import DetectionKind, Modality, OwnerType, SimilarityKind, enum_column
+from app.core.db import Base, UUIDPrimaryKey, utcnow
+from app.core.enums import DetectionKind, Modality, OwnerType, SimilarityKind, enum_column
 
 
 class ModelOutput:

@@ -29,7 +29,7 @@ from typing import Any
 import av
 from PIL import Image, UnidentifiedImageError
 
-from app.enums import AssetKind
+from app.core.enums import AssetKind
 from app.jobs.errors import PermanentStageError
 
 EMPTY_FILE = "EMPTY_FILE"

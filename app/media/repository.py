@@ -35,7 +35,15 @@ from sqlalchemy.sql import type_coerce
 
 from app.assets.models import Asset
 from app.audit.models import AuditEvent
-from app.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, Modality, OwnerType, SimilarityKind
+from app.core.enums import (
+    AssetKind,
+    AssetStatus,
+    DetectionKind,
+    JobStatus,
+    Modality,
+    OwnerType,
+    SimilarityKind,
+)
 from app.jobs.models import Job, JobStage
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import DetectionKind, Modality, OwnerType, SimilarityKind
+from app.core.enums import DetectionKind, Modality, OwnerType, SimilarityKind
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.enums import AssetKind
+from app.core.enums import AssetKind
 from app.jobs.errors import PermanentStageError
 from app.media.models import Scene
 from app.media.probe import CORRUPT_MEDIA, KIND_MISMATCH
@@ -37,9 +37,9 @@ SCENES_MISSING = "SCENES_MISSING"
 
 
 async def router_of(ctx: StageContext) -> InferenceRouter:
-    """The process's inference router (``app.bootstrap.inference_for``: built on first use and
+    """The process's inference router (``app.entrypoints.bootstrap.inference_for``: built on first use and
     kept in ``services.inference``, so every stage shares its threads, batcher and cache)."""
-    from app.bootstrap import inference_for
+    from app.entrypoints.bootstrap import inference_for
 
     with permanent_errors("configuring the models"):
         router = await inference_for(ctx.services)
@@ -160,7 +160,7 @@ def frame_source(ctx: StageContext, scene: SceneRef) -> tuple[str, str] | None:
     key = scene.keyframe_blob_key
     if key is None:
         return None
-    # Blob keys are sha256/<2>/<2>/<sha256><suffix> (app.blobs.blob_key).
+    # Blob keys are sha256/<2>/<2>/<sha256><suffix> (app.core.blobs.blob_key).
     return key, key.rsplit("/", 1)[-1].split(".", 1)[0]
 
 

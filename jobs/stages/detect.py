@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import DetectionKind
+from app.core.enums import DetectionKind
 from app.jobs.pipeline import StageName
 from app.media.service import replace_detections
 from inference.preprocess import RGBImage

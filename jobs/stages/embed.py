@@ -36,7 +36,7 @@ import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.enums import AssetKind, DetectionKind, Modality, OwnerType
+from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
 from app.media.models import Detection, Embedding, TranscriptSegment

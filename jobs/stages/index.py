@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import uuid
 
-from app.bootstrap import inference_for
-from app.container import Services
+from app.core.container import Services
+from app.entrypoints.bootstrap import inference_for
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
 from jobs.indexing import ModelRouter, ensure_generation, open_generations, sync_assets

@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.blobs import BlobStore
-from app.enums import AssetKind
+from app.core.blobs import BlobStore
+from app.core.enums import AssetKind
 from app.jobs.pipeline import StageName
 from app.media.service import replace_scenes
 from inference import media

@@ -46,7 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
-from app.enums import AssetKind, Modality, OwnerType, SimilarityKind
+from app.core.enums import AssetKind, Modality, OwnerType, SimilarityKind
 from app.jobs.pipeline import StageName
 from app.media.models import Embedding, Scene, TranscriptSegment
 from app.media.service import replace_asset_edges, vector_from_bytes

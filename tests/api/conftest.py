@@ -14,7 +14,7 @@ from sqlalchemy import event
 from starlette.applications import Starlette
 
 from app.api.http import create_graphql_app
-from app.container import Services
+from app.core.container import Services
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
@@ -81,7 +81,7 @@ def count_sql(services: Services) -> Any:
 
         def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             # Transaction control is not a query: SQLite's engine emits its own BEGIN
-            # IMMEDIATE (app/db.py) where PostgreSQL's driver begins implicitly.
+            # IMMEDIATE (app/core/db.py) where PostgreSQL's driver begins implicitly.
             if statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
                 counter.statements.append(statement)
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.api.ids import to_global_id
 from app.assets.models import Asset
 from app.audit.models import AuditEvent
-from app.blobs import BlobStore
-from app.enums import (
+from app.core.blobs import BlobStore
+from app.core.enums import (
     AssetKind,
     AssetStatus,
     DetectionKind,

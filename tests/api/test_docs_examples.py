@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.api.schema import schema
-from app.container import Services
+from app.core.container import Services
 from graphql import (
     DocumentNode,
     ExecutableDefinitionNode,

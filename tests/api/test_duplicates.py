@@ -15,9 +15,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assets.models import Asset
-from app.container import Services
-from app.db import session_scope
-from app.enums import AssetKind, AssetStatus, OwnerType, SimilarityKind
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.enums import AssetKind, AssetStatus, OwnerType, SimilarityKind
 from app.media.models import Scene, SimilarityEdge
 from app.tenancy.models import Tenant
 from app.tenancy.service import ensure_tenant

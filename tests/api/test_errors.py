@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.api.http import create_graphql_app
-from app.container import Services
+from app.core.container import Services
 from app.media import repository
 from tests.api.conftest import GraphQLClient, operation
 from tests.api.graph import gid

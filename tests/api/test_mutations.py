@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.assets.models import Asset
 from app.audit.models import AuditEvent
-from app.container import Services
+from app.core.container import Services
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
 from tests.api.conftest import GraphQLClient, operation

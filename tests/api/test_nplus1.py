@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from app.assets.models import Asset
-from app.container import Services
-from app.enums import AssetKind, AssetStatus, DetectionKind, OwnerType, SimilarityKind
+from app.core.container import Services
+from app.core.enums import AssetKind, AssetStatus, DetectionKind, OwnerType, SimilarityKind
 from app.media.models import Detection, Scene, SimilarityEdge
 from app.tenancy.models import Tenant
 from tests.api.conftest import GraphQLClient

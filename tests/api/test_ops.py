@@ -14,12 +14,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.assets.service import ingest_path
-from app.container import Services
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.enums import JobStatus
+from app.core.settings import Settings
+from app.core.telemetry import cost
+from app.core.telemetry import metrics as telemetry_metrics
 from app.jobs.models import Job
-from app.settings import Settings
-from app.telemetry import cost
-from app.telemetry import metrics as telemetry_metrics
 from app.tenancy.models import Tenant
 from jobs.registry import StageRegistry
 from jobs.runtime import JobRuntime

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.api.pagination import encode_cursor
 from app.api.schema import schema
-from app.container import Services
+from app.core.container import Services
 from app.jobs.models import JobStage
 from app.media import repository as repo
 from app.tenancy.models import Tenant

@@ -10,7 +10,7 @@ import pytest
 
 from app.api.export import check_schema, export_schema_to
 from app.api.schema import schema
-from app.container import Services
+from app.core.container import Services
 from app.tenancy.models import Tenant
 from graphql import (
     GraphQLEnumType,

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from sqlalchemy import update
 
 from app.assets.models import Asset
-from app.bootstrap import inference_for
-from app.container import Services
-from app.db import session_scope
-from app.enums import AssetKind, AssetStatus, Modality, OwnerType
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.enums import AssetKind, AssetStatus, Modality, OwnerType
+from app.core.settings import Settings
+from app.entrypoints.bootstrap import inference_for
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.indexing import embed_missing, generation_spec, load_snapshots, sync_assets
 from search.backend import GenerationSpec, SearchBackend, VectorSpec

@@ -23,17 +23,17 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from app.api.http import create_graphql_app
 from app.assets.models import Asset
 from app.assets.service import ingest_path
-from app.bootstrap import build_services
-from app.container import Services
-from app.enums import AssetKind, AssetStatus, JobStatus, StageStatus
-from app.events import Publisher, job_channel
+from app.core.container import Services
+from app.core.enums import AssetKind, AssetStatus, JobStatus, StageStatus
+from app.core.events import Publisher, job_channel
+from app.core.pubsub import InProcessPublisher
+from app.core.redis_pubsub import RedisPublisher
+from app.core.settings import Settings
+from app.entrypoints.bootstrap import build_services
 from app.jobs.errors import PermanentStageError
 from app.jobs.events import EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import MEDIA_PIPELINE
-from app.pubsub import InProcessPublisher
-from app.redis_pubsub import RedisPublisher
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import StageContext, StageOutput, StageRegistry, build_registry
 from jobs.runtime import JobRuntime

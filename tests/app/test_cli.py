@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.entrypoints.cli", *args],
         env={**os.environ, "COLUMNS": "200", **env},
         cwd=cwd,
         capture_output=True,

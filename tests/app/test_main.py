@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.bootstrap import build_services
-from app.container import Services
-from app.main import create_app
-from app.settings import Settings
+from app.core.container import Services
+from app.core.settings import Settings
+from app.entrypoints.asgi import create_app
+from app.entrypoints.bootstrap import build_services
 
 
 async def _get(services: Services, path: str) -> httpx.Response:

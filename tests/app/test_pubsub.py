@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from app.events import Publisher
-from app.pubsub import InProcessPublisher, create_publisher
-from app.redis_pubsub import RedisPublisher
+from app.core.events import Publisher
+from app.core.pubsub import InProcessPublisher, create_publisher
+from app.core.redis_pubsub import RedisPublisher
 
 
 async def _subscriber_count(publisher: Publisher, channel: str) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.telemetry.metrics import INSTRUMENTS, Metrics, QueueStat
+from app.core.telemetry.metrics import INSTRUMENTS, Metrics, QueueStat
 
 
 @dataclass

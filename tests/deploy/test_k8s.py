@@ -10,8 +10,8 @@ import pytest
 import typer
 import yaml
 
-from app.cli import cli
-from app.settings import Settings
+from app.core.settings import Settings
+from app.entrypoints.cli import cli
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUSTOMIZATIONS = sorted(K8S.rglob("kustomization.yaml"))

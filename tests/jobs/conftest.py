@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assets.service import ingest_path
-from app.container import Services
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.enums import JobStatus
+from app.core.settings import Settings
 from app.jobs.models import Job, JobStage
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import DEFAULT_STAGE_MODULES, StageRegistry, build_registry
 from jobs.runtime import JobRuntime
@@ -194,7 +194,7 @@ async def count(factory: async_sessionmaker[AsyncSession], model: Any, *where: A
 
 
 class WorkerProcess:
-    """``python -m jobs.cli worker`` as a real subprocess sharing the test's database and blobs."""
+    """A real ``python -m app.entrypoints.worker_cli worker`` subprocess sharing the database and blobs."""
 
     def __init__(
         self, settings: Settings, log_path: Path, *, threads: int = 2, env: dict[str, str] | None = None
@@ -222,7 +222,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "jobs.cli",
+                "app.entrypoints.worker_cli",
                 "worker",
                 "--processes",
                 "1",

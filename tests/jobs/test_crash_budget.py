@@ -21,15 +21,15 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
-from app.container import Services
-from app.db import utcnow
-from app.enums import AssetStatus, JobStatus, StageStatus
-from app.events import job_channel
+from app.core.container import Services
+from app.core.db import utcnow
+from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.events import job_channel
+from app.core.settings import Settings
 from app.jobs.errors import STAGE_CRASHED, PermanentStageError
 from app.jobs.models import Job
 from app.media.models import Scene
 from app.media.service import replace_scenes
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.broker import dead_letters
 from jobs.registry import StageContext, StageOutput, StageRegistry, build_registry

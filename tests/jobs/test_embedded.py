@@ -10,14 +10,14 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from app.assets.models import Asset
-from app.container import Services
-from app.enums import AssetStatus, JobStatus, StageStatus
-from app.events import job_channel
+from app.core.container import Services
+from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.events import job_channel
+from app.core.settings import Settings
 from app.jobs import service as jobs
 from app.jobs.errors import STAGE_NOT_IMPLEMENTED, STAGE_TIME_LIMIT
 from app.jobs.models import Job
 from app.media.models import Scene
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.broker import dead_letters
 from jobs.registry import StageContext, StageOutput, StageRegistry, build_registry

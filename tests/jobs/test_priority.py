@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.container import Services
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.enums import JobStatus
+from app.core.settings import Settings
 from app.jobs.models import Job, JobStage
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import StageRegistry
 from tests.jobs.conftest import RuntimeFactory, consuming, ingest_video, wait_jobs, with_runtime

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from app.enums import AssetKind
+from app.core.enums import AssetKind
 from app.media.probe import (
     CORRUPT_MEDIA,
     DECOMPRESSION_BOMB,

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from app.container import Services
-from app.enums import JobStatus, StageStatus
+from app.core.container import Services
+from app.core.enums import JobStatus, StageStatus
+from app.core.settings import Settings
+from app.core.telemetry import QueueStat
 from app.jobs.models import Job
 from app.jobs.service import STAGE_ACTOR
-from app.settings import Settings
-from app.telemetry import QueueStat
 from app.tenancy.models import Tenant
 from inference.triton_server import free_port
 from jobs.broker import actor_name_for, dead_letters

@@ -12,14 +12,14 @@ import pytest
 from dramatiq.message import Message
 
 from app.assets.models import Asset
-from app.container import Services
-from app.enums import AssetStatus, JobStatus, StageStatus
-from app.errors import BackpressureError
+from app.core.container import Services
+from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.errors import BackpressureError
+from app.core.settings import Settings
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
 from app.jobs.service import STAGE_ACTOR
 from app.media.models import Scene
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.broker import actor_name_for, dead_letters
 from jobs.registry import StageRegistry

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.enums import DetectionKind
+from app.core.enums import DetectionKind
 from app.media.models import Detection
 from jobs.scene_text import label_text, people_text, scene_text
 

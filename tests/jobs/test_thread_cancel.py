@@ -18,12 +18,12 @@ import av
 import pytest
 
 from app.assets.service import ingest_path
-from app.container import Services
-from app.enums import JobStatus, StageStatus
+from app.core.container import Services
+from app.core.enums import JobStatus, StageStatus
+from app.core.settings import Settings
 from app.jobs import service as jobs
 from app.jobs.errors import STAGE_TIME_LIMIT
 from app.jobs.models import Job
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from inference import media
 from jobs.registry import StageRegistry, build_registry

@@ -13,8 +13,8 @@ from sqlalchemy import inspect, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app import migrate
-from app.db import Base, create_engine
+from app.core import migrate
+from app.core.db import Base, create_engine
 
 
 async def _reset(url: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.assets.models import Asset
-from app.enums import AssetKind, AssetStatus, DetectionKind, Modality, OwnerType
+from app.core.enums import AssetKind, AssetStatus, DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
 from app.media.service import vector_to_bytes
 from search.backend import GenerationSpec, VectorSpec

@@ -39,12 +39,12 @@ from sqlalchemy import select
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.api.http import create_graphql_app
 from app.assets.service import ingest_path
-from app.bootstrap import build_services
-from app.container import Services
-from app.db import Base, create_engine, session_scope
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.db import Base, create_engine, session_scope
+from app.core.enums import JobStatus
+from app.core.settings import Settings
+from app.entrypoints.bootstrap import build_services
 from app.jobs.models import Job
-from app.settings import Settings
 from app.tenancy.service import ensure_tenant
 from jobs.registry import build_registry
 from jobs.runtime import JobRuntime

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from app.cli import cli
-from app.container import Services
-from app.db import create_engine, session_scope
-from app.enums import Modality
+from app.core.container import Services
+from app.core.db import create_engine, session_scope
+from app.core.enums import Modality
+from app.core.settings import Settings, get_settings
+from app.entrypoints.cli import cli
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
-from app.settings import Settings, get_settings
 from app.tenancy.models import Tenant
 from inference.router import InferenceConfig, InferenceRouter
 from jobs.indexing import generation_spec, load_snapshots, missing_texts, reindex, sync_assets

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app.telemetry import metrics as telemetry_metrics
-from app.telemetry.tracing import capture_spans
+from app.core.telemetry import metrics as telemetry_metrics
+from app.core.telemetry.tracing import capture_spans
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from app.telemetry import metrics as telemetry_metrics
+from app.core.telemetry import metrics as telemetry_metrics
 
 
 def samples(m: telemetry_metrics.Metrics, name: str) -> list[Sample]:

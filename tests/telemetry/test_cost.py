@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from app.telemetry import cost
-from app.telemetry import spans as ts
-from app.telemetry.metrics import Metrics, record_model_call
+from app.core.telemetry import cost
+from app.core.telemetry import spans as ts
+from app.core.telemetry.metrics import Metrics, record_model_call
 from tests.telemetry.helpers import sample_value
 
 PRICES = cost.Prices(cpu_second=0.5, gpu_second=2.0, storage_gb=0.25, currency="EUR")

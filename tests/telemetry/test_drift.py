@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.telemetry import metrics as tm
-from app.telemetry.drift import Baseline, BaselineStore, DriftMonitor, psi
-from app.telemetry.metrics import Metrics
+from app.core.telemetry import metrics as tm
+from app.core.telemetry.drift import Baseline, BaselineStore, DriftMonitor, psi
+from app.core.telemetry.metrics import Metrics
 from tests.telemetry.helpers import sample_value
 
 

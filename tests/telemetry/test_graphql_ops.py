@@ -5,9 +5,9 @@ from __future__ import annotations
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from app.telemetry import tracing
-from app.telemetry.graphql_ops import clean_operation_name, start_operation
-from app.telemetry.metrics import Metrics
+from app.core.telemetry import tracing
+from app.core.telemetry.graphql_ops import clean_operation_name, start_operation
+from app.core.telemetry.metrics import Metrics
 from tests.telemetry.helpers import sample_value
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app.settings import Settings
-from app.telemetry import tracing
-from app.telemetry.logging import RedactingFilter, bind_log_context, configure_logging, redact
+from app.core.settings import Settings
+from app.core.telemetry import tracing
+from app.core.telemetry.logging import RedactingFilter, bind_log_context, configure_logging, redact
 
 API_KEY = "mkg_a1b2c3d4_S3cr3t-T0ken_with_underscores"
 DB_PASSWORD = "hunter2-db-pass"

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from app.telemetry import metrics as tm
-from app.telemetry.metrics import Metrics, QueueStat, StageStatus
+from app.core.telemetry import metrics as tm
+from app.core.telemetry.metrics import Metrics, QueueStat, StageStatus
 from tests.telemetry.helpers import sample_value, samples
 
 

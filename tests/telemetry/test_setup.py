@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from app.settings import Settings
-from app.telemetry import cost, metrics
-from app.telemetry.drift import DriftMonitor
-from app.telemetry.setup import configure_telemetry, shutdown_telemetry
+from app.core.settings import Settings
+from app.core.telemetry import cost, metrics
+from app.core.telemetry.drift import DriftMonitor
+from app.core.telemetry.setup import configure_telemetry, shutdown_telemetry
 from tests.telemetry.helpers import sample_value
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.telemetry import tracing
-from app.telemetry.metrics import Metrics
-from app.telemetry.sqlalchemy import instrument_engine
+from app.core.telemetry import tracing
+from app.core.telemetry.metrics import Metrics
+from app.core.telemetry.sqlalchemy import instrument_engine
 from tests.telemetry.helpers import sample_value
 
 

@@ -16,10 +16,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from app.settings import Settings
-from app.telemetry import cost, tracing
-from app.telemetry import spans as ts
-from app.telemetry.metrics import Metrics
+from app.core.settings import Settings
+from app.core.telemetry import cost, tracing
+from app.core.telemetry import spans as ts
+from app.core.telemetry.metrics import Metrics
 from tests.telemetry.helpers import sample_value
 
 
@@ -240,7 +240,7 @@ def test_adopts_a_provider_someone_else_made_global() -> None:
         "from opentelemetry import trace\n"
         "from opentelemetry.sdk.trace import TracerProvider\n"
         "trace.set_tracer_provider(TracerProvider())\n"
-        "from app.telemetry.tracing import capture_spans, tracer\n"
+        "from app.core.telemetry.tracing import capture_spans, tracer\n"
         "with capture_spans() as exp:\n"
         "    with tracer().start_as_current_span('ours'):\n"
         "        with trace.get_tracer('x').start_as_current_span('theirs'):\n"

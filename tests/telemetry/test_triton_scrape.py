@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
-from app.telemetry.metrics import Metrics
-from app.telemetry.triton_scrape import (
+from app.core.settings import Settings
+from app.core.telemetry.metrics import Metrics
+from app.core.telemetry.triton_scrape import (
     TritonScraper,
     interval_stats,
     parse_triton_metrics,

@@ -45,8 +45,8 @@ from app.assets import repository as assets_repository
 from app.assets import service as assets
 from app.assets.service import IngestResult
 from app.audit import service as audit
-from app.db import session_scope
-from app.errors import DomainError, InvalidInputError, NotFoundError
+from app.core.db import session_scope
+from app.core.errors import DomainError, InvalidInputError, NotFoundError
 from app.jobs import service as jobs
 
 # One ingestAssets call may register this many items; bigger imports page through calls

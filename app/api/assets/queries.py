@@ -15,7 +15,7 @@ from app.api.fields import field
 from app.api.node import resolve_node
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.media import repository as repo
 
 

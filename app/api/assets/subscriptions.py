@@ -18,9 +18,9 @@ from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.node import resolve_node
 from app.api.streams import events_or_silence
-from app.db import utcnow
-from app.errors import DomainError
-from app.events import asset_channel
+from app.core.db import utcnow
+from app.core.errors import DomainError
+from app.core.events import asset_channel
 
 log = logging.getLogger(__name__)
 

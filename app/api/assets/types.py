@@ -17,7 +17,7 @@ from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.assets.models import Asset
-from app.errors import DomainError, InvalidInputError
+from app.core.errors import DomainError, InvalidInputError
 from app.media import repository as repo
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
-from app.enums import JobStatus
+from app.core.enums import JobStatus
 from app.jobs.models import Job, JobStage
 from app.media import repository as repo
 from app.media.repository import Page, PageRows

@@ -18,8 +18,8 @@ from app.api.errors import (
 from app.api.fields import mutation
 from app.api.ids import decode_id
 from app.api.jobs.types import JobType
-from app.db import session_scope
-from app.errors import DomainError
+from app.core.db import session_scope
+from app.core.errors import DomainError
 from app.jobs import service as jobs
 
 

@@ -19,11 +19,11 @@ from app.api.ids import decode_id, to_global_id
 from app.api.jobs.types import JobType
 from app.api.node import resolve_node
 from app.api.streams import events_or_silence
-from app.db import utcnow
-from app.enums import JobStatus as DomainJobStatus
-from app.enums import StageStatus as DomainStageStatus
-from app.errors import DomainError
-from app.events import job_channel
+from app.core.db import utcnow
+from app.core.enums import JobStatus as DomainJobStatus
+from app.core.enums import StageStatus as DomainStageStatus
+from app.core.errors import DomainError
+from app.core.events import job_channel
 from app.jobs.models import Job
 
 log = logging.getLogger(__name__)

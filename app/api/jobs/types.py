@@ -17,7 +17,7 @@ from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.jobs.models import Job, JobStage
 from app.media import repository as repo
 
@@ -135,7 +135,7 @@ class JobType(relay.Node):
     name="JobCost", description="Resources a job used and their price (configured per deployment)."
 )
 class JobCostType:
-    """GraphQL view of ``Job.cost`` (see ``app.telemetry.cost``)."""
+    """GraphQL view of ``Job.cost`` (see ``app.core.telemetry.cost``)."""
 
     cost: strawberry.Private[Mapping[str, Any]]
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
-from app.enums import OwnerType
+from app.core.enums import OwnerType
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, Page, PageRows, SegmentFilter

@@ -17,8 +17,8 @@ from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, PageInfoType, connection, encode_cursor, page_of
 from app.api.scalars import After, First
 from app.api.urls import blob_url
-from app.enums import OwnerType
-from app.errors import DomainError, InvalidInputError
+from app.core.enums import OwnerType
+from app.core.errors import DomainError, InvalidInputError
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 

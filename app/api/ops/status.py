@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from app.container import Services
-from app.db import utcnow
-from app.lifecycle import check_database
-from app.telemetry import QueueStat
+from app.core.container import Services
+from app.core.db import utcnow
+from app.core.telemetry import QueueStat
+from app.entrypoints.lifecycle import check_database
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import strawberry
 
 from app.api.fields import field
 from app.api.ops.status import BackendReport, BreakerReport, ModelReport, SystemStatus, WorkerReport
-from app.telemetry import QueueStat
+from app.core.telemetry import QueueStat
 
 
 @strawberry.enum(name="BreakerState", description="State of a circuit breaker in front of a model backend.")

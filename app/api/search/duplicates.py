@@ -24,8 +24,8 @@ from app.api.media.types import SimilarityEdgeType
 from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
 from app.api.scalars import After, First
 from app.assets.models import Asset
-from app.enums import AssetKind
-from app.errors import InvalidInputError
+from app.core.enums import AssetKind
+from app.core.errors import InvalidInputError
 from app.media import duplicates as dup
 from app.media.models import SimilarityEdge
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from app.api.context import Info
 from app.api.errors import ApiError
-from app.bootstrap import inference_for
-from app.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
+from app.core.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
+from app.entrypoints.bootstrap import inference_for
 from app.media import repository as repo
 from app.media.service import vector_from_bytes
 from inference.errors import MediaError, ModelNotConfiguredError

@@ -58,8 +58,8 @@ from app.api.search.types import (
     unavailable,
 )
 from app.assets import repository as assets_repo
-from app.bootstrap import inference_for
-from app.errors import DomainError, InvalidInputError, NotFoundError
+from app.core.errors import DomainError, InvalidInputError, NotFoundError
+from app.entrypoints.bootstrap import inference_for
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever

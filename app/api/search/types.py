@@ -28,7 +28,7 @@ from app.api.fields import field
 from app.api.ids import decode_id
 from app.api.media.types import SceneType
 from app.api.pagination import PageInfoType
-from app.errors import DomainError, InvalidInputError
+from app.core.errors import DomainError, InvalidInputError
 from search.backend import SearchBackend, SearchError
 from search.documents import DocType
 from search.query import MAX_PAGE, FacetField, FacetQuery, Filters, QueryError, TextField

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.assets.models import Asset, IngestKey
 from app.assets.service import IngestResult, delete_asset, ingest_path, ingest_stream
 from app.audit.models import AuditEvent
-from app.container import Services
-from app.enums import AssetKind, StageStatus
-from app.errors import (
+from app.core.container import Services
+from app.core.enums import AssetKind, StageStatus
+from app.core.errors import (
     EmptyFileError,
     FileTooLargeError,
     IdempotencyConflictError,

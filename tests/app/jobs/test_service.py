@@ -13,9 +13,9 @@ from sqlalchemy import select
 from app.assets.models import Asset
 from app.assets.service import ingest_path
 from app.audit.models import AuditEvent
-from app.container import Services
-from app.enums import AssetKind, AssetStatus, JobStatus, StageStatus
-from app.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
+from app.core.container import Services
+from app.core.enums import AssetKind, AssetStatus, JobStatus, StageStatus
+from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import MEDIA_PIPELINE

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
 from app.assets.service import ingest_stream
-from app.container import Services
-from app.enums import DetectionKind, Modality, OwnerType
+from app.core.container import Services
+from app.core.enums import DetectionKind, Modality, OwnerType
 from app.media import service as media
 from app.media.models import Detection, Embedding, Scene
 from app.tenancy.models import Tenant

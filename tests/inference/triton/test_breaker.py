@@ -172,7 +172,7 @@ async def test_listeners_see_every_event() -> None:
 
 
 def test_routing_config_from_service_settings() -> None:
-    from app.settings import Settings
+    from app.core.settings import Settings
     from inference.fallback import routing_config
 
     settings = Settings(
@@ -191,7 +191,7 @@ def test_routing_config_from_service_settings() -> None:
 
 @pytest.mark.models
 async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool) -> None:
-    from app.settings import Settings
+    from app.core.settings import Settings
     from inference.cache import EmbeddingCache
     from inference.fallback import ResilientRouter, build_router
     from inference.router import InferenceConfig
@@ -218,7 +218,7 @@ async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool)
 
 
 def test_local_url_builds_the_plain_router() -> None:
-    from app.settings import Settings
+    from app.core.settings import Settings
     from inference.fallback import ResilientRouter, build_router
     from inference.router import InferenceConfig, InferenceRouter
 

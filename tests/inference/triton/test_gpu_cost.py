@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.telemetry import cost
-from app.telemetry import spans as ts
+from app.core.telemetry import cost
+from app.core.telemetry import spans as ts
 from inference.backend import strings
 from inference.registry import MINILM_INT8, RAPIDOCR, ModelSpec, Tensors
 from inference.triton import TritonBackend, TritonConfig

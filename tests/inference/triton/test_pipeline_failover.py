@@ -43,15 +43,15 @@ import pytest
 from sqlalchemy import select
 
 from app.assets.service import ingest_path
-from app.bootstrap import inference_for
-from app.container import Services
-from app.db import utcnow
-from app.enums import DetectionKind, JobStatus, Modality, OwnerType
+from app.core.container import Services
+from app.core.db import utcnow
+from app.core.enums import DetectionKind, JobStatus, Modality, OwnerType
+from app.core.settings import Settings
+from app.core.telemetry import metrics as telemetry_metrics
+from app.entrypoints.bootstrap import inference_for
 from app.jobs.models import JobStage
 from app.media.models import Detection, Embedding, TranscriptSegment
 from app.media.service import vector_from_bytes
-from app.settings import Settings
-from app.telemetry import metrics as telemetry_metrics
 from app.tenancy.models import Tenant
 from inference.breaker import BreakerState
 from inference.cache import EmbeddingCache, content_hash

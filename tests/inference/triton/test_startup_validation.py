@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import InferenceStartupError, build_services
-from app.main import default_start_hooks
-from app.settings import Settings
+from app.core.settings import Settings
+from app.entrypoints.asgi import default_start_hooks
+from app.entrypoints.bootstrap import InferenceStartupError, build_services
 from inference.breaker import BreakerState
 from inference.fallback import ResilientRouter
 from inference.registry import MINILM_FP32

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.telemetry import metrics as telemetry_metrics
-from app.telemetry.triton_scrape import TritonScraper
+from app.core.telemetry import metrics as telemetry_metrics
+from app.core.telemetry.triton_scrape import TritonScraper
 from inference.registry import HAAR_FACES, MINILM_FP32, ModelSpec
 from inference.triton import TritonBackend, warmup_inputs
 from inference.triton_repo import triton_model_name

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
 from app.assets.service import ingest_path
-from app.container import Services
+from app.core.container import Services
+from app.core.settings import Settings
 from app.jobs.models import Job
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from inference.cache import EmbeddingCache
 from inference.local import ModelPool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.enums import OwnerType, SimilarityKind
+from app.core.enums import OwnerType, SimilarityKind
 from app.jobs.errors import PermanentStageError
 from app.media.models import Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.media.probe import CORRUPT_MEDIA

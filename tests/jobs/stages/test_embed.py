@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.http import create_graphql_app
 from app.assets.models import Asset
-from app.enums import DetectionKind, Modality, OwnerType
+from app.core.enums import DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene
 from app.media.service import vector_from_bytes
 from inference.backend import InferenceBackend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import or_
 
-from app.enums import DetectionKind, OwnerType, SimilarityKind
+from app.core.enums import DetectionKind, OwnerType, SimilarityKind
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge
 from inference.models.vision import imagenet_class_names
 from tests.fixtures.media import photo

@@ -12,12 +12,12 @@ from sqlalchemy import select, update
 
 from app.assets.models import Asset
 from app.assets.service import delete_asset, update_asset
-from app.container import Services
-from app.db import session_scope
-from app.enums import JobStatus
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.enums import JobStatus
+from app.core.settings import Settings
 from app.jobs.models import Job
 from app.jobs.pipeline import StageName
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.indexing import (
     AssetSnapshot,
@@ -242,7 +242,7 @@ async def test_version_grows_with_every_new_output_row(services: Services, graph
 
 
 def replace_segment(graph: IndexGraph, *, text: str) -> object:
-    from app.db import utcnow
+    from app.core.db import utcnow
     from app.media.models import TranscriptSegment
 
     return TranscriptSegment(

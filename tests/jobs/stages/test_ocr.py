@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.enums import DetectionKind
+from app.core.enums import DetectionKind
 from app.media.models import Detection, Scene
 from jobs.stages.common import SceneRef
 from jobs.stages.ocr import Line, merge_runs

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from app.assets.service import ingest_path
-from app.container import Services
-from app.enums import DetectionKind, JobStatus, StageStatus
+from app.core.container import Services
+from app.core.enums import DetectionKind, JobStatus, StageStatus
+from app.core.settings import Settings
 from app.jobs.models import Job
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
-from app.settings import Settings
 from app.tenancy.models import Tenant
 from jobs.registry import build_registry
 from tests.fixtures.media import VideoClip

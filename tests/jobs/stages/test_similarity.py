@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.enums import AssetKind, Modality, OwnerType, SimilarityKind
+from app.core.enums import AssetKind, Modality, OwnerType, SimilarityKind
 from app.media.models import SimilarityEdge
 from jobs.stages.similarity import SceneVec, edge, image_score, scene_vectors, unique_edges, video_alignment
 from tests.jobs.stages.conftest import Harness

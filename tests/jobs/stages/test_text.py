@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from app.enums import Modality, OwnerType, SimilarityKind
+from app.core.enums import Modality, OwnerType, SimilarityKind
 from app.jobs.errors import PermanentStageError
 from app.media.models import Embedding, SimilarityEdge, TranscriptSegment
 from app.media.probe import TEXT_ENCODING

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from app.enums import AssetKind, DetectionKind, Modality, OwnerType
+from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.media.service import vector_from_bytes
 from inference.metrics import word_error_rate

@@ -1,7 +1,7 @@
 """``mediakg worker`` and ``mediakg dead-letters``.
 
-Mount with ``cli.add_typer(jobs.cli.app)`` (no name: the commands join the top level).
-``python -m jobs.cli worker ...`` runs the same command without the main CLI.
+Mount with ``cli.add_typer(app.entrypoints.worker_cli.app)`` (no name: the commands join the top level).
+``python -m app.entrypoints.worker_cli worker ...`` runs the same command without the main CLI.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Annotated
 
 import typer
 
+from app.core.settings import get_settings
 from app.jobs.service import QUEUES
-from app.settings import get_settings
 from jobs.registry import DEFAULT_STAGE_MODULES
 
 app = typer.Typer(help="Job workers.", no_args_is_help=True)
@@ -81,8 +81,8 @@ def run_worker_process(
 
     ``index`` numbers the processes of one ``--processes N`` supervisor: process i serves its
     metrics on ``metrics_port + i`` (they cannot share a port; 0 stays 0, any free port)."""
-    from app.bootstrap import InferenceStartupError
-    from app.telemetry import configure_telemetry, shutdown_telemetry, start_metrics_server
+    from app.core.telemetry import configure_telemetry, shutdown_telemetry, start_metrics_server
+    from app.entrypoints.bootstrap import InferenceStartupError
     from jobs.runtime import JobRuntime
 
     settings = get_settings()
@@ -136,7 +136,7 @@ def _worker_process_main(
 
 def _supervise(count: int, threads: int, queues: list[str], modules: list[str], grace: float) -> int:
     """Run ``count`` worker processes; restart one that dies; forward SIGTERM/SIGINT."""
-    from app.telemetry import configure_logging
+    from app.core.telemetry import configure_logging
 
     configure_logging(get_settings())  # the same JSON lines as the workers it starts
     # spawn: a fresh interpreter per worker; forking a process with threads and pools is unsafe.

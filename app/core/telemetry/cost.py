@@ -21,10 +21,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.telemetry import metrics
+from app.core.telemetry import metrics
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 BYTES_PER_GB = 1_000_000_000  # storage is billed in decimal gigabytes
 

@@ -17,8 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.telemetry import metrics
-from app.telemetry.tracing import tracer
+from app.core.telemetry import metrics
+from app.core.telemetry.tracing import tracer
 
 # Statements are parametrised (values travel as bind parameters), so their text carries no
 # data; long ones are cut so a 10k-row VALUES list does not bloat the span.

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from app.telemetry.tracing import current_ids
+from app.core.telemetry.tracing import current_ids
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 REDACTED = "[REDACTED]"
 

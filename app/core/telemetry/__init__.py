@@ -4,10 +4,10 @@ The layers instrument themselves with one line each, through the names exported 
 docs/observability.md for the signals and how each operator question is answered.
 """
 
-from app.telemetry.cost import add_gpu_seconds, add_stored_bytes, record_item_cost
-from app.telemetry.graphql_ops import start_operation
-from app.telemetry.logging import bind_log_context, configure_logging
-from app.telemetry.metrics import (
+from app.core.telemetry.cost import add_gpu_seconds, add_stored_bytes, record_item_cost
+from app.core.telemetry.graphql_ops import start_operation
+from app.core.telemetry.logging import bind_log_context, configure_logging
+from app.core.telemetry.metrics import (
     QueueStat,
     StageStatus,
     metrics_endpoint,
@@ -22,9 +22,9 @@ from app.telemetry.metrics import (
     register_queue_probe,
     start_metrics_server,
 )
-from app.telemetry.setup import configure_telemetry, shutdown_telemetry
-from app.telemetry.spans import enqueue, error_code_of, model_call, search_request, stage_run
-from app.telemetry.tracing import attached_context, extract_context, inject_context
+from app.core.telemetry.setup import configure_telemetry, shutdown_telemetry
+from app.core.telemetry.spans import enqueue, error_code_of, model_call, search_request, stage_run
+from app.core.telemetry.tracing import attached_context, extract_context, inject_context
 
 __all__ = [
     "QueueStat",

@@ -9,9 +9,9 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from app import migrate
-from app.container import Services
-from app.db import session_scope
+from app.core import migrate
+from app.core.container import Services
+from app.core.db import session_scope
 from app.tenancy.service import ensure_tenant
 
 

@@ -6,12 +6,12 @@ import asyncio
 import logging
 from typing import Any
 
-from app.blobs import create_blob_store
-from app.container import Services
-from app.db import create_engine, create_session_factory
-from app.pubsub import create_publisher
-from app.settings import Settings
-from app.telemetry.sqlalchemy import instrument_engine
+from app.core.blobs import create_blob_store
+from app.core.container import Services
+from app.core.db import create_engine, create_session_factory
+from app.core.pubsub import create_publisher
+from app.core.settings import Settings
+from app.core.telemetry.sqlalchemy import instrument_engine
 from search.factory import open_backend
 
 log = logging.getLogger(__name__)

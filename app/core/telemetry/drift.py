@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 # Confidences live in [0, 1]: fixed deciles keep bins comparable across models and stay
 # meaningful when outputs pile up at one value. Other signals (norms) are unbounded and

@@ -26,10 +26,10 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from app.telemetry import cost, metrics
-from app.telemetry.logging import bind_log_context
-from app.telemetry.metrics import StageStatus
-from app.telemetry.tracing import extract_context, inject_context, tracer
+from app.core.telemetry import cost, metrics
+from app.core.telemetry.logging import bind_log_context
+from app.core.telemetry.metrics import StageStatus
+from app.core.telemetry.tracing import extract_context, inject_context, tracer
 
 
 def error_code_of(exc: BaseException) -> str:

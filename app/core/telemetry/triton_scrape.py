@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.telemetry import metrics
+from app.core.telemetry import metrics
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

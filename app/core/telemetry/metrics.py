@@ -37,12 +37,12 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.telemetry.resource import build_resource
+from app.core.telemetry.resource import build_resource
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ QueueProbe = Callable[[], Iterable[QueueStat]]
 
 
 class DriftSink(Protocol):
-    """Receives model output values for drift tracking (``app.telemetry.drift.DriftMonitor``)."""
+    """Receives model output values for drift tracking (``app.core.telemetry.drift.DriftMonitor``)."""
 
     def observe(self, model: str, version: str, signal: str, values: Sequence[float]) -> float | None:
         """Add observations; returns the new drift value when one was computed."""
@@ -578,7 +578,7 @@ def record_model_call(
     m.histograms["mediakg.model.call.duration"].record(duration_s, _error_attrs(dict(base), error_type))
     m.histograms["mediakg.model.batch.size"].record(batch_size, base)
     if gpu_seconds > 0:
-        from app.telemetry.cost import add_gpu_seconds  # cost imports this module
+        from app.core.telemetry.cost import add_gpu_seconds  # cost imports this module
 
         add_gpu_seconds(gpu_seconds)
 

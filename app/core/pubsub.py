@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from app.events import Publisher
+from app.core.events import Publisher
 
 # A slow subscriber must not make publishers wait or memory grow without bound: its queue
 # holds this many events, beyond which the oldest is dropped (a late reader re-reads state).
@@ -68,7 +68,7 @@ def create_publisher(url: str, *, prefix: str) -> Publisher:
     if url.startswith("memory"):
         return InProcessPublisher()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from app.redis_pubsub import RedisPublisher
+        from app.core.redis_pubsub import RedisPublisher
 
         return RedisPublisher(url, prefix=prefix)
     raise ValueError(f"unsupported pub/sub URL {url!r}: use memory:// or redis://")

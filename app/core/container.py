@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.blobs import BlobStore
-from app.events import Publisher
-from app.settings import Settings
+from app.core.blobs import BlobStore
+from app.core.events import Publisher
+from app.core.settings import Settings
 
 
 class Enqueuer(Protocol):

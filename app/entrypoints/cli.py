@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.bootstrap import build_services
-from app.errors import DomainError
-from app.lifecycle import DatabaseUnavailableError, prepare
-from app.settings import get_settings
+from app.core.errors import DomainError
+from app.core.settings import get_settings
+from app.entrypoints import search_cli as _search_cli
+from app.entrypoints import worker_cli as _jobs_cli
+from app.entrypoints.bootstrap import build_services
+from app.entrypoints.lifecycle import DatabaseUnavailableError, prepare
 from inference import cli as _inference_cli
-from jobs import cli as _jobs_cli
-from jobs import search_cli as _search_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -48,9 +48,9 @@ def serve(
 
     import uvicorn
 
-    from app.main import create_app, default_start_hooks
-    from app.telemetry import configure_telemetry, shutdown_telemetry
-    from app.telemetry.logging import RedactingFilter
+    from app.core.telemetry import configure_telemetry, shutdown_telemetry
+    from app.core.telemetry.logging import RedactingFilter
+    from app.entrypoints.asgi import create_app, default_start_hooks
 
     settings = get_settings()
     # Before anything opens a span or logs: JSON logs, the exporters, metrics and prices.
@@ -89,7 +89,7 @@ def ingest(
     queue: Annotated[str, typer.Option(help="Queue: realtime or batch.")] = "batch",
 ) -> None:
     """Register files (inside the allowed roots) and start their pipelines."""
-    from app.telemetry import configure_telemetry, shutdown_telemetry
+    from app.core.telemetry import configure_telemetry, shutdown_telemetry
 
     configure_telemetry(get_settings(), role="cli")
     try:
@@ -150,7 +150,7 @@ async def _ingest(paths: list[Path], *, tags: list[str], queue: str) -> int:
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION."""
-    from app import migrate
+    from app.core import migrate
 
     migrate.upgrade(get_settings().database_url, revision)
 
@@ -158,7 +158,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @db_cli.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Revert migrations down to REVISION (e.g. base)."""
-    from app import migrate
+    from app.core import migrate
 
     migrate.downgrade(get_settings().database_url, revision)
 

@@ -22,8 +22,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
-from app.telemetry import metrics
-from app.telemetry.tracing import extract_context, tracer
+from app.core.telemetry import metrics
+from app.core.telemetry.tracing import extract_context, tracer
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")  # GraphQL Name, capped at 100 chars
 _TYPES = frozenset({"query", "mutation", "subscription"})

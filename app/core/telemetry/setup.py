@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.telemetry import cost, metrics
-from app.telemetry.drift import DriftMonitor
-from app.telemetry.logging import configure_logging
-from app.telemetry.tracing import configure_tracing, shutdown_tracing
+from app.core.telemetry import cost, metrics
+from app.core.telemetry.drift import DriftMonitor
+from app.core.telemetry.logging import configure_logging
+from app.core.telemetry.tracing import configure_tracing, shutdown_tracing
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
 
 def configure_telemetry(settings: Settings, *, role: str) -> metrics.Metrics:

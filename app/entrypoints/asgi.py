@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from app.bootstrap import build_services, start_inference
-from app.container import Services
-from app.lifecycle import DatabaseUnavailableError, check_database, prepare
-from app.settings import Settings, get_settings
-from app.telemetry import metrics_endpoint
+from app.core.container import Services
+from app.core.settings import Settings, get_settings
+from app.core.telemetry import metrics_endpoint
+from app.entrypoints.bootstrap import build_services, start_inference
+from app.entrypoints.lifecycle import DatabaseUnavailableError, check_database, prepare
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """`mediakg search`: index generations and rebuilding the index from the database.
 
 Lives in ``jobs/`` (not ``search/``): it reads the database and calls the models, and
-``search/`` imports neither ``app`` nor ``jobs``. Mounted by ``app/cli.py``.
+``search/`` imports neither ``app`` nor ``jobs``. Mounted by ``app/entrypoints/cli.py``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from app.bootstrap import build_services, inference_for
-from app.container import Services
-from app.lifecycle import DatabaseUnavailableError, prepare
-from app.settings import get_settings
+from app.core.container import Services
+from app.core.settings import get_settings
+from app.entrypoints.bootstrap import build_services, inference_for
+from app.entrypoints.lifecycle import DatabaseUnavailableError, prepare
 from jobs.indexing import ReindexReport, count_assets, new_generation_name, reconcile_deleted, reindex
 from search.backend import GenerationError, SearchBackend, SearchError
 

@@ -2,7 +2,7 @@
 
 The publisher is transport only: a subscriber that connects late first reads the current
 state from the database (the Job row), then follows events. Two implementations live in
-``app/pubsub.py``: in-process (embedded default) and Redis pub/sub (production).
+``app/core/pubsub.py``: in-process (embedded default) and Redis pub/sub (production).
 """
 
 from __future__ import annotations

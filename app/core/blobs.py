@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
-from app.errors import EmptyFileError, FileTooLargeError, UnreadableFileError
-from app.telemetry import add_stored_bytes
+from app.core.errors import EmptyFileError, FileTooLargeError, UnreadableFileError
+from app.core.telemetry import add_stored_bytes
 
 _CHUNK = 1024 * 1024
 

@@ -1,0 +1,1 @@
+"""Shared kernel of the service: settings, database, blobs, events, errors, enums, telemetry."""
