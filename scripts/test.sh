@@ -62,6 +62,8 @@ echo "== quality gates"
 "$BIN/ruff" format --check .
 "$BIN/mypy"
 "$BIN/python" -m app.entrypoints.cli schema check graphql/schema.graphql
+# API evolution: no breaking change since the last release unless CHANGELOG.md announces it.
+"$BIN/python" -m app.entrypoints.cli schema breaking
 
 echo "== pytest on SQLite (embedded default)"
 status=0

@@ -184,6 +184,35 @@ def schema_check(path: Annotated[Path, typer.Argument()] = Path("graphql/schema.
     out.print(f"{path} matches the code")
 
 
+@schema_cli.command("breaking")
+def schema_breaking(
+    releases: Annotated[Path, typer.Option(help="One schema file per release.")] = Path("graphql/releases"),
+    changelog: Annotated[Path, typer.Option(help="Where breaking changes are announced.")] = Path(
+        "CHANGELOG.md"
+    ),
+) -> None:
+    """Fail (exit 1) on a breaking change from the last release that the evolution rules refuse."""
+    from app.api.evolution import check_evolution, latest_release
+    from app.api.schema import export_schema
+
+    latest = latest_release(releases)
+    if latest is None:
+        raise _fail(f"no released schema in {releases} (expected files named MAJOR.MINOR.PATCH.graphql)")
+    version, path = latest
+    violations = check_evolution(
+        released_sdl=path.read_text(encoding="utf-8"),
+        current_sdl=export_schema(),
+        changelog=changelog.read_text(encoding="utf-8") if changelog.exists() else "",
+    )
+    for violation in violations:
+        err.print(f"breaking change since {version}: {violation}", highlight=False, markup=False)
+    if violations:
+        raise _fail(
+            f"{len(violations)} breaking change(s) since {version}: see docs/api.md, Evolution", code=1
+        )
+    out.print(f"no unannounced breaking change since {version}")
+
+
 def main() -> None:
     """Console-script entry point."""
     from pydantic import ValidationError
