@@ -236,7 +236,7 @@ async def test_metrics_after_processing_the_fixture_media(
                 tenant_id = await ensure_tenant(session, slug=settings.default_tenant)
                 later = await ingest_path(
                     session,
-                    services,
+                    services=services,
                     tenant_id=tenant_id.id,
                     path=media_root / "later.md",
                     actor="cli",

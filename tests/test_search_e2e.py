@@ -127,7 +127,9 @@ async def test_spoken_phrase_and_on_screen_text_are_found(
     try:
         svc = dataclasses.replace(services, settings=run_settings, enqueuer=runtime.enqueuer)
         async with session_scope(services.session_factory) as session:
-            result = await ingest_path(session, svc, tenant_id=tenant.id, path=clip.path, actor="test")
+            result = await ingest_path(
+                session, services=svc, tenant_id=tenant.id, path=clip.path, actor="test"
+            )
         assert result.job is not None
         job_id = result.job.id
         deadline = time.monotonic() + 600

@@ -39,7 +39,7 @@ from app.core.errors import (
     UnreadableFileError,
     UnsupportedMediaError,
 )
-from app.core.events import Publisher, asset_channel
+from app.core.events import asset_channel
 from app.jobs import service as jobs
 from app.jobs.models import Job
 from app.jobs.outbox import defer_publish, defer_send
@@ -79,8 +79,8 @@ def resolve_allowed_path(path: Path, allowed_roots: list[Path]) -> Path:
 
 async def ingest_path(
     session: AsyncSession,
-    services: Services,
     *,
+    services: Services,
     tenant_id: uuid.UUID,
     path: Path,
     actor: str,
@@ -100,7 +100,7 @@ async def ingest_path(
     with stream:
         return await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant_id,
             stream=stream,
             filename=resolved.name,
@@ -117,8 +117,8 @@ async def ingest_path(
 
 async def ingest_stream(
     session: AsyncSession,
-    services: Services,
     *,
+    services: Services,
     tenant_id: uuid.UUID,
     stream: BinaryIO,
     filename: str,
@@ -205,13 +205,12 @@ async def ingest_stream(
 
     job = await jobs.create_job(
         session,
-        enqueuer=services.enqueuer,
+        services=services,
         asset=asset,
         queue=queue,
         # The job column holds the key of the call that created the job; a key restoring
         # its deleted asset already named an earlier job.
         idempotency_key=idempotency_key if key_is_new else None,
-        queue_bound=services.settings.queue_bound,
     )
     if key_row is not None:
         key_row.job_id = job.id
@@ -339,14 +338,13 @@ def _sync_search(session: AsyncSession, enqueuer: Enqueuer | None, asset: Asset)
 async def update_asset(
     session: AsyncSession,
     *,
-    publisher: Publisher | None,
+    services: Services,
     tenant_id: uuid.UUID,
     asset_id: uuid.UUID,
     actor: str,
     title: str | None = None,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
-    enqueuer: Enqueuer | None = None,
 ) -> Asset:
     """Change the title, tags and/or metadata (None leaves a field as it is); audited, announced,
     re-indexed for search."""
@@ -383,19 +381,18 @@ async def update_asset(
     )
     if changes:
         event = asset_event("asset_updated", asset, fields=sorted(changes))
-        defer_publish(session, publisher, asset_channel(asset.id), event)
-        _sync_search(session, enqueuer, asset)
+        defer_publish(session, services.publisher, asset_channel(asset.id), event)
+        _sync_search(session, services.enqueuer, asset)
     return asset
 
 
 async def delete_asset(
     session: AsyncSession,
     *,
-    publisher: Publisher | None,
+    services: Services,
     tenant_id: uuid.UUID,
     asset_id: uuid.UUID,
     actor: str,
-    enqueuer: Enqueuer | None = None,
 ) -> Asset:
     """Soft-delete an asset: hidden everywhere at once, rows and blobs kept (re-ingesting the same
     bytes brings it back). The ``search.sync_asset`` message removes it from the index."""
@@ -413,6 +410,6 @@ async def delete_asset(
         details={"title": asset.title, "sha256": asset.content_sha256},
     )
     # After commit only: a subscriber or indexer acting on the event must find the row deleted.
-    defer_publish(session, publisher, asset_channel(asset.id), asset_event("asset_deleted", asset))
-    _sync_search(session, enqueuer, asset)
+    defer_publish(session, services.publisher, asset_channel(asset.id), asset_event("asset_deleted", asset))
+    _sync_search(session, services.enqueuer, asset)
     return asset

@@ -119,7 +119,7 @@ async def _ingest(paths: list[Path], *, tags: list[str], queue: str) -> int:
                     async with services.session_factory() as session:
                         result = await ingest_path(
                             session,
-                            services,
+                            services=services,
                             tenant_id=tenant_id,
                             path=path,
                             actor="cli",

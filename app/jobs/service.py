@@ -17,9 +17,10 @@ from opentelemetry import propagate
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets import repository as assets_repository
 from app.assets.models import Asset
 from app.audit import service as audit
-from app.core.container import Enqueuer
+from app.core.container import Enqueuer, Services
 from app.core.db import utcnow
 from app.core.enums import AssetStatus, JobStatus, StageStatus
 from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
@@ -78,9 +79,8 @@ def _validate_queue(queue: str) -> None:
 async def create_job(
     session: AsyncSession,
     *,
-    enqueuer: Enqueuer | None,
+    services: Services,
     asset: Asset,
-    queue_bound: int,
     pipeline: str = "media",
     queue: str = "realtime",
     priority: int = 0,
@@ -89,11 +89,11 @@ async def create_job(
 ) -> Job:
     """Create a job and its stage rows; its first stages are sent after commit.
 
-    Raises BackpressureError when ``queue`` holds ``queue_bound`` unfinished jobs.
+    Raises BackpressureError when ``queue`` holds the settings' ``queue_bound`` unfinished jobs.
     """
     _validate_queue(queue)
     spec = PIPELINES[pipeline]
-    await check_backpressure(session, queue=queue, queue_bound=queue_bound)
+    await check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
     job = Job(
         tenant_id=asset.tenant_id,
         asset_id=asset.id,
@@ -120,7 +120,7 @@ async def create_job(
         rows.append(row)
     session.add_all(rows)
     await session.flush()
-    enqueue_runnable(session, enqueuer, job=job, stages=rows)
+    enqueue_runnable(session, services.enqueuer, job=job, stages=rows)
     if finalize_if_done(job, rows):
         # Nothing applies (every stage skipped): the job is complete as created.
         await set_asset_status(session, job=job, status=AssetStatus.READY)
@@ -274,10 +274,10 @@ async def _locked_job(session: AsyncSession, *, tenant_id: uuid.UUID, job_id: uu
 async def cancel_job(
     session: AsyncSession,
     *,
+    services: Services,
     tenant_id: uuid.UUID,
     job_id: uuid.UUID,
     actor: str,
-    publisher: Publisher | None = None,
 ) -> Job:
     """Cancel a waiting or running job.
 
@@ -297,7 +297,7 @@ async def cancel_job(
     if not any(s.status == StageStatus.RUNNING for s in stages):
         mark_cancelled(job, stages)
         await set_asset_status(session, job=job, status=asset_status_after_stop(job))
-        publish_after_commit(session, publisher, EventType.JOB_CANCELLED, job)
+        publish_after_commit(session, services.publisher, EventType.JOB_CANCELLED, job)
     await session.flush()
     await audit.record(
         session,
@@ -321,11 +321,10 @@ def asset_status_after_stop(job: Job) -> AssetStatus:
 async def retry_job(
     session: AsyncSession,
     *,
-    enqueuer: Enqueuer | None,
+    services: Services,
     tenant_id: uuid.UUID,
     job_id: uuid.UUID,
     actor: str,
-    queue_bound: int,
 ) -> Job:
     """Re-run a failed or cancelled job from where it stopped; succeeded stages are kept."""
     job = await _locked_job(session, tenant_id=tenant_id, job_id=job_id)
@@ -333,7 +332,7 @@ async def retry_job(
         raise InvalidStateError(
             f"job {job_id} is {job.status.value}: only failed or cancelled jobs can be retried"
         )
-    await check_backpressure(session, queue=job.queue, queue_bound=queue_bound)
+    await check_backpressure(session, queue=job.queue, queue_bound=services.settings.queue_bound)
     stages = await repository.stages_of(session, job.id)
     reset = []
     for row in stages:
@@ -356,7 +355,7 @@ async def retry_job(
     job.attempts += 1
     job.trace_context = current_trace_context() or job.trace_context
     job.progress = job_progress(PIPELINES[job.pipeline], stages)
-    enqueue_runnable(session, enqueuer, job=job, stages=stages)
+    enqueue_runnable(session, services.enqueuer, job=job, stages=stages)
     if finalize_if_done(job, stages):
         await set_asset_status(session, job=job, status=AssetStatus.READY)
     await session.flush()
@@ -375,17 +374,18 @@ async def retry_job(
 async def reprocess_asset(
     session: AsyncSession,
     *,
-    enqueuer: Enqueuer | None,
-    asset: Asset,
+    services: Services,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
     stages: Sequence[str] | None,
     actor: str,
-    queue_bound: int,
     queue: str = "batch",
 ) -> Job:
-    """Start a new job over ``asset`` running ``stages`` and everything downstream of them
-    (all stages when None or empty); upstream outputs are kept."""
-    if asset.deleted_at is not None or asset.status == AssetStatus.DELETED:
-        raise NotFoundError(f"asset {asset.id} not found", field=["assetId"])
+    """Start a new job over the tenant's live asset running ``stages`` and everything downstream
+    of them (all stages when None or empty); upstream outputs are kept."""
+    asset = await assets_repository.get(session, tenant_id=tenant_id, asset_id=asset_id)
+    if asset is None:
+        raise NotFoundError(f"asset {asset_id} not found", field=["assetId"])
     _validate_queue(queue)
     spec = PIPELINES["media"]
     names = sorted(set(stages or ()))
@@ -405,9 +405,7 @@ async def reprocess_asset(
         raise InvalidStateError(
             f"asset {asset.id} already has a queued or running job: cancel it or wait for it to finish"
         )
-    job = await create_job(
-        session, enqueuer=enqueuer, asset=asset, queue=queue, stages=names or None, queue_bound=queue_bound
-    )
+    job = await create_job(session, services=services, asset=asset, queue=queue, stages=names or None)
     await audit.record(
         session,
         tenant_id=asset.tenant_id,

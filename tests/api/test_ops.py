@@ -78,7 +78,7 @@ async def start_runtime(services: Services) -> AsyncIterator[RuntimeStarter]:
 async def _ingest(services: Services, tenant: Tenant, path: Path, *, queue: str) -> uuid.UUID:
     async with services.session_factory() as session:
         result = await ingest_path(
-            session, services, tenant_id=tenant.id, path=path, actor="test", queue=queue
+            session, services=services, tenant_id=tenant.id, path=path, actor="test", queue=queue
         )
         await session.commit()
     assert result.job is not None

@@ -388,7 +388,7 @@ async def _ingest_talk(services: Services, tenant: Tenant, media_root: Path, tes
     path = make_wav(media_root / "talk.wav", channels=1)
     async with services.session_factory() as session:
         result = await ingest_path(
-            session, services, tenant_id=tenant.id, path=path, actor="test", metadata={"test": test}
+            session, services=services, tenant_id=tenant.id, path=path, actor="test", metadata={"test": test}
         )
         await session.commit()
     assert result.job is not None

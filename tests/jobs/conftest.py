@@ -131,7 +131,7 @@ async def ingest_video(
     async with services.session_factory() as session:
         result = await ingest_path(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             path=path,
             actor="test",

@@ -226,11 +226,10 @@ async def test_retry_job_after_stage_crashed_runs_the_stage_again(
     async with services.session_factory() as session:
         await jobs.retry_job(
             session,
-            enqueuer=runtime.enqueuer,
+            services=with_runtime(services, short_lease, runtime),
             tenant_id=tenant.id,
             job_id=job.id,
             actor="test",
-            queue_bound=short_lease.queue_bound,
         )
         await session.commit()
     await deliver(runtime, job.id, "scenes")

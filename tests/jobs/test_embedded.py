@@ -174,7 +174,7 @@ async def test_cancel_stops_a_running_stage_and_everything_after_it(
 
     await wait_for(scenes_running, within=20, what="scenes to run")
     async with services.session_factory() as session:
-        await jobs.cancel_job(session, tenant_id=tenant.id, job_id=job.id, actor="test")
+        await jobs.cancel_job(session, services=services, tenant_id=tenant.id, job_id=job.id, actor="test")
         await session.commit()
     waited = await wait_jobs(services.session_factory, [job.id], within=5)
     assert waited < 2.0, "cancellation is honoured inside the stage, not after its 30 s"

@@ -167,11 +167,10 @@ async def test_permanent_failure_dead_letters_then_retry_job_completes(
     async with services.session_factory() as session:
         retried = await jobs.retry_job(
             session,
-            enqueuer=runtime.enqueuer,
+            services=with_runtime(services, redis_settings, runtime),
             tenant_id=tenant.id,
             job_id=job.id,
             actor="test",
-            queue_bound=redis_settings.queue_bound,
         )
         await session.commit()
     assert retried.attempts == 2

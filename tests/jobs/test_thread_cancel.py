@@ -90,7 +90,7 @@ def scenes_registry() -> StageRegistry:
 async def ingest_long_video(services: Services, tenant: Tenant, media_root: Path) -> Job:
     path = make_long_video(media_root / "long.mp4")
     async with services.session_factory() as session:
-        result = await ingest_path(session, services, tenant_id=tenant.id, path=path, actor="test")
+        result = await ingest_path(session, services=services, tenant_id=tenant.id, path=path, actor="test")
         await session.commit()
     assert result.job is not None
     return result.job
@@ -129,7 +129,7 @@ async def test_cancel_stops_the_decoding_thread(
     assert 0 < progress < DETECTION_SHARE / 2
 
     async with services.session_factory() as session:
-        await jobs.cancel_job(session, tenant_id=tenant.id, job_id=job.id, actor="test")
+        await jobs.cancel_job(session, services=services, tenant_id=tenant.id, job_id=job.id, actor="test")
         await session.commit()
     cancelled_at = time.monotonic()
 

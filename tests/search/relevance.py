@@ -316,7 +316,9 @@ async def _run_pipeline(services: Services, files: dict[str, Path], timeout_s: f
             tenant = await ensure_tenant(session, slug=settings.default_tenant)
         for name, path in files.items():
             async with session_scope(services.session_factory) as session:
-                result = await ingest_path(session, svc, tenant_id=tenant.id, path=path, actor="relevance")
+                result = await ingest_path(
+                    session, services=svc, tenant_id=tenant.id, path=path, actor="relevance"
+                )
             assert result.job is not None
             names[str(result.asset.id)] = name
             jobs.append(result.job.id)

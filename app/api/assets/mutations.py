@@ -41,12 +41,11 @@ from app.api.errors import (
 from app.api.fields import mutation
 from app.api.ids import decode_id
 from app.api.jobs.types import JobType
-from app.assets import repository as assets_repository
 from app.assets import service as assets
 from app.assets.service import IngestResult
 from app.audit import service as audit
 from app.core.db import session_scope
-from app.core.errors import DomainError, InvalidInputError, NotFoundError
+from app.core.errors import DomainError, InvalidInputError
 from app.jobs import service as jobs
 
 # One ingestAssets call may register this many items; bigger imports page through calls
@@ -172,7 +171,7 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
             if item.source.path:
                 result = await assets.ingest_path(
                     session,
-                    ctx.services,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     path=Path(item.source.path),
                     actor=ctx.caller.actor,
@@ -183,7 +182,7 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
                 upload: Any = item.source.upload  # a starlette UploadFile
                 result = await assets.ingest_stream(
                     session,
-                    ctx.services,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     stream=upload.file,
                     filename=upload.filename or "upload",
@@ -388,8 +387,7 @@ class AssetMutations:
             async with session_scope(ctx.session_factory) as session:
                 asset = await assets.update_asset(
                     session,
-                    publisher=ctx.services.publisher,
-                    enqueuer=ctx.services.enqueuer,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     asset_id=asset_id,
                     actor=ctx.caller.actor,
@@ -421,8 +419,7 @@ class AssetMutations:
             async with session_scope(ctx.session_factory) as session:
                 await assets.delete_asset(
                     session,
-                    publisher=ctx.services.publisher,
-                    enqueuer=ctx.services.enqueuer,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     asset_id=asset_id,
                     actor=ctx.caller.actor,
@@ -443,18 +440,13 @@ class AssetMutations:
         try:
             asset_id = _asset_id(input.id)
             async with session_scope(ctx.session_factory) as session:
-                asset = await assets_repository.get(
-                    session, tenant_id=ctx.caller.tenant_id, asset_id=asset_id
-                )
-                if asset is None:
-                    raise NotFoundError(f"asset {input.id} not found", field=["id"])
                 job = await jobs.reprocess_asset(
                     session,
-                    enqueuer=ctx.services.enqueuer,
-                    asset=asset,
+                    services=ctx.services,
+                    tenant_id=ctx.caller.tenant_id,
+                    asset_id=asset_id,
                     stages=[stage.value for stage in input.stages or ()],
                     actor=ctx.caller.actor,
-                    queue_bound=ctx.settings.queue_bound,
                 )
         except DomainError as exc:
             error: ReprocessAssetResult = user_error(remap(exc), allowed=_REPROCESS_ERRORS)

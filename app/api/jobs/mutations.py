@@ -97,10 +97,10 @@ class JobMutations:
             async with session_scope(ctx.session_factory) as session:
                 job = await jobs.cancel_job(
                     session,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     job_id=job_id,
                     actor=ctx.caller.actor,
-                    publisher=ctx.services.publisher,
                 )
         except DomainError as exc:
             allowed = (MalformedIdErrorType, WrongIdTypeErrorType, NotFoundErrorType, InvalidStateErrorType)
@@ -120,11 +120,10 @@ class JobMutations:
             async with session_scope(ctx.session_factory) as session:
                 job = await jobs.retry_job(
                     session,
-                    enqueuer=ctx.services.enqueuer,
+                    services=ctx.services,
                     tenant_id=ctx.caller.tenant_id,
                     job_id=job_id,
                     actor=ctx.caller.actor,
-                    queue_bound=ctx.settings.queue_bound,
                 )
         except DomainError as exc:
             allowed = (

@@ -45,7 +45,7 @@ async def test_ingest_path_registers_asset_job_stages_and_audit(
     path.write_text("# Title\n\nSome words.\n")
     async with services.session_factory() as session:
         result = await ingest_path(
-            session, services, tenant_id=tenant.id, path=path, actor="test", tags=["b", "a", "a"]
+            session, services=services, tenant_id=tenant.id, path=path, actor="test", tags=["b", "a", "a"]
         )
         await session.commit()
     assert result.created
@@ -79,12 +79,12 @@ async def test_reingesting_same_content_returns_existing_asset(
     (media_root / "copy.png").write_bytes(PNG_1PX)
     async with services.session_factory() as session:
         first = await ingest_path(
-            session, services, tenant_id=tenant.id, path=media_root / "a.png", actor="t"
+            session, services=services, tenant_id=tenant.id, path=media_root / "a.png", actor="t"
         )
         await session.commit()
     async with services.session_factory() as session:
         again = await ingest_path(
-            session, services, tenant_id=tenant.id, path=media_root / "copy.png", actor="t"
+            session, services=services, tenant_id=tenant.id, path=media_root / "copy.png", actor="t"
         )
         await session.commit()
         assert not again.created
@@ -100,7 +100,7 @@ async def test_idempotency_key_replays_and_conflicts(
     async with session_factory() as session:
         first = await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             stream=io.BytesIO(b"hello world"),
             filename="a.txt",
@@ -111,7 +111,7 @@ async def test_idempotency_key_replays_and_conflicts(
     async with session_factory() as session:
         replay = await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             stream=io.BytesIO(b"hello world"),
             filename="a.txt",
@@ -125,7 +125,7 @@ async def test_idempotency_key_replays_and_conflicts(
         with pytest.raises(IdempotencyConflictError) as info:
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"other bytes"),
                 filename="b.txt",
@@ -144,7 +144,7 @@ async def _ingest_text(
 ) -> IngestResult:
     return await ingest_stream(
         session,
-        services,
+        services=services,
         tenant_id=tenant.id,
         stream=io.BytesIO(data),
         filename="a.txt",
@@ -185,7 +185,9 @@ async def test_a_key_of_a_deleted_asset_restores_it_like_a_call_without_key(
         await session.commit()
     assert first.job is not None
     async with session_factory() as session:
-        await delete_asset(session, publisher=None, tenant_id=tenant.id, asset_id=first.asset.id, actor="t")
+        await delete_asset(
+            session, services=services, tenant_id=tenant.id, asset_id=first.asset.id, actor="t"
+        )
         await session.commit()
     async with session_factory() as session:
         restored = await _ingest_text(session, services, tenant, b"hello world")
@@ -204,7 +206,9 @@ async def test_a_key_of_a_deleted_asset_restores_it_like_a_call_without_key(
 
     # The same as what a call without a key does with a deleted asset.
     async with session_factory() as session:
-        await delete_asset(session, publisher=None, tenant_id=tenant.id, asset_id=first.asset.id, actor="t")
+        await delete_asset(
+            session, services=services, tenant_id=tenant.id, asset_id=first.asset.id, actor="t"
+        )
         await session.commit()
     async with session_factory() as session:
         keyless = await _ingest_text(session, services, tenant, b"hello world", key=None)
@@ -278,7 +282,7 @@ async def test_path_outside_allowed_roots_is_refused(
     async with services.session_factory() as session:
         for path in (outside, link, services.settings.allowed_roots[0] / ".." / "secret.txt"):
             with pytest.raises(PathNotAllowedError) as info:
-                await ingest_path(session, services, tenant_id=tenant.id, path=path, actor="t")
+                await ingest_path(session, services=services, tenant_id=tenant.id, path=path, actor="t")
             assert "outside the allowed ingestion roots" in info.value.message
         assert await _count(session, Asset) == 0
 
@@ -299,11 +303,13 @@ async def test_missing_directory_and_unreadable_files(
     monkeypatch.setattr(Path, "open", refusing_open)
     async with services.session_factory() as session:
         with pytest.raises(UnreadableFileError, match="no such file"):
-            await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "nope.mp4", actor="t")
+            await ingest_path(
+                session, services=services, tenant_id=tenant.id, path=media_root / "nope.mp4", actor="t"
+            )
         with pytest.raises(UnreadableFileError, match="not a regular file"):
-            await ingest_path(session, services, tenant_id=tenant.id, path=media_root, actor="t")
+            await ingest_path(session, services=services, tenant_id=tenant.id, path=media_root, actor="t")
         with pytest.raises(UnreadableFileError) as info:
-            await ingest_path(session, services, tenant_id=tenant.id, path=locked, actor="t")
+            await ingest_path(session, services=services, tenant_id=tenant.id, path=locked, actor="t")
         assert (info.value.message, info.value.code, info.value.field) == (
             f"{locked}: permission denied",
             "UNREADABLE_FILE",
@@ -321,16 +327,18 @@ async def test_empty_oversized_and_unsupported_content(
     async with services.session_factory() as session:
         with pytest.raises(EmptyFileError) as empty:
             await ingest_path(
-                session, services, tenant_id=tenant.id, path=media_root / "empty.mp4", actor="t"
+                session, services=services, tenant_id=tenant.id, path=media_root / "empty.mp4", actor="t"
             )
         assert (empty.value.message, empty.value.field) == ("the content is empty", ["path"])
         with pytest.raises(FileTooLargeError) as big:
-            await ingest_path(session, services, tenant_id=tenant.id, path=media_root / "a.txt", actor="t")
+            await ingest_path(
+                session, services=services, tenant_id=tenant.id, path=media_root / "a.txt", actor="t"
+            )
         assert (big.value.message, big.value.field) == ("content exceeds the limit of 10 bytes", ["path"])
         with pytest.raises(FileTooLargeError) as big:
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"x" * 11),
                 filename="big.txt",
@@ -339,14 +347,19 @@ async def test_empty_oversized_and_unsupported_content(
         assert (big.value.message, big.value.field) == ("content exceeds the limit of 10 bytes", ["upload"])
         with pytest.raises(EmptyFileError) as empty:
             await ingest_stream(
-                session, services, tenant_id=tenant.id, stream=io.BytesIO(b""), filename="e.txt", actor="t"
+                session,
+                services=services,
+                tenant_id=tenant.id,
+                stream=io.BytesIO(b""),
+                filename="e.txt",
+                actor="t",
             )
         assert empty.value.field == ["upload"]
         services.settings.max_upload_bytes = 1000
         with pytest.raises(UnsupportedMediaError, match="binary") as unsupported:
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"\x00\x01\x02garbage"),
                 filename="x.txt",
@@ -356,7 +369,7 @@ async def test_empty_oversized_and_unsupported_content(
         with pytest.raises(UnsupportedMediaError, match="unrecognised"):
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"\x00\x01\x02garbage"),
                 filename="x.bin",

@@ -76,7 +76,7 @@ async def _ingest(services: Services, tenant: Tenant, media_root: Path, name: st
     path = media_root / name
     path.write_text(body)
     async with services.session_factory() as session:
-        result = await ingest_path(session, services, tenant_id=tenant.id, path=path, actor="test")
+        result = await ingest_path(session, services=services, tenant_id=tenant.id, path=path, actor="test")
         await session.commit()
     assert result.job is not None
     return result.job
@@ -96,7 +96,7 @@ async def test_create_job_queues_the_first_stage_after_commit(
     path = media_root / "a.txt"
     path.write_text("words")
     async with services.session_factory() as session:
-        result = await ingest_path(session, services, tenant_id=tenant.id, path=path, actor="t")
+        result = await ingest_path(session, services=services, tenant_id=tenant.id, path=path, actor="t")
         assert enqueuer.sent == [], "nothing is sent before the transaction commits"
         await session.rollback()
     assert enqueuer.sent == []
@@ -139,9 +139,11 @@ async def test_cancel_a_queued_job_and_errors(services: Services, tenant: Tenant
         await session.commit()
     async with services.session_factory() as session:
         with pytest.raises(NotFoundError):
-            await jobs.cancel_job(session, tenant_id=other.id, job_id=job.id, actor="t")
+            await jobs.cancel_job(session, services=services, tenant_id=other.id, job_id=job.id, actor="t")
     async with services.session_factory() as session:
-        cancelled = await jobs.cancel_job(session, tenant_id=tenant.id, job_id=job.id, actor="alice")
+        cancelled = await jobs.cancel_job(
+            session, services=services, tenant_id=tenant.id, job_id=job.id, actor="alice"
+        )
         await session.commit()
     # Nothing was running: cancelled at once, every stage that had not run with it.
     assert cancelled.status == JobStatus.CANCELLED
@@ -149,7 +151,7 @@ async def test_cancel_a_queued_job_and_errors(services: Services, tenant: Tenant
     assert {s.status for s in stages.values()} == {StageStatus.CANCELLED, StageStatus.SKIPPED}
     async with services.session_factory() as session:
         with pytest.raises(InvalidStateError, match="only queued or running jobs can be cancelled"):
-            await jobs.cancel_job(session, tenant_id=tenant.id, job_id=job.id, actor="t")
+            await jobs.cancel_job(session, services=services, tenant_id=tenant.id, job_id=job.id, actor="t")
         audit = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "job.cancel"))).one()
         asset = await session.get(Asset, job.asset_id)
     assert (audit.actor, audit.entity_id) == ("alice", job.id)
@@ -165,9 +167,7 @@ async def test_retry_resets_only_what_did_not_succeed(
     job = await _ingest(services, tenant, media_root, "r.txt", "retry me")
     async with services.session_factory() as session:
         with pytest.raises(InvalidStateError, match="only failed or cancelled jobs can be retried"):
-            await jobs.retry_job(
-                session, enqueuer=enqueuer, tenant_id=tenant.id, job_id=job.id, actor="t", queue_bound=10
-            )
+            await jobs.retry_job(session, services=services, tenant_id=tenant.id, job_id=job.id, actor="t")
         # As the runner leaves a job that failed at "text" after probe succeeded.
         rows = {r.name: r for r in await session.scalars(select(JobStage).where(JobStage.job_id == job.id))}
         rows["probe"].status, rows["probe"].attempts = StageStatus.SUCCEEDED, 1
@@ -179,7 +179,7 @@ async def test_retry_resets_only_what_did_not_succeed(
     enqueuer.sent.clear()
     async with services.session_factory() as session:
         retried = await jobs.retry_job(
-            session, enqueuer=enqueuer, tenant_id=tenant.id, job_id=job.id, actor="bob", queue_bound=10
+            session, services=services, tenant_id=tenant.id, job_id=job.id, actor="bob"
         )
         await session.commit()
     assert (retried.status, retried.error_code, retried.attempts) == (JobStatus.QUEUED, None, 2)
@@ -201,15 +201,30 @@ async def test_reprocess_validates_and_runs_a_subset(
         assert asset.kind == AssetKind.TEXT
         with pytest.raises(InvalidStateError, match="already has a queued or running job"):
             await jobs.reprocess_asset(
-                session, enqueuer=enqueuer, asset=asset, stages=["embed"], actor="t", queue_bound=10
+                session,
+                services=services,
+                tenant_id=tenant.id,
+                asset_id=asset.id,
+                stages=["embed"],
+                actor="t",
             )
         with pytest.raises(InvalidInputError, match="unknown stage"):
             await jobs.reprocess_asset(
-                session, enqueuer=enqueuer, asset=asset, stages=["embedd"], actor="t", queue_bound=10
+                session,
+                services=services,
+                tenant_id=tenant.id,
+                asset_id=asset.id,
+                stages=["embedd"],
+                actor="t",
             )
         with pytest.raises(InvalidInputError, match="do not apply to text assets"):
             await jobs.reprocess_asset(
-                session, enqueuer=enqueuer, asset=asset, stages=["ocr"], actor="t", queue_bound=10
+                session,
+                services=services,
+                tenant_id=tenant.id,
+                asset_id=asset.id,
+                stages=["ocr"],
+                actor="t",
             )
         first = await session.get(Job, job.id)
         assert first is not None
@@ -220,7 +235,12 @@ async def test_reprocess_validates_and_runs_a_subset(
         asset = await session.get(Asset, job.asset_id)
         assert asset is not None
         again = await jobs.reprocess_asset(
-            session, enqueuer=enqueuer, asset=asset, stages=["embed"], actor="carol", queue_bound=10
+            session,
+            services=services,
+            tenant_id=tenant.id,
+            asset_id=asset.id,
+            stages=["embed"],
+            actor="carol",
         )
         await session.commit()
     assert (again.queue, again.requested_stages) == ("batch", ["embed"])

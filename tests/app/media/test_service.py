@@ -20,7 +20,12 @@ from app.tenancy.models import Tenant
 
 async def _asset(services: Services, tenant: Tenant, session: AsyncSession) -> Asset:
     result = await ingest_stream(
-        session, services, tenant_id=tenant.id, stream=io.BytesIO(b"some text"), filename="a.txt", actor="t"
+        session,
+        services=services,
+        tenant_id=tenant.id,
+        stream=io.BytesIO(b"some text"),
+        filename="a.txt",
+        actor="t",
     )
     return result.asset
 

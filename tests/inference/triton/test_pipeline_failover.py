@@ -205,7 +205,9 @@ async def ingest(
         path = media_root / name
         path.write_bytes(image_bytes(image) if image is not None else content.encode())
         async with services.session_factory() as session:
-            result = await ingest_path(session, services, tenant_id=tenant.id, path=path, actor="test")
+            result = await ingest_path(
+                session, services=services, tenant_id=tenant.id, path=path, actor="test"
+            )
             await session.commit()
         assert result.job is not None
         out.append(Processed(name, result.asset.id, result.job.id, image))

@@ -234,7 +234,12 @@ class Harness:
         await asyncio.to_thread(_write, path, data)
         async with self.factory() as session:
             result = await ingest_path(
-                session, self.services, tenant_id=self.tenant.id, path=path, actor="test", title=title
+                session,
+                services=self.services,
+                tenant_id=self.tenant.id,
+                path=path,
+                actor="test",
+                title=title,
             )
             await session.commit()
         return result.asset.id

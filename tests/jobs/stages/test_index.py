@@ -215,7 +215,7 @@ async def test_a_deleted_asset_is_removed_and_an_older_write_cannot_bring_it_bac
     async with session_scope(services.session_factory) as session:
         await delete_asset(
             session,
-            publisher=None,
+            services=services,
             tenant_id=graph.harbour.tenant_id,
             asset_id=graph.harbour.id,
             actor="test",
@@ -274,7 +274,7 @@ async def test_reconcile_removes_assets_whose_sync_message_was_lost(
         # No enqueuer: the sync message is never sent, as if the broker had lost it.
         await delete_asset(
             session,
-            publisher=None,
+            services=services,
             tenant_id=graph.harbour.tenant_id,
             asset_id=graph.harbour.id,
             actor="test",
@@ -344,8 +344,7 @@ async def test_pipeline_indexes_and_edits_and_deletes_follow(
     async with session_scope(services.session_factory) as session:
         await update_asset(
             session,
-            publisher=None,
-            enqueuer=runtime.enqueuer,
+            services=svc,
             tenant_id=tenant.id,
             asset_id=job.asset_id,
             actor="test",
@@ -360,8 +359,7 @@ async def test_pipeline_indexes_and_edits_and_deletes_follow(
     async with session_scope(services.session_factory) as session:
         await delete_asset(
             session,
-            publisher=None,
-            enqueuer=runtime.enqueuer,
+            services=svc,
             tenant_id=tenant.id,
             asset_id=job.asset_id,
             actor="t",

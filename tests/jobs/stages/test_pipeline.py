@@ -40,7 +40,11 @@ async def test_talking_video_runs_every_stage_through_the_job_system(
     shutil.copyfile(talking_video.path, path)
     async with services.session_factory() as session:
         result = await ingest_path(
-            session, with_runtime(services, settings, runtime), tenant_id=tenant.id, path=path, actor="test"
+            session,
+            services=with_runtime(services, settings, runtime),
+            tenant_id=tenant.id,
+            path=path,
+            actor="test",
         )
         await session.commit()
     assert result.job is not None
