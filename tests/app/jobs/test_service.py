@@ -199,33 +199,21 @@ async def test_reprocess_validates_and_runs_a_subset(
         asset = await session.get(Asset, job.asset_id)
         assert asset is not None
         assert asset.kind == AssetKind.TEXT
-        with pytest.raises(InvalidStateError, match="already has a queued or running job"):
-            await jobs.reprocess_asset(
-                session,
-                services=services,
-                tenant_id=tenant.id,
-                asset_id=asset.id,
-                stages=["embed"],
-                actor="t",
-            )
-        with pytest.raises(InvalidInputError, match="unknown stage"):
-            await jobs.reprocess_asset(
-                session,
-                services=services,
-                tenant_id=tenant.id,
-                asset_id=asset.id,
-                stages=["embedd"],
-                actor="t",
-            )
-        with pytest.raises(InvalidInputError, match="do not apply to text assets"):
-            await jobs.reprocess_asset(
-                session,
-                services=services,
-                tenant_id=tenant.id,
-                asset_id=asset.id,
-                stages=["ocr"],
-                actor="t",
-            )
+        refusals = [
+            (InvalidStateError, "already has a queued or running job", "embed"),
+            (InvalidInputError, "unknown stage", "embedd"),
+            (InvalidInputError, "do not apply to text assets", "ocr"),
+        ]
+        for error, message, stage in refusals:
+            with pytest.raises(error, match=message):
+                await jobs.reprocess_asset(
+                    session,
+                    services=services,
+                    tenant_id=tenant.id,
+                    asset_id=asset.id,
+                    stages=[stage],
+                    actor="t",
+                )
         first = await session.get(Job, job.id)
         assert first is not None
         first.status = JobStatus.SUCCEEDED
