@@ -42,6 +42,7 @@ from app.assets.models import Asset
 from app.core.blobs import BlobStore
 from app.core.container import Services
 from app.core.settings import Settings
+from app.core.telemetry import cost
 from app.jobs.errors import STAGE_NOT_IMPLEMENTED, PermanentStageError
 from app.jobs.models import Job
 from app.jobs.pipeline import StageName
@@ -123,8 +124,9 @@ class StageContext:
         return self.job.id
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run blocking ``fn`` in a thread, keeping the worker's event loop responsive."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run blocking ``fn`` in a thread, keeping the worker's event loop responsive; the
+        thread's CPU time is charged to this stage."""
+        return await asyncio.to_thread(cost.charged_to_stage(fn), *args, **kwargs)
 
     def progress_from_thread(self) -> Callable[[float], None]:
         """A progress callback for blocking code in a ``run_sync`` thread (call this on the loop).

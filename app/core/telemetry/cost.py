@@ -6,20 +6,25 @@ different processes, so the job row, not memory, accumulates the total) and, whe
 ends, calls :func:`record_item_cost` once, which exports the cost per item by asset kind.
 
 CPU time is process CPU time (``time.process_time``: every thread, including the native
-threads of onnxruntime and CTranslate2 that a per-thread clock would miss). When several
-stages run at once in one process, each interval's CPU time is split evenly among the stages
-active during it: exact for one stage at a time, a fair estimate otherwise.
+threads of onnxruntime and CTranslate2 that a per-thread clock would miss), attributed in two
+parts. A thread that works for one stage alone (a stage's ``run_sync`` call, wrapped by
+:func:`charged_to_stage`) is charged to that stage by its own CPU clock, exactly, however many
+stages run beside it. The rest (the shared event loop, model-server threads whose batches
+mix stages, native threads) is split evenly among the stages active while it was spent: exact
+for one stage at a time, a fair estimate otherwise. :func:`settle` brings a meter up to date;
+a stage's cost is read after it, never before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from app.core.telemetry import metrics
 
@@ -130,21 +135,42 @@ class CostMeter:
         return price(components, self.prices)
 
 
+@dataclass
+class _Worker:
+    """A thread charged to one meter by its own CPU clock."""
+
+    meter: CostMeter
+    clock: int
+    last: float
+
+
 class _CpuLedger:
-    """Splits process CPU time among the meters active while it was spent."""
+    """Attributes process CPU time to the meters active while it was spent."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active: list[CostMeter] = []
+        self._workers: dict[int, _Worker] = {}
         self._last = time.process_time()
 
     def _settle(self) -> None:
+        # Read the process clock first: every worker's time is part of it, so the shared
+        # remainder never goes negative by more than clock granularity.
         now = time.process_time()
         spent, self._last = now - self._last, now
-        if self._active:
+        for worker in self._workers.values():
+            used = time.clock_gettime(worker.clock)
+            worker.meter.add_cpu_seconds(used - worker.last)
+            spent -= used - worker.last
+            worker.last = used
+        if self._active and spent > 0:
             share = spent / len(self._active)
             for meter in self._active:
                 meter.add_cpu_seconds(share)
+
+    def settle(self) -> None:
+        with self._lock:
+            self._settle()
 
     def enter(self, meter: CostMeter) -> None:
         with self._lock:
@@ -154,11 +180,28 @@ class _CpuLedger:
     def exit(self, meter: CostMeter) -> None:
         with self._lock:
             self._settle()
-            self._active.remove(meter)
+            if meter in self._active:
+                self._active.remove(meter)
+
+    def enter_thread(self, meter: CostMeter) -> int:
+        ident = threading.get_ident()
+        clock = time.pthread_getcpuclockid(ident)
+        with self._lock:
+            self._settle()
+            self._workers[ident] = _Worker(meter, clock, time.clock_gettime(clock))
+        return ident
+
+    def exit_thread(self, ident: int) -> None:
+        with self._lock:
+            self._settle()
+            del self._workers[ident]
 
 
 _ledger = _CpuLedger()
 _current: ContextVar[CostMeter | None] = ContextVar("mediakg_cost_meter", default=None)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -170,8 +213,34 @@ def track(prices: Prices) -> Iterator[CostMeter]:
     try:
         yield meter
     finally:
-        _ledger.exit(meter)
+        settle(meter)
         _current.reset(token)
+
+
+def settle(meter: CostMeter) -> None:
+    """Charge ``meter`` the CPU spent up to now and stop measuring it, so its cost is final
+    (idempotent; :func:`track` calls it on exit, a reader inside the block calls it first)."""
+    _ledger.exit(meter)
+
+
+def charged_to_stage(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` wrapped so that the thread running it is charged, by its own CPU clock, to the
+    stage current where ``fn`` runs (for a stage's blocking work in a thread of its own;
+    ``asyncio.to_thread`` carries the stage's context into the thread). Without a current
+    stage, or where threads have no CPU clock, ``fn`` runs uncharged (the shared split)."""
+
+    @functools.wraps(fn)
+    def charged(*args: P.args, **kwargs: P.kwargs) -> R:
+        meter = _current.get()
+        if meter is None or not hasattr(time, "pthread_getcpuclockid"):
+            return fn(*args, **kwargs)
+        ident = _ledger.enter_thread(meter)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _ledger.exit_thread(ident)
+
+    return charged
 
 
 def current_meter() -> CostMeter | None:

@@ -146,6 +146,10 @@ def stage_run(
                 _fail_span(span, exc, run.error_code or error_code_of(exc))
             raise
         finally:
+            # Settle first: CPU is charged in intervals that end when a stage enters or
+            # leaves, and this run's last interval ends now (read before, a stage running
+            # alone would show none of its CPU).
+            cost.settle(meter)
             run.cost = meter.as_dict()
             if span is not None:
                 span.set_attribute(metrics.STAGE_STATUS, run.status.value)
