@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from app.core.enums import Modality
-
 if TYPE_CHECKING:
     from search.backend import VectorSpec
 
@@ -34,6 +32,14 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 class DocumentError(ValueError):
     """A document the backend refuses before writing anything."""
+
+
+class Modality(enum.StrEnum):
+    """The space an embedding lives in (the service stores embeddings by it)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    BRIDGE = "bridge"
 
 
 class VectorField(enum.StrEnum):

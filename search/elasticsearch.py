@@ -22,10 +22,7 @@ from typing import Any, Literal
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, helpers
 from elasticsearch import TransportError as EsTransportError
-from opentelemetry.trace import SpanKind
 
-from app.core.telemetry import search_request
-from app.core.telemetry.tracing import tracer
 from search import mappings
 from search.backend import (
     DocumentFailure,
@@ -69,6 +66,7 @@ from search.query import (
     marked_words,
     vector_retriever,
 )
+from search.telemetry import index_span, search_request
 
 Refresh = bool | Literal["wait_for"]
 _FACET_FIELDS: Mapping[FacetField, str] = {
@@ -415,13 +413,7 @@ class ElasticsearchBackend:
 
     async def upsert(self, assets: Sequence[AssetDocument], *, generation: str | None = None) -> WriteReport:
         """See :meth:`search.backend.SearchBackend.upsert`."""
-        attributes: dict[str, str | int] = {
-            "mediakg.search.backend": "elasticsearch",
-            "mediakg.search.documents": len(assets),
-        }
-        with tracer().start_as_current_span(
-            "index elasticsearch", kind=SpanKind.CLIENT, attributes=attributes
-        ):
+        with index_span("elasticsearch", documents=len(assets)):
             return await self._upsert(assets, generation=generation)
 
     async def _upsert(self, assets: Sequence[AssetDocument], *, generation: str | None) -> WriteReport:
@@ -620,8 +612,7 @@ class ElasticsearchBackend:
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """See :meth:`search.backend.SearchBackend.search`."""
-        mode = "hybrid" if query.text and query.vectors else "vector" if query.vectors else "text"
-        with search_request("elasticsearch", mode=mode) as request:
+        with search_request("elasticsearch", query) as request:
             results = await self._search(query)
             request.hits = len(results.hits)
             return results

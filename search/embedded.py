@@ -34,10 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from opentelemetry.trace import SpanKind
 
-from app.core.telemetry import search_request
-from app.core.telemetry.tracing import tracer
 from search.backend import (
     DocumentFailure,
     GenerationError,
@@ -85,6 +82,7 @@ from search.query import (
     tokenize,
     vector_retriever,
 )
+from search.telemetry import index_span, search_request
 
 T = TypeVar("T")
 
@@ -1098,11 +1096,7 @@ class EmbeddedBackend:
 
     async def upsert(self, assets: Sequence[AssetDocument], *, generation: str | None = None) -> WriteReport:
         """See :meth:`search.backend.SearchBackend.upsert`."""
-        attributes: dict[str, str | int] = {
-            "mediakg.search.backend": "embedded",
-            "mediakg.search.documents": len(assets),
-        }
-        with tracer().start_as_current_span("index embedded", kind=SpanKind.INTERNAL, attributes=attributes):
+        with index_span("embedded", documents=len(assets)):
             return await asyncio.to_thread(self._store.upsert, list(assets), generation)
 
     async def delete_asset(self, *, tenant_id: str, asset_id: str, version: int) -> WriteReport:
@@ -1111,8 +1105,7 @@ class EmbeddedBackend:
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """See :meth:`search.backend.SearchBackend.search`."""
-        mode = "hybrid" if query.text and query.vectors else "vector" if query.vectors else "text"
-        with search_request("embedded", mode=mode) as request:
+        with search_request("embedded", query) as request:
             results = await asyncio.to_thread(self._store.search, query)
             request.hits = len(results.hits)
             return results

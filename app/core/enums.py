@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy import Enum
 
+# Defined by the search library, whose vector fields are filled per modality; the ORM stores it.
+from search.documents import Modality as Modality
+
 
 class AssetKind(enum.StrEnum):
     """What an asset is."""
@@ -41,14 +44,6 @@ class OwnerType(enum.StrEnum):
     ASSET = "asset"
     SCENE = "scene"
     SEGMENT = "segment"
-
-
-class Modality(enum.StrEnum):
-    """The space an embedding lives in."""
-
-    TEXT = "text"
-    IMAGE = "image"
-    BRIDGE = "bridge"
 
 
 class SimilarityKind(enum.StrEnum):

@@ -37,6 +37,7 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.core.telemetry.library_meters import install_global_provider
 from app.core.telemetry.resource import build_resource
 
 if TYPE_CHECKING:
@@ -479,6 +480,7 @@ def get_metrics() -> Metrics:
     """The process's metrics; a Prometheus-only default when nobody configured them, so
     ``record_*`` calls from any layer always land somewhere."""
     global _current
+    install_global_provider()
     current = _current
     if current is not None:
         return current
@@ -491,6 +493,7 @@ def get_metrics() -> Metrics:
 def use_metrics(metrics: Metrics | None) -> Metrics | None:
     """Make ``metrics`` the process's metrics (``None`` resets); returns the previous ones."""
     global _current
+    install_global_provider()
     with _current_lock:
         previous, _current = _current, metrics
     return previous
@@ -499,6 +502,7 @@ def use_metrics(metrics: Metrics | None) -> Metrics | None:
 def configure_metrics(settings: Settings, *, role: str) -> Metrics:
     """Create the process's metrics from settings, once (later calls return the same)."""
     global _current
+    install_global_provider()
     with _current_lock:
         if _current is None:
             _current = Metrics.create(
