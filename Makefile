@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint schema install system-deps bench clean triton-env
+.PHONY: run test lint schema install system-deps bench clean triton-env conformance-deps
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,7 +29,13 @@ triton-env:
 	bash scripts/triton-env.sh || { [ -z "$$MEDIAKG_REQUIRE_SERVICES" ] || [ "$$MEDIAKG_REQUIRE_SERVICES" = 0 ] || exit 1; \
 	  echo "triton-env: not built; Triton tests will skip (var/triton-env.log)"; }
 
-test: $(STAMP) system-deps triton-env
+# The public conformance suites' Node.js packages (tests/conformance/package-lock.json). Without
+# Node.js the conformance tests skip, unless MEDIAKG_REQUIRE_SERVICES is set.
+conformance-deps:
+	@if command -v npm >/dev/null; then npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error; \
+	  else echo "conformance-deps: npm not found; tests/test_conformance.py will skip"; fi
+
+test: $(STAMP) system-deps triton-env conformance-deps
 	bash scripts/test.sh
 
 lint: $(STAMP)

@@ -23,6 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app.api.context import CallerResolver, Context, Loaders
+from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
 from app.api.schema import SchemaLimits, create_schema
 from app.api.urls import BLOB_ROUTE
@@ -94,8 +95,8 @@ class BodyLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-class MediaGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view with our context."""
+class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
+    """strawberry's ASGI view with our context, answering in the media type the client accepts."""
 
     def __init__(self, services: Services, callers: CallerResolver) -> None:
         settings = services.settings
