@@ -239,7 +239,7 @@ def user_error(
             message=exc.message,
             code=UserErrorCode.FILE_TOO_LARGE,
             field=exc.field,
-            max_bytes=BigInt(max_bytes),
+            max_bytes=BigInt(exc.max_bytes if exc.max_bytes is not None else max_bytes),
         )
     elif isinstance(exc, BatchTooLargeError):
         result = BatchTooLargeErrorType(

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
+from app.api.body_limit import BodyLimitMiddleware
 from app.api.context import CallerResolver, Context, Loaders
 from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
@@ -64,35 +65,6 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies larger than an upload may be, before reading them (413).
-
-    Multipart bodies must declare their length: the limit is then checked up front instead of
-    after the server spooled an unbounded chunked stream to disk (411 otherwise).
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "POST":
-            headers = dict(scope.get("headers", []))
-            length = headers.get(b"content-length")
-            is_multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
-            error = None
-            if length is None and is_multipart:
-                error = (411, "LENGTH_REQUIRED", "multipart uploads must send Content-Length")
-            elif length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                error = (413, "FILE_TOO_LARGE", f"the request body exceeds {self.max_bytes} bytes")
-            if error is not None:
-                status, code, message = error
-                body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-                await JSONResponse(body, status_code=status)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
@@ -170,7 +142,9 @@ def create_graphql_app(services: Services) -> Starlette:
             Middleware(RequestIdMiddleware),
             Middleware(TraceHeadersMiddleware),
             Middleware(
-                BodyLimitMiddleware, max_bytes=services.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES
+                BodyLimitMiddleware,
+                max_upload_bytes=services.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES,
+                max_body_bytes=services.settings.max_json_body_bytes,
             ),
         ],
     )

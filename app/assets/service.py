@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +31,7 @@ from app.assets.models import Asset, IngestKey
 from app.audit import service as audit
 from app.core.container import Enqueuer, Services
 from app.core.db import utcnow
-from app.core.enums import AssetStatus
+from app.core.enums import AssetKind, AssetStatus
 from app.core.errors import (
     EmptyFileError,
     FileTooLargeError,
@@ -40,6 +43,7 @@ from app.core.errors import (
     UnsupportedMediaError,
 )
 from app.core.events import asset_channel
+from app.core.settings import Settings
 from app.jobs import service as jobs
 from app.jobs.models import Job
 from app.jobs.outbox import defer_publish, defer_send
@@ -59,22 +63,66 @@ class IngestResult:
 
 
 def resolve_allowed_path(path: Path, allowed_roots: list[Path]) -> Path:
-    """``path`` with symlinks resolved, if it is a readable regular file inside an allowed root."""
+    """``path`` with symlinks resolved, if it is a readable regular file inside an allowed root.
+
+    Errors name the path as the caller gave it and never the roots, and a path outside the
+    roots is refused whether it exists or not (no probing of the server's files).
+    """
+    text = str(path)
+    if "\x00" in text:
+        raise InvalidInputError("the path contains a null byte", field=["path"])
     try:
-        resolved = path.expanduser().resolve(strict=True)
+        os.fsencode(text)
+    except UnicodeError as exc:
+        raise InvalidInputError("the path is not valid text (an unpaired surrogate)", field=["path"]) from exc
+    try:
+        # Not strict first: the symlinks that exist are followed, so a link inside a root that
+        # points outside it is refused, before anything reveals whether its target exists.
+        candidate = path.expanduser().resolve(strict=False)
+    except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+        raise UnreadableFileError(f"{path}: cannot be resolved", field=["path"]) from exc
+    if not _inside(candidate, allowed_roots):
+        raise PathNotAllowedError(f"{path}: outside the allowed ingestion roots", field=["path"])
+    try:
+        resolved = candidate.resolve(strict=True)
     except FileNotFoundError as exc:
         raise UnreadableFileError(f"{path}: no such file", field=["path"]) from exc
     except OSError as exc:
         raise UnreadableFileError(f"{path}: {exc.strerror or exc}", field=["path"]) from exc
-    # Checked after resolving, so a symlink inside a root cannot point outside it.
-    if not any(resolved == root or root in resolved.parents for root in allowed_roots):
-        raise PathNotAllowedError(
-            f"{path}: outside the allowed ingestion roots ({', '.join(map(str, allowed_roots))})",
-            field=["path"],
-        )
+    # Checked again after resolving strictly: the file may have been swapped for a link since.
+    if not _inside(resolved, allowed_roots):
+        raise PathNotAllowedError(f"{path}: outside the allowed ingestion roots", field=["path"])
     if not resolved.is_file():
         raise UnreadableFileError(f"{path}: not a regular file", field=["path"])
     return resolved
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def relative_source(source_uri: str | None, allowed_roots: list[Path]) -> str | None:
+    """What a client sees of ``source_uri``: a URL as it is, a server file as its path relative
+    to the ingestion root it lies in (its name alone when no root holds it any more)."""
+    if source_uri is None or not source_uri.startswith("file://"):
+        return source_uri
+    path = Path(url2pathname(urlparse(source_uri).path))
+    for root in allowed_roots:
+        if root in path.parents:
+            return path.relative_to(root).as_posix()
+    return path.name
+
+
+def size_cap(settings: Settings, kind: AssetKind | None) -> int:
+    """The largest accepted content of ``kind`` (of any kind for None)."""
+    if kind is None:
+        return settings.max_upload_bytes
+    cap = settings.max_bytes_per_kind.get(kind.value, settings.max_upload_bytes)
+    return min(settings.max_upload_bytes, cap)
+
+
+def _too_large(cap: int) -> FileTooLargeError:
+    return FileTooLargeError(f"content exceeds the limit of {cap} bytes", max_bytes=cap)
 
 
 async def ingest_path(
@@ -94,6 +142,7 @@ async def ingest_path(
     resolved = resolve_allowed_path(path, services.settings.allowed_roots)
     try:
         stream = resolved.open("rb")
+        size = os.fstat(stream.fileno()).st_size
     except OSError as exc:
         reason = "permission denied" if exc.errno == errno.EACCES else (exc.strerror or str(exc))
         raise UnreadableFileError(f"{path}: {reason}", field=["path"]) from exc
@@ -112,6 +161,7 @@ async def ingest_path(
             idempotency_key=idempotency_key,
             queue=queue,
             source_field="path",
+            size=size,
         )
 
 
@@ -130,21 +180,25 @@ async def ingest_stream(
     idempotency_key: str | None = None,
     queue: str = "realtime",
     source_field: str = "upload",
+    size: int | None = None,
 ) -> IngestResult:
     """Store the stream's bytes, register the asset and start its pipeline (does not commit).
 
     ``source_field`` names the input the bytes came from in errors about them (empty, too
-    large, unsupported).
+    large, unsupported). ``size``, when known (a file's stat, an upload's length), and the
+    first bytes of a seekable stream refuse too large or unsupported content before any of
+    it is copied; the copy enforces the cap again for streams that lie or grow.
     """
-    # The blob is written before the row: a failed transaction leaves at worst an
-    # unreferenced content-addressed blob, never a row pointing at missing bytes.
-    # Hashing and writing gigabytes must not stall the event loop (API requests, subscriptions).
     try:
-        blob = await asyncio.to_thread(
-            services.blobs.put_stream, stream, max_bytes=services.settings.max_upload_bytes
-        )
-    except (EmptyFileError, FileTooLargeError) as exc:
+        kind_mime, cap = _precheck(stream, filename, size, services.settings)
+        # The blob is written before the row: a failed transaction leaves at worst an
+        # unreferenced content-addressed blob, never a row pointing at missing bytes.
+        # Hashing and writing gigabytes must not stall the event loop (API requests, subscriptions).
+        blob = await asyncio.to_thread(services.blobs.put_stream, stream, max_bytes=cap)
+    except (EmptyFileError, FileTooLargeError, UnsupportedMediaError) as exc:
         exc.field = exc.field or [source_field]
+        if isinstance(exc, FileTooLargeError) and exc.max_bytes is None:
+            exc.max_bytes = cap
         raise
     key_row: IngestKey | None = None
     key_is_new = False
@@ -163,10 +217,11 @@ async def ingest_stream(
     # A full queue refuses before any row is written (create_job checks again, for its
     # other callers): a refused ingest leaves nothing behind but the content-addressed blob.
     await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
-    header = services.blobs.read_head(blob.key, _HEADER_BYTES)
     try:
-        kind, mime = detect_kind(header, filename)
-    except UnsupportedMediaError as exc:
+        kind, mime = kind_mime or detect_kind(services.blobs.read_head(blob.key, _HEADER_BYTES), filename)
+        if blob.size > size_cap(services.settings, kind):
+            raise _too_large(size_cap(services.settings, kind))
+    except (UnsupportedMediaError, FileTooLargeError) as exc:
         exc.field = exc.field or [source_field]
         raise
     if existing is not None:
@@ -224,6 +279,28 @@ async def ingest_stream(
         details={"job_id": str(job.id), "sha256": blob.sha256, "size": blob.size, "filename": filename},
     )
     return IngestResult(asset=asset, job=job, created=True)
+
+
+def _precheck(
+    stream: BinaryIO, filename: str, size: int | None, settings: Settings
+) -> tuple[tuple[AssetKind, str] | None, int]:
+    """The content's kind and MIME type when its first bytes can be read and put back, and the
+    cap the copy must hold; raises when the declared size or the first bytes refuse it."""
+    cap = size_cap(settings, None)
+    if size is not None and size > cap:
+        raise _too_large(cap)
+    if not stream.seekable():
+        return None, cap
+    start = stream.tell()
+    header = stream.read(_HEADER_BYTES)
+    stream.seek(start)
+    if not header:
+        raise EmptyFileError("the content is empty")
+    kind, mime = detect_kind(header, filename)
+    cap = size_cap(settings, kind)
+    if size is not None and size > cap:
+        raise _too_large(cap)
+    return (kind, mime), cap
 
 
 async def _claim_key(

@@ -39,9 +39,13 @@ class EmptyFileError(DomainError):
 
 
 class FileTooLargeError(DomainError):
-    """A file or upload exceeds the size limit."""
+    """A file or upload exceeds the size limit (``max_bytes``, when the raiser knows it)."""
 
     code = "FILE_TOO_LARGE"
+
+    def __init__(self, message: str, *, max_bytes: int | None = None, field: list[str] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.max_bytes = max_bytes
 
 
 class UnsupportedMediaError(DomainError):

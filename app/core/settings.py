@@ -223,6 +223,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=2 * 1024**3, ge=1, description="Largest accepted upload or ingested file."
     )
+    max_bytes_per_kind: dict[str, int] = Field(
+        default_factory=lambda: {"image": 256 * 1024**2, "text": 64 * 1024**2},
+        description=(
+            "Per asset kind (video, audio, image, text): a lower cap than max_upload_bytes, checked from "
+            "the file's size and its first bytes before the content is copied."
+        ),
+    )
+    max_json_body_bytes: int = Field(
+        default=1024**2,
+        ge=1,
+        description=(
+            "Largest request body that is not a multipart upload (GraphQL JSON documents), enforced "
+            "while the body is read, chunked bodies included (413 beyond it)."
+        ),
+    )
     max_query_depth: int = Field(default=12, ge=1, description="GraphQL query depth limit.")
     max_query_complexity: int = Field(
         default=5000, ge=1, description="GraphQL complexity limit (estimated nodes returned)."
@@ -294,6 +309,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown retriever {name!r}; known: {', '.join(sorted(known))}")
             if not math.isfinite(weight) or weight < 0:
                 raise ValueError(f"weight of {name} must be a finite number >= 0")
+        return value
+
+    @field_validator("max_bytes_per_kind")
+    @classmethod
+    def _check_kind_caps(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {"video", "audio", "image", "text"}
+        for kind, cap in value.items():
+            if kind not in known:
+                raise ValueError(f"unknown asset kind {kind!r}; known: {', '.join(sorted(known))}")
+            if cap < 1:
+                raise ValueError(f"the cap of {kind} must be at least 1 byte")
         return value
 
     @field_validator("allowed_roots", mode="before")

@@ -127,7 +127,12 @@ _UNRECOGNISED = "unrecognised content; supported are video, audio, images, plain
     ("make", "typename", "code", "message"),
     [
         (lambda root: Path("/etc/hostname"), "PathNotAllowed", "PATH_NOT_ALLOWED",
-         "/etc/hostname: outside the allowed ingestion roots ({root})"),
+         "/etc/hostname: outside the allowed ingestion roots"),
+        # Outside the roots, a missing file is refused the same way: no probing of the server.
+        (lambda root: Path("/etc/no-such-file"), "PathNotAllowed", "PATH_NOT_ALLOWED",
+         "/etc/no-such-file: outside the allowed ingestion roots"),
+        (lambda root: Path(f"{root}/poster.png\x00.txt"), "InvalidInput", "INVALID_INPUT",
+         "the path contains a null byte"),
         (lambda root: root / "missing.mp4", "UnreadableFile", "UNREADABLE_FILE",
          "{root}/missing.mp4: no such file"),
         (lambda root: root, "UnreadableFile", "UNREADABLE_FILE", "{root}: not a regular file"),

@@ -186,6 +186,7 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
                     tenant_id=ctx.caller.tenant_id,
                     stream=upload.file,
                     filename=upload.filename or "upload",
+                    size=upload.size,
                     actor=ctx.caller.actor,
                     queue=queue,
                     **kwargs,

@@ -17,6 +17,7 @@ from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.assets.models import Asset
+from app.assets.service import relative_source
 from app.core.errors import DomainError, InvalidInputError
 from app.media import repository as repo
 
@@ -63,9 +64,12 @@ class AssetType(relay.Node):
     def title(self) -> str:
         return self.row.title
 
-    @field(description="Where the content came from (file:// URI of an ingested path), if known.")
-    def source_uri(self) -> str | None:
-        return self.row.source_uri
+    @field(
+        description="Where the content came from, if known; for a file on the server, its path relative "
+        "to the ingestion root it lies in (server directories are never shown)."
+    )
+    def source_uri(self, info: Info) -> str | None:
+        return relative_source(self.row.source_uri, info.context.settings.allowed_roots)
 
     @field(description="MIME type detected from the content.")
     def mime_type(self) -> str:

@@ -1,0 +1,107 @@
+"""Request bodies over their cap are refused before they are read: a 300 MB JSON document,
+declared or chunked, costs the server at most the cap (1 MiB) of memory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.api.http import create_graphql_app
+from app.core.container import Services
+
+_MIB = 1024 * 1024
+_HOSTILE_BYTES = 300 * _MIB
+
+
+def _peak_rss_reset() -> None:
+    # Writing 5 to clear_refs resets VmHWM (peak resident set) on Linux >= 4.0.
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+async def _json_chunks(total: int) -> AsyncIterator[bytes]:
+    """A JSON document of ``total`` bytes, sent in 1 MiB chunks produced on demand."""
+    head = b'{"query": "{ __typename }", "variables": {"pad": "'
+    yield head
+    chunk = b"a" * _MIB
+    sent = len(head)
+    while sent + len(chunk) < total - 3:
+        yield chunk
+        sent += len(chunk)
+    yield b'"}}'
+
+
+@pytest.fixture
+def app(services: Services) -> Starlette:
+    return create_graphql_app(services)
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_300_mb_json_body_is_refused_without_being_held(app: Starlette, declared: bool) -> None:
+    headers = {"content-type": "application/json"}
+    if declared:
+        headers["content-length"] = str(_HOSTILE_BYTES)
+    consumed = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        async for chunk in _json_chunks(_HOSTILE_BYTES):
+            consumed += len(chunk)
+            yield chunk
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        await client.post("/graphql", json={"query": "{ __typename }"})  # warm up imports and caches
+        _peak_rss_reset()
+        before = _peak_rss()
+        response = await client.post("/graphql", content=counted(), headers=headers)
+        grown = _peak_rss() - before
+    assert response.status_code == 413
+    assert response.json() == {
+        "errors": [
+            {"message": f"the request body exceeds {_MIB} bytes", "extensions": {"code": "BODY_TOO_LARGE"}}
+        ]
+    }
+    # The server stopped reading at the cap (the client's generator is only advanced by reads).
+    assert consumed <= 3 * _MIB
+    # Peak memory grew by far less than the body (before the limit: +768 MiB for 300 MB).
+    assert grown < 64 * _MIB, f"peak RSS grew by {grown / _MIB:.0f} MiB"
+    mode = "declared" if declared else "chunked"
+    print(f"300 MB body ({mode}): read {consumed / _MIB:.1f} MiB, peak RSS +{grown / _MIB:.1f} MiB")  # noqa: T201
+
+
+async def test_bodies_up_to_the_default_cap_of_1_mib_are_served(app: Starlette) -> None:
+    pad = "a" * (_MIB - 200)
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": pad}})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+        chunked = await client.post(
+            "/graphql", content=_json_chunks(_MIB - 100), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"__typename": "Query"}}
+    # A chunked body under the cap is read whole and parsed as usual.
+    assert chunked.status_code == 200, chunked.text
+
+
+async def test_the_cap_is_a_setting(services: Services) -> None:
+    services.settings.max_json_body_bytes = 64
+    app = create_graphql_app(services)  # the cap is read when the app is built
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        small = await client.post("/graphql", json={"query": "{ __typename }"})
+        large = await client.post("/graphql", json={"query": "{ __typename }", "variables": {"x": "y" * 64}})
+        form = await client.post("/graphql", data={"query": "{ __typename }" + " " * 100})
+    assert small.status_code == 200
+    assert (large.status_code, large.json()["errors"][0]["extensions"]) == (413, {"code": "BODY_TOO_LARGE"})
+    # Any non-multipart body has the same cap, whatever its content type says.
+    assert form.status_code == 413
