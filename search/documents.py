@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -137,6 +137,16 @@ class TimedText:
     start_s: float
     end_s: float
     text: str
+
+
+def timed_rows(items: Sequence[TimedText]) -> list[list[float | str]]:
+    """``[start_s, end_s, text]`` rows: how both backends store timed texts beside a document."""
+    return [[item.start_s, item.end_s, item.text] for item in items]
+
+
+def timed_texts(rows: Iterable[Sequence[Any]] | None) -> tuple[TimedText, ...]:
+    """The timed texts stored as :func:`timed_rows`."""
+    return tuple(TimedText(float(start), float(end), str(text)) for start, end, text in rows or ())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -48,6 +49,8 @@ from search.documents import (
     check_id,
     metadata_token,
     moment_doc_id,
+    timed_rows,
+    timed_texts,
 )
 from search.fusion import reciprocal_rank_fusion
 from search.query import (
@@ -61,9 +64,7 @@ from search.query import (
     SearchQuery,
     SearchResults,
     TextField,
-    TimeCode,
-    find_time_codes,
-    marked_words,
+    time_codes,
     vector_retriever,
 )
 from search.telemetry import index_span, search_request
@@ -95,10 +96,6 @@ def _es_id(tenant_id: str, doc_id: str) -> str:
 
 def _tombstone_doc_id(asset_id: str) -> str:
     return f"t:{asset_id}"
-
-
-def _segments(items: Sequence[TimedText]) -> list[list[float | str]]:
-    return [[item.start_s, item.end_s, item.text] for item in items]
 
 
 def _vector_fields(
@@ -173,17 +170,13 @@ def asset_sources(
                     "labels": list(moment.labels),
                     "transcript": [item.text for item in moment.transcript],
                     "ocr": [item.text for item in moment.ocr],
-                    "transcript_segments": _segments(moment.transcript),
-                    "ocr_segments": _segments(moment.ocr),
+                    "transcript_segments": timed_rows(moment.transcript),
+                    "ocr_segments": timed_rows(moment.ocr),
                     **vectors,
                 },
             )
         )
     return out, skipped
-
-
-def _timed(raw: Any) -> tuple[TimedText, ...]:
-    return tuple(TimedText(float(start), float(end), str(text)) for start, end, text in raw or ())
 
 
 class ElasticsearchBackend:
@@ -672,7 +665,7 @@ class ElasticsearchBackend:
                     ranks=item.ranks,
                     retriever_scores=item.retriever_scores,
                     highlights=highlights,
-                    time_codes=_time_codes(highlights, source),
+                    time_codes=time_codes(highlights, functools.partial(_stored_segments, source)),
                 )
             )
         return SearchResults(hits=tuple(hits), total=len(fused), offset=query.offset, generation=info.name)
@@ -737,16 +730,5 @@ class ElasticsearchBackend:
         await self._client.close()
 
 
-def _time_codes(highlights: Iterable[Highlight], source: Mapping[str, Any]) -> tuple[TimeCode, ...]:
-    codes: list[TimeCode] = []
-    for highlight in highlights:
-        if highlight.field is TextField.TRANSCRIPT:
-            segments = _timed(source.get("transcript_segments"))
-        elif highlight.field is TextField.OCR:
-            segments = _timed(source.get("ocr_segments"))
-        else:
-            continue
-        for code in find_time_codes(highlight.field, segments, marked_words(highlight.fragment)):
-            if code not in codes:
-                codes.append(code)
-    return tuple(codes)
+def _stored_segments(source: Mapping[str, Any], field: TextField) -> tuple[TimedText, ...]:
+    return timed_texts(source.get("transcript_segments" if field is TextField.TRANSCRIPT else "ocr_segments"))

@@ -22,6 +22,7 @@ that exact search could have filled.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
 import sqlite3
@@ -59,6 +60,8 @@ from search.documents import (
     check_id,
     metadata_token,
     moment_doc_id,
+    timed_rows,
+    timed_texts,
 )
 from search.fusion import reciprocal_rank_fusion
 from search.query import (
@@ -76,9 +79,7 @@ from search.query import (
     SearchQuery,
     SearchResults,
     TextField,
-    TimeCode,
-    find_time_codes,
-    marked_words,
+    time_codes,
     tokenize,
     vector_retriever,
 )
@@ -151,14 +152,6 @@ def _spec_from_json(raw: str) -> GenerationSpec:
             for field, vs in data["vectors"].items()
         },
     )
-
-
-def _timed_json(items: Sequence[TimedText]) -> str:
-    return json.dumps([[item.start_s, item.end_s, item.text] for item in items])
-
-
-def _timed_from_json(raw: str) -> tuple[TimedText, ...]:
-    return tuple(TimedText(float(start), float(end), str(text)) for start, end, text in json.loads(raw))
 
 
 def _render_snippet(raw: str) -> str:
@@ -753,7 +746,7 @@ class _Store:
                         ranks=item.ranks,
                         retriever_scores=item.retriever_scores,
                         highlights=highlights,
-                        time_codes=_time_codes(highlights, doc),
+                        time_codes=time_codes(highlights, functools.partial(_stored_segments, doc)),
                     )
                 )
             return SearchResults(
@@ -928,8 +921,8 @@ def _rows_for(
                 "labels": "\n".join(moment.labels),
                 "transcript": "\n".join(item.text for item in moment.transcript),
                 "ocr": "\n".join(item.text for item in moment.ocr),
-                "transcript_json": _timed_json(moment.transcript),
-                "ocr_json": _timed_json(moment.ocr),
+                "transcript_json": json.dumps(timed_rows(moment.transcript)),
+                "ocr_json": json.dumps(timed_rows(moment.ocr)),
             },
             shared_terms + [("label", label) for label in moment.labels],
             moment.vectors,
@@ -1038,24 +1031,8 @@ def _snippets(
     return out
 
 
-def _time_codes(highlights: Sequence[Highlight], doc: Mapping[str, Any]) -> tuple[TimeCode, ...]:
-    codes: list[TimeCode] = []
-    for highlight in highlights:
-        if highlight.field is TextField.TRANSCRIPT:
-            codes.extend(
-                find_time_codes(
-                    highlight.field,
-                    _timed_from_json(doc["transcript_json"]),
-                    marked_words(highlight.fragment),
-                )
-            )
-        elif highlight.field is TextField.OCR:
-            codes.extend(
-                find_time_codes(
-                    highlight.field, _timed_from_json(doc["ocr_json"]), marked_words(highlight.fragment)
-                )
-            )
-    return tuple(codes)
+def _stored_segments(doc: Mapping[str, Any], field: TextField) -> tuple[TimedText, ...]:
+    return timed_texts(json.loads(doc["transcript_json" if field is TextField.TRANSCRIPT else "ocr_json"]))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[list[T]]:

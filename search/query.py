@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -292,7 +292,24 @@ def tokenize(text: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-def find_time_codes(
+def time_codes(
+    highlights: Iterable[Highlight], segments: Callable[[TextField], Sequence[TimedText]]
+) -> tuple[TimeCode, ...]:
+    """Where a hit's transcript and OCR highlights are spoken or shown: the segments holding
+    their marked words, each once (a field can come back in several fragments), in the order
+    found. ``segments(field)`` gives the hit's timed texts of ``field``."""
+    codes: list[TimeCode] = []
+    for highlight in highlights:
+        if highlight.field not in (TextField.TRANSCRIPT, TextField.OCR):
+            continue
+        words = marked_words(highlight.fragment)
+        for code in _find_time_codes(highlight.field, segments(highlight.field), words):
+            if code not in codes:
+                codes.append(code)
+    return tuple(codes)
+
+
+def _find_time_codes(
     field: TextField, segments: Sequence[TimedText], marked_words: Sequence[str], limit: int = 5
 ) -> tuple[TimeCode, ...]:
     """The segments containing any of the highlighted words, in time order.
