@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint schema install system-deps bench clean triton-env conformance-deps
+.PHONY: run test lint schema install system-deps bench clean triton-env conformance-deps client-env client
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,7 +35,16 @@ conformance-deps:
 	@if command -v npm >/dev/null; then npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error; \
 	  else echo "conformance-deps: npm not found; tests/test_conformance.py will skip"; fi
 
-test: $(STAMP) system-deps triton-env conformance-deps
+# ariadne-codegen's own environment (scripts/client-env.sh), for the typed client's drift test.
+client-env:
+	bash scripts/client-env.sh || { [ -z "$$MEDIAKG_REQUIRE_SERVICES" ] || [ "$$MEDIAKG_REQUIRE_SERVICES" = 0 ] || exit 1; \
+	  echo "client-env: not built; the client drift test will skip (var/client-env.log)"; }
+
+# Regenerate app/client/ after changing graphql/schema.graphql or graphql/operations/.
+client: client-env
+	.venv-codegen/bin/python scripts/generate_client.py
+
+test: $(STAMP) system-deps triton-env conformance-deps client-env
 	bash scripts/test.sh
 
 lint: $(STAMP)
@@ -47,4 +56,4 @@ schema: $(STAMP)
 	$(VENV)/bin/mediakg schema export graphql/schema.graphql
 
 clean:
-	rm -rf $(VENV) .venv-triton var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-triton .venv-codegen var .mypy_cache .ruff_cache .pytest_cache

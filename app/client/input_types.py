@@ -1,0 +1,203 @@
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import Field
+
+from .base_model import BaseModel, Upload
+from .enums import (
+    AssetKind,
+    AssetOrderField,
+    AssetStatus,
+    DetectionKind,
+    OrderDirection,
+    PipelineStage,
+    SearchMode,
+    SearchScope,
+    SimilarityKind,
+)
+
+
+class AssetFilter(BaseModel):
+    """Which assets to list; every given criterion must hold."""
+
+    kind: Optional[list[AssetKind]] = None
+    "Keep assets of these kinds."
+    status: Optional[list[AssetStatus]] = None
+    "Keep assets in these states."
+    tag: Optional[str] = None
+    "Keep assets carrying this tag (exact match)."
+    created_after: Optional[datetime] = Field(alias="createdAfter", default=None)
+    "Keep assets registered at or after this time."
+    created_before: Optional[datetime] = Field(alias="createdBefore", default=None)
+    "Keep assets registered before this time."
+    min_duration_seconds: Optional[float] = Field(
+        alias="minDurationSeconds", default=None
+    )
+    "Keep assets at least this long (assets without a duration are dropped)."
+    max_duration_seconds: Optional[float] = Field(
+        alias="maxDurationSeconds", default=None
+    )
+    "Keep assets at most this long (assets without a duration are dropped)."
+    title_contains: Optional[str] = Field(alias="titleContains", default=None)
+    "Keep assets whose title contains this text (case-insensitive)."
+
+
+class AssetOrder(BaseModel):
+    """How to sort assets."""
+
+    field: AssetOrderField = AssetOrderField.CREATED_AT
+    "Sort key."
+    direction: OrderDirection = OrderDirection.DESC
+    "Sort direction."
+
+
+class CancelJobInput(BaseModel):
+    """The job to cancel."""
+
+    id: str
+    "The job to cancel."
+
+
+class DeleteAssetInput(BaseModel):
+    """The asset to delete."""
+
+    id: str
+    "The asset to delete."
+
+
+class DetectionFilter(BaseModel):
+    """Which detections to return; every given criterion must hold."""
+
+    kind: Optional[list[DetectionKind]] = None
+    "Keep detections of these kinds."
+    label: Optional[str] = None
+    "Keep detections with this label or text (case-insensitive, whole value)."
+    min_confidence: Optional[float] = Field(alias="minConfidence", default=None)
+    "Keep detections at least this confident (0 to 1)."
+
+
+class DuplicateFilter(BaseModel):
+    """Which near-duplicate links form clusters."""
+
+    kinds: Optional[list[AssetKind]] = None
+    "Only assets of these kinds (near-duplicates always share a kind)."
+    min_score: Optional[float] = Field(alias="minScore", default=None)
+    "Only links scoring at least this (0 to 1): a stricter threshold splits clusters."
+
+
+class IngestAssetInput(BaseModel):
+    """One asset to register."""
+
+    source: "IngestSource"
+    "Where the content comes from."
+    title: Optional[str] = None
+    "Title; defaults to the file name."
+    tags: Optional[list[str]] = None
+    "Tags to attach."
+    metadata: Optional[Any] = None
+    "Free-form metadata (a JSON object)."
+    idempotency_key: Optional[str] = Field(alias="idempotencyKey", default=None)
+    "Client key making retries safe: the same key with the same content returns what its first call returned (restoring the asset if it was deleted since); with different content it is an IdempotencyConflict."
+
+
+class IngestAssetsInput(BaseModel):
+    """Several assets to register in one call."""
+
+    items: list["IngestAssetInput"]
+    "The assets, at most 50; each is registered on its own (one failing does not stop the others)."
+
+
+class IngestSource(BaseModel):
+    """Where the content comes from: exactly one of a local path or an uploaded file."""
+
+    path: Optional[str] = None
+    "A file on the server, inside the allowed ingestion roots."
+    upload: Optional[Upload] = None
+    "A file sent with the request (GraphQL multipart request spec), within the size limit."
+
+
+class ReprocessAssetInput(BaseModel):
+    """Run (part of) the pipeline again over an asset."""
+
+    id: str
+    "The asset to reprocess."
+    stages: Optional[list[PipelineStage]] = None
+    "Stages to re-run, with everything downstream of them; omitted or empty: the whole pipeline."
+
+
+class RetryJobInput(BaseModel):
+    """The job to retry."""
+
+    id: str
+    "The failed or cancelled job to run again."
+
+
+class SearchFilter(BaseModel):
+    """Structured conditions; every given one must hold."""
+
+    kinds: Optional[list[AssetKind]] = None
+    "Keep assets of any of these kinds."
+    tags: Optional[list[str]] = None
+    "Keep assets carrying all these tags."
+    labels: Optional[list[str]] = None
+    "Keep hits showing all these labels (a moment's own labels; an asset's from any scene)."
+    languages: Optional[list[str]] = None
+    "Keep assets in any of these languages (BCP 47, as detected)."
+    min_duration_seconds: Optional[float] = Field(
+        alias="minDurationSeconds", default=None
+    )
+    "Keep assets at least this long."
+    max_duration_seconds: Optional[float] = Field(
+        alias="maxDurationSeconds", default=None
+    )
+    "Keep assets at most this long."
+    created_after: Optional[datetime] = Field(alias="createdAfter", default=None)
+    "Keep assets registered at or after this time."
+    created_before: Optional[datetime] = Field(alias="createdBefore", default=None)
+    "Keep assets registered before this time."
+    asset_ids: Optional[list[str]] = Field(alias="assetIds", default=None)
+    "Keep hits of these assets only (e.g. search inside one video)."
+    metadata: Optional[Any] = None
+    "Keep assets whose metadata has all these key/value pairs (a JSON object of strings, numbers and booleans; 2 and 2.0 are equal)."
+
+
+class SearchInput(BaseModel):
+    """What to search for, how, and among what."""
+
+    text: str
+    "The words or sentence to find (1 to 1000 characters)."
+    mode: SearchMode = SearchMode.HYBRID
+    "TEXT matches words (BM25), SEMANTIC meaning (vectors), HYBRID fuses both."
+    scope: SearchScope = SearchScope.MOMENT
+    "Return moments (default) or whole assets."
+    filter_: Optional["SearchFilter"] = Field(alias="filter", default=None)
+    "Structured conditions."
+    min_score: Optional[float] = Field(alias="minScore", default=None)
+    "Drop hits whose fused score is below this (RRF: about 0.016 per retriever at rank 1)."
+
+
+class SimilarityFilter(BaseModel):
+    """Which similarity links to follow."""
+
+    kind: Optional[list[SimilarityKind]] = None
+    "Keep links of these kinds."
+    min_score: Optional[float] = Field(alias="minScore", default=None)
+    "Keep links scoring at least this (0 to 1)."
+
+
+class UpdateAssetInput(BaseModel):
+    """Changes to an asset; omitted fields stay as they are."""
+
+    id: str
+    "The asset to change."
+    title: Optional[str] = None
+    "New title."
+    tags: Optional[list[str]] = None
+    "New tags (replace the old ones)."
+    metadata: Optional[Any] = None
+    "New metadata (replaces the old object)."
+
+
+IngestAssetInput.model_rebuild()
+IngestAssetsInput.model_rebuild()
+SearchInput.model_rebuild()
