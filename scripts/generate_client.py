@@ -61,7 +61,11 @@ def generate(out_dir: Path) -> None:
     scalars = config.pop("scalars", {})
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        async_settings = {**config, "target_package_path": str(tmp / "async"), "target_package_name": "client"}
+        async_settings = {
+            **config,
+            "target_package_path": str(tmp / "async"),
+            "target_package_name": "client",
+        }
         (tmp / "async").mkdir()
         _write_config(tmp / "async.toml", async_settings, scalars)
         _run(tmp / "async.toml")
