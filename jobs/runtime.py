@@ -36,6 +36,7 @@ from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage
 
 import app.models  # noqa: F401  (every mapper configured: a worker loads no other module that would)
+from app.assets.blob_sweep import run_blob_sweeper
 from app.assets.service import SEARCH_SYNC_ACTOR
 from app.core.container import Services
 from app.core.settings import Settings
@@ -109,6 +110,7 @@ class JobRuntime:
         self._sweeper_stop: asyncio.Event | None = None
         self._sweeper_future: concurrent.futures.Future[None] | None = None
         self._reconciler_future: concurrent.futures.Future[None] | None = None
+        self._blob_sweeper_future: concurrent.futures.Future[None] | None = None
         self.broker: Broker | None = None
         self.enqueuer: DramatiqEnqueuer | None = None
         self.services: Services | None = None
@@ -212,6 +214,11 @@ class JobRuntime:
                 ),
                 self.loop,
             )
+            # Staged uploads of killed processes and blobs no row references (after a grace).
+            self._blob_sweeper_future = asyncio.run_coroutine_threadsafe(
+                run_blob_sweeper(services.session_factory, services.blobs, self.settings, self._sweeper_stop),
+                self.loop,
+            )
         log.info(
             "job runtime started: broker %s, %s, stages %s",
             type(self.broker).__name__,
@@ -276,6 +283,11 @@ class JobRuntime:
                     self._reconciler_future.result(timeout=30)
                 except Exception:
                     log.exception("search reconciler did not stop cleanly")
+            if self._blob_sweeper_future is not None:
+                try:
+                    self._blob_sweeper_future.result(timeout=30)
+                except Exception:
+                    log.exception("blob sweeper did not stop cleanly")
         if self._worker is not None:
             runner = self.runner
             timer = threading.Timer(

@@ -7,15 +7,18 @@ errors quote it, and the logs of the request carry it, so a report can be traced
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
 import uuid
+from collections.abc import AsyncIterator
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -28,6 +31,7 @@ from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
 from app.api.schema import SchemaLimits, create_schema
 from app.api.urls import BLOB_ROUTE
+from app.core.blobs import BlobReader
 from app.core.container import Services
 from app.core.errors import UnreadableFileError
 from app.media import repository as media_repository
@@ -93,6 +97,10 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
                 response = await self.run(request)
             except HTTPException as exc:
                 response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            except ClientDisconnect:
+                # Gone mid-body (an upload cut off): nobody to answer; what was spooled is
+                # closed below and nothing reached the blob store.
+                return
             await response(scope, receive, send)
         finally:
             # strawberry parses multipart bodies with request.form() and never closes the
@@ -109,6 +117,15 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         )
 
 
+async def _closing(reader: BlobReader) -> AsyncIterator[bytes]:
+    # Closes the file or connection also when the client leaves mid-body.
+    try:
+        async for chunk in iterate_in_threadpool(reader.chunks):
+            yield chunk
+    finally:
+        reader.close()
+
+
 def create_graphql_app(services: Services) -> Starlette:
     """The API app; mount it at the service root (it routes /graphql and /blobs itself)."""
     callers = CallerResolver(services)
@@ -123,13 +140,19 @@ def create_graphql_app(services: Services) -> Starlette:
             # The same answer for "missing" and "another tenant's": existence is not leaked.
             return JSONResponse({"error": "not found"}, status_code=404)
         try:
-            path = services.blobs.local_path(key)
+            reader = await asyncio.to_thread(services.blobs.open_read, key)
         except UnreadableFileError:
             return JSONResponse({"error": "not found"}, status_code=404)
         media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        # Streamed from the store (a local file or S3), chunk by chunk, never whole in memory.
         # Content-addressed: the bytes behind a key never change.
-        return FileResponse(
-            path, media_type=media_type, headers={"Cache-Control": "private, max-age=31536000, immutable"}
+        return StreamingResponse(
+            _closing(reader),
+            media_type=media_type,
+            headers={
+                "Content-Length": str(reader.size),
+                "Cache-Control": "private, max-age=31536000, immutable",
+            },
         )
 
     return Starlette(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -48,3 +49,10 @@ async def recently_deleted_ids(
         .limit(limit)
     )
     return list(rows)
+
+
+async def referenced_blob_keys(session: AsyncSession, *, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` an asset of any tenant, deleted or not, stores its content under (the
+    blob sweep's question: a deleted asset keeps its blob for a re-ingest to restore it)."""
+    rows = await session.scalars(select(Asset.blob_key).where(Asset.blob_key.in_(keys)))
+    return set(rows)

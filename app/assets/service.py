@@ -29,6 +29,7 @@ from app.assets import repository
 from app.assets.kinds import detect_kind
 from app.assets.models import Asset, IngestKey
 from app.audit import service as audit
+from app.core.blobs import HEAD_BYTES, StoredBlob
 from app.core.container import Enqueuer, Services
 from app.core.db import utcnow
 from app.core.enums import AssetKind, AssetStatus
@@ -48,7 +49,6 @@ from app.jobs import service as jobs
 from app.jobs.models import Job
 from app.jobs.outbox import defer_publish, defer_send
 
-_HEADER_BYTES = 8192
 # The actor (jobs/runtime.py) that re-indexes an asset, or removes it from search once deleted.
 SEARCH_SYNC_ACTOR = "search.sync_asset"
 
@@ -191,39 +191,90 @@ async def ingest_stream(
     """
     try:
         kind_mime, cap = _precheck(stream, filename, size, services.settings)
-        # The blob is written before the row: a failed transaction leaves at worst an
-        # unreferenced content-addressed blob, never a row pointing at missing bytes.
         # Hashing and writing gigabytes must not stall the event loop (API requests, subscriptions).
-        blob = await asyncio.to_thread(services.blobs.put_stream, stream, max_bytes=cap)
+        staged = await asyncio.to_thread(services.blobs.stage, stream, max_bytes=cap)
     except (EmptyFileError, FileTooLargeError, UnsupportedMediaError) as exc:
         exc.field = exc.field or [source_field]
         if isinstance(exc, FileTooLargeError) and exc.max_bytes is None:
             exc.max_bytes = cap
         raise
-    key_row: IngestKey | None = None
-    key_is_new = False
-    if idempotency_key is not None:
-        key_row, key_is_new, replay = await _claim_key(
-            session, tenant_id=tenant_id, key=idempotency_key, sha256=blob.sha256
-        )
-        if replay is not None:
-            return replay
-
-    existing = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=blob.sha256)
-    if existing is not None and existing.deleted_at is None:
-        # The key (if any) records no job: what this call returns is what a replay returns.
-        return IngestResult(asset=existing, job=None, created=False)
-
-    # A full queue refuses before any row is written (create_job checks again, for its
-    # other callers): a refused ingest leaves nothing behind but the content-addressed blob.
-    await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
+    blob: StoredBlob | None = None
     try:
-        kind, mime = kind_mime or detect_kind(services.blobs.read_head(blob.key, _HEADER_BYTES), filename)
-        if blob.size > size_cap(services.settings, kind):
-            raise _too_large(size_cap(services.settings, kind))
-    except (UnsupportedMediaError, FileTooLargeError) as exc:
-        exc.field = exc.field or [source_field]
-        raise
+        key_row: IngestKey | None = None
+        key_is_new = False
+        if idempotency_key is not None:
+            key_row, key_is_new, replay = await _claim_key(
+                session, tenant_id=tenant_id, key=idempotency_key, sha256=staged.sha256
+            )
+            if replay is not None:
+                return replay
+
+        existing = await repository.get_by_sha(session, tenant_id=tenant_id, sha256=staged.sha256)
+        if existing is not None and existing.deleted_at is None:
+            # The key (if any) records no job: what this call returns is what a replay returns.
+            return IngestResult(asset=existing, job=None, created=False)
+
+        # A full queue refuses before any row is written (create_job checks again, for its
+        # other callers).
+        await jobs.check_backpressure(session, queue=queue, queue_bound=services.settings.queue_bound)
+        try:
+            kind, mime = kind_mime or detect_kind(staged.head, filename)
+            if staged.size > size_cap(services.settings, kind):
+                raise _too_large(size_cap(services.settings, kind))
+        except (UnsupportedMediaError, FileTooLargeError) as exc:
+            exc.field = exc.field or [source_field]
+            raise
+        # Accepted: the blob moves into place before a row references it, so a row never
+        # points at missing bytes; if the transaction fails after this, the unreferenced
+        # blob is the orphan sweep's (app/assets/blob_sweep.py).
+        blob = await asyncio.to_thread(services.blobs.commit, staged)
+        return await _register(
+            session,
+            services=services,
+            tenant_id=tenant_id,
+            blob=blob,
+            existing=existing,
+            kind=kind,
+            mime=mime,
+            filename=filename,
+            actor=actor,
+            source_uri=source_uri,
+            title=title,
+            tags=tags,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            key_row=key_row,
+            key_is_new=key_is_new,
+            queue=queue,
+        )
+    finally:
+        if blob is None:
+            # Refused, a duplicate, or failed (the client went away included): staged
+            # content never stays. Shielded: a cancelled request still drops it.
+            await asyncio.shield(asyncio.to_thread(services.blobs.discard, staged))
+
+
+async def _register(
+    session: AsyncSession,
+    *,
+    services: Services,
+    tenant_id: uuid.UUID,
+    blob: StoredBlob,
+    existing: Asset | None,
+    kind: AssetKind,
+    mime: str,
+    filename: str,
+    actor: str,
+    source_uri: str | None,
+    title: str | None,
+    tags: list[str] | None,
+    metadata: dict[str, Any] | None,
+    idempotency_key: str | None,
+    key_row: IngestKey | None,
+    key_is_new: bool,
+    queue: str,
+) -> IngestResult:
+    """The asset row (new, or the deleted one brought back), its job and the audit record."""
     if existing is not None:
         # Same content as a deleted asset: bring it back rather than violate uniqueness.
         asset = existing
@@ -292,7 +343,7 @@ def _precheck(
     if not stream.seekable():
         return None, cap
     start = stream.tell()
-    header = stream.read(_HEADER_BYTES)
+    header = stream.read(HEAD_BYTES)
     stream.seek(start)
     if not header:
         raise EmptyFileError("the content is empty")

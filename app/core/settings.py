@@ -50,7 +50,47 @@ class Settings(BaseSettings):
     database_echo: bool = Field(default=False, description="Log every SQL statement.")
     blob_url: str = Field(
         default="",
-        description="Blob storage. Empty means file://<data_dir>/blobs; s3:// is reserved for S3.",
+        description=(
+            "Blob storage: file:///dir (a local disk or a volume every pod mounts) or "
+            "s3://bucket[/prefix] (credentials from the AWS_* environment or a web identity). "
+            "Empty means file://<data_dir>/blobs."
+        ),
+    )
+    blob_s3_endpoint_url: str = Field(
+        default="",
+        description="Endpoint of an S3-compatible service (e.g. http://minio:9000). Empty means AWS S3.",
+    )
+    blob_s3_region: str = Field(default="", description="S3 region. Empty means AWS_REGION or us-east-1.")
+    blob_s3_part_bytes: int = Field(
+        # S3 refuses parts under 5 MiB (but the last).
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Part size of multipart uploads to S3.",
+    )
+    blob_cache_dir: Path | None = Field(
+        default=None,
+        description="Local copies of S3 blobs for decoders that need a file. Empty: <data_dir>/blob-cache.",
+    )
+    blob_cache_max_bytes: int = Field(
+        default=20 * 1024**3,
+        ge=0,
+        description="Size above which the least recently used cached S3 blobs are deleted.",
+    )
+    blob_staging_max_age_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="Staged uploads older than this were left by a killed process; the sweep deletes them.",
+    )
+    blob_orphan_grace_minutes: float = Field(
+        default=1440.0,
+        gt=0,
+        description=(
+            "Blobs no row references are deleted by the sweep only once this old (a stage writes its "
+            "keyframes before their rows; keep it above the longest stage)."
+        ),
+    )
+    blob_sweep_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often workers and the server sweep staged and orphaned blobs."
     )
     broker_url: str = Field(
         default="memory://",
@@ -336,6 +376,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'mediakg.db').resolve()}"
         if not self.blob_url:
             self.blob_url = f"file://{(self.data_dir / 'blobs').resolve()}"
+        if self.blob_cache_dir is None:
+            self.blob_cache_dir = self.data_dir / "blob-cache"
         if not self.pubsub_url:
             self.pubsub_url = self.broker_url if self.broker_url.startswith("redis") else "memory://"
         if not self.allowed_roots:

@@ -29,7 +29,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
-        blobs=create_blob_store(settings.blob_url),
+        blobs=create_blob_store(settings),
         publisher=create_publisher(settings.pubsub_url, prefix=settings.redis_key_prefix),
         # One backend per process (and per event loop: the job runtime builds its own), so the
         # embedded index keeps one in-memory matrix and Elasticsearch one connection pool.

@@ -1,4 +1,4 @@
-"""The `mediakg` command line: serve, ingest, worker, db, schema, search, models."""
+"""The `mediakg` command line: serve, ingest, worker, db, blobs, schema, search, models."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from inference import cli as _inference_cli
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 schema_cli = typer.Typer(help="The GraphQL schema contract (graphql/schema.graphql).", no_args_is_help=True)
+blobs_cli = typer.Typer(help="The blob store.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(blobs_cli, name="blobs")
 # `mediakg worker` and `mediakg dead-letters` (no group name: they join the top level).
 cli.add_typer(_jobs_cli.app)
 cli.add_typer(_inference_cli.app, name="models")
@@ -161,6 +163,40 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     from app.core import migrate
 
     migrate.downgrade(get_settings().database_url, revision)
+
+
+@blobs_cli.command("sweep")
+def blobs_sweep(
+    grace_minutes: Annotated[
+        float | None, typer.Option(help="Orphan age before deletion (default: settings).", min=0)
+    ] = None,
+) -> None:
+    """Delete stale staged uploads and blobs no row references (what workers do hourly)."""
+    from datetime import timedelta
+
+    from app.assets.blob_sweep import sweep_blobs
+
+    settings = get_settings()
+
+    async def run() -> None:
+        services = build_services(settings)
+        try:
+            report = await sweep_blobs(
+                session_factory=services.session_factory,
+                blobs=services.blobs,
+                staging_max_age=timedelta(minutes=settings.blob_staging_max_age_minutes),
+                orphan_grace=timedelta(
+                    minutes=settings.blob_orphan_grace_minutes if grace_minutes is None else grace_minutes
+                ),
+            )
+        finally:
+            await services.aclose()
+        out.print(
+            f"{report.staged_deleted} staged and {report.orphans_deleted} orphaned blobs deleted, "
+            f"{report.bytes_freed} bytes freed"
+        )
+
+    asyncio.run(run())
 
 
 @schema_cli.command("export")

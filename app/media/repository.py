@@ -665,6 +665,15 @@ async def tenant_owns_blob(session: AsyncSession, *, tenant_id: uuid.UUID, key: 
     return bool(await session.scalar(stmt))
 
 
+async def referenced_blob_keys(session: AsyncSession, *, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` a scene of any tenant, of a deleted asset or not, has as its keyframe
+    or thumbnail (the blob sweep's question)."""
+    frames = select(Scene.keyframe_blob_key).where(Scene.keyframe_blob_key.in_(keys))
+    thumbs = select(Scene.thumbnail_blob_key).where(Scene.thumbnail_blob_key.in_(keys))
+    rows = await session.scalars(frames.union(thumbs))
+    return {key for key in rows if key is not None}
+
+
 async def asset_embeddings(
     session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUID, modalities: Sequence[Modality]
 ) -> list[Embedding]:

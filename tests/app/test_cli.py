@@ -104,3 +104,28 @@ def test_serve_with_unreachable_database_prints_one_clear_error(
     assert errors[0].startswith(f"error: database {url} is unreachable: ")
     assert needle in errors[0]
     assert "Uvicorn running" not in result.stderr + result.stdout
+
+
+def test_blobs_sweep_deletes_orphans_and_keeps_what_rows_reference(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "talk.txt").write_text("A transcript.")
+    env = {"MEDIAKG_DATA_DIR": str(tmp_path / "data"), "MEDIAKG_ALLOWED_ROOTS": str(media)}
+    assert _run(["ingest", str(media / "talk.txt")], env, tmp_path).returncode == 0
+    blobs = tmp_path / "data" / "blobs"
+    (kept,) = [path for path in (blobs / "sha256").rglob("*") if path.is_file()]
+    orphan = blobs / "sha256" / "00" / "00" / ("0" * 64 + ".jpg")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"no row references this")
+    staged = blobs / "staging" / "left-by-a-killed-upload"
+    staged.parent.mkdir(exist_ok=True)
+    staged.write_bytes(b"half an upload")
+    day_ago = staged.stat().st_mtime - 86400
+    os.utime(staged, (day_ago, day_ago))
+
+    result = _run(["blobs", "sweep", "--grace-minutes", "0"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 staged and 1 orphaned blobs deleted, 36 bytes freed" in result.stdout
+    assert kept.is_file()
+    assert not orphan.exists()
+    assert not staged.exists()

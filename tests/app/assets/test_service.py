@@ -376,5 +376,5 @@ async def test_empty_oversized_and_unsupported_content(
                 actor="t",
             )
         assert await _count(session, Asset) == 0
-    # No half-written temporary files are left behind by refused content.
-    assert list((services.settings.data_dir / "blobs" / "tmp").iterdir()) == []
+    # Refused content leaves nothing behind: no blob, no staged or half-written file.
+    assert [path for path in (services.settings.data_dir / "blobs").rglob("*") if path.is_file()] == []
