@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -40,12 +41,12 @@ async def test_client_disconnect_mid_upload_leaves_nothing(api_app: Starlette, s
         for i in range(0, len(body) // 2, piece)
     ]
     events.append({"type": "http.disconnect"})
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         return events.pop(0) if events else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {

@@ -65,7 +65,12 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
 ) -> None:
     async with services.session_factory() as session:
         kept = await ingest_stream(
-            session, services, tenant_id=tenant.id, stream=io.BytesIO(PNG_1PX), filename="a.png", actor="t"
+            session,
+            services=services,
+            tenant_id=tenant.id,
+            stream=io.BytesIO(PNG_1PX),
+            filename="a.png",
+            actor="t",
         )
         await session.commit()
     before = _stored(blobs)
@@ -76,7 +81,7 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
             with pytest.raises(UnsupportedMediaError):
                 await ingest_stream(
                     session,
-                    services,
+                    services=services,
                     tenant_id=tenant.id,
                     stream=io.BytesIO(UNSUPPORTED),
                     filename=f"clip{attempt}.mp4",
@@ -84,7 +89,7 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
                 )
             with pytest.raises(UnsupportedMediaError):
                 await ingest_path(
-                    session, services, tenant_id=tenant.id, path=media_root / "clip.mp4", actor="t"
+                    session, services=services, tenant_id=tenant.id, path=media_root / "clip.mp4", actor="t"
                 )
     assert _stored(blobs) == before
     if isinstance(blobs, LocalBlobStore):
@@ -98,7 +103,7 @@ async def test_other_refusals_discard_the_staged_content(
     async with services.session_factory() as session:
         first = await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             stream=io.BytesIO(b"first text"),
             filename="a.txt",
@@ -112,7 +117,7 @@ async def test_other_refusals_discard_the_staged_content(
         with pytest.raises(IdempotencyConflictError):
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"other text"),
                 filename="b.txt",
@@ -122,7 +127,7 @@ async def test_other_refusals_discard_the_staged_content(
         # The same content again: the existing asset, no second copy.
         again = await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             stream=io.BytesIO(b"first text"),
             filename="c.txt",
@@ -134,7 +139,7 @@ async def test_other_refusals_discard_the_staged_content(
         with pytest.raises(BackpressureError):
             await ingest_stream(
                 session,
-                services,
+                services=services,
                 tenant_id=tenant.id,
                 stream=io.BytesIO(b"third text"),
                 filename="d.txt",
@@ -148,18 +153,23 @@ async def test_sweep_removes_stale_staging_and_orphans_but_never_referenced_blob
 ) -> None:
     async with services.session_factory() as session:
         live = await ingest_stream(
-            session, services, tenant_id=tenant.id, stream=io.BytesIO(PNG_1PX), filename="a.png", actor="t"
+            session,
+            services=services,
+            tenant_id=tenant.id,
+            stream=io.BytesIO(PNG_1PX),
+            filename="a.png",
+            actor="t",
         )
         gone = await ingest_stream(
             session,
-            services,
+            services=services,
             tenant_id=tenant.id,
             stream=io.BytesIO(b"deleted text"),
             filename="d.txt",
             actor="t",
         )
         await session.commit()
-        await delete_asset(session, publisher=None, tenant_id=tenant.id, asset_id=gone.asset.id, actor="t")
+        await delete_asset(session, services=services, tenant_id=tenant.id, asset_id=gone.asset.id, actor="t")
         keyframe = blobs.put_bytes(b"keyframe jpeg", suffix=".jpg")
         thumbnail = blobs.put_bytes(b"thumbnail jpeg", suffix=".jpg")
         session.add(
