@@ -168,3 +168,13 @@ class Meter:
     def sha256(self) -> str:
         """Hex digest of what was read so far."""
         return self._digest.hexdigest()
+
+
+def put_via_staging(store: BlobStore, stream: BinaryIO, *, max_bytes: int, suffix: str) -> StoredBlob:
+    """Stage the stream's bytes and commit them (content accepted in advance)."""
+    staged = store.stage(stream, max_bytes=max_bytes, suffix=suffix)
+    try:
+        return store.commit(staged)
+    except BaseException:
+        store.discard(staged)
+        raise

@@ -18,6 +18,7 @@ from app.core.blobs.base import (
     Meter,
     StagedBlob,
     StoredBlob,
+    put_via_staging,
 )
 from app.core.errors import EmptyFileError, UnreadableFileError
 from app.core.telemetry import add_stored_bytes
@@ -76,12 +77,7 @@ class LocalBlobStore:
         self._path(staged.staging_key).unlink(missing_ok=True)
 
     def put_stream(self, stream: BinaryIO, *, max_bytes: int, suffix: str = "") -> StoredBlob:
-        staged = self.stage(stream, max_bytes=max_bytes, suffix=suffix)
-        try:
-            return self.commit(staged)
-        except BaseException:
-            self.discard(staged)
-            raise
+        return put_via_staging(self, stream, max_bytes=max_bytes, suffix=suffix)
 
     def put_bytes(self, data: bytes, *, suffix: str = "") -> StoredBlob:
         return self.put_stream(io.BytesIO(data), max_bytes=max(len(data), 1), suffix=suffix)

@@ -33,6 +33,7 @@ from app.core.blobs.base import (
     StagedBlob,
     StoredBlob,
     blob_key,
+    put_via_staging,
 )
 from app.core.errors import EmptyFileError, UnreadableFileError
 from app.core.telemetry import add_stored_bytes
@@ -105,12 +106,7 @@ class S3BlobStore:
         obstore.delete(self._store, staged.staging_key)
 
     def put_stream(self, stream: BinaryIO, *, max_bytes: int, suffix: str = "") -> StoredBlob:
-        staged = self.stage(stream, max_bytes=max_bytes, suffix=suffix)
-        try:
-            return self.commit(staged)
-        except BaseException:
-            self.discard(staged)
-            raise
+        return put_via_staging(self, stream, max_bytes=max_bytes, suffix=suffix)
 
     def put_bytes(self, data: bytes, *, suffix: str = "") -> StoredBlob:
         # Small (keyframes, thumbnails) and already accepted: straight to its key, one request.

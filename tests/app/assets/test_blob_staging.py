@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.blob_sweep import sweep_blobs
 from app.assets.models import Asset
-from app.assets.service import delete_asset, ingest_path, ingest_stream
+from app.assets.service import IngestResult, delete_asset, ingest_path, ingest_stream
 from app.core.blobs import STAGING_PREFIX, BlobStore, LocalBlobStore
 from app.core.blobs.s3 import S3BlobStore
 from app.core.container import Services
@@ -56,6 +57,25 @@ def _stored(blobs: BlobStore) -> dict[str, int]:
     return {info.key: info.size for prefix in ("sha256/", STAGING_PREFIX) for info in blobs.list(prefix)}
 
 
+async def _upload(
+    session: AsyncSession,
+    services: Services,
+    tenant: Tenant,
+    data: bytes,
+    filename: str,
+    idempotency_key: str | None = None,
+) -> IngestResult:
+    return await ingest_stream(
+        session,
+        services=services,
+        tenant_id=tenant.id,
+        stream=io.BytesIO(data),
+        filename=filename,
+        actor="t",
+        idempotency_key=idempotency_key,
+    )
+
+
 def _disk_bytes(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
@@ -64,14 +84,7 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
     services: Services, blobs: BlobStore, tenant: Tenant, media_root: Path
 ) -> None:
     async with services.session_factory() as session:
-        kept = await ingest_stream(
-            session,
-            services=services,
-            tenant_id=tenant.id,
-            stream=io.BytesIO(PNG_1PX),
-            filename="a.png",
-            actor="t",
-        )
+        kept = await _upload(session, services, tenant, PNG_1PX, "a.png")
         await session.commit()
     before = _stored(blobs)
     assert before == {kept.asset.blob_key: len(PNG_1PX)}
@@ -79,14 +92,7 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
     async with services.session_factory() as session:
         for attempt in range(3):
             with pytest.raises(UnsupportedMediaError):
-                await ingest_stream(
-                    session,
-                    services=services,
-                    tenant_id=tenant.id,
-                    stream=io.BytesIO(UNSUPPORTED),
-                    filename=f"clip{attempt}.mp4",
-                    actor="t",
-                )
+                await _upload(session, services, tenant, UNSUPPORTED, f"clip{attempt}.mp4")
             with pytest.raises(UnsupportedMediaError):
                 await ingest_path(
                     session, services=services, tenant_id=tenant.id, path=media_root / "clip.mp4", actor="t"
@@ -101,50 +107,20 @@ async def test_other_refusals_discard_the_staged_content(
     services: Services, blobs: BlobStore, tenant: Tenant
 ) -> None:
     async with services.session_factory() as session:
-        first = await ingest_stream(
-            session,
-            services=services,
-            tenant_id=tenant.id,
-            stream=io.BytesIO(b"first text"),
-            filename="a.txt",
-            actor="t",
-            idempotency_key="k1",
-        )
+        first = await _upload(session, services, tenant, b"first text", "a.txt", idempotency_key="k1")
         await session.commit()
     before = _stored(blobs)
     async with services.session_factory() as session:
         # The same key for other content: a conflict, its bytes dropped.
         with pytest.raises(IdempotencyConflictError):
-            await ingest_stream(
-                session,
-                services=services,
-                tenant_id=tenant.id,
-                stream=io.BytesIO(b"other text"),
-                filename="b.txt",
-                actor="t",
-                idempotency_key="k1",
-            )
+            await _upload(session, services, tenant, b"other text", "b.txt", idempotency_key="k1")
         # The same content again: the existing asset, no second copy.
-        again = await ingest_stream(
-            session,
-            services=services,
-            tenant_id=tenant.id,
-            stream=io.BytesIO(b"first text"),
-            filename="c.txt",
-            actor="t",
-        )
+        again = await _upload(session, services, tenant, b"first text", "c.txt")
         assert (again.created, again.asset.id) == (False, first.asset.id)
         # A full queue refuses before any row is written.
         services.settings.queue_bound = 1
         with pytest.raises(BackpressureError):
-            await ingest_stream(
-                session,
-                services=services,
-                tenant_id=tenant.id,
-                stream=io.BytesIO(b"third text"),
-                filename="d.txt",
-                actor="t",
-            )
+            await _upload(session, services, tenant, b"third text", "d.txt")
     assert _stored(blobs) == before
 
 
@@ -152,22 +128,8 @@ async def test_sweep_removes_stale_staging_and_orphans_but_never_referenced_blob
     services: Services, blobs: BlobStore, tenant: Tenant
 ) -> None:
     async with services.session_factory() as session:
-        live = await ingest_stream(
-            session,
-            services=services,
-            tenant_id=tenant.id,
-            stream=io.BytesIO(PNG_1PX),
-            filename="a.png",
-            actor="t",
-        )
-        gone = await ingest_stream(
-            session,
-            services=services,
-            tenant_id=tenant.id,
-            stream=io.BytesIO(b"deleted text"),
-            filename="d.txt",
-            actor="t",
-        )
+        live = await _upload(session, services, tenant, PNG_1PX, "a.png")
+        gone = await _upload(session, services, tenant, b"deleted text", "d.txt")
         await session.commit()
         await delete_asset(session, services=services, tenant_id=tenant.id, asset_id=gone.asset.id, actor="t")
         keyframe = blobs.put_bytes(b"keyframe jpeg", suffix=".jpg")
