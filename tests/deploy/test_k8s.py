@@ -152,10 +152,18 @@ def test_policy_catches_a_weakened_security_context(objects: list[Obj]) -> None:
     } <= set(policy_violations(objects))
 
 
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+    return int(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity)
+
+
 def test_the_app_writes_only_to_declared_volumes(objects: list[Obj]) -> None:
     # Read-only root: the data directory and /tmp (HOME and TMPDIR in the Dockerfile) are
-    # emptyDir volumes in every pod of the image, init containers included.
-    data_dir = _config(objects)["MEDIAKG_DATA_DIR"]
+    # emptyDir volumes in every pod of the image, init containers included; the S3 blob
+    # cache on the data volume fits in it (a full emptyDir gets the pod evicted).
+    config = _config(objects)
+    data_dir = config["MEDIAKG_DATA_DIR"]
+    cache = int(config["MEDIAKG_BLOB_CACHE_MAX_BYTES"])
     found = _mediakg_containers(objects)
     assert found
     for obj, container in found:
@@ -167,6 +175,8 @@ def test_the_app_writes_only_to_declared_volumes(objects: list[Obj]) -> None:
         volumes = {v["name"]: v for v in spec["volumes"]}
         for mount in container["volumeMounts"]:
             assert "emptyDir" in volumes[mount["name"]]
+            if mount["mountPath"] == data_dir:
+                assert _bytes(volumes[mount["name"]]["emptyDir"]["sizeLimit"]) > cache
 
 
 # --- agreement with the code --------------------------------------------------------------
