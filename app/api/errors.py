@@ -84,6 +84,8 @@ class UserErrorCode(enum.Enum):
     MALFORMED_ID = "MALFORMED_ID"
     WRONG_ID_TYPE = "WRONG_ID_TYPE"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+    URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
+    FETCH_FAILED = "FETCH_FAILED"
 
 
 register(
@@ -104,6 +106,10 @@ register(
         "MALFORMED_ID": "The ID is not a global ID this API issued.",
         "WRONG_ID_TYPE": "The ID is valid but names an entity of another type than the argument expects.",
         "BATCH_TOO_LARGE": "The batch holds more items than allowed.",
+        "URL_NOT_ALLOWED": "The URL may not be fetched: not http(s), with credentials, or its host resolves "
+        "to a non-public address.",
+        "FETCH_FAILED": "Fetching the URL failed: no answer, an HTTP error status, too many redirects or "
+        "too slow.",
     },
 )
 
@@ -182,6 +188,23 @@ class BackpressureErrorType(UserErrorType):
     retry_after_seconds: float = strawberry.field(description="Seconds to wait before retrying.")
 
 
+@strawberry.type(
+    name="UrlNotAllowed",
+    description="The URL may not be fetched: not http(s), with credentials, or its host resolves to a "
+    "loopback, private, link-local, multicast, reserved or cloud-metadata address.",
+)
+class UrlNotAllowedErrorType(UserErrorType):
+    """UrlNotAllowedError."""
+
+
+@strawberry.type(
+    name="FetchFailed",
+    description="Fetching the URL failed: no answer, an HTTP error status, too many redirects or too slow.",
+)
+class FetchFailedErrorType(UserErrorType):
+    """FetchFailedError."""
+
+
 @strawberry.type(name="MalformedId", description="The ID is not one this API issued.")
 class MalformedIdErrorType(UserErrorType):
     """MalformedIdError."""
@@ -208,6 +231,8 @@ _SIMPLE: dict[type[domain.DomainError], tuple[type[UserErrorType], UserErrorCode
     domain.IdempotencyConflictError: (IdempotencyConflictErrorType, UserErrorCode.IDEMPOTENCY_CONFLICT),
     domain.InvalidInputError: (InvalidInputErrorType, UserErrorCode.INVALID_INPUT),
     domain.InvalidStateError: (InvalidStateErrorType, UserErrorCode.INVALID_STATE),
+    domain.UrlNotAllowedError: (UrlNotAllowedErrorType, UserErrorCode.URL_NOT_ALLOWED),
+    domain.FetchFailedError: (FetchFailedErrorType, UserErrorCode.FETCH_FAILED),
     MalformedIdError: (MalformedIdErrorType, UserErrorCode.MALFORMED_ID),
     WrongIdTypeError: (WrongIdTypeErrorType, UserErrorCode.WRONG_ID_TYPE),
 }

@@ -15,11 +15,12 @@ import asyncio
 import errno
 import json
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from app.assets import repository
 from app.assets.kinds import detect_kind
 from app.assets.models import Asset, IngestKey
 from app.audit import service as audit
+from app.core import netguard
 from app.core.blobs import HEAD_BYTES, StoredBlob
 from app.core.container import Enqueuer, Services
 from app.core.db import utcnow
@@ -162,6 +164,70 @@ async def ingest_path(
             queue=queue,
             source_field="path",
             size=size,
+        )
+
+
+async def ingest_url(
+    session: AsyncSession,
+    *,
+    services: Services,
+    tenant_id: uuid.UUID,
+    url: str,
+    actor: str,
+    title: str | None = None,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue: str = "realtime",
+) -> IngestResult:
+    """Fetch ``url`` under the outbound address policy (app/core/netguard.py) and register it.
+
+    The first bytes are sniffed as they arrive: unsupported content, or content over its kind's
+    cap, stops the transfer there.
+    """
+    settings = services.settings
+    limits = netguard.FetchLimits(
+        max_bytes=size_cap(settings, None),
+        timeout_s=settings.url_ingest_timeout_seconds,
+        max_redirects=settings.url_ingest_max_redirects,
+    )
+    name = netguard.check_url(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+    def check_head(head: bytes, length: int | None) -> int:
+        cap = size_cap(settings, detect_kind(head, unquote(name) or "download")[0])
+        if length is not None and length > cap:
+            raise _too_large(cap)
+        return cap
+
+    with tempfile.TemporaryFile() as sink:
+        try:
+            fetched = await netguard.fetch(
+                url,
+                sink=sink,
+                limits=limits,
+                policy=netguard.AddressPolicy.from_strings(settings.outbound_allowed_networks),
+                network=services.network,
+                check_head=check_head,
+            )
+        except (EmptyFileError, FileTooLargeError, UnsupportedMediaError) as exc:
+            exc.field = ["url"]
+            raise
+        sink.seek(0)
+        return await ingest_stream(
+            session,
+            services=services,
+            tenant_id=tenant_id,
+            stream=sink,
+            filename=fetched.filename,
+            source_uri=fetched.url,
+            actor=actor,
+            title=title,
+            tags=tags,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            queue=queue,
+            source_field="url",
+            size=fetched.size,
         )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.blobs import BlobStore
 from app.core.events import Publisher
+from app.core.netguard import Network
 from app.core.settings import Settings
 
 
@@ -43,6 +44,8 @@ class Services:
     search: Any = None
     inference: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Resolver and transport of outbound fetches (URL ingest): tests swap in a resolver stub.
+    network: Network = field(default_factory=Network)
 
     async def aclose(self) -> None:
         """Release connections and pools."""

@@ -54,6 +54,18 @@ class UnsupportedMediaError(DomainError):
     code = "UNSUPPORTED_MEDIA"
 
 
+class UrlNotAllowedError(DomainError):
+    """A URL may not be fetched: its scheme, credentials, or an address its host resolves to."""
+
+    code = "URL_NOT_ALLOWED"
+
+
+class FetchFailedError(DomainError):
+    """Fetching a URL failed: no answer, an HTTP error status, too many redirects or too slow."""
+
+    code = "FETCH_FAILED"
+
+
 class IdempotencyConflictError(DomainError):
     """An idempotency key was reused with different content or parameters."""
 

@@ -8,6 +8,7 @@ directory, so ``mediakg serve`` runs with no servers at all. Every field is docu
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -278,6 +279,20 @@ class Settings(BaseSettings):
             "while the body is read, chunked bodies included (413 beyond it)."
         ),
     )
+    url_ingest_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Longest a URL ingest may take to fetch, redirects included."
+    )
+    url_ingest_max_redirects: int = Field(
+        default=5, ge=0, description="Most redirects a URL ingest follows (each one checked anew)."
+    )
+    outbound_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDR, comma-separated or JSON list) that URL fetches may reach although they are "
+            "not public (loopback, private, ...). Empty: public addresses only. The tests use 127.0.0.1/32; "
+            "never exempt a network with metadata services or internal admin endpoints."
+        ),
+    )
     max_query_depth: int = Field(default=12, ge=1, description="GraphQL query depth limit.")
     max_query_complexity: int = Field(
         default=5000, ge=1, description="GraphQL complexity limit (estimated nodes returned)."
@@ -360,6 +375,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown asset kind {kind!r}; known: {', '.join(sorted(known))}")
             if cap < 1:
                 raise ValueError(f"the cap of {kind} must be at least 1 byte")
+        return value
+
+    @field_validator("outbound_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         return value
 
     @field_validator("allowed_roots", mode="before")

@@ -24,6 +24,7 @@ from app.api.errors import (
     BatchTooLargeError,
     BatchTooLargeErrorType,
     EmptyFileErrorType,
+    FetchFailedErrorType,
     FileTooLargeErrorType,
     IdempotencyConflictErrorType,
     InvalidInputErrorType,
@@ -33,6 +34,7 @@ from app.api.errors import (
     PathNotAllowedErrorType,
     UnreadableFileErrorType,
     UnsupportedMediaErrorType,
+    UrlNotAllowedErrorType,
     UserErrorCode,
     UserErrorType,
     WrongIdTypeErrorType,
@@ -74,7 +76,7 @@ def _field_mapper(
 @strawberry.input(
     name="IngestSource",
     one_of=True,
-    description="Where the content comes from: exactly one of a local path or an uploaded file.",
+    description="Where the content comes from: exactly one of a local path, an uploaded file or a URL.",
 )
 class IngestSourceInput:
     """The content of an ingest."""
@@ -85,6 +87,11 @@ class IngestSourceInput:
     upload: Upload | None = strawberry.field(
         default=strawberry.UNSET,
         description="A file sent with the request (GraphQL multipart request spec), within the size limit.",
+    )
+    url: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="An http(s) URL the server fetches: its host must resolve to public addresses only "
+        "(every redirect is checked again); size and time are capped.",
     )
 
 
@@ -129,6 +136,8 @@ _INGEST_ERRORS: tuple[type[UserErrorType], ...] = (
     IdempotencyConflictErrorType,
     InvalidInputErrorType,
     BackpressureErrorType,
+    UrlNotAllowedErrorType,
+    FetchFailedErrorType,
 )
 
 IngestAssetResult = Annotated[
@@ -140,7 +149,9 @@ IngestAssetResult = Annotated[
     | UnsupportedMediaErrorType
     | IdempotencyConflictErrorType
     | InvalidInputErrorType
-    | BackpressureErrorType,
+    | BackpressureErrorType
+    | UrlNotAllowedErrorType
+    | FetchFailedErrorType,
     strawberry.union("IngestAssetResult", description="The ingested asset, or why it was not ingested."),
 ]
 
@@ -163,7 +174,9 @@ def _check_ingest_input(item: IngestAssetInput) -> dict[str, Any]:
 
 
 async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefix: list[str]) -> Any:
-    remap = _field_mapper(prefix, {"path": ["source", "path"], "upload": ["source", "upload"]})
+    remap = _field_mapper(
+        prefix, {"path": ["source", "path"], "upload": ["source", "upload"], "url": ["source", "url"]}
+    )
     try:
         kwargs = _check_ingest_input(item)
         async with session_scope(ctx.session_factory) as session:
@@ -191,8 +204,18 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
                     queue=queue,
                     **kwargs,
                 )
+            elif item.source.url:
+                result = await assets.ingest_url(
+                    session,
+                    services=ctx.services,
+                    tenant_id=ctx.caller.tenant_id,
+                    url=item.source.url,
+                    actor=ctx.caller.actor,
+                    queue=queue,
+                    **kwargs,
+                )
             else:
-                raise InvalidInputError("give a path or an upload", field=["source"])
+                raise InvalidInputError("give a path, an upload or a URL", field=["source"])
             if not result.created:
                 # The services audit what they create; a replay is audited here so every
                 # call of the mutation leaves a trace.

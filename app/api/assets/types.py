@@ -65,8 +65,9 @@ class AssetType(relay.Node):
         return self.row.title
 
     @field(
-        description="Where the content came from, if known; for a file on the server, its path relative "
-        "to the ingestion root it lies in (server directories are never shown)."
+        description="Where the content came from, if known: the URL it was fetched from (without its "
+        "query), or for a file on the server its path relative to the ingestion root it lies in (server "
+        "directories are never shown)."
     )
     def source_uri(self, info: Info) -> str | None:
         return relative_source(self.row.source_uri, info.context.settings.allowed_roots)
