@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from search.documents import AssetDocument, Vector, VectorField
+from search.documents import AssetDocument, DocumentError, Vector, VectorField, asset_doc_id
 from search.query import FacetQuery, FacetResults, QueryError, SearchQuery, SearchResults
 
 _GENERATION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
@@ -194,6 +194,21 @@ class SearchBackend(Protocol):
     async def aclose(self) -> None:
         """Release connections; the backend is unusable afterwards."""
         ...
+
+
+def valid_assets(assets: Sequence[AssetDocument]) -> tuple[list[AssetDocument], WriteReport]:
+    """The assets a backend can store, and a report of the others' failures (none of them is
+    written)."""
+    valid: list[AssetDocument] = []
+    failures: list[DocumentFailure] = []
+    for asset in assets:
+        try:
+            asset.validate()
+        except DocumentError as exc:
+            failures.append(DocumentFailure("*", asset_doc_id(asset.asset_id), str(exc)))
+            continue
+        valid.append(asset)
+    return valid, WriteReport(failures=tuple(failures))
 
 
 def split_vectors(

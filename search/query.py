@@ -26,6 +26,7 @@ from search.documents import (
     VectorLike,
     check_id,
 )
+from search.fusion import FusedItem, reciprocal_rank_fusion
 
 TEXT_RETRIEVER = "text"
 HIGHLIGHT_PRE = "<mark>"
@@ -177,6 +178,19 @@ class SearchQuery:
     def text_terms(self) -> tuple[str, ...]:
         """The words of ``text`` as both backends tokenise them for BM25 (letters and digits)."""
         return tokenize(self.text or "")
+
+    def fused(
+        self, ranked: Mapping[str, Sequence[tuple[str, float]]]
+    ) -> tuple[list[FusedItem], list[FusedItem]]:
+        """The retrievers' ranked lists fused with this query's settings, and the page asked for."""
+        fused = reciprocal_rank_fusion(
+            ranked,
+            rank_constant=self.rank_constant,
+            weights=self.weights,
+            groups=self.groups,
+            min_score=self.min_score,
+        )
+        return fused, fused[self.offset : self.offset + self.limit]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

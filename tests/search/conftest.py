@@ -47,8 +47,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         pytest.skip("MEDIAKG_TEST_ELASTICSEARCH_URL is not set (Elasticsearch cannot run on this machine)")
     from elasticsearch import AsyncElasticsearch
 
-    from search import mappings
-    from search.elasticsearch import ElasticsearchBackend
+    from search.elasticsearch import ElasticsearchBackend, mappings
 
     prefix = f"mkgtest-{uuid.uuid4().hex[:10]}"
     client = AsyncElasticsearch(ES_URL)

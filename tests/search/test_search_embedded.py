@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import embedded
+from search.embedded import writes
 from search.documents import TimedText, VectorField
 from search.embedded import EmbeddedBackend, fts_query
 from search.query import QueryVector, SearchQuery
@@ -79,7 +79,7 @@ async def test_writes_by_another_instance_are_seen_without_reopening(path: Path)
 async def test_a_reader_behind_the_pruned_log_reloads_everything(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(embedded, "_VLOG_KEEP", 5)
+    monkeypatch.setattr(writes, "VLOG_KEEP", 5)
     server, worker = EmbeddedBackend(path), EmbeddedBackend(path)
     await worker.create_generation(SPEC)
     assets = corpus(6)

@@ -1,7 +1,8 @@
 """Elasticsearch index template, per-generation mappings and query clauses, as plain dicts.
 
-Kept apart from the client code so every body the backend sends is built in one place and
-asserted verbatim by ``tests/search/test_elasticsearch_requests.py``. Written against the
+Kept apart from the client code, like the search and delete bodies in
+:mod:`search.elasticsearch.requests`, so every body the backend sends is built from plain
+functions and asserted verbatim by ``tests/search/test_search_elasticsearch_requests.py``. Written against the
 Elasticsearch 9.x REST API (the ``elasticsearch`` client major is pinned to 9 to match).
 """
 
