@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.embedded import writes
 from search.documents import TimedText, VectorField
-from search.embedded import EmbeddedBackend, fts_query
+from search.embedded import EmbeddedBackend, fts_query, writes
 from search.query import QueryVector, SearchQuery
 from tests.search.conftest import SPEC
 from tests.search.corpus import TENANT, TEXT_MODEL, corpus, make_asset, with_transcript
