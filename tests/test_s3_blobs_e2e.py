@@ -150,7 +150,8 @@ def _graphql(base: str, query: str, variables: dict[str, Any]) -> dict[str, Any]
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def _files(root: Path) -> list[Path]:
