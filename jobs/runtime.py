@@ -1,10 +1,11 @@
 """The job system of one process: broker, stage actor, worker threads, event loop, sweeper.
 
-Used three ways:
+Used three ways, always built by the composition root (``app/entrypoints/job_system.py``),
+which hands it a ``RuntimeWiring``: how to build this process's services and start its models:
 - ``mediakg worker`` (``app/entrypoints/worker_cli.py``): a separate process consuming Redis or RabbitMQ;
 - ``mediakg serve`` on the embedded default: ``start_hook`` runs worker threads on the
   in-process broker inside the server (and only the sweeper when the broker is external);
-- tests: ``JobRuntime(settings, registry=...)`` with their own stage implementations.
+- tests: ``job_runtime(settings, registry=...)`` with their own stage implementations.
 
 All stage coroutines of a process run on one event loop thread (Dramatiq's worker threads
 block on it), so database pools and the publisher live on that loop only.
@@ -23,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -42,7 +44,6 @@ from app.core.container import Services
 from app.core.settings import Settings
 from app.core.telemetry import QueueStat, register_queue_probe
 from app.core.telemetry.triton_scrape import TritonScraper, start_triton_scraper
-from app.entrypoints.bootstrap import build_services, start_inference
 from app.jobs.service import QUEUES, STAGE_ACTOR
 from jobs.broker import (
     DramatiqEnqueuer,
@@ -69,6 +70,17 @@ WORKER_HEARTBEAT_S = 10.0
 WORKER_TIMEOUT_S = 3 * WORKER_HEARTBEAT_S
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeWiring:
+    """What the composition root gives the job system: the job system never imports it."""
+
+    # The services of the runtime's own event loop (pools are bound to the loop they run on).
+    build_services: Callable[[Settings], Services]
+    # Before the first message: on Triton, validate the served models against the registry
+    # and warm them up; raises when they disagree (the process must not start).
+    start_inference: Callable[[Services], Awaitable[object]]
+
+
 def workers_key(namespace: str) -> str:
     """The Redis sorted set of worker heartbeats of a deployment."""
     return f"{namespace}:mediakg:workers"
@@ -86,6 +98,7 @@ class JobRuntime:
         self,
         settings: Settings,
         *,
+        wiring: RuntimeWiring,
         registry: StageRegistry | None = None,
         stage_modules: Iterable[str] = DEFAULT_STAGE_MODULES,
         threads: int | None = None,
@@ -96,6 +109,7 @@ class JobRuntime:
         worker_id: str | None = None,
     ) -> None:
         self.settings = settings
+        self.wiring = wiring
         self.registry = registry if registry is not None else build_registry(stage_modules)
         self.threads = threads or settings.worker_threads
         self.queues = set(queues) if queues else None
@@ -141,7 +155,7 @@ class JobRuntime:
         time_limit = self.registry.max_time_limit_s(self.settings.stage_time_limit_seconds)
         self._loop_thread = EventLoopThread(log)
         self._loop_thread.start(timeout=5.0)
-        services = build_services(self.settings)
+        services = self.wiring.build_services(self.settings)
         if self.host_services is not None and self.settings.pubsub_url.startswith("memory"):
             # The in-process publisher is the one the server's subscribers listen on; an
             # external one (Redis) is bound to its own loop, so this runtime builds its own.
@@ -155,7 +169,7 @@ class JobRuntime:
             # the start (InferenceStartupError); an unreachable Triton starts with its breaker
             # open and the models run locally.
             try:
-                self._loop_thread.run_coroutine(start_inference(services))
+                self._loop_thread.run_coroutine(self.wiring.start_inference(services))
             except BaseException:
                 log.error("job runtime not started: model check failed")
                 self._close_services()
@@ -481,29 +495,3 @@ def _stub_queue_stat(broker: StubBroker, queue: str) -> QueueStat:
     return QueueStat(
         queue, ready.qsize() + delayed.qsize(), max(0.0, age), len(broker.dead_letters_by_queue[queue])
     )
-
-
-StopHook = Callable[[], Awaitable[None]]
-
-
-async def start_hook(services: Services) -> StopHook:
-    """For ``mediakg serve`` (``app.entrypoints.asgi`` start hooks): wire the enqueuer into ``services``
-    and run worker threads when the broker is in-process (memory://), the sweeper always.
-
-    Returns the coroutine function that stops it (in-flight stages get 10 s, then are released).
-    """
-    settings = services.settings
-    runtime = JobRuntime(
-        settings,
-        workers=settings.broker_url.startswith("memory://"),
-        host_services=services,
-    )
-    await asyncio.to_thread(runtime.start)
-    services.enqueuer = runtime.enqueuer
-    services.extras["jobs"] = runtime
-
-    async def stop() -> None:
-        services.enqueuer = None
-        await asyncio.to_thread(runtime.stop, 10.0)
-
-    return stop

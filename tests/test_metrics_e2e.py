@@ -38,12 +38,12 @@ from app.core.telemetry import configure_telemetry, cost, shutdown_telemetry
 from app.core.telemetry import metrics as telemetry_metrics
 from app.entrypoints.asgi import create_app
 from app.entrypoints.bootstrap import build_services
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.media.probe import CORRUPT_MEDIA
 from app.tenancy.service import ensure_tenant
 from inference.registry import HAAR_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
 from inference.triton_server import free_port
-from jobs.runtime import JobRuntime
 from tests.api.conftest import operation
 from tests.fixtures.media import image_bytes, make_speech, make_video, photo
 
@@ -120,8 +120,8 @@ def _job_id(gid: str) -> uuid.UUID:
 
 
 async def _realtime_only_hook(services: Services) -> Callable[[], Awaitable[None]]:
-    """``jobs.runtime.start_hook`` with the workers on the realtime queue only."""
-    runtime = JobRuntime(services.settings, queues=["realtime"], host_services=services)
+    """``app.entrypoints.job_system.start_hook`` with the workers on the realtime queue only."""
+    runtime = job_runtime(services.settings, queues=["realtime"], host_services=services)
     await asyncio.to_thread(runtime.start)
     services.enqueuer = runtime.enqueuer
     services.extras["jobs"] = runtime

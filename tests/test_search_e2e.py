@@ -29,11 +29,11 @@ from app.core.container import Services
 from app.core.db import session_scope
 from app.core.enums import JobStatus
 from app.core.settings import Settings
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.media.models import Scene
 from app.tenancy.models import Tenant
 from jobs.registry import build_registry
-from jobs.runtime import JobRuntime
 from tests.fixtures.media import SAMPLE_RATE, SpeechClip, espeak_available, make_speech, make_video, write_wav
 from tests.fixtures.required import skip_unless_required
 
@@ -122,7 +122,7 @@ async def test_spoken_phrase_and_on_screen_text_are_found(
             "pubsub_url": "memory://",
         }
     )
-    runtime = JobRuntime(run_settings, registry=build_registry(STAGE_MODULES), host_services=services)
+    runtime = job_runtime(run_settings, registry=build_registry(STAGE_MODULES), host_services=services)
     await asyncio.to_thread(runtime.start)
     try:
         svc = dataclasses.replace(services, settings=run_settings, enqueuer=runtime.enqueuer)

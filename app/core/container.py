@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,9 +44,21 @@ class Services:
     # the import direction app -> nothing).
     search: Any = None
     inference: Any = None
+    # Builds ``inference`` on first use; the composition root that builds the services sets
+    # it, so stages and resolvers reach the models through ``inference_router()`` without
+    # importing the composition root.
+    inference_factory: Callable[[Services], Awaitable[Any]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     # Resolver and transport of outbound fetches (URL ingest): tests swap in a resolver stub.
     network: Network = field(default_factory=Network)
+
+    async def inference_router(self) -> Any:
+        """The process's inference router (``inference.router.InferenceRouter``), built on first use."""
+        if self.inference is not None:
+            return self.inference
+        if self.inference_factory is None:
+            raise RuntimeError("no inference is wired into these services (build them with build_services)")
+        return await self.inference_factory(self)
 
     async def aclose(self) -> None:
         """Release connections and pools."""

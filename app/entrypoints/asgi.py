@@ -40,8 +40,8 @@ async def inference_start_hook(services: Services) -> Callable[[], Awaitable[Non
 def default_start_hooks(settings: Settings) -> list[StartHook]:
     """What `mediakg serve` runs beside the API, as the settings say: first the model check
     (a mismatch stops the start before any worker runs), then the job system."""
-    # The composition root may import the job system; domain code never does.
-    from jobs.runtime import start_hook
+    # Late: an app built with its own hooks (tests) loads no job system.
+    from app.entrypoints.job_system import start_hook
 
     return [inference_start_hook, start_hook]
 

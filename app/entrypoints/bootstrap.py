@@ -36,6 +36,7 @@ def build_services(settings: Settings) -> Services:
         search=open_backend(
             settings.search_url, data_dir=settings.data_dir, index_prefix=settings.search_index_prefix
         ),
+        inference_factory=inference_for,
     )
 
 

@@ -83,7 +83,7 @@ def run_worker_process(
     metrics on ``metrics_port + i`` (they cannot share a port; 0 stays 0, any free port)."""
     from app.core.telemetry import configure_telemetry, shutdown_telemetry, start_metrics_server
     from app.entrypoints.bootstrap import InferenceStartupError
-    from jobs.runtime import JobRuntime
+    from app.entrypoints.job_system import job_runtime
 
     settings = get_settings()
     # First: every span, metric and log record of the process goes where the settings say.
@@ -110,7 +110,7 @@ def run_worker_process(
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    runtime = JobRuntime(settings, stage_modules=modules, threads=threads, queues=queues or None)
+    runtime = job_runtime(settings, stage_modules=modules, threads=threads, queues=queues or None)
     try:
         try:
             runtime.start()

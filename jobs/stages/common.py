@@ -37,12 +37,10 @@ SCENES_MISSING = "SCENES_MISSING"
 
 
 async def router_of(ctx: StageContext) -> InferenceRouter:
-    """The process's inference router (``app.entrypoints.bootstrap.inference_for``: built on first use and
-    kept in ``services.inference``, so every stage shares its threads, batcher and cache)."""
-    from app.entrypoints.bootstrap import inference_for
-
+    """The process's inference router (built on first use and kept in ``services.inference``,
+    so every stage shares its threads, batcher and cache)."""
     with permanent_errors("configuring the models"):
-        router = await inference_for(ctx.services)
+        router = await ctx.services.inference_router()
     assert isinstance(router, InferenceRouter)  # Services types the slot Any (import direction)
     return router
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 
 from app.core.container import Services
-from app.entrypoints.bootstrap import inference_for
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
 from jobs.indexing import ModelRouter, ensure_generation, open_generations, sync_assets
@@ -37,7 +36,7 @@ async def sync_asset(services: Services, *, asset_id: uuid.UUID) -> WriteReport:
     backend = _backend(services)
 
     async def router() -> ModelRouter:
-        found: ModelRouter = await inference_for(services)
+        found: ModelRouter = await services.inference_router()
         return found
 
     generations = await ensure_generation(backend, router)

@@ -19,6 +19,7 @@ from app.core.enums import JobStatus
 from app.core.settings import Settings
 from app.core.telemetry import cost
 from app.core.telemetry import metrics as telemetry_metrics
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
 from jobs.registry import StageRegistry
@@ -62,7 +63,7 @@ async def start_runtime(services: Services) -> AsyncIterator[RuntimeStarter]:
     started: list[JobRuntime] = []
 
     def start(settings: Settings, **kwargs: Any) -> JobRuntime:
-        runtime = JobRuntime(settings, host_services=services, **kwargs)
+        runtime = job_runtime(settings, host_services=services, **kwargs)
         runtime.start()
         started.append(runtime)
         services.enqueuer = runtime.enqueuer
@@ -192,7 +193,7 @@ async def test_workers_alive_from_redis_heartbeats(
     redis_settings = settings.model_copy(update={"broker_url": redis_url, "redis_key_prefix": prefix})
     try:
         # A worker process, and this API process's runtime without workers (as in production).
-        worker = JobRuntime(redis_settings, registry=StageRegistry(), worker_id="worker-1:42")
+        worker = job_runtime(redis_settings, registry=StageRegistry(), worker_id="worker-1:42")
         await asyncio.to_thread(worker.start)
         try:
             start_runtime(redis_settings, registry=StageRegistry(), workers=False, sweeper=False)

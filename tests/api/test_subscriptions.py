@@ -30,6 +30,7 @@ from app.core.pubsub import InProcessPublisher
 from app.core.redis_pubsub import RedisPublisher
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services
+from app.entrypoints.job_system import job_runtime
 from app.jobs.errors import PermanentStageError
 from app.jobs.events import EventType, job_event
 from app.jobs.models import Job, JobStage
@@ -372,7 +373,7 @@ async def start_runner(runner_services: Services) -> AsyncIterator[Callable[[Sta
     started: list[JobRuntime] = []
 
     def start(registry: StageRegistry) -> JobRuntime:
-        runtime = JobRuntime(runner_services.settings, registry=registry, host_services=runner_services)
+        runtime = job_runtime(runner_services.settings, registry=registry, host_services=runner_services)
         runtime.start()
         started.append(runtime)
         return runtime

@@ -26,6 +26,7 @@ from app.assets.service import ingest_path
 from app.core.container import Services
 from app.core.enums import JobStatus
 from app.core.settings import Settings
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job, JobStage
 from app.tenancy.models import Tenant
 from jobs.registry import DEFAULT_STAGE_MODULES, StageRegistry, build_registry
@@ -87,7 +88,7 @@ async def start_runtime() -> AsyncIterator[RuntimeFactory]:
     started: list[JobRuntime] = []
 
     def factory(settings: Settings, **kwargs: Any) -> JobRuntime:
-        runtime = JobRuntime(settings, **kwargs)
+        runtime = job_runtime(settings, **kwargs)
         runtime.start()
         started.append(runtime)
         return runtime

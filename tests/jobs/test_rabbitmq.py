@@ -21,13 +21,13 @@ from app.core.container import Services
 from app.core.enums import JobStatus, StageStatus
 from app.core.settings import Settings
 from app.core.telemetry import QueueStat
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.jobs.service import STAGE_ACTOR
 from app.tenancy.models import Tenant
 from inference.triton_server import free_port
 from jobs.broker import actor_name_for, dead_letters
 from jobs.registry import StageRegistry
-from jobs.runtime import JobRuntime
 from tests.fixtures.required import skip_unless_required
 from tests.jobs.conftest import (
     RuntimeFactory,
@@ -207,7 +207,7 @@ async def test_workers_on_rabbitmq_are_seen_alive_through_the_event_redis(
     )
     api = start_runtime(settings, registry=StageRegistry(), workers=False, sweeper=False)
     assert await asyncio.to_thread(api.workers_alive) == {}
-    worker = JobRuntime(settings, registry=StageRegistry(), sweeper=False, worker_id="rabbit-worker-1")
+    worker = job_runtime(settings, registry=StageRegistry(), sweeper=False, worker_id="rabbit-worker-1")
     worker.start()
     try:
 

@@ -265,12 +265,12 @@ async def test_kill_9_mid_stage_ten_times(
     spawn_worker: Callable[..., WorkerProcess],
 ) -> None:
     # The test itself enqueues (no in-process worker): the runtime only provides the broker.
-    from jobs.runtime import JobRuntime
+    from app.entrypoints.job_system import job_runtime
 
     # A job's stage may be the one killed in several rounds: a crash budget (max_retries + 1
     # starts, then STAGE_CRASHED) above the ten kills, so every kill is recovered from.
     redis_settings = redis_settings.model_copy(update={"max_retries": 10})
-    sender = JobRuntime(redis_settings, workers=False, sweeper=False)
+    sender = job_runtime(redis_settings, workers=False, sweeper=False)
     sender.start()
     try:
         svc = with_runtime(services, redis_settings, sender)

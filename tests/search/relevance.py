@@ -44,10 +44,10 @@ from app.core.db import Base, create_engine, session_scope
 from app.core.enums import JobStatus
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.tenancy.service import ensure_tenant
 from jobs.registry import build_registry
-from jobs.runtime import JobRuntime
 from tests.fixtures.media import (
     SAMPLE_RATE,
     SpeechClip,
@@ -306,7 +306,7 @@ async def _run_pipeline(services: Services, files: dict[str, Path], timeout_s: f
     run_settings = settings.model_copy(
         update={"stage_lease_seconds": 120.0, "sweeper_interval_seconds": 1.0, "pubsub_url": "memory://"}
     )
-    runtime = JobRuntime(run_settings, registry=build_registry(STAGE_MODULES), host_services=services)
+    runtime = job_runtime(run_settings, registry=build_registry(STAGE_MODULES), host_services=services)
     await asyncio.to_thread(runtime.start)
     names: dict[str, str] = {}
     try:

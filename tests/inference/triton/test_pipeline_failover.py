@@ -49,6 +49,7 @@ from app.core.enums import DetectionKind, JobStatus, Modality, OwnerType
 from app.core.settings import Settings
 from app.core.telemetry import metrics as telemetry_metrics
 from app.entrypoints.bootstrap import inference_for
+from app.entrypoints.job_system import job_runtime
 from app.jobs.models import JobStage
 from app.media.models import Detection, Embedding, TranscriptSegment
 from app.media.service import vector_from_bytes
@@ -391,7 +392,7 @@ async def test_killing_triton_mid_pipeline_jobs_complete_via_fallback(
     )
     timings: dict[str, float] = {}
     summary: dict[str, Any] = {}  # for the log line docs/inference.md quotes
-    runtime = JobRuntime(run_settings, host_services=services)
+    runtime = job_runtime(run_settings, host_services=services)
     await asyncio.to_thread(runtime.start)
     try:
         assert runtime.services is not None

@@ -23,6 +23,7 @@ import pytest
 from app.core.settings import Settings
 from app.entrypoints.asgi import default_start_hooks
 from app.entrypoints.bootstrap import InferenceStartupError, build_services
+from app.entrypoints.job_system import job_runtime
 from inference.breaker import BreakerState
 from inference.fallback import ResilientRouter
 from inference.registry import MINILM_FP32
@@ -30,7 +31,6 @@ from inference.triton import TritonBackend
 from inference.triton_repo import REPOSITORY, triton_model_name
 from inference.triton_server import TritonEnvironment, TritonServer
 from jobs.registry import StageRegistry
-from jobs.runtime import JobRuntime
 
 pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
@@ -82,7 +82,7 @@ async def test_worker_and_api_refuse_to_start_on_a_contract_mismatch(
     mismatching_server: TritonServer, settings: Settings
 ) -> None:
     run_settings = on_triton(settings, mismatching_server)
-    runtime = JobRuntime(run_settings, registry=StageRegistry(), sweeper=False)
+    runtime = job_runtime(run_settings, registry=StageRegistry(), sweeper=False)
     with pytest.raises(InferenceStartupError) as info:
         await asyncio.to_thread(runtime.start)
     message = str(info.value)
@@ -105,7 +105,7 @@ async def test_worker_and_api_refuse_to_start_on_a_contract_mismatch(
 async def test_worker_starts_validated_and_warmed_up_on_a_matching_server(
     matching_server: TritonServer, settings: Settings
 ) -> None:
-    runtime = JobRuntime(on_triton(settings, matching_server), registry=StageRegistry(), sweeper=False)
+    runtime = job_runtime(on_triton(settings, matching_server), registry=StageRegistry(), sweeper=False)
     await asyncio.to_thread(runtime.start)
     try:
         assert runtime.services is not None
