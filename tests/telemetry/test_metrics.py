@@ -12,16 +12,16 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from app.core.telemetry import metrics as tm
-from app.core.telemetry.metrics import Metrics, QueueStat, StageStatus
+from app.core.telemetry.metrics import Metrics, QueueStat, StageRunOutcome
 from tests.telemetry.helpers import sample_value, samples
 
 
 def test_stage_runs_failures_and_attempts(metrics: Metrics) -> None:
     tm.record_stage(
-        "transcribe", status=StageStatus.RETRYING, duration_s=2.0, attempt=1, error_code="timeout"
+        "transcribe", status=StageRunOutcome.RETRYING, duration_s=2.0, attempt=1, error_code="timeout"
     )
     tm.record_stage(
-        "transcribe", status=StageStatus.RETRYING, duration_s=3.0, attempt=2, error_code="timeout"
+        "transcribe", status=StageRunOutcome.RETRYING, duration_s=3.0, attempt=2, error_code="timeout"
     )
     tm.record_stage("transcribe", status="succeeded", duration_s=4.0, attempt=3)
 

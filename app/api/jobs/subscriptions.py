@@ -20,15 +20,13 @@ from app.api.jobs.types import JobType
 from app.api.node import resolve_node
 from app.api.streams import events_or_silence
 from app.core.db import utcnow
-from app.core.enums import JobStatus as DomainJobStatus
-from app.core.enums import StageStatus as DomainStageStatus
 from app.core.errors import DomainError
 from app.core.events import job_channel
 from app.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
-FINAL_JOB_STATUSES = frozenset({DomainJobStatus.SUCCEEDED, DomainJobStatus.FAILED, DomainJobStatus.CANCELLED})
+FINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 @strawberry.enum(name="JobProgressEventKind", description="What a job progress event reports.")
@@ -64,9 +62,9 @@ class JobProgressEventKind(enum.Enum):
 
 
 _FINAL_KIND = {
-    DomainJobStatus.SUCCEEDED: JobProgressEventKind.JOB_COMPLETED,
-    DomainJobStatus.FAILED: JobProgressEventKind.JOB_FAILED,
-    DomainJobStatus.CANCELLED: JobProgressEventKind.JOB_CANCELLED,
+    JobStatus.SUCCEEDED: JobProgressEventKind.JOB_COMPLETED,
+    JobStatus.FAILED: JobProgressEventKind.JOB_FAILED,
+    JobStatus.CANCELLED: JobProgressEventKind.JOB_CANCELLED,
 }
 _FINAL_KINDS = frozenset(_FINAL_KIND.values())
 
@@ -136,11 +134,11 @@ class JobProgressEvent:
             return cls(
                 kind=kind,
                 job_id=strawberry.ID(to_global_id("Job", job_id)),
-                job_status=DomainJobStatus(event["status"]),
+                job_status=JobStatus(event["status"]),
                 job_progress=float(event.get("progress") or 0.0),
                 current_stage=event.get("current_stage"),
                 stage=event.get("stage"),
-                stage_status=DomainStageStatus(stage_status) if stage_status else None,
+                stage_status=StageStatus(stage_status) if stage_status else None,
                 stage_progress=_float_or_none(event.get("stage_progress")),
                 stage_attempts=int(event["attempts"]) if event.get("attempts") is not None else None,
                 error_code=event.get("error_code"),

@@ -9,7 +9,7 @@ from app.core.telemetry.graphql_ops import start_operation
 from app.core.telemetry.logging import bind_log_context, configure_logging
 from app.core.telemetry.metrics import (
     QueueStat,
-    StageStatus,
+    StageRunOutcome,
     metrics_endpoint,
     record_confidences,
     record_embedding_norms,
@@ -28,7 +28,7 @@ from app.core.telemetry.tracing import attached_context, extract_context, inject
 
 __all__ = [
     "QueueStat",
-    "StageStatus",
+    "StageRunOutcome",
     "add_gpu_seconds",
     "add_stored_bytes",
     "attached_context",

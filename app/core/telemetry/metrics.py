@@ -310,7 +310,7 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
 SPECS: Mapping[str, InstrumentSpec] = {spec.name: spec for spec in INSTRUMENTS}
 
 
-class StageStatus(enum.StrEnum):
+class StageRunOutcome(enum.StrEnum):
     """How one stage run ended."""
 
     SUCCEEDED = "succeeded"
@@ -552,16 +552,21 @@ def register_queue_probe(probe: QueueProbe) -> Callable[[], None]:
 
 
 def record_stage(
-    stage: str, *, status: StageStatus | str, duration_s: float, attempt: int, error_code: str | None = None
+    stage: str,
+    *,
+    status: StageRunOutcome | str,
+    duration_s: float,
+    attempt: int,
+    error_code: str | None = None,
 ) -> None:
     """One stage run ended. ``attempt`` counts from 1; it feeds the attempts histogram only
     when the stage is finished (succeeded or finally failed), so retries are not double counted."""
     m = get_metrics()
-    status = StageStatus(status)
+    status = StageRunOutcome(status)
     attrs = _error_attrs({STAGE: stage, STAGE_STATUS: status.value}, error_code)
     m.histograms["mediakg.stage.duration"].record(duration_s, attrs)
     m.counters["mediakg.stage.runs"].add(1, attrs)
-    if status in (StageStatus.SUCCEEDED, StageStatus.FAILED):
+    if status in (StageRunOutcome.SUCCEEDED, StageRunOutcome.FAILED):
         m.histograms["mediakg.stage.attempts"].record(attempt, {STAGE: stage, STAGE_STATUS: status.value})
 
 

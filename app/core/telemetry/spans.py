@@ -28,7 +28,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from app.core.telemetry import cost, metrics
 from app.core.telemetry.logging import bind_log_context
-from app.core.telemetry.metrics import StageStatus
+from app.core.telemetry.metrics import StageRunOutcome
 from app.core.telemetry.tracing import extract_context, inject_context, tracer
 
 
@@ -74,26 +74,26 @@ class StageRun:
 
     stage: str
     attempt: int
-    status: StageStatus = StageStatus.SUCCEEDED
+    status: StageRunOutcome = StageRunOutcome.SUCCEEDED
     error_code: str | None = None
     cost: dict[str, Any] = field(default_factory=dict)
     _explicit: bool = False
 
     def retrying(self, error_code: str) -> None:
         """The run failed transiently and its message will be retried."""
-        self.status, self.error_code, self._explicit = StageStatus.RETRYING, error_code, True
+        self.status, self.error_code, self._explicit = StageRunOutcome.RETRYING, error_code, True
 
     def failed(self, error_code: str) -> None:
         """The run failed for good (permanent error or last attempt)."""
-        self.status, self.error_code, self._explicit = StageStatus.FAILED, error_code, True
+        self.status, self.error_code, self._explicit = StageRunOutcome.FAILED, error_code, True
 
     def skipped(self) -> None:
         """The stage does not apply to this asset."""
-        self.status, self._explicit = StageStatus.SKIPPED, True
+        self.status, self._explicit = StageRunOutcome.SKIPPED, True
 
     def cancelled(self) -> None:
         """The job was cancelled during the run."""
-        self.status, self._explicit = StageStatus.CANCELLED, True
+        self.status, self._explicit = StageRunOutcome.CANCELLED, True
 
 
 @contextlib.contextmanager
