@@ -155,46 +155,16 @@ class JobRuntime:
         time_limit = self.registry.max_time_limit_s(self.settings.stage_time_limit_seconds)
         self._loop_thread = EventLoopThread(log)
         self._loop_thread.start(timeout=5.0)
-        services = self.wiring.build_services(self.settings)
-        if self.host_services is not None and self.settings.pubsub_url.startswith("memory"):
-            # The in-process publisher is the one the server's subscribers listen on; an
-            # external one (Redis) is bound to its own loop, so this runtime builds its own.
-            services = dataclasses.replace(
-                services, publisher=self.host_services.publisher, blobs=self.host_services.blobs
-            )
-        self.services = services
-        if self.run_workers:
-            # Stages call the models: on Triton, validate the served models against the
-            # registry and warm them up before the first message is taken. A mismatch stops
-            # the start (InferenceStartupError); an unreachable Triton starts with its breaker
-            # open and the models run locally.
-            try:
-                self._loop_thread.run_coroutine(self.wiring.start_inference(services))
-            except BaseException:
-                log.error("job runtime not started: model check failed")
-                self._close_services()
-                self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
-                self._loop_thread = None
-                self.services = None
-                raise
+        services = self._start_services()
         self.broker = build_broker(self.settings, time_limit_s=time_limit)
         self.enqueuer = DramatiqEnqueuer(self.broker)
         services.enqueuer = self.enqueuer
         self.runner = StageRunner(services, self.registry, enqueuer=self.enqueuer, worker_id=self.worker_id)
-        declare_actor(
-            self.broker,
-            STAGE_ACTOR,
-            self._handle_stage_message,
-            settings=self.settings,
-            time_limit_s=time_limit,
-        )
-        declare_actor(
-            self.broker,
-            SEARCH_SYNC_ACTOR,
-            self._handle_search_sync,
-            settings=self.settings,
-            time_limit_s=time_limit,
-        )
+        for actor, handler in (
+            (STAGE_ACTOR, self._handle_stage_message),
+            (SEARCH_SYNC_ACTOR, self._handle_search_sync),
+        ):
+            declare_actor(self.broker, actor, handler, settings=self.settings, time_limit_s=time_limit)
         if self.run_workers:
             self._worker = dramatiq.Worker(self.broker, queues=self.queues, worker_threads=self.threads)
             self._worker.start()
@@ -204,35 +174,7 @@ class JobRuntime:
         # Every process with a broker reports the queues at /metrics (dashboards take the max).
         self._unregister_probe = register_queue_probe(self.queue_stats)
         if self.run_sweeper:
-            self._sweeper_stop = asyncio.Event()
-            # In-process queues start empty: whatever was queued before this process is gone.
-            first = timedelta(0) if self.settings.broker_url.startswith("memory://") else None
-            self._sweeper_future = asyncio.run_coroutine_threadsafe(
-                run_sweeper(
-                    services,
-                    self.enqueuer,
-                    self._sweeper_stop,
-                    first_lost_after=first,
-                    reports=self.sweep_reports,
-                ),
-                self.loop,
-            )
-            # Beside the sweeper: re-applies deletions to search, so a lost sync message
-            # cannot leave a deleted asset searchable.
-            self._reconciler_future = asyncio.run_coroutine_threadsafe(
-                run_reconciler(
-                    services.session_factory,
-                    services.search,
-                    self._sweeper_stop,
-                    interval_s=max(self.settings.sweeper_interval_seconds, 1.0) * 10,
-                ),
-                self.loop,
-            )
-            # Staged uploads of killed processes and blobs no row references (after a grace).
-            self._blob_sweeper_future = asyncio.run_coroutine_threadsafe(
-                run_blob_sweeper(services.session_factory, services.blobs, self.settings, self._sweeper_stop),
-                self.loop,
-            )
+            self._start_sweepers(services, self.enqueuer)
         log.info(
             "job runtime started: broker %s, %s, stages %s",
             type(self.broker).__name__,
@@ -240,6 +182,62 @@ class JobRuntime:
             if self.run_workers
             else "no workers",
             ", ".join(self.registry.names()) or "none",
+        )
+
+    def _start_services(self) -> Services:
+        """The runtime's services, and with workers its models checked and warmed up."""
+        assert self._loop_thread is not None
+        services = self.wiring.build_services(self.settings)
+        if self.host_services is not None and self.settings.pubsub_url.startswith("memory"):
+            # The in-process publisher is the one the server's subscribers listen on; an
+            # external one (Redis) is bound to its own loop, so this runtime builds its own.
+            services = dataclasses.replace(
+                services, publisher=self.host_services.publisher, blobs=self.host_services.blobs
+            )
+        self.services = services
+        if not self.run_workers:
+            return services
+        # Stages call the models: on Triton, validate the served models against the registry
+        # and warm them up before the first message is taken. A mismatch stops the start
+        # (InferenceStartupError); an unreachable Triton starts with its breaker open and the
+        # models run locally.
+        try:
+            self._loop_thread.run_coroutine(self.wiring.start_inference(services))
+        except BaseException:
+            log.error("job runtime not started: model check failed")
+            self._close_services()
+            self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
+            self._loop_thread = None
+            self.services = None
+            raise
+        return services
+
+    def _start_sweepers(self, services: Services, enqueuer: DramatiqEnqueuer) -> None:
+        """The sweeper, and beside it the search reconciler, on the runtime's loop."""
+        self._sweeper_stop = asyncio.Event()
+        # In-process queues start empty: whatever was queued before this process is gone.
+        first = timedelta(0) if self.settings.broker_url.startswith("memory://") else None
+        self._sweeper_future = asyncio.run_coroutine_threadsafe(
+            run_sweeper(
+                services, enqueuer, self._sweeper_stop, first_lost_after=first, reports=self.sweep_reports
+            ),
+            self.loop,
+        )
+        # Re-applies deletions to search, so a lost sync message cannot leave a deleted asset
+        # searchable.
+        self._reconciler_future = asyncio.run_coroutine_threadsafe(
+            run_reconciler(
+                services.session_factory,
+                services.search,
+                self._sweeper_stop,
+                interval_s=max(self.settings.sweeper_interval_seconds, 1.0) * 10,
+            ),
+            self.loop,
+        )
+        # Staged uploads of killed processes and blobs no row references (after a grace).
+        self._blob_sweeper_future = asyncio.run_coroutine_threadsafe(
+            run_blob_sweeper(services.session_factory, services.blobs, self.settings, self._sweeper_stop),
+            self.loop,
         )
 
     def _handle_stage_message(self, job_id: str, stage: str) -> None:

@@ -18,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.container import Enqueuer, Services
 from app.core.db import session_scope, utcnow
@@ -28,6 +31,8 @@ from app.jobs import repository
 from app.jobs import service as jobs
 from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import EventType
+from app.jobs.models import Job, JobStage
+from jobs.runner.leases import lease_alive
 
 log = logging.getLogger(__name__)
 
@@ -63,69 +68,7 @@ async def sweep_once(
     for job_id in job_ids:
         report.examined += 1
         async with session_scope(services.session_factory) as session:
-            job = await repository.lock_job(session, job_id=job_id)
-            if job is None or job.status not in repository.ACTIVE_JOB_STATUSES:
-                continue
-            stages = await repository.stages_of(session, job.id)
-            now = utcnow()
-            live = [
-                s
-                for s in stages
-                if s.status == StageStatus.RUNNING and s.lease_expires_at and s.lease_expires_at >= now
-            ]
-            if job.cancel_requested_at is not None:
-                if not live:
-                    for stage in jobs.mark_cancelled(job, stages):
-                        jobs.publish_after_commit(
-                            session, services.publisher, EventType.STAGE_CANCELLED, job, stage
-                        )
-                    await jobs.set_asset_status(session, job=job, status=jobs.asset_status_after_stop(job))
-                    jobs.publish_after_commit(session, services.publisher, EventType.JOB_CANCELLED, job)
-                    report.finished.append(str(job.id))
-                continue
-            for stage in stages:
-                if (
-                    stage.status == StageStatus.RUNNING
-                    and stage.lease_expires_at
-                    and stage.lease_expires_at < now
-                ):
-                    crash = repository.lease_expired_message(stage.lease_owner, stage.attempts)
-                    if await repository.release_expired_lease(
-                        session, stage_id=stage.id, now=now, error_code=STAGE_CRASHED, error_message=crash
-                    ):
-                        log.warning(
-                            "stage %s of job %s: lease of %s expired (attempt %d); re-sending",
-                            stage.name,
-                            job.id,
-                            stage.lease_owner,
-                            stage.attempts,
-                        )
-                        stage.lease_owner = None
-                        stage.lease_expires_at = None
-                        stage.error_code = STAGE_CRASHED
-                        stage.error_message = crash
-                        # Re-sent even when its attempts are used up: the worker that receives
-                        # it fails the stage with STAGE_CRASHED (it knows the stage's retry
-                        # budget) and Dramatiq dead-letters that message (jobs/runner.py).
-                        jobs.send_stage(session, enqueuer, job=job, stage=stage)
-                        report.expired.append((str(job.id), stage.name))
-                elif stage.status == StageStatus.QUEUED and (
-                    stage.enqueued_at is None or stage.enqueued_at < now - lost_after
-                ):
-                    log.warning(
-                        "stage %s of job %s queued since %s never started; re-sending",
-                        stage.name,
-                        job.id,
-                        stage.enqueued_at,
-                    )
-                    jobs.send_stage(session, enqueuer, job=job, stage=stage)
-                    report.resent.append((str(job.id), stage.name))
-            for name in jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages):
-                report.resent.append((str(job.id), name))
-            if jobs.finalize_if_done(job, stages):
-                await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
-                jobs.publish_after_commit(session, services.publisher, EventType.JOB_COMPLETED, job)
-                report.finished.append(str(job.id))
+            await _sweep_job(session, services, enqueuer, job_id=job_id, lost_after=lost_after, report=report)
     if report.resent or report.expired or report.finished:
         log.info(
             "sweep: %d re-sent, %d expired leases taken back, %d jobs finished",
@@ -134,6 +77,81 @@ async def sweep_once(
             len(report.finished),
         )
     return report
+
+
+async def _sweep_job(
+    session: AsyncSession,
+    services: Services,
+    enqueuer: Enqueuer,
+    *,
+    job_id: uuid.UUID,
+    lost_after: timedelta,
+    report: SweepReport,
+) -> None:
+    """Under the job's lock: finish its cancellation, or re-send what is lost and finish it
+    when nothing is left."""
+    job = await repository.lock_job(session, job_id=job_id)
+    if job is None or job.status not in repository.ACTIVE_JOB_STATUSES:
+        return
+    stages = await repository.stages_of(session, job.id)
+    now = utcnow()
+    if job.cancel_requested_at is not None:
+        if not any(lease_alive(stage, now) for stage in stages):
+            for stage in jobs.mark_cancelled(job, stages):
+                jobs.publish_after_commit(session, services.publisher, EventType.STAGE_CANCELLED, job, stage)
+            await jobs.set_asset_status(session, job=job, status=jobs.asset_status_after_stop(job))
+            jobs.publish_after_commit(session, services.publisher, EventType.JOB_CANCELLED, job)
+            report.finished.append(str(job.id))
+        return
+    for stage in stages:
+        if stage.status == StageStatus.RUNNING and stage.lease_expires_at and stage.lease_expires_at < now:
+            if await _take_back(session, enqueuer, job, stage, now=now):
+                report.expired.append((str(job.id), stage.name))
+        elif stage.status == StageStatus.QUEUED and (
+            stage.enqueued_at is None or stage.enqueued_at < now - lost_after
+        ):
+            log.warning(
+                "stage %s of job %s queued since %s never started; re-sending",
+                stage.name,
+                job.id,
+                stage.enqueued_at,
+            )
+            jobs.send_stage(session, enqueuer, job=job, stage=stage)
+            report.resent.append((str(job.id), stage.name))
+    for name in jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages):
+        report.resent.append((str(job.id), name))
+    if jobs.finalize_if_done(job, stages):
+        await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
+        jobs.publish_after_commit(session, services.publisher, EventType.JOB_COMPLETED, job)
+        report.finished.append(str(job.id))
+
+
+async def _take_back(
+    session: AsyncSession, enqueuer: Enqueuer, job: Job, stage: JobStage, *, now: datetime
+) -> bool:
+    """Record the crash of a stage whose lease expired and re-send it; False when its owner
+    renewed the lease meanwhile."""
+    crash = repository.lease_expired_message(stage.lease_owner, stage.attempts)
+    if not await repository.release_expired_lease(
+        session, stage_id=stage.id, now=now, error_code=STAGE_CRASHED, error_message=crash
+    ):
+        return False
+    log.warning(
+        "stage %s of job %s: lease of %s expired (attempt %d); re-sending",
+        stage.name,
+        job.id,
+        stage.lease_owner,
+        stage.attempts,
+    )
+    stage.lease_owner = None
+    stage.lease_expires_at = None
+    stage.error_code = STAGE_CRASHED
+    stage.error_message = crash
+    # Re-sent even when its attempts are used up: the worker that receives it fails the stage
+    # with STAGE_CRASHED (it knows the stage's retry budget) and Dramatiq dead-letters that
+    # message (jobs/runner/claim.py).
+    jobs.send_stage(session, enqueuer, job=job, stage=stage)
+    return True
 
 
 async def run_sweeper(

@@ -26,12 +26,6 @@ from app.jobs.models import Job, JobStage
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 DONE_STAGE_STATUSES = (StageStatus.SUCCEEDED, StageStatus.SKIPPED)
-TERMINAL_STAGE_STATUSES = (
-    StageStatus.SUCCEEDED,
-    StageStatus.SKIPPED,
-    StageStatus.FAILED,
-    StageStatus.CANCELLED,
-)
 
 
 def _rowcount(result: Any) -> int:
@@ -50,9 +44,14 @@ async def lock_job(
     return await session.get(Job, job_id, populate_existing=True)
 
 
-async def get_job(session: AsyncSession, *, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
-    """The tenant's job (no lock)."""
-    return await session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+async def cancel_requested_at(session: AsyncSession, *, job_id: uuid.UUID) -> datetime | None:
+    """When cancelling the job was asked for (None: it was not, or there is no such job)."""
+    return await session.scalar(select(Job.cancel_requested_at).where(Job.id == job_id))
+
+
+async def get_stage(session: AsyncSession, *, stage_id: uuid.UUID) -> JobStage | None:
+    """The stage row, freshly loaded."""
+    return await session.get(JobStage, stage_id, populate_existing=True)
 
 
 async def stages_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobStage]:

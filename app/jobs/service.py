@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from opentelemetry import propagate
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import repository as assets_repository
+from app.assets import stage_repository as asset_stage_repository
 from app.assets.models import Asset
 from app.audit import service as audit
 from app.core.container import Enqueuer, Services
@@ -32,7 +32,7 @@ from app.jobs.outbox import defer_publish, defer_send
 from app.jobs.pipeline import PIPELINES, Pipeline
 from app.jobs.progress import job_progress
 
-# The one actor every stage message goes to; it dispatches on the stage name (jobs/runner.py).
+# The one actor every stage message goes to; it dispatches on the stage name (jobs/runner/).
 STAGE_ACTOR = "pipeline.run_stage"
 # Real-time work (an upload someone waits on) is served before batch work (bulk ingest,
 # reprocessing): jobs/broker.py gives the realtime actor the higher priority.
@@ -242,12 +242,7 @@ def mark_cancelled(job: Job, stages: Sequence[JobStage]) -> list[JobStage]:
 
 async def set_asset_status(session: AsyncSession, *, job: Job, status: AssetStatus) -> None:
     """Set the job's asset status (a deleted asset keeps DELETED)."""
-    await session.execute(
-        update(Asset)
-        .where(Asset.id == job.asset_id, Asset.status != AssetStatus.DELETED)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
+    await asset_stage_repository.set_status(session, asset_id=job.asset_id, status=status)
 
 
 def publish_after_commit(

@@ -10,11 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from app.core.enums import AssetKind
 from app.jobs.errors import PermanentStageError
-from app.media.models import Scene
+from app.media import stage_repository
 from app.media.probe import CORRUPT_MEDIA, KIND_MISMATCH
 from inference.errors import (
     ContractError,
@@ -118,12 +116,10 @@ async def load_scenes(ctx: StageContext, *, require: bool = True) -> list[SceneR
     """
     name, version = scene_model(ctx.asset.kind)
     async with ctx.session_factory() as session:
-        rows = await session.execute(
-            select(Scene.id, Scene.ordinal, Scene.start_s, Scene.end_s, Scene.keyframe_blob_key, Scene.phash)
-            .where(Scene.asset_id == ctx.asset.id, Scene.model_name == name, Scene.model_version == version)
-            .order_by(Scene.ordinal)
+        rows = await stage_repository.scenes_of_model(
+            session, asset_id=ctx.asset.id, model_name=name, model_version=version
         )
-        scenes = [SceneRef(*row) for row in rows]
+    scenes = [SceneRef(*row) for row in rows]
     if require and not scenes:
         raise PermanentStageError(
             SCENES_MISSING,

@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
-from app.media.models import Detection, Embedding, TranscriptSegment
+from app.media import stage_repository
+from app.media.models import Detection
 from app.media.service import replace_embeddings, vector_from_bytes
 from inference.cache import content_hash
 from inference.preprocess import RGBImage
@@ -82,35 +82,8 @@ Stored = dict[tuple[Modality, str, str, str], FloatArray]
 async def stored_vectors(ctx: StageContext) -> Stored:
     """The asset's stored vectors by (modality, model name, version, content sha256)."""
     async with ctx.session_factory() as session:
-        rows = await session.execute(
-            select(
-                Embedding.modality,
-                Embedding.model_name,
-                Embedding.model_version,
-                Embedding.content_sha256,
-                Embedding.vector,
-            ).where(Embedding.asset_id == ctx.asset.id, Embedding.content_sha256.is_not(None))
-        )
-        return {(m, n, v, sha): vector_from_bytes(vec) for m, n, v, sha, vec in rows if sha}
-
-
-async def latest_rows(session: AsyncSession, model: Any, *where: Any) -> list[Any]:
-    """Rows of ``model`` matching ``where`` from the model version written last (an upgrade
-    leaves the previous version's rows in place until its index generation is retired)."""
-    newest = await session.execute(
-        select(model.model_name, model.model_version)
-        .where(*where)
-        .group_by(model.model_name, model.model_version)
-        .order_by(func.max(model.created_at).desc())
-        .limit(1)
-    )
-    pick = newest.first()
-    if pick is None:
-        return []
-    rows = await session.scalars(
-        select(model).where(*where, model.model_name == pick[0], model.model_version == pick[1])
-    )
-    return list(rows)
+        rows = await stage_repository.content_vectors(session, asset_id=ctx.asset.id)
+    return {(m, n, v, sha): vector_from_bytes(vec) for m, n, v, sha, vec in rows if sha}
 
 
 async def text_items(ctx: StageContext, scenes: list[SceneRef]) -> list[tuple[Item, str]]:
@@ -125,14 +98,12 @@ async def text_items(ctx: StageContext, scenes: list[SceneRef]) -> list[tuple[It
     add(OwnerType.ASSET, ctx.asset.id, ctx.asset.title)
     scene_ids = {s.id for s in scenes}
     async with ctx.session_factory() as session:
-        segments = await latest_rows(session, TranscriptSegment, TranscriptSegment.asset_id == ctx.asset.id)
+        segments = await stage_repository.latest_segments(session, asset_id=ctx.asset.id)
         # Per kind: OCR and detect are separate stages, each on its own model version.
         detections = [
             d
             for kind in DetectionKind
-            for d in await latest_rows(
-                session, Detection, Detection.asset_id == ctx.asset.id, Detection.kind == kind
-            )
+            for d in await stage_repository.latest_detections(session, asset_id=ctx.asset.id, kind=kind)
         ]
     for segment in sorted(segments, key=lambda s: (s.start_s, s.ordinal)):
         add(OwnerType.SEGMENT, segment.id, segment.text)

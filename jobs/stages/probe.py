@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.models import Asset
+from app.assets import stage_repository
 from app.jobs.pipeline import StageName
 from app.media.probe import probe_file
 from jobs.registry import StageContext, StageOutput, StageRegistry
@@ -25,19 +24,15 @@ async def run_probe(ctx: StageContext) -> StageOutput:
     asset_id = ctx.asset.id
 
     async def write(session: AsyncSession) -> None:
-        # Every probed column is set (None included), so a re-probe leaves no stale value.
-        await session.execute(
-            update(Asset)
-            .where(Asset.id == asset_id)
-            .values(
-                duration_s=result.duration_s,
-                width=result.width,
-                height=result.height,
-                frame_rate=result.frame_rate,
-                audio_channels=result.audio_channels,
-                media_info=result.media_info,
-            )
-            .execution_options(synchronize_session=False)
+        await stage_repository.set_media_facts(
+            session,
+            asset_id=asset_id,
+            duration_s=result.duration_s,
+            width=result.width,
+            height=result.height,
+            frame_rate=result.frame_rate,
+            audio_channels=result.audio_channels,
+            media_info=result.media_info,
         )
 
     return StageOutput(write=write, model_versions={PROBE_MODEL: f"av {av.__version__}"})

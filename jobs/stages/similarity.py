@@ -42,13 +42,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.models import Asset
 from app.core.enums import AssetKind, Modality, OwnerType, SimilarityKind
 from app.jobs.pipeline import StageName
-from app.media.models import Embedding, Scene, TranscriptSegment
+from app.media import stage_repository
 from app.media.service import replace_asset_edges, vector_from_bytes
 from inference.media import hash_distance
 from inference.registry import ModelRef
@@ -201,35 +199,12 @@ def normalised(vector: FloatArray) -> FloatArray | None:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def _live(tenant_id: uuid.UUID) -> list[Any]:
-    return [Asset.tenant_id == tenant_id, Asset.deleted_at.is_(None)]
-
-
 async def scene_vectors(
     session: AsyncSession, tenant_id: uuid.UUID, modality: Modality, model: ModelRef
 ) -> list[SceneVec]:
     """Every live scene vector of the tenant in ``modality`` from ``model``."""
-    rows = await session.execute(
-        select(
-            Embedding.owner_id,
-            Embedding.asset_id,
-            Asset.kind,
-            Scene.start_s,
-            Scene.end_s,
-            Embedding.vector,
-            Scene.phash,
-        )
-        .join(Scene, Scene.id == Embedding.owner_id)
-        .join(Asset, Asset.id == Embedding.asset_id)
-        .where(
-            Embedding.tenant_id == tenant_id,
-            Embedding.owner_type == OwnerType.SCENE,
-            Embedding.modality == modality,
-            Embedding.model_name == model.name,
-            Embedding.model_version == model.version,
-            *_live(tenant_id),
-        )
-        .order_by(Embedding.asset_id, Scene.start_s)
+    rows = await stage_repository.live_scene_vectors(
+        session, tenant_id=tenant_id, modality=modality, model_name=model.name, model_version=model.version
     )
     return [
         SceneVec(sid, aid, kind, start, end, vector_from_bytes(vec), phash)
@@ -245,27 +220,12 @@ async def semantic_scene_vectors(
     for modality, model in ((Modality.BRIDGE, bridge_model), (Modality.TEXT, text_model)):
         for scene in await scene_vectors(session, tenant_id, modality, model):
             parts[scene.scene_id].append(scene.vector)
-    scenes = await session.execute(
-        select(Scene.id, Scene.asset_id, Asset.kind, Scene.start_s, Scene.end_s)
-        .join(Asset, Asset.id == Scene.asset_id)
-        .where(*_live(tenant_id), Asset.kind != AssetKind.TEXT)
-        .order_by(Scene.asset_id, Scene.start_s)
-    )
+    scenes = await stage_repository.live_timed_scenes(session, tenant_id=tenant_id)
     by_asset: dict[uuid.UUID, list[tuple[uuid.UUID, AssetKind, float, float]]] = defaultdict(list)
     for sid, aid, kind, start, end in scenes:
         by_asset[aid].append((sid, kind, start, end))
-    segments = await session.execute(
-        select(Embedding.asset_id, TranscriptSegment.start_s, TranscriptSegment.end_s, Embedding.vector)
-        .join(TranscriptSegment, TranscriptSegment.id == Embedding.owner_id)
-        .join(Asset, Asset.id == Embedding.asset_id)
-        .where(
-            Embedding.owner_type == OwnerType.SEGMENT,
-            Embedding.modality == Modality.TEXT,
-            Embedding.model_name == text_model.name,
-            Embedding.model_version == text_model.version,
-            *_live(tenant_id),
-            Asset.kind != AssetKind.TEXT,
-        )
+    segments = await stage_repository.live_segment_vectors(
+        session, tenant_id=tenant_id, model_name=text_model.name, model_version=text_model.version
     )
     for aid, seg_start, seg_end, vec in segments:
         for sid, _, start, end in by_asset.get(aid, []):
@@ -285,17 +245,8 @@ async def document_vectors(
     session: AsyncSession, tenant_id: uuid.UUID, text_model: ModelRef
 ) -> list[SceneVec]:
     """Per live text asset, the mean of its chunk vectors (as a SceneVec whose scene is the asset)."""
-    rows = await session.execute(
-        select(Embedding.asset_id, Embedding.vector)
-        .join(Asset, Asset.id == Embedding.asset_id)
-        .where(
-            Embedding.owner_type == OwnerType.SEGMENT,
-            Embedding.modality == Modality.TEXT,
-            Embedding.model_name == text_model.name,
-            Embedding.model_version == text_model.version,
-            *_live(tenant_id),
-            Asset.kind == AssetKind.TEXT,
-        )
+    rows = await stage_repository.live_chunk_vectors(
+        session, tenant_id=tenant_id, model_name=text_model.name, model_version=text_model.version
     )
     chunks: dict[uuid.UUID, list[FloatArray]] = defaultdict(list)
     for aid, vec in rows:

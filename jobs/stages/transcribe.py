@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.models import Asset
+from app.assets import stage_repository
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
 from app.media.service import replace_segments
@@ -140,12 +139,7 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             segments=rows,
         )
         if language is not None:
-            await session.execute(
-                update(Asset)
-                .where(Asset.id == asset_id)
-                .values(language=language)
-                .execution_options(synchronize_session=False)
-            )
+            await stage_repository.set_language(session, asset_id=asset_id, language=language)
 
     return StageOutput(write=write, model_versions={model.name: model.version})
 

@@ -233,7 +233,7 @@ async def test_job_cost_is_null_until_a_stage_ran_then_priced(
     async with services.session_factory() as session:
         job = await session.get(Job, job_id)
         assert job is not None
-        # What two stage runs' completions write (jobs/runner.py _add_cost).
+        # What two stage runs' completions write (jobs/runner/outcomes.py add_cost).
         job.cost = cost.merge(
             cost.merge({}, cost.price(first, prices), prices), cost.price(second, prices), prices
         )

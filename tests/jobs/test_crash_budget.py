@@ -116,7 +116,7 @@ async def test_worker_dying_on_every_attempt_fails_the_stage_with_stage_crashed(
     expired_reports = []
     for attempt in range(1, allowed + 1):
         # A worker takes the stage (the runner's own claim) and dies: it never reports again.
-        claim = await asyncio.to_thread(runtime.call, runtime.runner._claim(job.id, "scenes"))
+        claim = await asyncio.to_thread(runtime.call, runtime.runner.claim(job.id, "scenes"))
         assert claim is not None
         assert claim.stage.attempts == attempt
         await lease_expired(services, job.id, "scenes")
@@ -215,7 +215,7 @@ async def test_retry_job_after_stage_crashed_runs_the_stage_again(
     job = await ingest_video(with_runtime(services, short_lease, None), tenant, media_root, shade=2)
     await deliver(runtime, job.id, "probe")
     for _ in range(2):
-        assert await asyncio.to_thread(runtime.call, runtime.runner._claim(job.id, "scenes")) is not None
+        assert await asyncio.to_thread(runtime.call, runtime.runner.claim(job.id, "scenes")) is not None
         await lease_expired(services, job.id, "scenes")
         await asyncio.to_thread(runtime.call, sweep_once(runtime.services, runtime.enqueuer))
     with pytest.raises(PermanentStageError) as refused:

@@ -1,0 +1,178 @@
+"""The statements the pipeline's stages read the media rows with: an asset's scenes of one
+scene model, its stored vectors, the newest outputs of an upstream stage, and a tenant's
+live vectors for similarity. Rows come back as the columns the stages need, no ORM objects
+where a tuple does (similarity reads every vector of a tenant)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.models import Asset
+from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
+from app.media.models import Detection, Embedding, Scene, TranscriptSegment
+
+OutputT = TypeVar("OutputT", TranscriptSegment, Detection)
+
+
+async def scenes_of_model(
+    session: AsyncSession, *, asset_id: uuid.UUID, model_name: str, model_version: str
+) -> Sequence[Row[uuid.UUID, int, float, float, str | None, str | None]]:
+    """(id, ordinal, start_s, end_s, keyframe_blob_key, phash) of the asset's scenes of one
+    scene model, in order."""
+    rows = await session.execute(
+        select(Scene.id, Scene.ordinal, Scene.start_s, Scene.end_s, Scene.keyframe_blob_key, Scene.phash)
+        .where(
+            Scene.asset_id == asset_id, Scene.model_name == model_name, Scene.model_version == model_version
+        )
+        .order_by(Scene.ordinal)
+    )
+    return rows.all()
+
+
+async def content_vectors(
+    session: AsyncSession, *, asset_id: uuid.UUID
+) -> Sequence[Row[Modality, str, str, str | None, bytes]]:
+    """(modality, model name, version, content sha256, vector bytes) of the asset's vectors
+    that record what they embedded."""
+    rows = await session.execute(
+        select(
+            Embedding.modality,
+            Embedding.model_name,
+            Embedding.model_version,
+            Embedding.content_sha256,
+            Embedding.vector,
+        ).where(Embedding.asset_id == asset_id, Embedding.content_sha256.is_not(None))
+    )
+    return rows.all()
+
+
+async def _latest_version_rows(
+    session: AsyncSession, model: type[OutputT], where: list[ColumnElement[bool]]
+) -> list[OutputT]:
+    """Rows of ``model`` matching ``where`` from the model version written last (an upgrade
+    leaves the previous version's rows in place until its index generation is retired)."""
+    newest = await session.execute(
+        select(model.model_name, model.model_version)
+        .where(*where)
+        .group_by(model.model_name, model.model_version)
+        .order_by(func.max(model.created_at).desc())
+        .limit(1)
+    )
+    pick = newest.first()
+    if pick is None:
+        return []
+    rows = await session.scalars(
+        select(model).where(*where, model.model_name == pick[0], model.model_version == pick[1])
+    )
+    return list(rows)
+
+
+async def latest_segments(session: AsyncSession, *, asset_id: uuid.UUID) -> list[TranscriptSegment]:
+    """The asset's transcript segments (or text chunks) of the newest model version."""
+    return await _latest_version_rows(session, TranscriptSegment, [TranscriptSegment.asset_id == asset_id])
+
+
+async def latest_detections(
+    session: AsyncSession, *, asset_id: uuid.UUID, kind: DetectionKind
+) -> list[Detection]:
+    """The asset's detections of ``kind`` of the newest model version (each kind is written by
+    its own stage, on its own model version)."""
+    return await _latest_version_rows(
+        session, Detection, [Detection.asset_id == asset_id, Detection.kind == kind]
+    )
+
+
+def _live(tenant_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    return [Asset.tenant_id == tenant_id, Asset.deleted_at.is_(None)]
+
+
+def _of_model(modality: Modality, model_name: str, model_version: str) -> list[ColumnElement[bool]]:
+    return [
+        Embedding.modality == modality,
+        Embedding.model_name == model_name,
+        Embedding.model_version == model_version,
+    ]
+
+
+async def live_scene_vectors(
+    session: AsyncSession, *, tenant_id: uuid.UUID, modality: Modality, model_name: str, model_version: str
+) -> Sequence[Row[uuid.UUID, uuid.UUID, AssetKind, float, float, bytes, str | None]]:
+    """(scene id, asset id, asset kind, start_s, end_s, vector bytes, phash) of every scene
+    vector of the tenant's live assets in ``modality`` from one model, by asset and time."""
+    rows = await session.execute(
+        select(
+            Embedding.owner_id,
+            Embedding.asset_id,
+            Asset.kind,
+            Scene.start_s,
+            Scene.end_s,
+            Embedding.vector,
+            Scene.phash,
+        )
+        .join(Scene, Scene.id == Embedding.owner_id)
+        .join(Asset, Asset.id == Embedding.asset_id)
+        .where(
+            Embedding.tenant_id == tenant_id,
+            Embedding.owner_type == OwnerType.SCENE,
+            *_of_model(modality, model_name, model_version),
+            *_live(tenant_id),
+        )
+        .order_by(Embedding.asset_id, Scene.start_s)
+    )
+    return rows.all()
+
+
+async def live_timed_scenes(
+    session: AsyncSession, *, tenant_id: uuid.UUID
+) -> Sequence[Row[uuid.UUID, uuid.UUID, AssetKind, float, float]]:
+    """(scene id, asset id, asset kind, start_s, end_s) of every scene of the tenant's live
+    assets that have a timeline (all kinds but text), by asset and time."""
+    rows = await session.execute(
+        select(Scene.id, Scene.asset_id, Asset.kind, Scene.start_s, Scene.end_s)
+        .join(Asset, Asset.id == Scene.asset_id)
+        .where(*_live(tenant_id), Asset.kind != AssetKind.TEXT)
+        .order_by(Scene.asset_id, Scene.start_s)
+    )
+    return rows.all()
+
+
+async def live_segment_vectors(
+    session: AsyncSession, *, tenant_id: uuid.UUID, model_name: str, model_version: str
+) -> Sequence[Row[uuid.UUID, float, float, bytes]]:
+    """(asset id, start_s, end_s, vector bytes) of the text vectors of the transcript segments
+    of the tenant's live assets with a timeline (all kinds but text) from one model."""
+    rows = await session.execute(
+        select(Embedding.asset_id, TranscriptSegment.start_s, TranscriptSegment.end_s, Embedding.vector)
+        .join(TranscriptSegment, TranscriptSegment.id == Embedding.owner_id)
+        .join(Asset, Asset.id == Embedding.asset_id)
+        .where(
+            Embedding.owner_type == OwnerType.SEGMENT,
+            *_of_model(Modality.TEXT, model_name, model_version),
+            *_live(tenant_id),
+            Asset.kind != AssetKind.TEXT,
+        )
+    )
+    return rows.all()
+
+
+async def live_chunk_vectors(
+    session: AsyncSession, *, tenant_id: uuid.UUID, model_name: str, model_version: str
+) -> Sequence[Row[uuid.UUID, bytes]]:
+    """(asset id, vector bytes) of the text vectors of the chunks of the tenant's live text
+    assets from one model."""
+    rows = await session.execute(
+        select(Embedding.asset_id, Embedding.vector)
+        .join(Asset, Asset.id == Embedding.asset_id)
+        .where(
+            Embedding.owner_type == OwnerType.SEGMENT,
+            *_of_model(Modality.TEXT, model_name, model_version),
+            *_live(tenant_id),
+            Asset.kind == AssetKind.TEXT,
+        )
+    )
+    return rows.all()
