@@ -213,7 +213,7 @@ class JobRuntime:
         return services
 
     def _start_sweepers(self, services: Services, enqueuer: DramatiqEnqueuer) -> None:
-        """The sweeper, and beside it the search reconciler, on the runtime's loop."""
+        """The sweeper, and beside it the search reconciler and the blob sweeper, on the runtime's loop."""
         self._sweeper_stop = asyncio.Event()
         # In-process queues start empty: whatever was queued before this process is gone.
         first = timedelta(0) if self.settings.broker_url.startswith("memory://") else None
