@@ -250,6 +250,17 @@ def test_keda_scales_each_worker_on_its_queue_keys(objects: list[Obj]) -> None:
     assert hpa["spec"]["scaleTargetRef"]["name"] == "mediakg-api"
 
 
+def test_postgres_admits_every_pod_the_autoscalers_may_run(objects: list[Obj]) -> None:
+    # Each pod opens up to pool + overflow (app/core/db.py: max_overflow = pool size).
+    per_pod = 2 * int(_config(objects)["MEDIAKG_DATABASE_POOL_SIZE"])
+    pods = _one(objects, "HorizontalPodAutoscaler", "mediakg-api")["spec"]["maxReplicas"] + sum(
+        o["spec"]["maxReplicaCount"] for o in objects if o["kind"] == "ScaledObject"
+    )
+    cluster = _one(objects, "Cluster", "mediakg-pg")
+    # CNPG keeps superuser_reserved_connections (3) and its own few; 20 spare for operators.
+    assert pods * per_pod + 20 <= int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+
+
 def test_every_namespaced_object_is_in_the_overlay_namespace(objects: list[Obj]) -> None:
     (namespace,) = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
     for obj in objects:
