@@ -103,6 +103,51 @@ async def test_refused_uploads_and_path_ingests_leave_the_store_as_it_was(
         assert _disk_bytes(blobs.root) == len(PNG_1PX)
 
 
+class _Unseekable(io.RawIOBase):
+    """A body read once, front to back (a socket): nothing can be sniffed before it is copied,
+    so the kind is known only once it is staged. ``fail_after`` bytes in, the client is gone."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self._data = io.BytesIO(data)
+        self._fail_after = fail_after
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._fail_after is not None and self._data.tell() >= self._fail_after:
+            raise ConnectionResetError("client disconnected")
+        return self._data.readinto(buffer)
+
+
+async def test_content_refused_or_cut_off_after_staging_leaves_nothing(
+    services: Services, blobs: BlobStore, tenant: Tenant
+) -> None:
+    async with services.session_factory() as session:
+        for attempt in range(3):
+            with pytest.raises(UnsupportedMediaError, match="unrecognised"):
+                await ingest_stream(
+                    session,
+                    services=services,
+                    tenant_id=tenant.id,
+                    stream=io.BufferedReader(_Unseekable(UNSUPPORTED)),
+                    filename=f"clip{attempt}.bin",
+                    actor="t",
+                )
+        with pytest.raises(ConnectionResetError):
+            await ingest_stream(
+                session,
+                services=services,
+                tenant_id=tenant.id,
+                stream=io.BufferedReader(_Unseekable(PNG_1PX + bytes(12 * MIB), fail_after=11 * MIB)),
+                filename="cut.png",
+                actor="t",
+            )
+    assert _stored(blobs) == {}
+    if isinstance(blobs, LocalBlobStore):
+        assert _disk_bytes(blobs.root) == 0
+
+
 async def test_other_refusals_discard_the_staged_content(
     services: Services, blobs: BlobStore, tenant: Tenant
 ) -> None:
