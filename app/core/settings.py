@@ -391,6 +391,16 @@ class Settings(BaseSettings):
             ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         return value
 
+    @field_validator("blob_url")
+    @classmethod
+    def _check_blob_url(cls, value: str) -> str:
+        # Refused here, so a typo is one "invalid configuration" line rather than a traceback
+        # when the store is built (app/core/blobs/__init__.py).
+        s3_bucket_named = value.startswith("s3://") and len(value) > len("s3://")
+        if value and not value.startswith("file://") and not s3_bucket_named:
+            raise ValueError("use file:///directory or s3://bucket[/prefix]")
+        return value
+
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from app.core.blobs import STAGING_PREFIX, BlobStore, LocalBlobStore, blob_key, create_blob_store
 from app.core.blobs.s3 import S3BlobStore
@@ -209,8 +210,9 @@ def test_create_blob_store_from_settings(tmp_path: Path, s3_endpoint: str, s3_bu
     assert isinstance(s3, S3BlobStore)
     key = s3.put_bytes(b"hello").key
     assert object_keys(s3_endpoint, s3_bucket) == [f"p/{key}"]
-    with pytest.raises(ValueError, match="unsupported blob store URL scheme 'gs'"):
-        create_blob_store(Settings(data_dir=tmp_path, blob_url="gs://bucket"))
+    for url in ("gs://bucket", "s3://", "/var/blobs"):
+        with pytest.raises(ValidationError, match=r"use file:///directory or s3://bucket\[/prefix\]"):
+            Settings(data_dir=tmp_path, blob_url=url)
     with pytest.raises(ValueError, match="names no bucket"):
         create_blob_store(Settings(data_dir=tmp_path, blob_url="s3:///nobucket"))
 
