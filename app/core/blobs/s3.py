@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from obstore import ObjectMeta
     from obstore.store import S3Config
 
+# Parts uploaded at once: an upload holds about this many parts in memory, whatever its size.
+_PARTS_IN_FLIGHT = 4
 # Cached files used this recently are never evicted: a stage may be decoding them.
 _CACHE_KEEP_SECONDS = 3600
 
@@ -83,7 +85,13 @@ class S3BlobStore:
         meter = Meter(stream, max_bytes=max_bytes)
         # A multipart upload, part by part as the stream delivers: obstore aborts it (and S3
         # drops its parts) when the stream raises (too large, client gone) or a part fails.
-        obstore.put(self._store, staging_key, meter.chunks(), chunk_size=self._part_bytes)
+        obstore.put(
+            self._store,
+            staging_key,
+            meter.chunks(),
+            chunk_size=self._part_bytes,
+            max_concurrency=_PARTS_IN_FLIGHT,
+        )
         if meter.size == 0:
             obstore.delete(self._store, staging_key)
             raise EmptyFileError("the content is empty")
