@@ -1,7 +1,7 @@
 """A scene in words: the text the embed stage embeds as a scene's own text vector.
 
 Shared by the embed stage (``jobs/stages/embed.py``) and ``mediakg search reindex``
-(``jobs.indexing.missing_texts``), so both compute the same text, hence the same content
+(``jobs.indexing.reembed.missing_texts``), so both compute the same text, hence the same content
 sha256, and a vector stored by one is reused by the other.
 
 The text holds, one part per line:
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from app.core.enums import DetectionKind
-from app.media.models import Detection
+from search.render import DetectionRow
 
 
 @cache
@@ -62,17 +62,17 @@ def people_text(faces: int) -> str:
     return "one person" if faces == 1 else f"{faces} people"
 
 
-def scene_text(detections: Iterable[Detection]) -> str:
+def scene_text(detections: Iterable[DetectionRow]) -> str:
     """The text of one scene from its detections (every kind); "" when nothing was found."""
-    ocr: list[Detection] = []
+    ocr: list[DetectionRow] = []
     labels: dict[str, float] = {}
     faces = 0
     for detection in detections:
-        if detection.kind is DetectionKind.TEXT:
+        if detection.kind == DetectionKind.TEXT:
             ocr.append(detection)
-        elif detection.kind is DetectionKind.LABEL:
+        elif detection.kind == DetectionKind.LABEL:
             labels[detection.label] = max(labels.get(detection.label, 0.0), detection.confidence)
-        elif detection.kind is DetectionKind.FACE:
+        elif detection.kind == DetectionKind.FACE:
             faces += 1
     lines = [
         "\n".join(d.label for d in sorted(ocr, key=lambda d: (d.box_y or 0.0, d.box_x or 0.0))).strip(),

@@ -18,8 +18,9 @@ from app.core.settings import Settings
 from app.entrypoints.bootstrap import inference_for
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
+from app.search_index.repository import load_snapshots
 from app.tenancy.models import Tenant
-from jobs.indexing import embed_missing, generation_spec, load_snapshots, sync_assets
+from jobs.indexing import embed_missing, generation_spec, sync_assets
 from search.backend import GenerationSpec, SearchBackend, VectorSpec
 from search.documents import DocType, VectorField
 from search.query import SearchQuery

@@ -18,9 +18,10 @@ from app.core.settings import Settings, get_settings
 from app.entrypoints.cli import cli
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
+from app.search_index.repository import load_snapshots
 from app.tenancy.models import Tenant
 from inference.router import InferenceConfig, InferenceRouter
-from jobs.indexing import generation_spec, load_snapshots, missing_texts, reindex, sync_assets
+from jobs.indexing import generation_spec, missing_texts, reindex, sync_assets
 from search.backend import GenerationError, GenerationState, SearchBackend
 from search.documents import VectorField
 from search.query import QueryVector, SearchQuery

@@ -18,23 +18,16 @@ from app.core.enums import JobStatus
 from app.core.settings import Settings
 from app.jobs.models import Job
 from app.jobs.pipeline import StageName
+from app.search_index.repository import deletion_versions, load_snapshots
 from app.tenancy.models import Tenant
-from jobs.indexing import (
-    AssetSnapshot,
-    build_document,
-    deletion_versions,
-    load_snapshots,
-    micros,
-    reconcile_deleted,
-    sync_assets,
-    write_snapshots,
-)
+from jobs.indexing import reconcile_deleted, sync_assets, write_snapshots
 from jobs.registry import DEFAULT_STAGE_MODULES, build_registry
 from jobs.stages.index import run_index
 from search.backend import GenerationSpec, GenerationState, SearchBackend, VectorSpec
 from search.documents import AssetDocument, DocType, MomentDocument, TimedText, VectorField
 from search.embedded import EmbeddedBackend
 from search.query import QueryVector, SearchQuery, TextField
+from search.render import AssetSnapshot, micros, render_document
 from tests.jobs.conftest import RuntimeFactory, ingest_video, wait_for, wait_jobs, with_runtime
 from tests.search.indexgraph import SPEC, T0, IndexGraph, build_index_graph
 
@@ -101,7 +94,7 @@ async def test_document_of_a_video(services: Services, graph: IndexGraph) -> Non
     (snapshot,) = await _snapshots(services, graph.harbour)
     first, second = graph.scenes
     h = round(R2, 6)
-    assert _plain(build_document(snapshot, SPEC)) == {
+    assert _plain(render_document(snapshot, SPEC)) == {
         "tenant": str(graph.harbour.tenant_id),
         "asset": str(graph.harbour.id),
         # The asset row (a day after T0) is newer than every output row.
@@ -152,7 +145,7 @@ async def test_document_of_a_video(services: Services, graph: IndexGraph) -> Non
 async def test_document_takes_the_generations_own_model(services: Services, graph: IndexGraph) -> None:
     (snapshot,) = await _snapshots(services, graph.harbour)
     other = GenerationSpec(name="g2", vectors={VectorField.TEXT: VectorSpec(4, "text-m:2")})
-    document = build_document(snapshot, other)
+    document = render_document(snapshot, other)
     # Only the keeper's segment has a text-m:2 vector; nothing of text-m:1 leaks in.
     assert {k.value: v.model_version for k, v in document.vectors.items()} == {"text": "text-m:2"}
     assert [dict(m.vectors) != {} for m in document.moments] == [False, True]
