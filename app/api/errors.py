@@ -12,6 +12,7 @@ Anything else is unexpected and masked (see ``app/api/limits.py``).
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,6 +87,7 @@ class UserErrorCode(enum.Enum):
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     FETCH_FAILED = "FETCH_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 register(
@@ -110,6 +112,7 @@ register(
         "to a non-public address.",
         "FETCH_FAILED": "Fetching the URL failed: no answer, an HTTP error status, too many redirects or "
         "too slow.",
+        "RATE_LIMITED": "The caller used up a rate limit; retry after retryAfterSeconds.",
     },
 )
 
@@ -205,6 +208,16 @@ class FetchFailedErrorType(UserErrorType):
     """FetchFailedError."""
 
 
+@strawberry.type(
+    name="RateLimited",
+    description="The caller used up a rate limit (per minute): retry after the given delay.",
+)
+class RateLimitedErrorType(UserErrorType):
+    """RateLimitedError."""
+
+    retry_after_seconds: float = strawberry.field(description="Seconds until the limit's window ends.")
+
+
 @strawberry.type(name="MalformedId", description="The ID is not one this API issued.")
 class MalformedIdErrorType(UserErrorType):
     """MalformedIdError."""
@@ -258,6 +271,13 @@ def user_error(
             code=UserErrorCode.BACKPRESSURE,
             field=exc.field,
             retry_after_seconds=exc.retry_after_s,
+        )
+    elif isinstance(exc, domain.RateLimitedError):
+        result = RateLimitedErrorType(
+            message=exc.message,
+            code=UserErrorCode.RATE_LIMITED,
+            field=exc.field,
+            retry_after_seconds=math.ceil(exc.retry_after_s),
         )
     elif isinstance(exc, domain.FileTooLargeError):
         result = FileTooLargeErrorType(

@@ -29,6 +29,7 @@ from app.api.body_limit import BodyLimitMiddleware
 from app.api.context import CallerResolver, Context, Loaders
 from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
+from app.api.rate_limits import take_request, too_many_requests
 from app.api.schema import SchemaLimits, create_schema
 from app.api.urls import BLOB_ROUTE
 from app.core.blobs import BlobReader
@@ -134,6 +135,9 @@ def create_graphql_app(services: Services) -> Starlette:
     async def blob(request: Request) -> Response:
         key = request.path_params["key"]
         caller = await callers.resolve(request)
+        retry_after = await take_request(services, caller)
+        if retry_after is not None:
+            return too_many_requests(retry_after)
         async with services.session_factory() as session:
             owned = await media_repository.tenant_owns_blob(session, tenant_id=caller.tenant_id, key=key)
         if not owned:

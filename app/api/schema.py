@@ -25,6 +25,7 @@ from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
 from app.api.ops.queries import OpsQueries
 from app.api.pagination import DEFAULT_PAGE_SIZE
+from app.api.rate_limits import RequestRateLimiter
 from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
@@ -107,7 +108,16 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         )
 
     # OperationTelemetry last: it must see resolver errors before ErrorPolicy masks them.
-    extensions: list[Any] = [tokens, depth, aliases, complexity, ErrorPolicy, OperationTelemetry]
+    # RequestRateLimiter first: an operation over the caller's limit costs no parsing.
+    extensions: list[Any] = [
+        RequestRateLimiter,
+        tokens,
+        depth,
+        aliases,
+        complexity,
+        ErrorPolicy,
+        OperationTelemetry,
+    ]
     return MediaSchema(
         query=Query,
         mutation=Mutation,

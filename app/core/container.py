@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.blobs import BlobStore
 from app.core.events import Publisher
 from app.core.netguard import Network
+from app.core.ratelimit import InProcessRateLimiter, RateLimiter
 from app.core.settings import Settings
 
 
@@ -51,6 +52,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     # Resolver and transport of outbound fetches (URL ingest): tests swap in a resolver stub.
     network: Network = field(default_factory=Network)
+    # Per-caller request and ingest-byte counters (Redis-backed when rate_limit_url says so).
+    rate_limiter: RateLimiter = field(default_factory=InProcessRateLimiter)
 
     async def inference_router(self) -> Any:
         """The process's inference router (``inference.router.InferenceRouter``), built on first use."""
@@ -68,4 +71,5 @@ class Services:
         if self.inference is not None:
             await self.inference.aclose()
         await self.publisher.close()
+        await self.rate_limiter.aclose()
         await self.engine.dispose()

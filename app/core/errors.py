@@ -92,3 +92,13 @@ class BackpressureError(DomainError):
     def __init__(self, message: str, *, retry_after_s: float, field: list[str] | None = None) -> None:
         super().__init__(message, field=field)
         self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(DomainError):
+    """The caller used up a rate limit; try again after ``retry_after_s`` seconds."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after_s: float, field: list[str] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s

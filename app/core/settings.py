@@ -293,6 +293,26 @@ class Settings(BaseSettings):
             "never exempt a network with metadata services or internal admin endpoints."
         ),
     )
+    rate_limit_requests_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests (GraphQL operations, blob downloads) a caller may make a minute; 0: no limit.",
+    )
+    rate_limit_ingest_bytes_per_minute: int = Field(
+        default=20 * 1024**3,
+        ge=0,
+        description=(
+            "Bytes one caller may ingest per minute (uploads, server paths, URLs); an ingest starts while "
+            "budget is left and is charged its size; 0: no limit."
+        ),
+    )
+    rate_limit_url: str = Field(
+        default="",
+        description=(
+            "Where rate-limit counters live: memory:// (this process) or redis://... (shared by every API "
+            "process). Empty follows pubsub_url: Redis when that is redis://, else memory://."
+        ),
+    )
     max_query_depth: int = Field(default=12, ge=1, description="GraphQL query depth limit.")
     max_query_complexity: int = Field(
         default=5000, ge=1, description="GraphQL complexity limit (estimated nodes returned)."
@@ -419,6 +439,8 @@ class Settings(BaseSettings):
             self.blob_cache_dir = self.data_dir / "blob-cache"
         if not self.pubsub_url:
             self.pubsub_url = self.broker_url if self.broker_url.startswith("redis") else "memory://"
+        if not self.rate_limit_url:
+            self.rate_limit_url = self.pubsub_url if self.pubsub_url.startswith("redis") else "memory://"
         if not self.allowed_roots:
             self.allowed_roots = [Path.cwd()]
         self.allowed_roots = [root.expanduser().resolve() for root in self.allowed_roots]

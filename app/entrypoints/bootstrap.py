@@ -10,6 +10,7 @@ from app.core.blobs import create_blob_store
 from app.core.container import Services
 from app.core.db import create_engine, create_session_factory
 from app.core.pubsub import create_publisher
+from app.core.ratelimit import create_rate_limiter
 from app.core.settings import Settings
 from app.core.telemetry.sqlalchemy import instrument_engine
 from search.factory import open_backend
@@ -31,6 +32,7 @@ def build_services(settings: Settings) -> Services:
         session_factory=create_session_factory(engine),
         blobs=create_blob_store(settings),
         publisher=create_publisher(settings.pubsub_url, prefix=settings.redis_key_prefix),
+        rate_limiter=create_rate_limiter(settings.rate_limit_url, prefix=settings.redis_key_prefix),
         # One backend per process (and per event loop: the job runtime builds its own), so the
         # embedded index keeps one in-memory matrix and Elasticsearch one connection pool.
         search=open_backend(

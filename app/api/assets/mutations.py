@@ -32,6 +32,7 @@ from app.api.errors import (
     MalformedIdErrorType,
     NotFoundErrorType,
     PathNotAllowedErrorType,
+    RateLimitedErrorType,
     UnreadableFileErrorType,
     UnsupportedMediaErrorType,
     UrlNotAllowedErrorType,
@@ -43,6 +44,7 @@ from app.api.errors import (
 from app.api.fields import mutation
 from app.api.ids import decode_id
 from app.api.jobs.types import JobType
+from app.api.rate_limits import charge_ingest, check_ingest_budget
 from app.assets import service as assets
 from app.assets.service import IngestResult
 from app.audit import service as audit
@@ -138,6 +140,7 @@ _INGEST_ERRORS: tuple[type[UserErrorType], ...] = (
     BackpressureErrorType,
     UrlNotAllowedErrorType,
     FetchFailedErrorType,
+    RateLimitedErrorType,
 )
 
 IngestAssetResult = Annotated[
@@ -151,7 +154,8 @@ IngestAssetResult = Annotated[
     | InvalidInputErrorType
     | BackpressureErrorType
     | UrlNotAllowedErrorType
-    | FetchFailedErrorType,
+    | FetchFailedErrorType
+    | RateLimitedErrorType,
     strawberry.union("IngestAssetResult", description="The ingested asset, or why it was not ingested."),
 ]
 
@@ -177,8 +181,12 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
     remap = _field_mapper(
         prefix, {"path": ["source", "path"], "upload": ["source", "upload"], "url": ["source", "url"]}
     )
+    # Uploaded bytes were received whatever the outcome; fetched or read ones count once registered.
+    upload: Any = item.source.upload  # a starlette UploadFile
+    received: int = (upload.size or 0) if upload else 0
     try:
         kwargs = _check_ingest_input(item)
+        await check_ingest_budget(ctx.services, ctx.caller)
         async with session_scope(ctx.session_factory) as session:
             result: IngestResult
             if item.source.path:
@@ -191,8 +199,7 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
                     queue=queue,
                     **kwargs,
                 )
-            elif item.source.upload:
-                upload: Any = item.source.upload  # a starlette UploadFile
+            elif upload:
                 result = await assets.ingest_stream(
                     session,
                     services=ctx.services,
@@ -229,7 +236,9 @@ async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefi
                     details={"job_id": str(result.job.id) if result.job else None},
                 )
     except DomainError as exc:
+        await charge_ingest(ctx.services, ctx.caller, received)
         return user_error(remap(exc), allowed=_INGEST_ERRORS, max_bytes=ctx.settings.max_upload_bytes)
+    await charge_ingest(ctx.services, ctx.caller, received or result.asset.size_bytes)
     return IngestAssetSuccess(
         asset=AssetType.from_row(result.asset),
         job=JobType.from_row(result.job) if result.job is not None else None,
