@@ -25,13 +25,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from app.core.settings import get_settings
+from app.entrypoints.bootstrap import triton_environment
 from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
 from inference.local import LocalBackend, ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8, ModelSpec
-from inference.triton import TritonBackend, TritonConfig
-from inference.triton_repo import triton_model_name
-from inference.triton_server import TritonEnvironment, TritonEnvironmentError, TritonServer
+from inference.triton.client import TritonBackend, TritonConfig
+from inference.triton.launcher import TritonEnvironmentError, TritonServer
+from inference.triton.model_repository import triton_model_name
 
 REQUESTS = 64
 
@@ -103,7 +105,7 @@ async def main() -> None:
     )
 
     try:
-        env = TritonEnvironment.load()
+        env = triton_environment(get_settings())
     except TritonEnvironmentError as exc:
         sys.stdout.write(f"Triton skipped: {exc}\n")
     else:

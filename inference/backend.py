@@ -1,4 +1,4 @@
-"""The contract every inference backend implements (local now, Triton later).
+"""The contract every inference backend implements (local models, Triton, the fallback pair).
 
 A backend runs one model version on named numpy tensors, exactly as the model's
 :class:`~inference.registry.ModelSpec` declares them; it knows nothing of tasks, caching or

@@ -39,9 +39,9 @@ from inference.benchsets import (
     photos_available,
     text_image,
 )
-from inference.metrics import word_error_rate
 from inference.models.base import as_strings
 from inference.preprocess import imagenet_pixels
+from inference.quality import word_error_rate
 from inference.registry import ModelRegistry, ModelSpec, Task, Tensors
 
 NO_PHOTOS = "scikit-image not installed (it ships the photos)"

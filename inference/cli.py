@@ -14,7 +14,7 @@ from inference.bench import BENCHES, run_bench, to_markdown
 from inference.local import LocalBackend, ModelPool
 from inference.registry import Task, default_registry
 from inference.shadow import ShadowBackend, ShadowConfig
-from inference.triton import TritonBackend, TritonConfig
+from inference.triton.client import TritonBackend, TritonConfig
 
 app = typer.Typer(help="Model benchmarks and safe upgrades.", no_args_is_help=True)
 

@@ -11,7 +11,8 @@ up) is served by that model instead. The substitution happens where the router p
 so the output is stamped with, and cached under, the model that actually produced it.
 
 Every call is counted in :class:`InferenceMetrics` (served per backend, fallbacks per reason,
-breaker transitions): a plain object the telemetry layer reads or subscribes to.
+breaker transitions): a plain object tests and health checks read or subscribe to; fallbacks
+are also counted in the ``mediakg.model.fallbacks`` metric (``inference.telemetry``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from app.core.telemetry import record_fallback
 from inference.backend import InferenceBackend
 from inference.batching import BatchingBackend
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
@@ -34,7 +34,8 @@ from inference.errors import BackendUnavailableError, PermanentInferenceError
 from inference.local import LocalBackend, ModelPool
 from inference.registry import ModelRegistry, ModelSpec, Task, Tensors
 from inference.router import InferenceConfig, InferenceRouter
-from inference.triton import TritonBackend, TritonConfig, TritonTimeoutError
+from inference.telemetry import record_fallback
+from inference.triton.client import TritonBackend, TritonConfig, TritonTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,8 @@ class FallbackBackend:
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    """Triton, breaker and fallback settings (``jobs`` builds it from ``app.core.settings``)."""
+    """Triton, breaker and fallback settings (``inference.factory.routing_config`` builds it
+    from the service's settings)."""
 
     triton: TritonConfig = field(default_factory=TritonConfig)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
@@ -187,43 +189,6 @@ class RoutingConfig:
     triton_models: frozenset[str] | None = None
     # Validate and warm up on Triton at start(); False defers both to the first call.
     validate_at_start: bool = True
-
-
-class RoutingSettings(Protocol):
-    """The fields of ``app.core.settings.Settings`` routing reads (``inference`` does not import ``app``)."""
-
-    inference_url: str
-    triton_timeout_seconds: float
-    triton_timeouts: dict[str, float]
-    triton_retries: int
-    triton_startup_timeout_seconds: float
-    triton_models: list[str]
-    breaker_failure_threshold: int
-    breaker_open_seconds: float
-    breaker_half_open_probes: int
-    inference_fallback_models: dict[str, str]
-    shadow_models: dict[str, str]
-    shadow_sample_rate: float
-
-
-def routing_config(settings: RoutingSettings) -> RoutingConfig:
-    """Routing configuration from the service settings."""
-    return RoutingConfig(
-        triton=TritonConfig(
-            url=settings.inference_url,
-            timeout_s=settings.triton_timeout_seconds,
-            timeouts=dict(settings.triton_timeouts),
-            retries=settings.triton_retries,
-            startup_timeout_s=settings.triton_startup_timeout_seconds,
-        ),
-        breaker=BreakerConfig(
-            failure_threshold=settings.breaker_failure_threshold,
-            open_seconds=settings.breaker_open_seconds,
-            half_open_probes=settings.breaker_half_open_probes,
-        ),
-        fallback_models=dict(settings.inference_fallback_models),
-        triton_models=frozenset(settings.triton_models) or None,
-    )
 
 
 class ResilientRouter(InferenceRouter):
@@ -334,31 +299,3 @@ class ResilientRouter(InferenceRouter):
             for key in spec.derived_from or (spec.key,):
                 specs[key] = self.registry.get(*key.split(":", 1))
         return list(specs.values())
-
-
-def build_router(
-    config: InferenceConfig,
-    settings: RoutingSettings,
-    *,
-    pool: ModelPool | None = None,
-    cache: EmbeddingCache | None = None,
-    metrics: InferenceMetrics | None = None,
-) -> InferenceRouter:
-    """The router ``settings`` ask for: local only for ``local://``, Triton-first otherwise,
-    with shadow candidates when configured. Call ``await router.start()`` on a
-    :class:`ResilientRouter` before serving (validation and warm-up)."""
-    from inference.shadow import ShadowConfig, enable_shadow
-
-    router: InferenceRouter
-    if settings.inference_url.startswith("local://"):
-        router = InferenceRouter(config, pool=pool, cache=cache)
-    else:
-        router = ResilientRouter(
-            config, routing=routing_config(settings), pool=pool, cache=cache, metrics=metrics
-        )
-    if settings.shadow_models:
-        enable_shadow(
-            router,
-            ShadowConfig(candidates=dict(settings.shadow_models), sample_rate=settings.shadow_sample_rate),
-        )
-    return router

@@ -92,10 +92,6 @@ class ModelPool:
         """True when a factory for ``spec`` is known."""
         return spec.key in self._factories
 
-    def is_loaded(self, spec: ModelSpec) -> bool:
-        """True when ``spec`` is already in memory."""
-        return spec.key in self._runners
-
     def get(self, spec: ModelSpec) -> Runner:
         """The runner for ``spec``, loading it on first use (blocking: call off the event loop)."""
         runner = self._runners.get(spec.key)
@@ -159,8 +155,8 @@ class LocalBackend:
     async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
         """Run ``spec`` on a worker thread; at most its concurrency limit at once."""
         # Imported here, not with the module: the Triton server's Python backend imports this
-        # module for ModelPool, in an environment without the service's telemetry packages.
-        from app.core.telemetry import model_call
+        # module for ModelPool, in an environment without the OpenTelemetry API.
+        from inference.telemetry import model_call
 
         batch = spec.validate_inputs(inputs) if self._validate else None
         stats = self.stats.setdefault(spec.key, CallStats())

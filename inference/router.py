@@ -1,8 +1,9 @@
 """The one object pipeline stages call: task in, typed result (stamped with its model) out.
 
 The router picks the model version for each task from :class:`InferenceConfig`, sends tensors to
-the configured backend (local for now, wrapped in the micro-batcher), serves repeated content
-from the embedding cache, and composes derived models (the text-to-image bridge).
+the configured backend (local models behind the micro-batcher; Triton-first with local fallback
+in :class:`inference.fallback.ResilientRouter`), serves repeated content from the embedding
+cache, and composes derived models (the text-to-image bridge).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.core.telemetry import record_confidences, record_embedding_norms
 from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
 from inference.cache import EmbeddingCache, content_hash
@@ -40,9 +40,9 @@ from inference.registry import (
     ModelRegistry,
     ModelSpec,
     Task,
-    Tensors,
     default_registry,
 )
+from inference.telemetry import record_confidences, record_embedding_norms
 from inference.types import (
     Embeddings,
     Face,
@@ -74,9 +74,10 @@ class SettingsLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class InferenceConfig:
-    """How models are chosen and served; ``jobs`` builds it from ``app.core.settings.Settings``."""
+    """How models are chosen and served; the composition root builds it from the service's
+    settings (:meth:`from_settings`)."""
 
-    # local:// only for now; the Triton backend will claim grpc:// and http(s)://.
+    # local:// runs the models here; grpc:// and http(s):// name Triton (inference.factory).
     url: str = "local://"
     whisper_model: WhisperChoice = "tiny.en"
     text_embedding: TextEmbeddingChoice = "fp32"
@@ -495,10 +496,3 @@ class InferenceRouter:
     async def aclose(self) -> None:
         """Close the backend (worker threads, connections)."""
         await self.backend.aclose()
-
-
-async def infer_tensors(
-    router: InferenceRouter, task: Task, inputs: Mapping[str, npt.NDArray[np.generic]]
-) -> Tensors:
-    """Raw tensor access for tools (benchmarks, shadow comparisons) that bypass the typed API."""
-    return await router.backend.infer(router._model_for_call(task), inputs)

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.backend import InferenceBackend
-from inference.metrics import word_error_rate
 from inference.models.base import as_strings
+from inference.quality import word_error_rate
 from inference.registry import ModelRegistry, ModelSpec, Tensors
 from inference.router import InferenceRouter
 

@@ -43,8 +43,8 @@ from app.assets.service import SEARCH_SYNC_ACTOR
 from app.core.container import Services
 from app.core.settings import Settings
 from app.core.telemetry import QueueStat, register_queue_probe
-from app.core.telemetry.triton_scrape import TritonScraper, start_triton_scraper
 from app.jobs.service import QUEUES, STAGE_ACTOR
+from inference.triton.metrics_scrape import TritonScraper
 from jobs.broker import (
     DramatiqEnqueuer,
     build_broker,
@@ -79,6 +79,9 @@ class RuntimeWiring:
     # Before the first message: on Triton, validate the served models against the registry
     # and warm them up; raises when they disagree (the process must not start).
     start_inference: Callable[[Services], Awaitable[object]]
+    # In a process that runs stages on Triton: scrape and re-export Triton's metrics (None for
+    # local://); stopped with the runtime.
+    start_triton_scraper: Callable[[Settings], TritonScraper | None]
 
 
 def workers_key(namespace: str) -> str:
@@ -170,7 +173,7 @@ class JobRuntime:
             self._worker.start()
             self._start_heartbeat()
             # Stages call the models: this process exports Triton's GPU view (None for local://).
-            self._triton_scraper = start_triton_scraper(self.settings)
+            self._triton_scraper = self.wiring.start_triton_scraper(self.settings)
         # Every process with a broker reports the queues at /metrics (dashboards take the max).
         self._unregister_probe = register_queue_probe(self.queue_stats)
         if self.run_sweeper:

@@ -40,7 +40,7 @@ echo "triton-env: building $ENV (log: $log)"
   rm -rf "$ENV/tritonserver"
   cp -r "$sp/pytriton/tritonserver" "$ENV/tritonserver"
   cp "$ENV/tritonserver/python_backend_stubs/$pyv/triton_python_backend_stub" "$ENV/tritonserver/backends/python/"
-  # What inference/triton_server.py needs to start it. The copied binaries lose the wheel's
+  # What inference/triton/launcher.py needs to start it. The copied binaries lose the wheel's
   # relative RPATH, so the bundled libraries (and pyenv's libpython) go on LD_LIBRARY_PATH.
   "$ENV/bin/python" - "$ENV" "$sp" "$pylib" <<'PY'
 import json, os, sys

@@ -11,10 +11,12 @@ import signal
 import sys
 from pathlib import Path
 
-from inference.triton_server import TritonEnvironment, TritonServer
+from app.core.settings import get_settings
+from app.entrypoints.bootstrap import triton_environment
+from inference.triton.launcher import TritonServer
 
 models = tuple(os.environ.get("MODELS", "").split()) or None
-server = TritonServer(TritonEnvironment.load(), models=models, log_path=Path("var/tritonserver.log"))
+server = TritonServer(triton_environment(get_settings()), models=models, log_path=Path("var/tritonserver.log"))
 server.start(timeout_s=600)
 sys.stdout.write(
     f"tritonserver ready: grpc://{server.grpc_url} http://{server.http_url} {server.metrics_url}\n"

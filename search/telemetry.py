@@ -3,7 +3,7 @@
 The service configures the SDK (the global TracerProvider and MeterProvider, their exporters);
 without one, these spans and instruments are the API's no-ops. The names, units, buckets and
 attribute keys are the service's contract with dashboards and alerts (the service lists the same
-two instruments in ``app/core/telemetry/metrics.py`` and ``tests/search/test_telemetry.py``
+two instruments in ``app/core/telemetry/instruments.py`` and ``tests/search/test_telemetry.py``
 holds both to the same spec), so change them only together.
 """
 

@@ -43,7 +43,7 @@ from app.jobs.models import Job
 from app.media.probe import CORRUPT_MEDIA
 from app.tenancy.service import ensure_tenant
 from inference.registry import HAAR_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
-from inference.triton_server import free_port
+from inference.triton.launcher import free_port
 from tests.api.conftest import operation
 from tests.fixtures.media import image_bytes, make_speech, make_video, photo
 
@@ -82,7 +82,7 @@ REQUIRED_FAMILIES = (
 )
 # Families that stay zero (or absent) in this test, and why. GPU families cannot be non-zero on
 # a machine without a GPU (CI has none): Triton exports no nv_gpu_* metrics without one, and
-# GPU-seconds stay 0 on CPU backends; tests/telemetry/test_triton_scrape.py checks their export
+# GPU-seconds stay 0 on CPU backends; tests/inference/triton/test_metrics_scrape.py checks their export
 # from Triton's format. The Triton families need a running Triton, and Triton is down here:
 # tests/inference/triton/test_triton_metrics.py asserts every mediakg_triton_* family non-zero
 # from a real tritonserver's scrape under load.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.core.blobs import create_blob_store
 from app.core.container import Services
@@ -14,6 +15,10 @@ from app.core.ratelimit import create_rate_limiter
 from app.core.settings import Settings
 from app.core.telemetry.sqlalchemy import instrument_engine
 from search.factory import open_backend
+
+if TYPE_CHECKING:
+    from inference.triton.launcher import TritonEnvironment
+    from inference.triton.metrics_scrape import TritonScraper
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ async def inference_for(services: Services) -> Any:
     lock: asyncio.Lock = services.extras.setdefault(_INFERENCE_LOCK, asyncio.Lock())
     async with lock:
         if services.inference is None:
-            from inference.fallback import build_router
+            from inference.factory import build_router
             from inference.router import InferenceConfig
 
             settings = services.settings
@@ -86,7 +91,7 @@ async def start_inference(services: Services) -> Any:
     settings = services.settings
     if settings.inference_url.startswith("local://"):
         return None
-    from inference.triton import ModelContractMismatchError
+    from inference.triton.client import ModelContractMismatchError
 
     try:
         router = await inference_for(services)
@@ -105,3 +110,24 @@ async def start_inference(services: Services) -> Any:
             breaker.state,
         )
     return router
+
+
+def triton_environment(settings: Settings) -> TritonEnvironment:
+    """The Triton server environment ``triton_env_dir`` names (``.venv-triton`` in the checkout
+    by default), for starting a local tritonserver (tests, benchmarks)."""
+    from inference.triton.launcher import DEFAULT_ENV, TritonEnvironment
+
+    return TritonEnvironment.load(Path(settings.triton_env_dir) if settings.triton_env_dir else DEFAULT_ENV)
+
+
+def start_triton_scraper(settings: Settings) -> TritonScraper | None:
+    """In a process that calls the models on Triton: scrape Triton's metrics every
+    ``triton_scrape_interval_seconds`` and re-export them (``None`` for ``local://``)."""
+    from inference.triton.metrics_scrape import TritonScraper, resolve_metrics_url
+
+    url = resolve_metrics_url(settings.inference_url, settings.triton_metrics_url)
+    if url is None:
+        return None
+    scraper = TritonScraper(url)
+    scraper.start(settings.triton_scrape_interval_seconds)
+    return scraper

@@ -9,10 +9,12 @@ from typing import Any
 
 from app.core.container import Services
 from app.core.settings import Settings
-from app.entrypoints.bootstrap import build_services, start_inference
+from app.entrypoints.bootstrap import build_services, start_inference, start_triton_scraper
 from jobs.runtime import JobRuntime, RuntimeWiring
 
-WIRING = RuntimeWiring(build_services=build_services, start_inference=start_inference)
+WIRING = RuntimeWiring(
+    build_services=build_services, start_inference=start_inference, start_triton_scraper=start_triton_scraper
+)
 
 
 def job_runtime(settings: Settings, **options: Any) -> JobRuntime:

@@ -151,9 +151,10 @@ async def test_queues_dead_letters_and_workers_of_the_embedded_runtime(
 async def test_an_open_breaker_makes_inference_unhealthy(
     gql: GraphQLClient, services: Services, settings: Settings, start_runtime: RuntimeStarter
 ) -> None:
-    from inference.fallback import ResilientRouter, build_router
+    from inference.factory import build_router
+    from inference.fallback import ResilientRouter
     from inference.router import InferenceConfig
-    from inference.triton_server import free_port
+    from inference.triton.launcher import free_port
 
     runtime = start_runtime(settings, registry=StageRegistry())
     # A Triton-first router whose Triton does not answer at start-up: the breaker opens and

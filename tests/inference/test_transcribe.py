@@ -8,7 +8,7 @@ import time
 import pytest
 
 from inference.local import ModelPool
-from inference.metrics import word_error_rate
+from inference.quality import word_error_rate
 from inference.router import InferenceConfig, InferenceRouter
 from tests.fixtures.media import SpeechClip
 

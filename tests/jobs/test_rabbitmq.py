@@ -25,7 +25,7 @@ from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.jobs.service import STAGE_ACTOR
 from app.tenancy.models import Tenant
-from inference.triton_server import free_port
+from inference.triton.launcher import free_port
 from jobs.broker import actor_name_for, dead_letters
 from jobs.registry import StageRegistry
 from tests.fixtures.required import skip_unless_required

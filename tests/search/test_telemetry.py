@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.core.telemetry import metrics as telemetry_metrics
-from app.core.telemetry.metrics import SPECS
+from app.core.telemetry.instruments import SPECS
 from search import telemetry
 from search.query import SearchQuery
 from tests.telemetry.helpers import sample_value
@@ -139,7 +139,7 @@ def test_an_sdk_the_process_configures_collects_search_spans_and_metrics(tmp_pat
 
 
 def test_the_instruments_are_the_ones_the_service_documents() -> None:
-    # The service's table (app/core/telemetry/metrics.py) renders dashboards and docs; the
+    # The service's table (app/core/telemetry/instruments.py) renders dashboards and docs; the
     # library makes the instruments: they must agree on everything an exporter shows.
     duration, hits = SPECS[telemetry.DURATION], SPECS[telemetry.HITS]
     assert (duration.unit, duration.description, duration.buckets, duration.attributes) == (

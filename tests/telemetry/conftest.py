@@ -1,5 +1,5 @@
-"""Fixtures: a fresh metrics provider per test (made current, so the record_* calls of the
-code under test land in it) and an in-memory span exporter on the process's provider."""
+"""Fixtures: fresh process metrics per test (``helpers.fresh_metrics``) and an in-memory span
+exporter on the process's provider."""
 
 from __future__ import annotations
 
@@ -10,18 +10,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from app.core.telemetry import metrics as telemetry_metrics
 from app.core.telemetry.tracing import capture_spans
+from tests.telemetry.helpers import fresh_metrics
 
 
 @pytest.fixture
 def metrics() -> Iterator[telemetry_metrics.Metrics]:
     """The current metrics for the duration of one test."""
-    fresh = telemetry_metrics.Metrics.create(process_collectors=False, shutdown_on_exit=False)
-    previous = telemetry_metrics.use_metrics(fresh)
-    try:
+    with fresh_metrics() as fresh:
         yield fresh
-    finally:
-        telemetry_metrics.use_metrics(previous)
-        fresh.shutdown()
 
 
 @pytest.fixture

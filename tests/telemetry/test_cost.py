@@ -10,7 +10,8 @@ import pytest
 
 from app.core.telemetry import cost
 from app.core.telemetry import spans as ts
-from app.core.telemetry.metrics import Metrics, record_model_call
+from app.core.telemetry.metrics import Metrics
+from inference import telemetry as inference_telemetry
 from tests.telemetry.helpers import sample_value
 
 PRICES = cost.Prices(cpu_second=0.5, gpu_second=2.0, storage_gb=0.25, currency="EUR")
@@ -66,10 +67,13 @@ def test_concurrent_stages_share_cpu_fairly() -> None:
 
 
 def test_gpu_and_storage_are_charged_to_the_running_stage(metrics: Metrics) -> None:
+    # The metrics fixture connects the inference library's GPU time to the stage's meter, as
+    # configure_telemetry does.
     cost.add_stored_bytes(10**9)  # outside a stage: charged to nobody
     with ts.stage_run("embed", job_id="j", asset_id="a", asset_kind="image", prices=PRICES) as run:
-        record_model_call("clip", "1", "triton", batch_size=8, duration_s=0.1, gpu_seconds=0.25)
-        with ts.model_call("clip", "1", "triton", batch_size=8) as call:
+        with inference_telemetry.model_call("clip", "1", "triton", batch_size=8) as call:
+            call.gpu_seconds = 0.25
+        with inference_telemetry.model_call("clip", "1", "triton", batch_size=8) as call:
             call.gpu_seconds = 0.5
         cost.add_stored_bytes(2_000_000)
     assert run.cost["gpu_seconds"] == pytest.approx(0.75)
@@ -96,3 +100,11 @@ def test_job_cost_accumulates_and_is_exported_per_kind(metrics: Metrics) -> None
     assert sample_value(metrics, "mediakg_item_cpu_time_seconds_total", **kind) == 3.0
     assert sample_value(metrics, "mediakg_item_gpu_time_seconds_total", **kind) == 1.5
     assert sample_value(metrics, "mediakg_item_stored_size_bytes_total", **kind) == 1_000_000
+
+
+def test_a_model_call_books_no_gpu_time_unless_the_service_connected_it() -> None:
+    # Booking is explicit: the library reports GPU time to its listeners, nothing else.
+    with ts.stage_run("embed", job_id="j", asset_id="a", prices=PRICES) as run:
+        with inference_telemetry.model_call("clip", "1", "triton", batch_size=1) as call:
+            call.gpu_seconds = 0.5
+    assert run.cost["gpu_seconds"] == 0.0

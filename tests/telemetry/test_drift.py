@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import inference.telemetry as it
 from app.core.telemetry import metrics as tm
 from app.core.telemetry.drift import Baseline, BaselineStore, DriftMonitor, psi
 from app.core.telemetry.metrics import Metrics
@@ -45,16 +46,16 @@ def test_confidence_drift_moves_only_when_the_distribution_shifts(tmp_path: Path
     }
 
     # Baseline: confident model (Beta(8, 2), mean 0.8).
-    tm.record_confidences("mobilenet", "1", rng.beta(8, 2, 500))
+    it.record_confidences("mobilenet", "1", rng.beta(8, 2, 500))
     assert sample_value(metrics, "mediakg_model_drift", **labels) is None  # no window yet
     # Same distribution afterwards: PSI stays near 0.
-    tm.record_confidences("mobilenet", "1", rng.beta(8, 2, 1000))
+    it.record_confidences("mobilenet", "1", rng.beta(8, 2, 1000))
     unshifted = sample_value(metrics, "mediakg_model_drift", **labels)
     assert unshifted is not None
     assert unshifted < 0.1
 
     # The model turns unsure (Beta(2, 2), mean 0.5): the window fills with shifted values.
-    tm.record_confidences("mobilenet", "1", rng.beta(2, 2, 1000))
+    it.record_confidences("mobilenet", "1", rng.beta(2, 2, 1000))
     shifted = sample_value(metrics, "mediakg_model_drift", **labels)
     assert shifted is not None
     assert shifted > 0.25
@@ -64,10 +65,10 @@ def test_embedding_norm_drift_uses_baseline_quantiles(tmp_path: Path, metrics: M
     rng = np.random.default_rng(11)
     monitor = _monitor(tmp_path)
     metrics.drift = monitor
-    tm.record_embedding_norms("mobilenet-features", "1", rng.normal(20.0, 2.0, 500))
-    tm.record_embedding_norms("mobilenet-features", "1", rng.normal(20.0, 2.0, 400))
+    it.record_embedding_norms("mobilenet-features", "1", rng.normal(20.0, 2.0, 500))
+    it.record_embedding_norms("mobilenet-features", "1", rng.normal(20.0, 2.0, 400))
     steady = monitor.value("mobilenet-features", "1", "embedding_norm")
-    tm.record_embedding_norms("mobilenet-features", "1", rng.normal(26.0, 2.0, 1000))
+    it.record_embedding_norms("mobilenet-features", "1", rng.normal(26.0, 2.0, 1000))
     moved = monitor.value("mobilenet-features", "1", "embedding_norm")
     assert steady is not None
     assert steady < 0.1

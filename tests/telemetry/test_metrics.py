@@ -1,5 +1,6 @@
-"""The record_* calls, rendered to Prometheus text and parsed back; the /metrics endpoint on
-a Starlette app and the worker's metrics server, both over real HTTP."""
+"""The record_* calls and the inference library's OpenTelemetry-API instruments, rendered to
+Prometheus text and parsed back; the /metrics endpoint on a Starlette app and the worker's
+metrics server, both over real HTTP."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+import inference.telemetry as it
+from app.core.telemetry import exposition, instruments
 from app.core.telemetry import metrics as tm
 from app.core.telemetry.metrics import Metrics, QueueStat, StageRunOutcome
 from tests.telemetry.helpers import sample_value, samples
@@ -58,15 +61,17 @@ def test_unknown_stage_status_is_rejected(metrics: Metrics) -> None:
 
 
 def test_model_calls_errors_fallbacks_and_confidences(metrics: Metrics) -> None:
-    tm.record_model_call("minilm", "2", "triton", batch_size=16, duration_s=0.02)
-    tm.record_model_call("minilm", "2", "triton", batch_size=8, duration_s=1.5, error_type="DeadlineExceeded")
-    tm.record_fallback("minilm", "2", "triton", to_backend="local", to_model="minilm", reason="breaker_open")
-    tm.record_confidences("mobilenet", "1", [0.12, 0.97, 0.98])
+    with it.model_call("minilm", "2", "triton", batch_size=16):
+        pass
+    with pytest.raises(TimeoutError), it.model_call("minilm", "2", "triton", batch_size=8):
+        raise TimeoutError
+    it.record_fallback("minilm", "2", "triton", to_backend="local", to_model="minilm", reason="breaker_open")
+    it.record_confidences("mobilenet", "1", [0.12, 0.97, 0.98])
 
     labels = {"mediakg_model_name": "minilm", "mediakg_model_version": "2", "mediakg_model_backend": "triton"}
     count = "mediakg_model_call_duration_seconds_count"
     assert sample_value(metrics, count, error_type="", **labels) == 1.0
-    assert sample_value(metrics, count, error_type="DeadlineExceeded", **labels) == 1.0
+    assert sample_value(metrics, count, error_type="TimeoutError", **labels) == 1.0
     assert sample_value(metrics, "mediakg_model_batch_size_sum", **labels) == 24.0
     assert (
         sample_value(metrics, "mediakg_model_fallbacks_total", mediakg_fallback_reason="breaker_open") == 1.0
@@ -117,20 +122,12 @@ def test_queue_probe_feeds_the_gauges_and_a_broken_probe_does_not_break_scrapes(
     assert samples(metrics, "mediakg_queue_depth") == []
 
 
-def test_search_and_db_and_enqueue(metrics: Metrics) -> None:
-    tm.record_search("embedded", duration_s=0.03, hits=7)
-    tm.record_search("elasticsearch", duration_s=5.0, hits=0, error_type="ConnectionTimeout")
+def test_db_and_enqueue(metrics: Metrics) -> None:
+    # Search metrics are the search library's own: tests/search/test_telemetry.py.
     tm.record_db_operation("postgresql", "SELECT", 0.002)
     tm.record_enqueue("batch", system="redis")
     tm.record_enqueue("batch", system="redis")
 
-    assert sample_value(metrics, "mediakg_search_hits_sum", mediakg_search_backend="embedded") == 7.0
-    # A failed search has no hit count to report.
-    assert sample_value(metrics, "mediakg_search_hits_count", mediakg_search_backend="elasticsearch") is None
-    assert (
-        sample_value(metrics, "mediakg_search_duration_seconds_count", mediakg_search_backend="elasticsearch")
-        == 1.0
-    )
     assert (
         sample_value(metrics, "db_client_operation_duration_seconds_count", db_operation_name="SELECT") == 1.0
     )
@@ -142,7 +139,7 @@ def test_search_and_db_and_enqueue(metrics: Metrics) -> None:
 
 async def test_metrics_endpoint_serves_prometheus_text(metrics: Metrics) -> None:
     tm.record_stage("probe", status="succeeded", duration_s=0.2, attempt=1)
-    app = Starlette(routes=[Route("/metrics", tm.metrics_endpoint)])
+    app = Starlette(routes=[Route("/metrics", exposition.metrics_endpoint)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         response = await client.get("/metrics")
     assert response.status_code == 200
@@ -155,8 +152,9 @@ async def test_metrics_endpoint_serves_prometheus_text(metrics: Metrics) -> None
 
 
 def test_worker_metrics_server_on_loopback(metrics: Metrics) -> None:
-    tm.record_model_call("whisper", "tiny.en", "local", batch_size=1, duration_s=0.8)
-    server = tm.start_metrics_server("127.0.0.1", 0)
+    with it.model_call("whisper", "tiny.en", "local", batch_size=1):
+        pass
+    server = exposition.start_metrics_server("127.0.0.1", 0)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
             text = response.read().decode()
@@ -177,5 +175,5 @@ def test_every_instrument_is_documented() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).parents[2] / "docs" / "observability.md").read_text(encoding="utf-8")
-    missing = [spec.name for spec in tm.INSTRUMENTS if f"`{spec.name}`" not in doc]
+    missing = [spec.name for spec in instruments.INSTRUMENTS if f"`{spec.name}`" not in doc]
     assert missing == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import inference.telemetry as inference_telemetry
 from app.core.settings import Settings
 from app.core.telemetry import cost, metrics
 from app.core.telemetry.drift import DriftMonitor
@@ -30,8 +31,8 @@ def test_configure_telemetry_from_settings(tmp_path: Path) -> None:
         assert isinstance(first.drift, DriftMonitor)
         assert cost.default_prices() == cost.Prices(0.002, settings.cost_gpu_second_price, 0.023, "EUR")
 
-        metrics.record_confidences("labels", "1", [0.9] * 10)  # the baseline
-        metrics.record_confidences("labels", "1", [0.2] * 10)  # a shifted window
+        inference_telemetry.record_confidences("labels", "1", [0.9] * 10)  # the baseline
+        inference_telemetry.record_confidences("labels", "1", [0.2] * 10)  # a shifted window
         assert (tmp_path / "telemetry" / "drift-baselines.json").exists()
         drift = sample_value(first, "mediakg_model_drift", mediakg_model_name="labels")
         assert drift is not None

@@ -16,6 +16,7 @@ import pytest
 from app.core.telemetry import cost
 from app.core.telemetry import spans as ts
 from app.core.telemetry.metrics import Metrics
+from inference import telemetry as inference_telemetry
 
 PRICES = cost.Prices(cpu_second=1.0, gpu_second=2.0, storage_gb=0.0)
 BLOCK = bytes(64 * 1024)
@@ -35,7 +36,7 @@ async def _stage(name: str, *, burn_s: float, gpu_s: float = 0.0) -> tuple[float
     with ts.stage_run(name, job_id="j", asset_id=name, asset_kind="video", prices=PRICES) as run:
         burnt = await asyncio.to_thread(cost.charged_to_stage(_burn), burn_s)
         if gpu_s:
-            with ts.model_call("clip", "1", "triton", batch_size=1) as call:
+            with inference_telemetry.model_call("clip", "1", "triton", batch_size=1) as call:
                 call.gpu_seconds = gpu_s
     return burnt, run.cost["cpu_seconds"], run.cost["gpu_seconds"]
 

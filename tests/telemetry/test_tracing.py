@@ -20,6 +20,9 @@ from app.core.settings import Settings
 from app.core.telemetry import cost, tracing
 from app.core.telemetry import spans as ts
 from app.core.telemetry.metrics import Metrics
+from inference import telemetry as inference_telemetry
+from search import telemetry as search_telemetry
+from search.query import SearchQuery
 from tests.telemetry.helpers import sample_value
 
 
@@ -73,9 +76,9 @@ def test_enqueue_stage_model_and_search_form_one_trace(spans: InMemorySpanExport
         carrier=carrier,
         prices=cost.Prices(1, 1, 1),
     ) as run:
-        with ts.model_call("minilm", "1", "local", batch_size=4):
+        with inference_telemetry.model_call("minilm", "1", "local", batch_size=4):
             pass
-        with ts.search_request("embedded", mode="hybrid") as req:
+        with search_telemetry.search_request("embedded", SearchQuery(tenant_id="t", text="ferry")) as req:
             req.hits = 3
 
     finished = {s.name: s for s in spans.get_finished_spans()}
@@ -157,7 +160,10 @@ def test_stage_run_failures(spans: InMemorySpanExporter, metrics: Metrics) -> No
 
 
 def test_model_call_error_is_counted_and_marked(spans: InMemorySpanExporter, metrics: Metrics) -> None:
-    with pytest.raises(ConnectionError), ts.model_call("whisper", "base", "triton", batch_size=1):
+    with (
+        pytest.raises(ConnectionError),
+        inference_telemetry.model_call("whisper", "base", "triton", batch_size=1),
+    ):
         raise ConnectionError("unavailable")
     span = spans.get_finished_spans()[0]
     assert span.kind is SpanKind.CLIENT

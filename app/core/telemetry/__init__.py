@@ -4,32 +4,25 @@ The layers instrument themselves with one line each, through the names exported 
 docs/observability.md for the signals and how each operator question is answered.
 """
 
-from app.core.telemetry.cost import add_gpu_seconds, add_stored_bytes, record_item_cost
+from app.core.telemetry.cost import add_stored_bytes, record_item_cost
+from app.core.telemetry.exposition import metrics_endpoint, start_metrics_server
 from app.core.telemetry.graphql_ops import start_operation
 from app.core.telemetry.logging import bind_log_context, configure_logging
 from app.core.telemetry.metrics import (
     QueueStat,
     StageRunOutcome,
-    metrics_endpoint,
-    record_confidences,
-    record_embedding_norms,
     record_enqueue,
-    record_fallback,
     record_graphql,
-    record_model_call,
-    record_search,
     record_stage,
     register_queue_probe,
-    start_metrics_server,
 )
 from app.core.telemetry.setup import configure_telemetry, shutdown_telemetry
-from app.core.telemetry.spans import enqueue, error_code_of, model_call, search_request, stage_run
+from app.core.telemetry.spans import enqueue, error_code_of, stage_run
 from app.core.telemetry.tracing import attached_context, extract_context, inject_context
 
 __all__ = [
     "QueueStat",
     "StageRunOutcome",
-    "add_gpu_seconds",
     "add_stored_bytes",
     "attached_context",
     "bind_log_context",
@@ -40,18 +33,11 @@ __all__ = [
     "extract_context",
     "inject_context",
     "metrics_endpoint",
-    "model_call",
-    "record_confidences",
-    "record_embedding_norms",
     "record_enqueue",
-    "record_fallback",
     "record_graphql",
     "record_item_cost",
-    "record_model_call",
-    "record_search",
     "record_stage",
     "register_queue_probe",
-    "search_request",
     "shutdown_telemetry",
     "stage_run",
     "start_metrics_server",

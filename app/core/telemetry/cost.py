@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from app.core.telemetry import metrics
+from app.core.telemetry import instruments, metrics
 
 if TYPE_CHECKING:
     from app.core.settings import Settings
@@ -243,13 +243,9 @@ def charged_to_stage(fn: Callable[P, R]) -> Callable[P, R]:
     return charged
 
 
-def current_meter() -> CostMeter | None:
-    """The meter of the stage running in this context, if any."""
-    return _current.get()
-
-
 def add_gpu_seconds(seconds: float) -> None:
-    """Charge GPU time to the current stage (a no-op outside one)."""
+    """Charge GPU time to the current stage (a no-op outside one); the inference library's
+    GPU-time listener (``app.core.telemetry.setup.connect_inference``)."""
     meter = _current.get()
     if meter is not None:
         meter.add_gpu_seconds(seconds)
@@ -265,10 +261,10 @@ def add_stored_bytes(size: int) -> None:
 def record_item_cost(asset_kind: str, job_cost: Mapping[str, Any]) -> None:
     """Export the cost of one processed item (call once, when its job finishes)."""
     m = metrics.get_metrics()
-    kind = {metrics.ASSET_KIND: asset_kind}
+    kind = {instruments.ASSET_KIND: asset_kind}
     currency = str(job_cost.get("currency", "USD"))
     m.histograms["mediakg.item.cost"].record(
-        float(job_cost.get("total", 0.0)), {**kind, metrics.CURRENCY: currency}
+        float(job_cost.get("total", 0.0)), {**kind, instruments.CURRENCY: currency}
     )
     m.counters["mediakg.item.cpu.time"].add(float(job_cost.get("cpu_seconds", 0.0)), kind)
     m.counters["mediakg.item.gpu.time"].add(float(job_cost.get("gpu_seconds", 0.0)), kind)

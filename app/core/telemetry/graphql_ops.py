@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
-from app.core.telemetry import metrics
+from app.core.telemetry import instruments, metrics
 from app.core.telemetry.tracing import extract_context, tracer
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")  # GraphQL Name, capped at 100 chars
@@ -53,9 +53,9 @@ class GraphQLOperation:
         self.operation_type = operation_type if operation_type in _TYPES else "query"
         # Semantic conventions: "{graphql.operation.type} {graphql.operation.name}".
         self.span.update_name(f"{self.operation_type} {self.name}" if self.name else self.operation_type)
-        self.span.set_attribute(metrics.GRAPHQL_OPERATION_TYPE, self.operation_type)
+        self.span.set_attribute(instruments.GRAPHQL_OPERATION_TYPE, self.operation_type)
         if self.name:
-            self.span.set_attribute(metrics.GRAPHQL_OPERATION_NAME, self.name)
+            self.span.set_attribute(instruments.GRAPHQL_OPERATION_NAME, self.name)
 
     def end(self, *, error_types: Sequence[str] = ()) -> None:
         """Finish: end the span and record the duration (errors: unexpected resolver errors'
@@ -66,7 +66,7 @@ class GraphQLOperation:
         error_type = error_types[0] if error_types else None
         if error_type is not None:
             self.span.set_status(Status(StatusCode.ERROR, error_type))
-            self.span.set_attribute(metrics.ERROR_TYPE, error_type)
+            self.span.set_attribute(instruments.ERROR_TYPE, error_type)
         if self._token is not None:
             otel_context.detach(self._token)
             self._token = None

@@ -93,11 +93,6 @@ def bind_log_context(**fields: object) -> Iterator[None]:
         _context.reset(token)
 
 
-def log_context() -> Mapping[str, str]:
-    """The fields currently bound."""
-    return _context.get()
-
-
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

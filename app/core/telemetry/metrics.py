@@ -1,18 +1,18 @@
-"""Every metric the service exports, defined in one table, and the typed ``record_*`` calls
-the layers make.
+"""The process's metrics: one OpenTelemetry ``MeterProvider`` with the instruments of the
+table in ``app.core.telemetry.instruments``, and the typed ``record_*`` calls of the service's
+layers.
 
-The instruments are OpenTelemetry instruments on a ``MeterProvider`` this module owns (not
-the global one: the global provider can be set only once per process, and tests need a
-fresh one each). A ``PrometheusMetricReader`` renders them into a private
-``prometheus_client`` registry served at ``/metrics`` (API) or by :func:`start_metrics_server`
-(worker); when ``telemetry_url`` is set the same instruments are also pushed over OTLP.
+The provider is owned here, not made global: the global provider can be set only once per
+process, and tests need a fresh one each. Libraries record through the OpenTelemetry API all
+the same: the global provider forwards to the current :class:`Metrics`
+(``app.core.telemetry.library_meters``). A ``PrometheusMetricReader`` renders the instruments into
+a private ``prometheus_client`` registry served at ``/metrics`` (``app.core.telemetry.exposition``);
+when ``telemetry_url`` is set the same instruments are also pushed over OTLP.
 
 Names follow OpenTelemetry semantic conventions where one exists (``messaging.client.sent
 .messages``, ``db.client.operation.duration``, ``hw.gpu.*``) and live under ``mediakg.``
 otherwise. The Prometheus exporter renders ``mediakg.stage.duration`` (unit ``s``) as
-``mediakg_stage_duration_seconds_{bucket,count,sum}`` and a counter as ``..._total``;
-``tests/deploy`` renders every instrument and checks that dashboards and alerts only name
-what comes out.
+``mediakg_stage_duration_seconds_{bucket,count,sum}`` and a counter as ``..._total``.
 """
 
 from __future__ import annotations
@@ -21,293 +21,43 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import anyio.to_thread
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observation, _Gauge
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from starlette.requests import Request
-from starlette.responses import Response
 
+from app.core.telemetry.instruments import (
+    DB_OPERATION,
+    DB_SYSTEM,
+    DRIFT_SIGNAL,
+    ERROR_TYPE,
+    GRAPHQL_OPERATION_NAME,
+    GRAPHQL_OPERATION_TYPE,
+    INSTRUMENTS,
+    MESSAGING_DESTINATION,
+    MESSAGING_SYSTEM,
+    MODEL,
+    MODEL_VERSION,
+    STAGE,
+    STAGE_STATUS,
+)
 from app.core.telemetry.library_meters import install_global_provider
 from app.core.telemetry.resource import build_resource
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
     from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 METER_NAME = "mediakg"
-
-# --- attribute keys (semantic-convention keys where one exists) ---------------------------
-GRAPHQL_OPERATION_NAME = "graphql.operation.name"
-GRAPHQL_OPERATION_TYPE = "graphql.operation.type"
-ERROR_TYPE = "error.type"
-MESSAGING_SYSTEM = "messaging.system"
-MESSAGING_DESTINATION = "messaging.destination.name"
-DB_SYSTEM = "db.system.name"
-DB_OPERATION = "db.operation.name"
-HW_ID = "hw.id"
-STAGE = "mediakg.stage"
-STAGE_STATUS = "mediakg.stage.status"
-MODEL = "mediakg.model.name"
-MODEL_VERSION = "mediakg.model.version"
-MODEL_BACKEND = "mediakg.model.backend"
-FALLBACK_BACKEND = "mediakg.fallback.backend"
-FALLBACK_MODEL = "mediakg.fallback.model"
-FALLBACK_REASON = "mediakg.fallback.reason"
-DRIFT_SIGNAL = "mediakg.drift.signal"
-SEARCH_BACKEND = "mediakg.search.backend"
-ASSET_KIND = "mediakg.asset.kind"
-CURRENCY = "mediakg.cost.currency"
-
-InstrumentKind = Literal["counter", "histogram", "gauge", "observable_gauge"]
-
-
-@dataclass(frozen=True)
-class InstrumentSpec:
-    """One instrument: its OpenTelemetry name, kind, UCUM unit and attribute keys."""
-
-    name: str
-    kind: InstrumentKind
-    unit: str
-    description: str
-    attributes: tuple[str, ...]
-    buckets: tuple[float, ...] | None = None
-
-
-# Latency buckets of the HTTP semantic conventions; 0.5 s must stay a bound: the API latency
-# SLO in deploy/prometheus/alerts.yaml counts requests under `le="0.5"`.
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-# Stages run from milliseconds (skip) to tens of minutes (long transcriptions).
-_STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-_MODEL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_BATCH_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
-_CONFIDENCE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
-# Unit-normalised embeddings sit at 1.0; raw ones (MobileNet pooled features) spread wide.
-_NORM_BUCKETS = (0.5, 0.9, 0.99, 1.01, 1.1, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
-_DB_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)  # semconv advice for db.client.*
-_COST_BUCKETS = (1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0)
-
-INSTRUMENTS: tuple[InstrumentSpec, ...] = (
-    # API
-    InstrumentSpec(
-        "mediakg.graphql.operation.duration",
-        "histogram",
-        "s",
-        "Duration of GraphQL operations, by operation name and type.",
-        (GRAPHQL_OPERATION_NAME, GRAPHQL_OPERATION_TYPE, ERROR_TYPE),
-        _LATENCY_BUCKETS,
-    ),
-    # queues
-    InstrumentSpec(
-        "messaging.client.sent.messages",
-        "counter",
-        "{message}",
-        "Messages sent to the broker (each enqueue of a stage).",
-        (MESSAGING_SYSTEM, MESSAGING_DESTINATION),
-    ),
-    InstrumentSpec(
-        "mediakg.queue.depth",
-        "observable_gauge",
-        "{message}",
-        "Messages waiting in a queue.",
-        (MESSAGING_DESTINATION,),
-    ),
-    InstrumentSpec(
-        "mediakg.queue.oldest_message.age",
-        "observable_gauge",
-        "s",
-        "Age of the oldest message waiting in a queue (0 when empty).",
-        (MESSAGING_DESTINATION,),
-    ),
-    InstrumentSpec(
-        "mediakg.queue.dead_letters",
-        "observable_gauge",
-        "{message}",
-        "Messages in a queue's dead-letter queue.",
-        (MESSAGING_DESTINATION,),
-    ),
-    # stages
-    InstrumentSpec(
-        "mediakg.stage.duration",
-        "histogram",
-        "s",
-        "Wall-clock duration of one stage run.",
-        (STAGE, STAGE_STATUS, ERROR_TYPE),
-        _STAGE_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.stage.runs",
-        "counter",
-        "{run}",
-        "Stage runs by outcome; failed and retrying runs carry error.type.",
-        (STAGE, STAGE_STATUS, ERROR_TYPE),
-    ),
-    InstrumentSpec(
-        "mediakg.stage.attempts",
-        "histogram",
-        "{attempt}",
-        "Attempts a stage took when it finished (succeeded or finally failed).",
-        (STAGE, STAGE_STATUS),
-        (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0),
-    ),
-    # models
-    InstrumentSpec(
-        "mediakg.model.call.duration",
-        "histogram",
-        "s",
-        "Duration of one model call (one batch), by model, version and backend.",
-        (MODEL, MODEL_VERSION, MODEL_BACKEND, ERROR_TYPE),
-        _MODEL_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.model.batch.size",
-        "histogram",
-        "{item}",
-        "Items per model call.",
-        (MODEL, MODEL_VERSION, MODEL_BACKEND),
-        _BATCH_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.model.fallbacks",
-        "counter",
-        "{call}",
-        "Calls routed away from their preferred backend or model.",
-        (MODEL, MODEL_VERSION, MODEL_BACKEND, FALLBACK_BACKEND, FALLBACK_MODEL, FALLBACK_REASON),
-    ),
-    InstrumentSpec(
-        "mediakg.model.confidence",
-        "histogram",
-        "1",
-        "Confidence of each model output (0..1).",
-        (MODEL, MODEL_VERSION),
-        _CONFIDENCE_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.model.embedding.norm",
-        "histogram",
-        "1",
-        "L2 norm of each embedding a model produced.",
-        (MODEL, MODEL_VERSION),
-        _NORM_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.model.drift",
-        "gauge",
-        "1",
-        "Population stability index of the recent output distribution against the stored baseline.",
-        (MODEL, MODEL_VERSION, DRIFT_SIGNAL),
-    ),
-    # Triton and GPUs (re-exported from Triton's own /metrics by triton_scrape)
-    InstrumentSpec("mediakg.triton.up", "gauge", "1", "1 when the last Triton scrape succeeded.", ()),
-    InstrumentSpec("hw.gpu.utilization", "gauge", "1", "GPU utilisation (0..1) seen by Triton.", (HW_ID,)),
-    InstrumentSpec("hw.gpu.memory.usage", "gauge", "By", "GPU memory in use.", (HW_ID,)),
-    InstrumentSpec("hw.gpu.memory.limit", "gauge", "By", "GPU memory in total.", (HW_ID,)),
-    InstrumentSpec(
-        "mediakg.triton.cpu.utilization",
-        "gauge",
-        "1",
-        "CPU utilisation (0..1) of the Triton host.",
-        (),
-    ),
-    InstrumentSpec(
-        "mediakg.triton.pending_requests",
-        "gauge",
-        "{request}",
-        "Requests waiting in Triton's scheduler queue.",
-        (MODEL, MODEL_VERSION),
-    ),
-    InstrumentSpec(
-        "mediakg.triton.queue.time",
-        "gauge",
-        "s",
-        "Mean time a request waited in Triton's queue over the last scrape interval.",
-        (MODEL, MODEL_VERSION),
-    ),
-    InstrumentSpec(
-        "mediakg.triton.compute.time",
-        "gauge",
-        "s",
-        "Mean compute time of one Triton execution over the last scrape interval.",
-        (MODEL, MODEL_VERSION),
-    ),
-    InstrumentSpec(
-        "mediakg.triton.batch.size",
-        "gauge",
-        "{item}",
-        "Mean server-side batch (inferences per execution) over the last scrape interval.",
-        (MODEL, MODEL_VERSION),
-    ),
-    # search
-    InstrumentSpec(
-        "mediakg.search.duration",
-        "histogram",
-        "s",
-        "Duration of one search request.",
-        (SEARCH_BACKEND, ERROR_TYPE),
-        _LATENCY_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.search.hits",
-        "histogram",
-        "{hit}",
-        "Hits returned by one search request.",
-        (SEARCH_BACKEND,),
-        (0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0),
-    ),
-    # database
-    InstrumentSpec(
-        "db.client.operation.duration",
-        "histogram",
-        "s",
-        "Duration of one SQL statement batch.",
-        (DB_SYSTEM, DB_OPERATION, ERROR_TYPE),
-        _DB_BUCKETS,
-    ),
-    # cost
-    InstrumentSpec(
-        "mediakg.item.cost",
-        "histogram",
-        "{currency}",
-        "Cost of processing one item (one job), in cost_currency.",
-        (ASSET_KIND, CURRENCY),
-        _COST_BUCKETS,
-    ),
-    InstrumentSpec(
-        "mediakg.item.cpu.time",
-        "counter",
-        "s",
-        "CPU-seconds spent on processed items.",
-        (ASSET_KIND,),
-    ),
-    InstrumentSpec(
-        "mediakg.item.gpu.time",
-        "counter",
-        "s",
-        "GPU-seconds spent on processed items.",
-        (ASSET_KIND,),
-    ),
-    InstrumentSpec(
-        "mediakg.item.stored.size",
-        "counter",
-        "By",
-        "Bytes stored for processed items.",
-        (ASSET_KIND,),
-    ),
-)
-
-SPECS: Mapping[str, InstrumentSpec] = {spec.name: spec for spec in INSTRUMENTS}
 
 
 class StageRunOutcome(enum.StrEnum):
@@ -464,7 +214,8 @@ class Metrics:
             return stats
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of everything this provider holds."""
+        """The Prometheus text exposition of everything this provider holds (blocking: it
+        runs the queue probes)."""
         return generate_latest(self.registry)
 
     def shutdown(self) -> None:
@@ -570,66 +321,12 @@ def record_stage(
         m.histograms["mediakg.stage.attempts"].record(attempt, {STAGE: stage, STAGE_STATUS: status.value})
 
 
-def record_model_call(
-    model: str,
-    version: str,
-    backend: str,
-    *,
-    batch_size: int,
-    duration_s: float,
-    error_type: str | None = None,
-    gpu_seconds: float = 0.0,
-) -> None:
-    """One model call (one batch) ended. ``gpu_seconds`` (Triton on a GPU) is added to the
-    cost of the stage running in this context."""
-    m = get_metrics()
-    base = {MODEL: model, MODEL_VERSION: version, MODEL_BACKEND: backend}
-    m.histograms["mediakg.model.call.duration"].record(duration_s, _error_attrs(dict(base), error_type))
-    m.histograms["mediakg.model.batch.size"].record(batch_size, base)
-    if gpu_seconds > 0:
-        from app.core.telemetry.cost import add_gpu_seconds  # cost imports this module
-
-        add_gpu_seconds(gpu_seconds)
-
-
-def record_fallback(
-    model: str, version: str, backend: str, *, to_backend: str, to_model: str, reason: str
-) -> None:
-    """A call for ``model``/``version`` on ``backend`` was served by ``to_model`` on ``to_backend``."""
-    get_metrics().counters["mediakg.model.fallbacks"].add(
-        1,
-        {
-            MODEL: model,
-            MODEL_VERSION: version,
-            MODEL_BACKEND: backend,
-            FALLBACK_BACKEND: to_backend,
-            FALLBACK_MODEL: to_model,
-            FALLBACK_REASON: reason,
-        },
-    )
-
-
-def record_confidences(model: str, version: str, values: Iterable[float]) -> None:
-    """Confidences (0..1) of a model's outputs: histogram, and drift when a monitor is set."""
-    _record_distribution("mediakg.model.confidence", "confidence", model, version, values)
-
-
-def record_embedding_norms(model: str, version: str, norms: Iterable[float]) -> None:
-    """L2 norms of a model's embeddings: histogram, and drift when a monitor is set."""
-    _record_distribution("mediakg.model.embedding.norm", "embedding_norm", model, version, norms)
-
-
-def _record_distribution(
-    instrument: str, signal: str, model: str, version: str, values: Iterable[float]
-) -> None:
-    m = get_metrics()
-    batch = [float(value) for value in values]
-    histogram = m.histograms[instrument]
-    attrs = {MODEL: model, MODEL_VERSION: version}
-    for value in batch:
-        histogram.record(value, attrs)
-    if m.drift is not None and batch:
-        m.drift.observe(model, version, signal, batch)
+def observe_outputs(model: str, version: str, signal: str, values: Sequence[float]) -> None:
+    """A batch of a model's output confidences or embedding norms (the inference library
+    reports them to this listener): fed to the drift monitor when one is set."""
+    drift = get_metrics().drift
+    if drift is not None:
+        drift.observe(model, version, signal, values)
 
 
 def set_drift(model: str, version: str, signal: str, value: float) -> None:
@@ -639,16 +336,6 @@ def set_drift(model: str, version: str, signal: str, value: float) -> None:
     )
 
 
-def record_search(backend: str, *, duration_s: float, hits: int, error_type: str | None = None) -> None:
-    """One search request ended."""
-    m = get_metrics()
-    m.histograms["mediakg.search.duration"].record(
-        duration_s, _error_attrs({SEARCH_BACKEND: backend}, error_type)
-    )
-    if error_type is None:
-        m.histograms["mediakg.search.hits"].record(hits, {SEARCH_BACKEND: backend})
-
-
 def record_db_operation(
     system: str, operation: str, duration_s: float, *, error_type: str | None = None
 ) -> None:
@@ -656,45 +343,3 @@ def record_db_operation(
     get_metrics().histograms["db.client.operation.duration"].record(
         duration_s, _error_attrs({DB_SYSTEM: system, DB_OPERATION: operation}, error_type)
     )
-
-
-def set_gauge(name: str, value: float, attributes: Mapping[str, str] | None = None) -> None:
-    """Set one of the synchronous gauges of :data:`INSTRUMENTS` (used by the Triton scraper)."""
-    get_metrics().gauges[name].set(value, dict(attributes or {}))
-
-
-# --- exposition --------------------------------------------------------------------------
-
-
-async def metrics_endpoint(_request: Request) -> Response:
-    """Starlette endpoint for ``/metrics``: ``Route("/metrics", metrics_endpoint)``."""
-    # Collection runs the queue probes (blocking reads): keep them off the event loop.
-    body = await anyio.to_thread.run_sync(get_metrics().render)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-@dataclass
-class MetricsServer:
-    """The worker's ``/metrics`` HTTP server (a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful when the configured port was 0)."""
-        return int(self.server.server_address[1])
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def start_metrics_server(host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
-    """Serve this process's metrics on ``http://host:port/metrics`` (worker processes)."""
-    from prometheus_client import start_http_server
-
-    server, thread = start_http_server(port, addr=host, registry=get_metrics().registry)
-    return MetricsServer(server=server, thread=thread)

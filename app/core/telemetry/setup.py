@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.core.telemetry import cost, metrics
 from app.core.telemetry.drift import DriftMonitor
 from app.core.telemetry.logging import configure_logging
 from app.core.telemetry.tracing import configure_tracing, shutdown_tracing
+from inference import telemetry as inference_telemetry
 
 if TYPE_CHECKING:
     from app.core.settings import Settings
@@ -22,11 +24,33 @@ def configure_telemetry(settings: Settings, *, role: str) -> metrics.Metrics:
     if m.drift is None:
         m.drift = DriftMonitor.from_settings(settings, on_value=metrics.set_drift)
     cost.set_default_prices(cost.Prices.from_settings(settings))
+    connect_inference()
     return m
+
+
+_connections: list[Callable[[], None]] = []
+
+
+def connect_inference() -> None:
+    """Book what the inference library reports to its listeners: the GPU-seconds of a model
+    call to the cost of the stage running in the caller's context, and each batch of output
+    confidences and embedding norms to the drift monitor (idempotent)."""
+    _connections[:] = [
+        inference_telemetry.add_gpu_time_listener(cost.add_gpu_seconds),
+        inference_telemetry.add_output_listener(metrics.observe_outputs),
+    ]
+
+
+def disconnect_inference() -> None:
+    """Undo :func:`connect_inference`."""
+    for disconnect in _connections:
+        disconnect()
+    _connections.clear()
 
 
 def shutdown_telemetry() -> None:
     """Flush spans and pushed metrics (the last thing a process does)."""
+    disconnect_inference()
     shutdown_tracing()
     previous = metrics.use_metrics(None)
     if previous is not None:

@@ -8,11 +8,6 @@ the metrics and (for stages) binds the log context and measures the cost.
                              attempt=n, carrier=message.options.get("trace")) as run:
         ...                      # raise -> failed; run.retrying(code) before re-raising
     job.cost = cost.merge(job.cost, run.cost, cost.default_prices())
-
-    with telemetry.model_call("minilm", "1", "triton", batch_size=len(texts)) as call:
-        ...
-    with telemetry.search_request("elasticsearch", mode="hybrid") as req:
-        req.hits = len(result)
 """
 
 from __future__ import annotations
@@ -23,10 +18,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from app.core.telemetry import cost, metrics
+from app.core.telemetry import cost, instruments, metrics
 from app.core.telemetry.logging import bind_log_context
 from app.core.telemetry.metrics import StageRunOutcome
 from app.core.telemetry.tracing import extract_context, inject_context, tracer
@@ -47,7 +41,7 @@ def error_code_of(exc: BaseException) -> str:
 def _fail_span(span: Span, exc: BaseException, error_type: str) -> None:
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, error_type))
-    span.set_attribute(metrics.ERROR_TYPE, error_type)
+    span.set_attribute(instruments.ERROR_TYPE, error_type)
 
 
 @contextlib.contextmanager
@@ -58,8 +52,8 @@ def enqueue(actor: str, *, queue: str, system: str) -> Iterator[dict[str, str]]:
         f"send {queue}",
         kind=SpanKind.PRODUCER,
         attributes={
-            metrics.MESSAGING_SYSTEM: system,
-            metrics.MESSAGING_DESTINATION: queue,
+            instruments.MESSAGING_SYSTEM: system,
+            instruments.MESSAGING_DESTINATION: queue,
             "messaging.operation.type": "send",
             "mediakg.actor": actor,
         },
@@ -96,6 +90,30 @@ class StageRun:
         self.status, self._explicit = StageRunOutcome.CANCELLED, True
 
 
+def _stage_span(
+    stage: str,
+    job_id: object,
+    asset_id: object,
+    asset_kind: str,
+    attempt: int,
+    carrier: Mapping[str, str] | None,
+) -> contextlib.AbstractContextManager[Span]:
+    return tracer().start_as_current_span(
+        f"stage {stage}",
+        context=extract_context(carrier) if carrier else None,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            instruments.STAGE: stage,
+            "mediakg.job.id": str(job_id),
+            "mediakg.asset.id": str(asset_id),
+            instruments.ASSET_KIND: asset_kind,
+            "mediakg.stage.attempt": attempt,
+        },
+        record_exception=False,  # stage_run records it, with the error code
+        set_status_on_exception=False,
+    )
+
+
 @contextlib.contextmanager
 def stage_run(
     stage: str,
@@ -114,24 +132,9 @@ def stage_run(
     ``open_span=False`` when the caller already opened the stage's span."""
     run = StageRun(stage=stage, attempt=attempt)
     started = time.perf_counter()
-    span_cm: contextlib.AbstractContextManager[Span | None]
+    span_cm: contextlib.AbstractContextManager[Span | None] = contextlib.nullcontext(None)
     if open_span:
-        span_cm = tracer().start_as_current_span(
-            f"stage {stage}",
-            context=extract_context(carrier) if carrier else None,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                metrics.STAGE: stage,
-                "mediakg.job.id": str(job_id),
-                "mediakg.asset.id": str(asset_id),
-                metrics.ASSET_KIND: asset_kind or "",
-                "mediakg.stage.attempt": attempt,
-            },
-            record_exception=False,  # recorded below, with the error code
-            set_status_on_exception=False,
-        )
-    else:
-        span_cm = contextlib.nullcontext(None)
+        span_cm = _stage_span(stage, job_id, asset_id, asset_kind or "", attempt, carrier)
     with (
         span_cm as span,
         bind_log_context(job_id=job_id, asset_id=asset_id, stage=stage),
@@ -152,7 +155,7 @@ def stage_run(
             cost.settle(meter)
             run.cost = meter.as_dict()
             if span is not None:
-                span.set_attribute(metrics.STAGE_STATUS, run.status.value)
+                span.set_attribute(instruments.STAGE_STATUS, run.status.value)
                 span.set_attribute("mediakg.cost.total", run.cost["total"])
             metrics.record_stage(
                 stage,
@@ -161,85 +164,3 @@ def stage_run(
                 attempt=attempt,
                 error_code=run.error_code,
             )
-
-
-@dataclass
-class ModelCall:
-    """A model call in progress; set ``gpu_seconds`` when the backend reports GPU time."""
-
-    gpu_seconds: float = 0.0
-
-
-@contextlib.contextmanager
-def model_call(model: str, version: str, backend: str, *, batch_size: int) -> Iterator[ModelCall]:
-    """A span and the latency/batch/error metrics of one model call (one batch)."""
-    call = ModelCall()
-    started = time.perf_counter()
-    error_type: str | None = None
-    kind = SpanKind.INTERNAL if backend == "local" else SpanKind.CLIENT
-    with tracer().start_as_current_span(
-        f"infer {model}",
-        kind=kind,
-        attributes={
-            metrics.MODEL: model,
-            metrics.MODEL_VERSION: version,
-            metrics.MODEL_BACKEND: backend,
-            "mediakg.model.batch.size": batch_size,
-        },
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield call
-        except BaseException as exc:
-            error_type = error_code_of(exc)
-            _fail_span(span, exc, error_type)
-            raise
-        finally:
-            metrics.record_model_call(
-                model,
-                version,
-                backend,
-                batch_size=batch_size,
-                duration_s=time.perf_counter() - started,
-                error_type=error_type,
-                gpu_seconds=call.gpu_seconds,
-            )
-
-
-@dataclass
-class SearchRequest:
-    """A search in progress; set ``hits`` before the block ends."""
-
-    hits: int = 0
-
-
-@contextlib.contextmanager
-def search_request(backend: str, *, mode: str = "hybrid") -> Iterator[SearchRequest]:
-    """A span and the latency/hits metrics of one search request (no query text recorded)."""
-    req = SearchRequest()
-    started = time.perf_counter()
-    error_type: str | None = None
-    with tracer().start_as_current_span(
-        f"search {backend}",
-        kind=SpanKind.CLIENT if backend != "embedded" else SpanKind.INTERNAL,
-        attributes={metrics.SEARCH_BACKEND: backend, "mediakg.search.mode": mode},
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield req
-        except BaseException as exc:
-            error_type = error_code_of(exc)
-            _fail_span(span, exc, error_type)
-            raise
-        finally:
-            span.set_attribute("mediakg.search.hits", req.hits)
-            metrics.record_search(
-                backend, duration_s=time.perf_counter() - started, hits=req.hits, error_type=error_type
-            )
-
-
-def current_span() -> Span:
-    """The active span (to add attributes from anywhere)."""
-    return trace.get_current_span()

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.telemetry import metrics
+from app.core.telemetry import instruments, metrics
 from app.core.telemetry.tracing import tracer
 
 # Statements are parametrised (values travel as bind parameters), so their text carries no
@@ -54,8 +54,8 @@ def _before(
     system = _system(conn)
     database = (conn.engine.url.database or "").rsplit("/", 1)[-1]
     attributes: dict[str, str | int] = {
-        metrics.DB_SYSTEM: system,
-        metrics.DB_OPERATION: operation,
+        instruments.DB_SYSTEM: system,
+        instruments.DB_OPERATION: operation,
         "db.namespace": database,
         "db.query.text": statement[:_MAX_STATEMENT_CHARS],
     }
@@ -77,7 +77,7 @@ def _finish(context: Any, error: BaseException | None) -> None:
     if error is not None:
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, error_type))
-        span.set_attribute(metrics.ERROR_TYPE, error_type or "")
+        span.set_attribute(instruments.ERROR_TYPE, error_type or "")
     span.end()
     metrics.record_db_operation(system, operation, time.perf_counter() - started, error_type=error_type)
 

@@ -13,19 +13,30 @@ from pathlib import Path
 
 import pytest
 
-from inference.triton import TritonBackend, TritonConfig
-from inference.triton_server import TritonEnvironment, TritonEnvironmentError, TritonServer
+from app.core.settings import get_settings
+from app.core.telemetry.metrics import Metrics
+from app.entrypoints.bootstrap import triton_environment
+from inference.triton.client import TritonBackend, TritonConfig
+from inference.triton.launcher import TritonEnvironment, TritonEnvironmentError, TritonServer
 from tests.fixtures.required import skip_unless_required
+from tests.telemetry.helpers import fresh_metrics
 
 # Long enough for whisper base on a few seconds of speech on a loaded 2-core CI machine.
 CALL_TIMEOUT_S = 120.0
+
+
+@pytest.fixture
+def metrics() -> Iterator[Metrics]:
+    """Fresh process metrics for one test (Triton's scraped gauges and GPU time land here)."""
+    with fresh_metrics() as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="session")
 def triton_env() -> TritonEnvironment:
     """The built server environment, or skip with the reason it is unusable."""
     try:
-        return TritonEnvironment.load()
+        return triton_environment(get_settings())
     except TritonEnvironmentError as exc:
         skip_unless_required(f"Triton server environment not built: {exc}")
 

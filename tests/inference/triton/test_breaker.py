@@ -14,7 +14,7 @@ from inference.errors import BackendUnavailableError, ContractError
 from inference.fallback import FallbackBackend, InferenceMetrics
 from inference.local import ModelPool
 from inference.registry import MINILM_FP32, ModelSpec, Tensors
-from inference.triton import TritonTimeoutError
+from inference.triton.client import TritonTimeoutError
 
 
 def state_of(breaker: CircuitBreaker) -> BreakerState:
@@ -173,7 +173,7 @@ async def test_listeners_see_every_event() -> None:
 
 def test_routing_config_from_service_settings() -> None:
     from app.core.settings import Settings
-    from inference.fallback import routing_config
+    from inference.factory import routing_config
 
     settings = Settings(
         inference_url="grpc://triton:8001",
@@ -193,10 +193,11 @@ def test_routing_config_from_service_settings() -> None:
 async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool) -> None:
     from app.core.settings import Settings
     from inference.cache import EmbeddingCache
-    from inference.fallback import ResilientRouter, build_router
+    from inference.factory import build_router
+    from inference.fallback import ResilientRouter
     from inference.router import InferenceConfig
     from inference.shadow import ShadowBackend
-    from inference.triton_server import free_port
+    from inference.triton.launcher import free_port
 
     settings = Settings(
         inference_url=f"grpc://127.0.0.1:{free_port()}",
@@ -219,7 +220,8 @@ async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool)
 
 def test_local_url_builds_the_plain_router() -> None:
     from app.core.settings import Settings
-    from inference.fallback import ResilientRouter, build_router
+    from inference.factory import build_router
+    from inference.fallback import ResilientRouter
     from inference.router import InferenceConfig, InferenceRouter
 
     router = build_router(InferenceConfig(), Settings(inference_url="local://"))

@@ -9,7 +9,7 @@ import pytest
 
 from inference.errors import BackendUnavailableError
 from inference.registry import MINILM_FP32, RAPIDOCR, WHISPER_BASE, TensorSpec, default_registry
-from inference.triton import (
+from inference.triton.client import (
     ModelContractMismatchError,
     TritonBackend,
     TritonConfig,
@@ -18,8 +18,14 @@ from inference.triton import (
     instance_kinds,
     warmup_inputs,
 )
-from inference.triton_repo import REPOSITORY, render_config, served_specs, stale_files, triton_model_name
-from inference.triton_server import TritonServer, free_port
+from inference.triton.launcher import TritonServer, free_port
+from inference.triton.model_repository import (
+    REPOSITORY,
+    render_config,
+    served_specs,
+    stale_files,
+    triton_model_name,
+)
 
 
 def served_minilm() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -83,7 +89,7 @@ def test_a_repository_without_the_compute_output_is_stale() -> None:
 
 
 def test_checked_in_repository_matches_the_registry() -> None:
-    assert stale_files() == [], "run: python -m inference.triton_repo"
+    assert stale_files() == [], "run: python -m inference.triton.model_repository"
     names = sorted(p.name for p in REPOSITORY.iterdir() if p.is_dir())
     assert names == sorted(triton_model_name(s) for s in served_specs(default_registry()))
     assert len(names) == 8

@@ -9,7 +9,7 @@ import pytest
 
 from inference.backend import strings
 from inference.registry import MINILM_INT8
-from inference.triton import TritonBackend
+from inference.triton.client import TritonBackend
 
 pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]
 

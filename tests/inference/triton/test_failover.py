@@ -22,9 +22,9 @@ from inference.fallback import ResilientRouter, RoutingConfig
 from inference.local import LocalBackend, ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8
 from inference.router import InferenceConfig
-from inference.triton import TritonBackend, TritonConfig
-from inference.triton_repo import triton_model_name
-from inference.triton_server import TritonEnvironment, TritonServer
+from inference.triton.client import TritonBackend, TritonConfig
+from inference.triton.launcher import TritonEnvironment, TritonServer
+from inference.triton.model_repository import triton_model_name
 from inference.types import Embeddings
 
 pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]

@@ -21,12 +21,15 @@ from app.core.telemetry import cost
 from app.core.telemetry import spans as ts
 from inference.backend import strings
 from inference.registry import MINILM_INT8, RAPIDOCR, ModelSpec, Tensors
-from inference.triton import TritonBackend, TritonConfig
-from inference.triton_repo import triton_model_name
-from inference.triton_server import TritonServer
-from inference.triton_serving import compute_tensor, request_seconds
+from inference.triton.client import TritonBackend, TritonConfig
+from inference.triton.launcher import TritonServer
+from inference.triton.model_repository import triton_model_name
+from inference.triton.python_backend import compute_tensor, request_seconds
 from tests.fixtures.media import text_image
 from tests.inference.triton.conftest import CALL_TIMEOUT_S
+
+# The service books a call's GPU time to the running stage (the fixture connects the two).
+pytestmark = pytest.mark.usefixtures("metrics")
 
 PRICES = cost.Prices(cpu_second=0.0, gpu_second=2.0, storage_gb=0.0, currency="EUR")
 

@@ -1,6 +1,6 @@
 """The same model calls through Triton and through the local backend give the same outputs.
 
-Both sides run the same runner code (inference/triton_serving.py wraps the local runners), on
+Both sides run the same runner code (inference/triton/python_backend.py wraps the local runners), on
 different NumPy majors and in different processes, so floats may differ in the last bits and
 batching may change padding: vectors are compared within 1e-4, strings exactly.
 """
@@ -28,7 +28,7 @@ from inference.registry import (
     ModelSpec,
     Tensors,
 )
-from inference.triton import TritonBackend
+from inference.triton.client import TritonBackend
 from tests.fixtures.media import SpeechClip, text_image
 
 pytestmark = [

@@ -70,11 +70,12 @@ from inference.registry import (
     ModelSpec,
 )
 from inference.router import InferenceConfig, InferenceRouter
-from inference.triton_repo import triton_model_name
-from inference.triton_server import TritonEnvironment, TritonServer
+from inference.triton.launcher import TritonEnvironment, TritonServer
+from inference.triton.model_repository import triton_model_name
 from jobs.runtime import JobRuntime
 from tests.fixtures.media import image_bytes, photo
 from tests.jobs.conftest import job_statuses, stages_by_name, wait_jobs, with_runtime
+from tests.telemetry.helpers import fresh_metrics
 
 pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]
 
@@ -164,14 +165,9 @@ def server(triton_env: TritonEnvironment, tmp_path: Path) -> Iterator[TritonServ
 
 @pytest.fixture
 def exported() -> Iterator[telemetry_metrics.Metrics]:
-    """The process's metrics, fresh for this test (record_fallback lands here)."""
-    fresh = telemetry_metrics.Metrics.create(process_collectors=False, shutdown_on_exit=False)
-    previous = telemetry_metrics.use_metrics(fresh)
-    try:
+    """The process's metrics, fresh for this test (fallbacks are counted here)."""
+    with fresh_metrics() as fresh:
         yield fresh
-    finally:
-        telemetry_metrics.use_metrics(previous)
-        fresh.shutdown()
 
 
 async def on_loop(runtime: JobRuntime, coro: Any) -> Any:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from inference.registry import HAAR_FACES, RAPIDOCR, ModelSpec, Tensors
-from inference.triton import TritonBackend
+from inference.triton.client import TritonBackend
 from tests.fixtures.media import text_image
 
 pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]

@@ -27,9 +27,9 @@ from app.entrypoints.job_system import job_runtime
 from inference.breaker import BreakerState
 from inference.fallback import ResilientRouter
 from inference.registry import MINILM_FP32
-from inference.triton import TritonBackend
-from inference.triton_repo import REPOSITORY, triton_model_name
-from inference.triton_server import TritonEnvironment, TritonServer
+from inference.triton.client import TritonBackend
+from inference.triton.launcher import TritonEnvironment, TritonServer
+from inference.triton.model_repository import REPOSITORY, triton_model_name
 from jobs.registry import StageRegistry
 
 pytestmark = [pytest.mark.triton, pytest.mark.slow]

@@ -15,35 +15,22 @@ exports no GPU metrics and the scraper exports none either (asserted below eithe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.telemetry import metrics as telemetry_metrics
-from app.core.telemetry.triton_scrape import TritonScraper
 from inference.registry import HAAR_FACES, MINILM_FP32, ModelSpec
-from inference.triton import TritonBackend, warmup_inputs
-from inference.triton_repo import triton_model_name
-from inference.triton_server import TritonServer
+from inference.triton.client import TritonBackend, warmup_inputs
+from inference.triton.launcher import TritonServer
+from inference.triton.metrics_scrape import TritonScraper
+from inference.triton.model_repository import triton_model_name
 from tests.deploy.promql import render_every_instrument
 from tests.fixtures.media import photo
 
 pytestmark = [pytest.mark.triton, pytest.mark.models, pytest.mark.slow]
 
 CALLS = 16
-
-
-@pytest.fixture
-def metrics() -> Iterator[telemetry_metrics.Metrics]:
-    """Fresh process metrics for the test."""
-    fresh = telemetry_metrics.Metrics.create(process_collectors=False, shutdown_on_exit=False)
-    previous = telemetry_metrics.use_metrics(fresh)
-    try:
-        yield fresh
-    finally:
-        telemetry_metrics.use_metrics(previous)
-        fresh.shutdown()
 
 
 def _labels(spec: ModelSpec) -> dict[str, str]:

@@ -9,7 +9,7 @@ from app.jobs.errors import PermanentStageError
 from app.media.models import Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.media.probe import CORRUPT_MEDIA
 from inference.media import Span
-from inference.metrics import word_error_rate
+from inference.quality import word_error_rate
 from jobs.stages.common import SCENES_MISSING
 from jobs.stages.scenes import tile_spans
 from tests.fixtures.media import SpeechClip

@@ -11,7 +11,7 @@ from PIL import Image
 from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.media.service import vector_from_bytes
-from inference.metrics import word_error_rate
+from inference.quality import word_error_rate
 from tests.fixtures.media import VIDEO_SENTENCE, VideoClip
 from tests.jobs.stages.conftest import VIDEO_CHAIN, Harness
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from app.core.settings import Settings
 from app.core.telemetry.metrics import Metrics
-from app.core.telemetry.triton_scrape import (
+from inference.triton.metrics_scrape import (
     TritonScraper,
     interval_stats,
     parse_triton_metrics,
@@ -195,8 +193,5 @@ def test_counter_reset_gives_no_interval() -> None:
         ("grpc://triton:8001", "http://metrics-proxy:9000/triton", "http://metrics-proxy:9000/triton"),
     ],
 )
-def test_metrics_url(
-    tmp_path: Path, inference_url: str, triton_metrics_url: str, expected: str | None
-) -> None:
-    settings = Settings(data_dir=tmp_path, inference_url=inference_url, triton_metrics_url=triton_metrics_url)
-    assert resolve_metrics_url(settings) == expected
+def test_metrics_url(inference_url: str, triton_metrics_url: str, expected: str | None) -> None:
+    assert resolve_metrics_url(inference_url, triton_metrics_url) == expected

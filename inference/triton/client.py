@@ -6,7 +6,7 @@ and checks them against the registry contract (names, dtypes, dims, batch size a
 key the model declares), failing loudly on any mismatch, then warms every model up with a call
 built from its contract, and records each model's instance kind: on a ``KIND_GPU`` model every
 call charges the server's compute seconds for it (the ``mediakg_compute_seconds`` output every
-model of the repository returns, see :mod:`inference.triton_repo`) to the running stage's GPU
+model of the repository returns, see :mod:`inference.triton.model_repository`) to the running stage's GPU
 cost. Each call has a deadline; UNAVAILABLE is retried within it; what is
 still transient after that raises :class:`~inference.errors.BackendUnavailableError`, which
 the fallback layer (:mod:`inference.fallback`) turns into a local call.
@@ -24,10 +24,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.core.telemetry import model_call
 from inference.errors import BackendUnavailableError, ContractError, InferenceError, PermanentInferenceError
 from inference.registry import ModelRegistry, ModelSpec, Tensors, TensorSpec, default_registry
-from inference.triton_repo import (
+from inference.telemetry import model_call
+from inference.triton.model_repository import (
     COMPUTE_OUTPUT,
     CONFIG_DTYPES,
     MODEL_KEY_PARAMETER,

@@ -1,13 +1,14 @@
 """Scrape Triton's Prometheus endpoint and re-export what an operator of this service needs:
 GPU utilisation and memory, Triton host CPU, and per model the pending requests and the mean
-queue time, compute time and server-side batch size over the last scrape interval.
+queue time, compute time and server-side batch size over the last scrape interval. The gauges
+are created through the OpenTelemetry API (the service's SDK exports them).
 
 Triton's request metrics are cumulative counters (``nv_inference_queue_duration_us`` etc.);
 means over an interval come from the difference of two scrapes. The first scrape after start
 (or after Triton restarted, when counters go backwards) sets only the instantaneous gauges.
 
 Triton labels its metrics with its own model name (``all-MiniLM-L6-v2__fp32-1``, see
-``inference.triton_repo.triton_model_name``) and its integer version (always ``1`` here: the
+``inference.triton.model_repository.triton_model_name``) and its integer version (always ``1`` here: the
 registry version is part of the Triton name). The scraper maps them back to the registry name
 and version (``all-MiniLM-L6-v2`` / ``fp32-1``), the labels every other model metric carries,
 so Triton's view of a model joins the service's own. A Triton model the registry does not know
@@ -22,19 +23,59 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.telemetry import metrics
-
-if TYPE_CHECKING:
-    from app.core.settings import Settings
+from inference.registry import default_registry
+from inference.telemetry import MODEL, MODEL_VERSION, Instruments, InstrumentSpec
+from inference.triton.model_repository import triton_model_name
 
 log = logging.getLogger(__name__)
 
 TRITON_METRICS_PORT = 8002  # Triton's default --metrics-port
+HW_ID = "hw.id"
+
+UP = InstrumentSpec("mediakg.triton.up", "gauge", "1", "1 when the last Triton scrape succeeded.")
+GPU_UTILIZATION = InstrumentSpec("hw.gpu.utilization", "gauge", "1", "GPU utilisation (0..1) seen by Triton.")
+GPU_MEMORY_USAGE = InstrumentSpec("hw.gpu.memory.usage", "gauge", "By", "GPU memory in use.")
+GPU_MEMORY_LIMIT = InstrumentSpec("hw.gpu.memory.limit", "gauge", "By", "GPU memory in total.")
+CPU_UTILIZATION = InstrumentSpec(
+    "mediakg.triton.cpu.utilization", "gauge", "1", "CPU utilisation (0..1) of the Triton host."
+)
+PENDING = InstrumentSpec(
+    "mediakg.triton.pending_requests", "gauge", "{request}", "Requests waiting in Triton's scheduler queue."
+)
+QUEUE_TIME = InstrumentSpec(
+    "mediakg.triton.queue.time",
+    "gauge",
+    "s",
+    "Mean time a request waited in Triton's queue over the last scrape interval.",
+)
+COMPUTE_TIME = InstrumentSpec(
+    "mediakg.triton.compute.time",
+    "gauge",
+    "s",
+    "Mean compute time of one Triton execution over the last scrape interval.",
+)
+BATCH_SIZE = InstrumentSpec(
+    "mediakg.triton.batch.size",
+    "gauge",
+    "{item}",
+    "Mean server-side batch (inferences per execution) over the last scrape interval.",
+)
+SPECS = (
+    UP,
+    GPU_UTILIZATION,
+    GPU_MEMORY_USAGE,
+    GPU_MEMORY_LIMIT,
+    CPU_UTILIZATION,
+    PENDING,
+    QUEUE_TIME,
+    COMPUTE_TIME,
+    BATCH_SIZE,
+)
+_instruments = Instruments(*SPECS)
 
 # Cumulative per-model counters we difference between scrapes.
 _COUNTERS = (
@@ -50,9 +91,6 @@ ModelKey = tuple[str, str]
 
 def registry_model_names() -> dict[str, ModelKey]:
     """Triton model name -> (registry name, registry version), for every model this build ships."""
-    from inference.registry import default_registry
-    from inference.triton_repo import triton_model_name
-
     return {triton_model_name(spec): (spec.name, spec.version) for spec in default_registry()}
 
 
@@ -124,11 +162,12 @@ def interval_stats(before: dict[str, float], after: dict[str, float]) -> Interva
     )
 
 
-def resolve_metrics_url(settings: Settings) -> str | None:
-    """``triton_metrics_url``, or Triton's default metrics port on the inference host."""
-    if settings.triton_metrics_url:
-        return settings.triton_metrics_url
-    parts = urlsplit(settings.inference_url)
+def resolve_metrics_url(inference_url: str, metrics_url: str = "") -> str | None:
+    """``metrics_url`` when given, else Triton's default metrics port on the host of
+    ``inference_url``; ``None`` when inference is not on Triton (``local://``)."""
+    if metrics_url:
+        return metrics_url
+    parts = urlsplit(inference_url)
     if parts.scheme in ("grpc", "http", "https") and parts.hostname:
         return f"http://{parts.hostname}:{TRITON_METRICS_PORT}/metrics"
     return None
@@ -161,35 +200,35 @@ class TritonScraper:
             snap = parse_triton_metrics(text, self.names)
         except (OSError, ValueError) as exc:
             log.warning("Triton metrics scrape of %s failed: %s", self.url, exc)
-            metrics.set_gauge("mediakg.triton.up", 0.0)
+            _instruments.gauge(UP).set(0.0)
             return None
         self._export(snap)
         self.last = snap
         return snap
 
     def _export(self, snap: TritonSnapshot) -> None:
-        metrics.set_gauge("mediakg.triton.up", 1.0)
+        gauge = _instruments.gauge
+        gauge(UP).set(1.0)
         for gpu, value in snap.gpu_utilization.items():
-            metrics.set_gauge("hw.gpu.utilization", value, {metrics.HW_ID: gpu})
+            gauge(GPU_UTILIZATION).set(value, {HW_ID: gpu})
         for gpu, value in snap.gpu_memory_used.items():
-            metrics.set_gauge("hw.gpu.memory.usage", value, {metrics.HW_ID: gpu})
+            gauge(GPU_MEMORY_USAGE).set(value, {HW_ID: gpu})
         for gpu, value in snap.gpu_memory_total.items():
-            metrics.set_gauge("hw.gpu.memory.limit", value, {metrics.HW_ID: gpu})
+            gauge(GPU_MEMORY_LIMIT).set(value, {HW_ID: gpu})
         if snap.cpu_utilization is not None:
-            metrics.set_gauge("mediakg.triton.cpu.utilization", snap.cpu_utilization)
+            gauge(CPU_UTILIZATION).set(snap.cpu_utilization)
         for (model, version), value in snap.pending.items():
-            attrs = {metrics.MODEL: model, metrics.MODEL_VERSION: version}
-            metrics.set_gauge("mediakg.triton.pending_requests", value, attrs)
+            gauge(PENDING).set(value, {MODEL: model, MODEL_VERSION: version})
         if self.last is None:
             return
         for key, counters in snap.counters.items():
             stats = interval_stats(self.last.counters.get(key, {}), counters)
             if stats is None:
                 continue
-            attrs = {metrics.MODEL: key[0], metrics.MODEL_VERSION: key[1]}
-            metrics.set_gauge("mediakg.triton.queue.time", stats.queue_time_s, attrs)
-            metrics.set_gauge("mediakg.triton.compute.time", stats.compute_time_s, attrs)
-            metrics.set_gauge("mediakg.triton.batch.size", stats.batch_size, attrs)
+            attrs = {MODEL: key[0], MODEL_VERSION: key[1]}
+            gauge(QUEUE_TIME).set(stats.queue_time_s, attrs)
+            gauge(COMPUTE_TIME).set(stats.compute_time_s, attrs)
+            gauge(BATCH_SIZE).set(stats.batch_size, attrs)
 
     def start(self, interval_s: float) -> None:
         """Scrape every ``interval_s`` seconds on a daemon thread until :meth:`stop`."""
@@ -209,13 +248,3 @@ class TritonScraper:
         if self._thread is not None:
             self._thread.join(timeout=self.timeout_s + 1)
             self._thread = None
-
-
-def start_triton_scraper(settings: Settings) -> TritonScraper | None:
-    """Start scraping when Triton is in use; ``None`` for local inference."""
-    url = resolve_metrics_url(settings)
-    if url is None:
-        return None
-    scraper = TritonScraper(url)
-    scraper.start(settings.triton_scrape_interval_seconds)
-    return scraper

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
-from inference.triton_repo import REPOSITORY
+from inference.triton.model_repository import REPOSITORY
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ENV = SOURCE_ROOT / ".venv-triton"
 
 
@@ -44,16 +44,9 @@ class TritonEnvironment:
     python_bin: Path
 
     @classmethod
-    def load(cls, env_dir: Path | None = None) -> TritonEnvironment:
-        """Read the environment description; raise :class:`TritonEnvironmentError` if unusable.
-
-        ``env_dir`` defaults to the ``triton_env_dir`` setting (MEDIAKG_TRITON_ENV_DIR), else
-        ``.venv-triton`` in the source checkout.
-        """
-        if env_dir is None:
-            from app.core.settings import get_settings
-
-            env_dir = Path(get_settings().triton_env_dir or DEFAULT_ENV)
+    def load(cls, env_dir: Path = DEFAULT_ENV) -> TritonEnvironment:
+        """Read the environment description in ``env_dir`` (``make triton-env`` builds
+        ``.venv-triton`` in the checkout); raise :class:`TritonEnvironmentError` if unusable."""
         meta = env_dir / "triton-env.json"
         if not meta.is_file():
             raise TritonEnvironmentError(

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from inference.local import ModelPool
 from inference.models.base import LocalOptions, Runner
 from inference.registry import ModelSpec, Tensors, default_registry
-from inference.triton_repo import COMPUTE_OUTPUT, MODEL_KEY_PARAMETER
+from inference.triton.model_repository import COMPUTE_OUTPUT, MODEL_KEY_PARAMETER
 
 
 def _pb_utils() -> Any:
