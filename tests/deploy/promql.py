@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.telemetry.metrics import INSTRUMENTS, Metrics, QueueStat
+from app.core.telemetry.instruments import INSTRUMENTS
+from app.core.telemetry.metrics import Metrics, QueueStat
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.core.telemetry.metrics import INSTRUMENTS
+from app.core.telemetry.instruments import INSTRUMENTS
 from tests.deploy.promql import (
     Exported,
     grafana_to_promql,
