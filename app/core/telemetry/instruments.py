@@ -15,6 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+# The model layer's attribute keys are its own (the library records with them).
+from inference.telemetry import FALLBACK_BACKEND as FALLBACK_BACKEND
+from inference.telemetry import FALLBACK_MODEL as FALLBACK_MODEL
+from inference.telemetry import FALLBACK_REASON as FALLBACK_REASON
+from inference.telemetry import MODEL as MODEL
+from inference.telemetry import MODEL_BACKEND as MODEL_BACKEND
+from inference.telemetry import MODEL_VERSION as MODEL_VERSION
+
 # --- attribute keys (semantic-convention keys where one exists) ---------------------------
 GRAPHQL_OPERATION_NAME = "graphql.operation.name"
 GRAPHQL_OPERATION_TYPE = "graphql.operation.type"
@@ -26,12 +34,6 @@ DB_OPERATION = "db.operation.name"
 HW_ID = "hw.id"
 STAGE = "mediakg.stage"
 STAGE_STATUS = "mediakg.stage.status"
-MODEL = "mediakg.model.name"
-MODEL_VERSION = "mediakg.model.version"
-MODEL_BACKEND = "mediakg.model.backend"
-FALLBACK_BACKEND = "mediakg.fallback.backend"
-FALLBACK_MODEL = "mediakg.fallback.model"
-FALLBACK_REASON = "mediakg.fallback.reason"
 DRIFT_SIGNAL = "mediakg.drift.signal"
 SEARCH_BACKEND = "mediakg.search.backend"
 ASSET_KIND = "mediakg.asset.kind"
