@@ -5,8 +5,8 @@ It runs periodically in every worker process and in ``mediakg serve``, and re-se
   the row (``STAGE_CRASHED``); once the stage's attempts are used up, the worker receiving
   the re-sent message fails the stage instead of running it (a poisoned file that kills its
   worker is not retried forever);
-- QUEUED stages whose message was sent a lease period ago and never started (the broker
-  lost it: flushed, restarted, or the send after commit failed);
+- QUEUED stages whose message was sent ``stage_message_lost_seconds`` ago and never started
+  (the broker lost it: flushed, restarted, or the send after commit failed);
 - PENDING stages that are runnable but were never sent (created without a broker);
 and finishes jobs whose cancellation or completion nobody recorded. Several sweepers may
 run at once: each job is handled under its row lock, and a duplicate message is harmless
@@ -57,8 +57,8 @@ async def sweep_once(
     services: Services, enqueuer: Enqueuer, *, lost_after: timedelta | None = None, limit: int = SWEEP_BATCH
 ) -> SweepReport:
     """One pass over the active jobs that need attention."""
-    lease = timedelta(seconds=services.settings.stage_lease_seconds)
-    lost_after = lease if lost_after is None else lost_after
+    if lost_after is None:
+        lost_after = timedelta(seconds=services.settings.stage_message_lost_seconds)
     report = SweepReport()
     now = utcnow()
     async with session_scope(services.session_factory) as session:
@@ -106,6 +106,7 @@ async def _sweep_job(
     for stage in stages:
         if stage.status == StageStatus.RUNNING and stage.lease_expires_at and stage.lease_expires_at < now:
             if await _take_back(session, enqueuer, job, stage, now=now):
+                jobs.publish_after_commit(session, services.publisher, EventType.STAGE_RETRYING, job, stage)
                 report.expired.append((str(job.id), stage.name))
         elif stage.status == StageStatus.QUEUED and (
             stage.enqueued_at is None or stage.enqueued_at < now - lost_after

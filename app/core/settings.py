@@ -327,7 +327,20 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Most queued jobs per queue before ingestion answers Backpressure."
     )
     stage_lease_seconds: float = Field(
-        default=300.0, gt=0, description="A stage's lease; an expired lease is taken over."
+        default=30.0,
+        gt=0,
+        description="A stage's lease: renewed while the stage runs; once expired (its worker died) "
+        "another worker takes the stage over.",
+    )
+    stage_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a running stage renews its lease (at most a third of the lease).",
+    )
+    stage_message_lost_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A queued stage whose message is this old and never started is sent again.",
     )
     stage_time_limit_seconds: float = Field(
         default=1800.0, gt=0, description="Hard time limit of one stage run."
@@ -336,7 +349,7 @@ class Settings(BaseSettings):
     retry_min_backoff_ms: int = Field(default=1000, ge=0, description="First retry delay.")
     retry_max_backoff_ms: int = Field(default=300_000, ge=0, description="Longest retry delay.")
     sweeper_interval_seconds: float = Field(
-        default=30.0, gt=0, description="How often the sweeper looks for lost or expired stages."
+        default=10.0, gt=0, description="How often the sweeper looks for lost or expired stages."
     )
 
     # --- analysis ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from app.core.enums import AssetStatus, JobStatus, StageStatus
 from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
 from app.core.events import Publisher, asset_channel, job_channel
 from app.jobs import repository
+from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.outbox import defer_publish, defer_send
@@ -145,6 +146,14 @@ def dependencies_done(pipeline: Pipeline, stages: Sequence[JobStage], name: str)
     by_name = {s.name: s for s in stages}
     deps = pipeline.stage(name).after
     return all(by_name[d].status in repository.DONE_STAGE_STATUSES for d in deps if d in by_name)
+
+
+def waiting_to_resume(stage: JobStage, now: datetime) -> bool:
+    """Whether the stage's worker stopped mid-run (killed, crashed or hung: its lease ran out)
+    and the stage waits for another worker to take it over."""
+    if stage.status == StageStatus.RUNNING:
+        return stage.lease_expires_at is not None and stage.lease_expires_at < now
+    return stage.status == StageStatus.QUEUED and stage.error_code == STAGE_CRASHED
 
 
 def send_stage(session: AsyncSession, enqueuer: Enqueuer | None, *, job: Job, stage: JobStage) -> bool:

@@ -62,6 +62,12 @@ class StageRunner:
         """How long a claim or heartbeat holds a stage."""
         return timedelta(seconds=self.settings.stage_lease_seconds)
 
+    @property
+    def heartbeat_s(self) -> float:
+        """How often a running stage renews its lease: the setting, but at least three beats
+        per lease, so one missed beat (a database blip, a busy loop) does not lose it."""
+        return max(0.1, min(self.settings.stage_heartbeat_seconds, self.settings.stage_lease_seconds / 3))
+
     def release_all(self) -> None:
         """Interrupt every running stage so it is released for another worker (shutdown)."""
         for active in list(self._active.values()):
@@ -143,7 +149,7 @@ class StageRunner:
                 self.services.session_factory,
                 active,
                 lease=self.lease,
-                interval_s=max(0.1, min(self.settings.stage_lease_seconds / 3, 30.0)),
+                interval_s=self.heartbeat_s,
             ),
             name=f"lease {claim.owner}",
         )

@@ -43,6 +43,7 @@ def job_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "stage_lease_seconds": 2.0,
+            "stage_message_lost_seconds": 2.0,
             "sweeper_interval_seconds": 0.3,
             "retry_min_backoff_ms": 50,
             "retry_max_backoff_ms": 200,
@@ -210,6 +211,8 @@ class WorkerProcess:
             "MEDIAKG_PUBSUB_URL": "memory://",
             "MEDIAKG_REDIS_KEY_PREFIX": settings.redis_key_prefix,
             "MEDIAKG_STAGE_LEASE_SECONDS": str(settings.stage_lease_seconds),
+            "MEDIAKG_STAGE_HEARTBEAT_SECONDS": str(settings.stage_heartbeat_seconds),
+            "MEDIAKG_STAGE_MESSAGE_LOST_SECONDS": str(settings.stage_message_lost_seconds),
             "MEDIAKG_SWEEPER_INTERVAL_SECONDS": str(settings.sweeper_interval_seconds),
             "MEDIAKG_RETRY_MIN_BACKOFF_MS": str(settings.retry_min_backoff_ms),
             "MEDIAKG_RETRY_MAX_BACKOFF_MS": str(settings.retry_max_backoff_ms),
@@ -244,7 +247,7 @@ class WorkerProcess:
         """Everything the worker logged so far."""
         return self.log_path.read_text(errors="replace")
 
-    async def ready(self, within: float = 30.0) -> None:
+    async def ready(self, within: float = 90.0) -> None:
         """Wait for the worker's ready line."""
 
         async def check() -> bool:

@@ -4,6 +4,7 @@ backpressure. Worker *processes* where a crash must be real (kill -9)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -382,3 +383,78 @@ async def test_same_message_to_two_workers_runs_the_stage_once(
     scenes = (await stages_by_name(services.session_factory, job.id))["scenes"]
     assert scenes.attempts == 1
     assert await count(services.session_factory, Scene, Scene.model_name == "test-scenes") == 2
+
+
+async def test_heartbeat_keeps_long_stages_and_a_killed_workers_stage_is_taken_over(
+    services: Services,
+    redis_settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    tmp_path: Path,
+    spawn_worker: Callable[..., WorkerProcess],
+) -> None:
+    from app.core.db import utcnow
+    from app.entrypoints.job_system import job_runtime
+
+    # A lease of 2 s renewed every 0.4 s; each scenes run lasts 8 s, four leases.
+    settings = redis_settings.model_copy(update={"stage_lease_seconds": 2.0, "stage_heartbeat_seconds": 0.4})
+    sender = job_runtime(settings, workers=False, sweeper=False)
+    sender.start()
+    try:
+        svc = with_runtime(services, settings, sender)
+        log = tmp_path / "runs.log"
+        test = {"log": str(log), "stages": {"scenes": {"sleep_s": 8.0, "steps": 40, "rows": 3}}}
+        created = [await ingest_video(svc, tenant, media_root, shade=i, test=test) for i in (0, 1)]
+    finally:
+        await asyncio.to_thread(sender.stop, 0)
+
+    # Two workers with one thread each, both sweeping: if a running stage's lease were not
+    # renewed, a sweeper would take the stage back and it would run a second time.
+    workers = [spawn_worker(settings, threads=1) for _ in range(2)]
+    for worker in workers:
+        await worker.ready()
+
+    def scenes_runs(job: Job) -> int:
+        return sum(1 for e, s, j in run_log(log) if (e, s, j) == ("start", "scenes", str(job.id)))
+
+    async def scenes_mid_run() -> bool:
+        return any(scenes_runs(job) == 1 for job in created)
+
+    await wait_for(scenes_mid_run, within=60, what="a scenes stage to run")
+    killed = next(job for job in created if scenes_runs(job) == 1)
+    (kept,) = [job for job in created if job is not killed]
+    owner = (await stages_by_name(services.session_factory, killed.id))["scenes"].lease_owner
+    assert owner is not None
+    victim = next(w for w in workers if owner.startswith(f"{socket.gethostname()}:{w.process.pid}/"))
+    survivor = next(w for w in workers if w is not victim)
+    victim.kill9()
+    killed_at = time.monotonic()
+
+    async def waiting() -> bool:
+        stages = await stages_by_name(services.session_factory, killed.id)
+        return jobs.waiting_to_resume(stages["scenes"], utcnow())
+
+    # Its lease runs out: the job shows it waits to resume (Job.waitingToResume in the API).
+    await wait_for(waiting, within=30, what="the killed stage to wait for another worker")
+    waited = time.monotonic() - killed_at
+
+    await wait_jobs(services.session_factory, [kept.id, killed.id], within=120)
+    done = time.monotonic() - killed_at
+    kept_scenes = (await stages_by_name(services.session_factory, kept.id))["scenes"]
+    killed_scenes = (await stages_by_name(services.session_factory, killed.id))["scenes"]
+    # The stage nobody killed ran once, its lease renewed for four lease periods.
+    assert (kept_scenes.status, kept_scenes.attempts, scenes_runs(kept)) == (StageStatus.SUCCEEDED, 1, 1)
+    # The killed one was taken over by the survivor, and no longer waits.
+    assert (killed_scenes.status, killed_scenes.attempts, scenes_runs(killed)) == (
+        StageStatus.SUCCEEDED,
+        2,
+        2,
+    )
+    assert not jobs.waiting_to_resume(killed_scenes, utcnow())
+    pids = {line.split()[3] for line in log.read_text().splitlines() if f"scenes {killed.id}" in line}
+    assert pids == {str(victim.process.pid), str(survivor.process.pid)}
+    assert await count(services.session_factory, Scene, Scene.asset_id == killed.asset_id) == 2 * 6 + 3
+    print(  # noqa: T201
+        f"killed mid-stage: waiting to resume after {waited:.1f} s, its job done {done:.1f} s "
+        "after the kill (lease 2 s, heartbeat 0.4 s, sweep 0.3 s)"
+    )

@@ -17,7 +17,9 @@ from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
+from app.core.db import utcnow
 from app.core.errors import DomainError
+from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
 from app.media import repository as repo
 
@@ -96,6 +98,27 @@ class JobType(relay.Node):
     @field(description="When cancellation was requested, if it was.")
     def cancel_requested_at(self) -> datetime | None:
         return self.row.cancel_requested_at
+
+    @field(
+        description=(
+            "True while one of its stages waits for another worker because its own stopped "
+            "mid-run (killed, crashed or hung: its lease ran out); the job resumes from that stage."
+        )
+    )
+    async def waiting_to_resume(self, info: Info) -> bool:
+        if self.row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            return False
+        settings = info.context.settings
+        page = page_of(
+            repo.STAGE_ORDER,
+            first=settings.max_page_size,
+            after=None,
+            max_page_size=settings.max_page_size,
+            field=["waitingToResume"],
+        )
+        stages = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
+        now = utcnow()
+        return any(jobs.waiting_to_resume(stage, now) for stage in stages.rows)
 
     @field(
         description=(
@@ -195,6 +218,15 @@ class JobStageType(relay.Node):
     @field(description="Where the stage is in its life.")
     def status(self) -> StageStatus:
         return self.row.status
+
+    @field(
+        description=(
+            "True while the stage waits for another worker because its own stopped mid-run "
+            "(killed, crashed or hung: its lease ran out); it resumes on the next worker."
+        )
+    )
+    def waiting_to_resume(self) -> bool:
+        return jobs.waiting_to_resume(self.row, utcnow())
 
     @field(description="Progress of this stage from 0 to 1.")
     def progress(self) -> float:

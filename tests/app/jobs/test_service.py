@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from app.core.container import Services
 from app.core.enums import AssetKind, AssetStatus, JobStatus, StageStatus
 from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
 from app.jobs import service as jobs
+from app.jobs.errors import STAGE_CRASHED
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import MEDIA_PIPELINE
 from app.jobs.progress import job_progress
@@ -70,6 +72,27 @@ def test_progress_is_the_weighted_mean_over_stages_that_run() -> None:
     assert (
         job_progress(MEDIA_PIPELINE, [Row(s.name, StageStatus.SKIPPED) for s in MEDIA_PIPELINE.stages]) == 1.0
     )
+
+
+def test_waiting_to_resume_only_after_the_worker_of_a_started_stage_stopped() -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    stage = JobStage(name="scenes", status=StageStatus.RUNNING, lease_expires_at=now + timedelta(seconds=1))
+    assert not jobs.waiting_to_resume(stage, now)  # its worker renews the lease
+    stage.lease_expires_at = now - timedelta(seconds=1)
+    assert jobs.waiting_to_resume(stage, now)  # the lease ran out: the worker stopped
+    # Taken back by the sweeper: queued again, marked as a crash until a worker takes it.
+    stage.status, stage.lease_expires_at, stage.error_code = StageStatus.QUEUED, None, STAGE_CRASHED
+    assert jobs.waiting_to_resume(stage, now)
+    stage.status, stage.lease_expires_at = StageStatus.RUNNING, now + timedelta(seconds=30)
+    assert not jobs.waiting_to_resume(stage, now)  # resumed on another worker
+    # Queued for a first run or for a retry after a transient failure: nothing stopped.
+    for error_code in (None, "TRANSIENT_ERROR"):
+        queued = JobStage(name="scenes", status=StageStatus.QUEUED, error_code=error_code)
+        assert not jobs.waiting_to_resume(queued, now)
+    for status in (StageStatus.PENDING, StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED):
+        assert not jobs.waiting_to_resume(
+            JobStage(name="scenes", status=status, error_code=STAGE_CRASHED), now
+        )
 
 
 async def _ingest(services: Services, tenant: Tenant, media_root: Path, name: str, body: str) -> Job:
