@@ -6,14 +6,15 @@ Two shapes, on purpose:
   ``__typename`` and codegen gives them exhaustive types;
 - queries and subscriptions cannot return unions for every field, so their expected failures
   (bad ids, page too large, bad cursor) are GraphQL errors with ``extensions.code``.
-Anything else is unexpected and masked (see ``app/api/limits.py``).
+Either way resolvers just raise a ``DomainError``: ``user_error`` below picks the union member,
+and for queries and subscriptions the error policy (``ErrorPolicy`` in ``app/api/limits.py``)
+copies its code and field into the error's extensions. Anything else is unexpected and masked.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -21,7 +22,6 @@ import strawberry
 from app.api.enums import register
 from app.api.scalars import BigInt
 from app.core import errors as domain
-from graphql import GraphQLError
 
 
 class MalformedIdError(domain.DomainError):
@@ -54,19 +54,10 @@ class InvalidCursorError(domain.DomainError):
     code = "INVALID_CURSOR"
 
 
-class ApiError(GraphQLError):
-    """A GraphQL error the client caused, with a stable ``extensions.code`` (never masked)."""
+class SearchUnavailableError(domain.DomainError):
+    """The search backend cannot answer now (not configured, unreachable, nothing indexed)."""
 
-    def __init__(self, message: str, *, code: str, field: Sequence[str] | None = None) -> None:
-        extensions: dict[str, Any] = {"code": code}
-        if field:
-            extensions["field"] = list(field)
-        super().__init__(message, extensions=extensions)
-
-    @classmethod
-    def from_domain(cls, exc: domain.DomainError) -> ApiError:
-        """The GraphQL error for a domain error raised while resolving a query field."""
-        return cls(exc.message, code=exc.code, field=exc.field)
+    code = "SEARCH_UNAVAILABLE"
 
 
 class UserErrorCode(enum.Enum):

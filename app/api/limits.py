@@ -18,7 +18,6 @@ from typing import Any
 
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from app.api.errors import ApiError
 from app.core.errors import DomainError
 from graphql import (
     FieldNode,
@@ -184,7 +183,7 @@ def is_client_error(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return True  # syntax, validation and variable coercion errors
-    return isinstance(original, ApiError | DomainError | GraphQLError)
+    return isinstance(original, DomainError | GraphQLError)
 
 
 def _coded(error: GraphQLError) -> GraphQLError:

@@ -11,11 +11,9 @@ from strawberry import relay
 from app.api.assets.types import AssetType
 from app.api.audit.types import AuditEventType
 from app.api.context import Info
-from app.api.errors import ApiError
 from app.api.ids import decode_id, parse_global_id
 from app.api.jobs.types import JobStageType, JobType
 from app.api.media.types import DetectionType, SceneType, SimilarityEdgeType, TranscriptSegmentType
-from app.core.errors import DomainError
 
 Resolver = Callable[[Info, uuid.UUID], Awaitable[relay.Node | None]]
 
@@ -47,14 +45,11 @@ NODE_TYPES: dict[str, Resolver] = {
 async def resolve_node(info: Info, value: str, *, field: list[str], expected: str | None = None) -> Any:
     """The object ``value`` names (None if it does not exist for the caller); a GraphQL error
     with code MALFORMED_ID or WRONG_ID_TYPE for IDs that cannot name such an object."""
-    try:
-        if expected is not None:
-            row_id = decode_id(value, expected, field=field)
-            type_name = expected
-        else:
-            type_name, row_id = parse_global_id(value, field=field)
-            if type_name not in NODE_TYPES:
-                row_id = decode_id(value, tuple(NODE_TYPES), field=field)
-    except DomainError as exc:
-        raise ApiError.from_domain(exc) from exc
+    if expected is not None:
+        row_id = decode_id(value, expected, field=field)
+        type_name = expected
+    else:
+        type_name, row_id = parse_global_id(value, field=field)
+        if type_name not in NODE_TYPES:
+            row_id = decode_id(value, tuple(NODE_TYPES), field=field)
     return await NODE_TYPES[type_name](info, row_id)

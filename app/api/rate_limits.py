@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 from app.api.context import Caller, Context
-from app.api.errors import ApiError
 from app.core.container import Services
 from app.core.errors import RateLimitedError
+from graphql import GraphQLError
 
 WINDOW_S = 60.0
 
@@ -81,7 +81,9 @@ class RequestRateLimiter(SchemaExtension):
             retry_after = await take_request(context.services, context.caller)
             if retry_after is not None:
                 seconds = math.ceil(retry_after)
-                error = ApiError(f"too many requests: retry after {seconds} s", code="RATE_LIMITED")
-                error.extensions = {**(error.extensions or {}), "retryAfterSeconds": seconds}
-                raise error
+                # Before parsing there is no field to resolve: a request error with its code.
+                raise GraphQLError(
+                    f"too many requests: retry after {seconds} s",
+                    extensions={"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
+                )
         yield

@@ -10,12 +10,10 @@ import strawberry
 from app.api.assets.types import AssetFilterInput, AssetType
 from app.api.context import Info
 from app.api.enums import OrderDirection
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.node import resolve_node
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.core.errors import DomainError
 from app.media import repository as repo
 
 
@@ -64,16 +62,13 @@ class AssetQueries:
         # str(): typed as the enum_value definition, the member's value is the plain string.
         ordering = repo.asset_ordering(str(order.field.value), order.direction is OrderDirection.DESC)
         where = (filter or AssetFilterInput()).to_filter(["filter"])
-        try:
-            page = page_of(
-                ordering,
-                first=first,
-                after=after,
-                max_page_size=info.context.settings.max_page_size,
-                field=[],
-            )
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        page = page_of(
+            ordering,
+            first=first,
+            after=after,
+            max_page_size=info.context.settings.max_page_size,
+            field=[],
+        )
         async with info.context.session_factory() as session:
             rows = await repo.list_assets(
                 session, tenant_id=info.context.caller.tenant_id, where=where, ordering=ordering, page=page

@@ -13,13 +13,12 @@ import strawberry
 
 from app.api.assets.types import AssetType
 from app.api.context import Info
-from app.api.errors import ApiError
 from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.node import resolve_node
 from app.api.streams import events_or_silence
 from app.core.db import utcnow
-from app.core.errors import DomainError
+from app.core.errors import NotFoundError
 from app.core.events import asset_channel
 
 log = logging.getLogger(__name__)
@@ -100,15 +99,12 @@ class AssetSubscriptions:
         asset_id: Annotated[strawberry.ID, strawberry.argument(description="The asset to follow.")],
     ) -> AsyncGenerator[AssetEvent, None]:
         ctx = info.context
-        try:
-            row_id = decode_id(asset_id, "Asset", field=["assetId"])
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        row_id = decode_id(asset_id, "Asset", field=["assetId"])
         async with ctx.services.publisher.subscribe(asset_channel(row_id)) as events:
             ctx.loaders.clear()
             asset: AssetType | None = await resolve_node(info, asset_id, field=["assetId"], expected="Asset")
             if asset is None:
-                raise ApiError(f"asset {asset_id} not found", code="NOT_FOUND", field=["assetId"])
+                raise NotFoundError(f"asset {asset_id} not found", field=["assetId"])
             yield AssetEvent(
                 kind=AssetEventKind.SNAPSHOT,
                 asset_id=asset_id,

@@ -12,13 +12,12 @@ from strawberry.scalars import JSON
 from app.api.batching import PagedKey
 from app.api.context import Info
 from app.api.enums import AssetKind, AssetStatus, JobStatus
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.assets.models import Asset
 from app.assets.service import relative_source
-from app.core.errors import DomainError, InvalidInputError
+from app.core.errors import InvalidInputError
 from app.media import repository as repo
 
 if TYPE_CHECKING:
@@ -240,24 +239,19 @@ class AssetType(relay.Node):
 
 
 def _page(info: Info, ordering: repo.Ordering, first: int, after: str | None, name: str) -> repo.Page:
-    try:
-        return page_of(
-            ordering,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=[name],
-        )
-    except DomainError as exc:
-        raise ApiError.from_domain(exc) from exc
+    return page_of(
+        ordering,
+        first=first,
+        after=after,
+        max_page_size=info.context.settings.max_page_size,
+        field=[name],
+    )
 
 
 def check_range(low: Any, high: Any, *, field: list[str], what: str) -> None:
     """InvalidInputError unless low <= high (when both are given)."""
     if low is not None and high is not None and low > high:
-        raise ApiError.from_domain(
-            InvalidInputError(f"{what}: the lower bound exceeds the upper bound", field=field)
-        )
+        raise InvalidInputError(f"{what}: the lower bound exceeds the upper bound", field=field)
 
 
 @strawberry.input(name="AssetFilter", description="Which assets to list; every given criterion must hold.")
@@ -293,9 +287,7 @@ class AssetFilterInput:
         check_range(self.min_duration_seconds, self.max_duration_seconds, field=field, what="duration range")
         for name, moment in (("createdAfter", self.created_after), ("createdBefore", self.created_before)):
             if moment is not None and moment.tzinfo is None:
-                raise ApiError.from_domain(
-                    InvalidInputError("timestamps need a time zone offset", field=[*field, name])
-                )
+                raise InvalidInputError("timestamps need a time zone offset", field=[*field, name])
         return repo.AssetFilter(
             kinds=tuple(self.kind or ()),
             statuses=tuple(self.status or ()),

@@ -6,11 +6,9 @@ import strawberry
 
 from app.api.audit.types import AuditEventType
 from app.api.context import Info
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.core.errors import DomainError
 from app.media import repository as repo
 
 
@@ -22,16 +20,13 @@ class AuditQueries:
     async def audit_events(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
     ) -> Connection[AuditEventType]:
-        try:
-            page = page_of(
-                repo.AUDIT_ORDER,
-                first=first,
-                after=after,
-                max_page_size=info.context.settings.max_page_size,
-                field=[],
-            )
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        page = page_of(
+            repo.AUDIT_ORDER,
+            first=first,
+            after=after,
+            max_page_size=info.context.settings.max_page_size,
+            field=[],
+        )
         async with info.context.session_factory() as session:
             rows = await repo.list_audit_events(session, tenant_id=info.context.caller.tenant_id, page=page)
         return connection(rows, repo.AUDIT_ORDER, AuditEventType.from_row)

@@ -8,13 +8,11 @@ import strawberry
 
 from app.api.context import Info
 from app.api.enums import JobStatus
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.jobs.types import JobType
 from app.api.node import resolve_node
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.core.errors import DomainError
 from app.media import repository as repo
 
 
@@ -39,16 +37,13 @@ class JobQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[JobType]:
-        try:
-            page = page_of(
-                repo.JOB_ORDER,
-                first=first,
-                after=after,
-                max_page_size=info.context.settings.max_page_size,
-                field=[],
-            )
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        page = page_of(
+            repo.JOB_ORDER,
+            first=first,
+            after=after,
+            max_page_size=info.context.settings.max_page_size,
+            field=[],
+        )
         async with info.context.session_factory() as session:
             rows = await repo.list_jobs(
                 session, tenant_id=info.context.caller.tenant_id, statuses=tuple(status or ()), page=page

@@ -13,14 +13,13 @@ import strawberry
 
 from app.api.context import Info
 from app.api.enums import JobStatus, StageStatus
-from app.api.errors import ApiError
 from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.jobs.types import JobType
 from app.api.node import resolve_node
 from app.api.streams import events_or_silence
 from app.core.db import utcnow
-from app.core.errors import DomainError
+from app.core.errors import NotFoundError
 from app.core.events import job_channel
 from app.jobs.models import Job
 
@@ -179,10 +178,7 @@ class JobSubscriptions:
         job_id: Annotated[strawberry.ID, strawberry.argument(description="The job to follow.")],
     ) -> AsyncGenerator[JobProgressEvent, None]:
         ctx = info.context
-        try:
-            row_id = decode_id(job_id, "Job", field=["jobId"])
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        row_id = decode_id(job_id, "Job", field=["jobId"])
         # Subscribe before reading the state: an event published in between is then delivered
         # after the snapshot (harmless: events carry absolute values) instead of being lost.
         async with ctx.services.publisher.subscribe(job_channel(row_id)) as events:
@@ -212,5 +208,5 @@ class JobSubscriptions:
 async def _current(info: Info, job_id: str) -> Job:
     node: JobType | None = await resolve_node(info, job_id, field=["jobId"], expected="Job")
     if node is None:
-        raise ApiError(f"job {job_id} not found", code="NOT_FOUND", field=["jobId"])
+        raise NotFoundError(f"job {job_id} not found", field=["jobId"])
     return node.row

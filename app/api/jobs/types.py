@@ -13,12 +13,10 @@ from strawberry.scalars import JSON
 from app.api.batching import PagedKey
 from app.api.context import Info
 from app.api.enums import JobStatus, StageStatus
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.core.db import utcnow
-from app.core.errors import DomainError
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
 from app.media import repository as repo
@@ -140,16 +138,13 @@ class JobType(relay.Node):
     async def stages(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
     ) -> Connection[JobStageType]:
-        try:
-            page = page_of(
-                repo.STAGE_ORDER,
-                first=first,
-                after=after,
-                max_page_size=info.context.settings.max_page_size,
-                field=["stages"],
-            )
-        except DomainError as exc:
-            raise ApiError.from_domain(exc) from exc
+        page = page_of(
+            repo.STAGE_ORDER,
+            first=first,
+            after=after,
+            max_page_size=info.context.settings.max_page_size,
+            field=["stages"],
+        )
         rows = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
         return connection(rows, repo.STAGE_ORDER, JobStageType.from_row)
 

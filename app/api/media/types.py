@@ -12,13 +12,12 @@ from strawberry import relay
 from app.api.batching import PagedKey
 from app.api.context import Info
 from app.api.enums import DetectionKind, SimilarityKind
-from app.api.errors import ApiError
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, PageInfoType, connection, encode_cursor, page_of
 from app.api.scalars import After, First
 from app.api.urls import blob_url
 from app.core.enums import OwnerType
-from app.core.errors import DomainError, InvalidInputError
+from app.core.errors import InvalidInputError
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 
@@ -29,20 +28,13 @@ _ASSETS = "app.api.assets.types"
 
 
 def _page(info: Info, ordering: repo.Ordering, first: int, after: str | None, name: str) -> repo.Page:
-    try:
-        return page_of(
-            ordering,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=[name],
-        )
-    except DomainError as exc:
-        raise ApiError.from_domain(exc) from exc
-
-
-def _invalid(message: str, field: list[str]) -> ApiError:
-    return ApiError.from_domain(InvalidInputError(message, field=field))
+    return page_of(
+        ordering,
+        first=first,
+        after=after,
+        max_page_size=info.context.settings.max_page_size,
+        field=[name],
+    )
 
 
 async def _asset(info: Info, asset_id: uuid.UUID) -> AssetType | None:
@@ -85,7 +77,9 @@ def detection_filter(
     if value is None:
         return repo.DetectionFilter(start_s=start, end_s=end)
     if value.min_confidence is not None and not 0.0 <= value.min_confidence <= 1.0:
-        raise _invalid("minConfidence must be between 0 and 1", [*field, "filter", "minConfidence"])
+        raise InvalidInputError(
+            "minConfidence must be between 0 and 1", field=[*field, "filter", "minConfidence"]
+        )
     return repo.DetectionFilter(
         kinds=tuple(sorted(set(value.kind or ()))),
         label=value.label,
@@ -112,14 +106,14 @@ def similarity_filter(value: SimilarityFilterInput | None, *, field: list[str]) 
     if value is None:
         return repo.EdgeFilter()
     if value.min_score is not None and not 0.0 <= value.min_score <= 1.0:
-        raise _invalid("minScore must be between 0 and 1", [*field, "minScore"])
+        raise InvalidInputError("minScore must be between 0 and 1", field=[*field, "minScore"])
     return repo.EdgeFilter(kinds=tuple(sorted(set(value.kind or ()))), min_score=value.min_score)
 
 
 def check_time_range(start: float | None, end: float | None, *, field: list[str]) -> None:
     """INVALID_INPUT at ``field`` + ``from`` unless start <= end (when both are given)."""
     if start is not None and end is not None and start > end:
-        raise _invalid("`from` must not be after `to`", [*field, "from"])
+        raise InvalidInputError("`from` must not be after `to`", field=[*field, "from"])
 
 
 def segment_filter(

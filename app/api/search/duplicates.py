@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.api.context import Info
-from app.api.errors import ApiError, InvalidCursorError
+from app.api.errors import InvalidCursorError, PageSizeError
 from app.api.fields import field
 from app.api.media.types import SimilarityEdgeType
 from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
@@ -43,16 +43,10 @@ ListSize = Annotated[
 ]
 
 
-def _invalid(message: str, path: list[str]) -> ApiError:
-    return ApiError.from_domain(InvalidInputError(message, field=path))
-
-
 def _check_first(info: Info, first: int, path: list[str]) -> None:
     cap = info.context.settings.max_page_size
     if first < 0 or first > cap:
-        raise ApiError(
-            f"`first` must be between 0 and {cap}, got {first}", code="PAGE_SIZE_EXCEEDED", field=path
-        )
+        raise PageSizeError(f"`first` must be between 0 and {cap}, got {first}", field=path)
 
 
 def encode_cluster_cursor(key: dup.ClusterKey) -> str:
@@ -73,9 +67,7 @@ def decode_cluster_cursor(cursor: str) -> dup.ClusterKey:
             raise ValueError("malformed duplicates cursor")
         return size, uuid.UUID(anchor)
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError.from_domain(
-            InvalidCursorError("the cursor was not issued by duplicates", field=["after"])
-        ) from exc
+        raise InvalidCursorError("the cursor was not issued by duplicates", field=["after"]) from exc
 
 
 @strawberry.input(name="DuplicateFilter", description="Which near-duplicate links form clusters.")
@@ -93,7 +85,7 @@ class DuplicateFilterInput:
     def to_filter(self) -> dup.DuplicateFilter:
         """The domain filter, checked."""
         if self.min_score is not None and not (math.isfinite(self.min_score) and 0 <= self.min_score <= 1):
-            raise _invalid("minScore must be between 0 and 1", ["filter", "minScore"])
+            raise InvalidInputError("minScore must be between 0 and 1", field=["filter", "minScore"])
         return dup.DuplicateFilter(kinds=tuple(sorted(set(self.kinds or ()))), min_score=self.min_score)
 
 

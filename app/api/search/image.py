@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.api.context import Info
-from app.api.errors import ApiError
 from app.core.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
 from app.entrypoints.bootstrap import inference_for
 from app.media import repository as repo
@@ -51,12 +50,10 @@ async def read_upload(upload: Any) -> bytes:
     """The bytes of an uploaded picture (a starlette UploadFile), at most MAX_QUERY_IMAGE_BYTES."""
     data: bytes = await upload.read(MAX_QUERY_IMAGE_BYTES + 1)
     if not data:
-        raise ApiError.from_domain(EmptyFileError("the uploaded image is empty", field=["image"]))
+        raise EmptyFileError("the uploaded image is empty", field=["image"])
     if len(data) > MAX_QUERY_IMAGE_BYTES:
-        raise ApiError.from_domain(
-            FileTooLargeError(
-                f"a query image may have at most {MAX_QUERY_IMAGE_BYTES} bytes", field=["image"]
-            )
+        raise FileTooLargeError(
+            f"a query image may have at most {MAX_QUERY_IMAGE_BYTES} bytes", field=["image"]
         )
     return data
 
@@ -66,7 +63,7 @@ async def decode_upload(data: bytes) -> RGBImage:
     try:
         return await asyncio.to_thread(load_image, data)
     except MediaError as exc:
-        raise ApiError.from_domain(UnsupportedMediaError(str(exc), field=["image"])) from exc
+        raise UnsupportedMediaError(str(exc), field=["image"]) from exc
 
 
 async def field_vector(
@@ -138,12 +135,10 @@ async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -
                 vector_field, vector_from_bytes(row.vector), live.spec.vectors[vector_field].model_version
             )
     if not vectors:
-        raise ApiError.from_domain(
-            InvalidStateError(
-                "the asset has no image vectors of the live index's models: it is not a picture or a "
-                "video, or its analysis has not finished",
-                field=["assetId"],
-            )
+        raise InvalidStateError(
+            "the asset has no image vectors of the live index's models: it is not a picture or a "
+            "video, or its analysis has not finished",
+            field=["assetId"],
         )
     return tuple(vectors[f] for f in fields if f in vectors)
 

@@ -28,7 +28,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from app.api.context import Info
-from app.api.errors import ApiError
+from app.api.errors import PageSizeError, SearchUnavailableError
 from app.api.fields import field
 from app.api.ids import decode_id
 from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
@@ -53,12 +53,10 @@ from app.api.search.types import (
     count_facets,
     decode_offset,
     encode_offset,
-    invalid,
     text_field,
-    unavailable,
 )
 from app.assets import repository as assets_repo
-from app.core.errors import DomainError, InvalidInputError, NotFoundError
+from app.core.errors import InvalidInputError, NotFoundError
 from app.entrypoints.bootstrap import inference_for
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
@@ -205,24 +203,20 @@ async def without_pending_deletes(info: Info, filters: Filters) -> Filters:
 def _check_page_size(info: Info, first: int) -> None:
     max_page = info.context.settings.max_page_size
     if first < 0 or first > max_page:
-        raise ApiError(
-            f"`first` must be between 0 and {max_page}, got {first}",
-            code="PAGE_SIZE_EXCEEDED",
-            field=["first"],
-        )
+        raise PageSizeError(f"`first` must be between 0 and {max_page}, got {first}", field=["first"])
 
 
 async def _live(info: Info) -> tuple[SearchBackend, GenerationInfo]:
     """The search backend and its live generation, or SEARCH_UNAVAILABLE."""
     backend: SearchBackend | None = info.context.services.search
     if backend is None:
-        raise unavailable("search is not configured in this process")
+        raise SearchUnavailableError("search is not configured in this process")
     try:
         live = await backend.live_generation()
     except SearchError as exc:
-        raise unavailable(f"the search index cannot be reached: {exc}") from exc
+        raise SearchUnavailableError(f"the search index cannot be reached: {exc}") from exc
     if live is None:
-        raise unavailable("nothing is indexed yet: no search generation is live")
+        raise SearchUnavailableError("nothing is indexed yet: no search generation is live")
     return backend, live
 
 
@@ -270,9 +264,9 @@ async def _run(
     try:
         results = await backend.search(search_query)
     except QueryError as exc:
-        raise ApiError.from_domain(InvalidInputError(str(exc), field=["query"])) from exc
+        raise InvalidInputError(str(exc), field=["query"]) from exc
     except SearchError as exc:
-        raise unavailable(f"the search failed: {exc}") from exc
+        raise SearchUnavailableError(f"the search failed: {exc}") from exc
     hits = results.hits[: request.first]
     edges = [
         SearchEdgeType(cursor=encode_offset(offset + position + 1, fingerprint), node=_hit(hit, asset, scene))
@@ -326,7 +320,7 @@ class SearchQueries:
         _check_page_size(info, first)
         text = query.clean_text()
         if query.min_score is not None and not query.min_score >= 0:
-            raise invalid("minScore must be a number >= 0", ["query", "minScore"])
+            raise InvalidInputError("minScore must be a number >= 0", field=["query", "minScore"])
         filters = query.filter.to_filters(["query", "filter"]) if query.filter else Filters()
         fingerprint = query.fingerprint(filters)
         offset = decode_offset(after, fingerprint) if after is not None else 0
@@ -335,7 +329,7 @@ class SearchQueries:
         if query.mode is not SearchMode.TEXT:
             vectors = await query_vectors(info, text, live)
             if not vectors and query.mode is SearchMode.SEMANTIC:
-                raise unavailable(
+                raise SearchUnavailableError(
                     f"the live index {live.name} holds vectors of other models than this server embeds "
                     "queries with; run `mediakg search reindex` or search in TEXT mode"
                 )
@@ -410,15 +404,14 @@ class SearchQueries:
     ) -> SearchConnectionType:
         _check_page_size(info, first)
         if (image is None) == (asset_id is None):
-            raise invalid("give exactly one of image or assetId", ["image"] if image is None else ["assetId"])
+            raise InvalidInputError(
+                "give exactly one of image or assetId", field=["image"] if image is None else ["assetId"]
+            )
         filters = filter.to_filters(["filter"]) if filter else Filters()
         query_asset: uuid.UUID | None = None
         data = b""
         if asset_id is not None:
-            try:
-                query_asset = decode_id(str(asset_id), "Asset", field=["assetId"])
-            except DomainError as exc:
-                raise ApiError.from_domain(exc) from exc
+            query_asset = decode_id(str(asset_id), "Asset", field=["assetId"])
             source = f"asset:{query_asset}"
             # The picture itself is not an answer to "what looks like it".
             filters = replace(filters, exclude_asset_ids=(*filters.exclude_asset_ids, str(query_asset)))
@@ -431,17 +424,17 @@ class SearchQueries:
             query_asset is not None
             and await info.context.loaders.assets.asset_by_id.load(query_asset) is None
         ):
-            raise ApiError.from_domain(NotFoundError("no such asset", field=["assetId"]))
+            raise NotFoundError("no such asset", field=["assetId"])
         backend, live = await _live(info)
         if not image_search.image_fields(live):
-            raise unavailable(f"the live index {live.name} holds no image vectors")
+            raise SearchUnavailableError(f"the live index {live.name} holds no image vectors")
         if query_asset is not None:
             vectors = await image_search.asset_vectors(info, query_asset, live)
         else:
             pixels = await image_search.decode_upload(data)
             vectors = await image_search.upload_vectors(info, pixels, live)
             if not vectors:
-                raise unavailable(
+                raise SearchUnavailableError(
                     f"the live index {live.name} holds image vectors of other models than this server "
                     "embeds pictures with; run `mediakg search reindex`"
                 )

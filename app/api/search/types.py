@@ -23,12 +23,12 @@ from strawberry.scalars import JSON
 
 from app.api.context import Info
 from app.api.enums import AssetKind
-from app.api.errors import ApiError, InvalidCursorError
+from app.api.errors import InvalidCursorError, SearchUnavailableError
 from app.api.fields import field
 from app.api.ids import decode_id
 from app.api.media.types import SceneType
 from app.api.pagination import PageInfoType
-from app.core.errors import DomainError, InvalidInputError
+from app.core.errors import InvalidInputError
 from search.backend import SearchBackend, SearchError
 from search.documents import DocType
 from search.query import MAX_PAGE, FacetField, FacetQuery, Filters, QueryError, TextField
@@ -42,19 +42,6 @@ _ASSETS = "app.api.assets.types"
 MAX_QUERY_CHARS = 1000
 # List filters accept this many values each (saleor's rule: every list input is capped).
 MAX_FILTER_VALUES = 50
-
-
-SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
-
-
-def invalid(message: str, field: list[str]) -> ApiError:
-    """The GraphQL error of a search input the caller must correct."""
-    return ApiError.from_domain(InvalidInputError(message, field=field))
-
-
-def unavailable(message: str) -> ApiError:
-    """The GraphQL error of a search the service cannot answer now (not the caller's fault)."""
-    return ApiError(message, code=SEARCH_UNAVAILABLE)
 
 
 # --- enums -----------------------------------------------------------------------------------
@@ -176,24 +163,23 @@ class SearchFilterInput:
         lists = {"kinds": self.kinds, "tags": self.tags, "labels": self.labels, "languages": self.languages}
         for name, values in (*lists.items(), ("assetIds", self.asset_ids)):
             if values is not None and len(values) > MAX_FILTER_VALUES:
-                raise invalid(f"at most {MAX_FILTER_VALUES} values per filter", [*path, name])
+                raise InvalidInputError(f"at most {MAX_FILTER_VALUES} values per filter", field=[*path, name])
         low, high = self.min_duration_seconds, self.max_duration_seconds
         for name, value in (("minDurationSeconds", low), ("maxDurationSeconds", high)):
             if value is not None and (not math.isfinite(value) or value < 0):
-                raise invalid("durations are finite numbers >= 0", [*path, name])
+                raise InvalidInputError("durations are finite numbers >= 0", field=[*path, name])
         if low is not None and high is not None and low > high:
-            raise invalid("minDurationSeconds exceeds maxDurationSeconds", [*path, "minDurationSeconds"])
+            raise InvalidInputError(
+                "minDurationSeconds exceeds maxDurationSeconds", field=[*path, "minDurationSeconds"]
+            )
         for name, moment in (("createdAfter", self.created_after), ("createdBefore", self.created_before)):
             if moment is not None and moment.tzinfo is None:
-                raise invalid("timestamps need a time zone offset", [*path, name])
+                raise InvalidInputError("timestamps need a time zone offset", field=[*path, name])
         if self.created_after and self.created_before and self.created_after > self.created_before:
-            raise invalid("createdAfter is later than createdBefore", [*path, "createdAfter"])
+            raise InvalidInputError("createdAfter is later than createdBefore", field=[*path, "createdAfter"])
         asset_ids: list[str] = []
         for i, raw_id in enumerate(self.asset_ids or ()):
-            try:
-                asset_ids.append(str(decode_id(str(raw_id), "Asset", field=[*path, "assetIds", str(i)])))
-            except DomainError as exc:
-                raise ApiError.from_domain(exc) from exc
+            asset_ids.append(str(decode_id(str(raw_id), "Asset", field=[*path, "assetIds", str(i)])))
         return Filters(
             kinds=tuple(sorted({kind.value for kind in self.kinds or ()})),
             tags=tuple(sorted(set(self.tags or ()))),
@@ -212,18 +198,22 @@ def _metadata_filter(raw: Any, path: list[str]) -> dict[str, str | int | float |
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise invalid("metadata must be a JSON object", path)
+        raise InvalidInputError("metadata must be a JSON object", field=path)
     if len(raw) > MAX_FILTER_VALUES:
-        raise invalid(f"at most {MAX_FILTER_VALUES} metadata conditions", path)
+        raise InvalidInputError(f"at most {MAX_FILTER_VALUES} metadata conditions", field=path)
     kept: dict[str, str | int | float | bool] = {}
     for key, value in raw.items():
         if not key or "." in key:
-            raise invalid(f"metadata key {key!r} must be non-empty and contain no dots", [*path, key])
+            raise InvalidInputError(
+                f"metadata key {key!r} must be non-empty and contain no dots", field=[*path, key]
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            raise invalid("metadata numbers must be finite", [*path, key])
+            raise InvalidInputError("metadata numbers must be finite", field=[*path, key])
         if not isinstance(value, str | int | float | bool):
             # The index keeps scalar values only (see docs/search.md): no nested objects.
-            raise invalid("metadata values must be strings, numbers or booleans", [*path, key])
+            raise InvalidInputError(
+                "metadata values must be strings, numbers or booleans", field=[*path, key]
+            )
         kept[key] = value
     return kept
 
@@ -250,9 +240,11 @@ class SearchInput:
         """The query text, stripped and checked."""
         text = self.text.strip()
         if not text:
-            raise invalid("the search text must not be empty", ["query", "text"])
+            raise InvalidInputError("the search text must not be empty", field=["query", "text"])
         if len(text) > MAX_QUERY_CHARS:
-            raise invalid(f"the search text exceeds {MAX_QUERY_CHARS} characters", ["query", "text"])
+            raise InvalidInputError(
+                f"the search text exceeds {MAX_QUERY_CHARS} characters", field=["query", "text"]
+            )
         return text
 
     def fingerprint(self, filters: Filters) -> str:
@@ -290,9 +282,7 @@ def decode_offset(cursor: str, fingerprint: str) -> int:
             raise ValueError("a cursor of another search")
         return offset
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError.from_domain(
-            InvalidCursorError("the cursor was not issued by this search", field=["after"])
-        ) from exc
+        raise InvalidCursorError("the cursor was not issued by this search", field=["after"]) from exc
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -440,7 +430,7 @@ async def count_facets(
 ) -> list[SearchFacetType]:
     """The facets of ``fields`` (all when None) over what ``ctx`` selects, in the asked order."""
     if not 1 <= size <= MAX_PAGE:
-        raise invalid(f"size must be between 1 and {MAX_PAGE}", [*path, "size"])
+        raise InvalidInputError(f"size must be between 1 and {MAX_PAGE}", field=[*path, "size"])
     wanted = list(dict.fromkeys(fields)) if fields else list(SearchFacetField)
     try:
         results = await ctx.backend.facets(
@@ -454,9 +444,9 @@ async def count_facets(
             )
         )
     except QueryError as exc:
-        raise invalid(str(exc), path or ["filter"]) from exc
+        raise InvalidInputError(str(exc), field=path or ["filter"]) from exc
     except SearchError as exc:
-        raise unavailable(f"the facets failed: {exc}") from exc
+        raise SearchUnavailableError(f"the facets failed: {exc}") from exc
     return [
         SearchFacetType(
             field=f,
