@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -133,3 +136,32 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The configured database cannot be reached or opened."""
+
+
+def _open_sqlite_file(database: str | None) -> None:
+    """Open and close an SQLite file with the standard module (creating it if missing, as the
+    driver would)."""
+    if database and database != ":memory:":
+        sqlite3.connect(database).close()
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    """Raise DatabaseUnavailableError with a clear message unless ``SELECT 1`` works."""
+    try:
+        if engine.dialect.name == "sqlite":
+            # A file aiosqlite cannot open leaves its worker thread answering a loop that
+            # asyncio.run may already have closed: a stray "Event loop is closed" traceback
+            # after the one-line error (omnilib/aiosqlite#241). Opened here first, in a thread
+            # asyncio.run waits for, the driver only ever sees an openable file.
+            await asyncio.to_thread(_open_sqlite_file, engine.url.database)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+    except (OSError, sqlite3.Error, OperationalError, InterfaceError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailableError(
+            f"database {engine.url.render_as_string(hide_password=True)} is unreachable: {reason}"
+        ) from exc

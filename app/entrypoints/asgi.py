@@ -13,10 +13,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from app.core.container import Services
+from app.core.db import DatabaseUnavailableError, check_database
 from app.core.settings import Settings, get_settings
 from app.core.telemetry import metrics_endpoint
 from app.entrypoints.bootstrap import build_services, start_inference
-from app.entrypoints.lifecycle import DatabaseUnavailableError, check_database, prepare
+from app.entrypoints.lifecycle import prepare
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def create_app(
 
     async def readyz(_request: Request) -> JSONResponse:
         try:
-            await check_database(svc)
+            await check_database(svc.engine)
         except DatabaseUnavailableError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -11,12 +11,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.core.db import DatabaseUnavailableError
 from app.core.errors import DomainError
 from app.core.settings import get_settings
 from app.entrypoints import search_cli as _search_cli
 from app.entrypoints import worker_cli as _jobs_cli
 from app.entrypoints.bootstrap import build_services
-from app.entrypoints.lifecycle import DatabaseUnavailableError, prepare
+from app.entrypoints.lifecycle import prepare
 from inference import cli as _inference_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)

@@ -24,9 +24,10 @@ from rich.progress import (
 from rich.table import Table
 
 from app.core.container import Services
+from app.core.db import DatabaseUnavailableError
 from app.core.settings import get_settings
-from app.entrypoints.bootstrap import build_services, inference_for
-from app.entrypoints.lifecycle import DatabaseUnavailableError, prepare
+from app.entrypoints.bootstrap import build_services
+from app.entrypoints.lifecycle import prepare
 from jobs.indexing import ReindexReport, count_assets, new_generation_name, reconcile_deleted, reindex
 from search.backend import GenerationError, SearchBackend, SearchError
 
@@ -83,7 +84,7 @@ def reindex_command(
     generation = name or new_generation_name()
 
     async def work(services: Services, backend: SearchBackend) -> ReindexReport:
-        router: Any = await inference_for(services)
+        router: Any = await services.inference_router()
         total = await count_assets(services.session_factory)
         columns = (
             TextColumn("{task.description}"),

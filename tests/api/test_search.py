@@ -15,7 +15,6 @@ from app.core.container import Services
 from app.core.db import session_scope
 from app.core.enums import AssetKind, AssetStatus, Modality, OwnerType
 from app.core.settings import Settings
-from app.entrypoints.bootstrap import inference_for
 from app.media.models import Embedding
 from app.media.service import vector_to_bytes
 from app.search_index.repository import load_snapshots
@@ -379,7 +378,7 @@ async def test_semantic_search_with_the_real_text_model(
     gql: GraphQLClient, services: Services, tenant: Tenant
 ) -> None:
     graph = await build_index_graph(services.session_factory, tenant.id)
-    router = await inference_for(services)
+    router = await services.inference_router()
     backend: SearchBackend = services.search
     spec = generation_spec(router, "minilm")
     await backend.create_generation(spec)

@@ -24,7 +24,6 @@ from app.core.container import Services
 from app.core.db import session_scope
 from app.core.enums import AssetKind, AssetStatus, Modality, OwnerType
 from app.core.settings import Settings
-from app.entrypoints.bootstrap import inference_for
 from app.media.models import Embedding, Scene
 from app.media.service import vector_to_bytes
 from app.tenancy.models import Tenant
@@ -76,10 +75,10 @@ class Pictures:
 
 @pytest.fixture
 async def router(services: Services, settings: Settings) -> InferenceRouter:
-    # The API resolves the process's router through inference_for(services): this one (closed
+    # The API resolves the process's router through services.inference_router(): this one (closed
     # with the services).
     services.inference = _router(settings)
-    router: InferenceRouter = await inference_for(services)
+    router: InferenceRouter = await services.inference_router()
     return router
 
 

@@ -27,9 +27,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from app.core.container import Services
-from app.core.db import utcnow
+from app.core.db import check_database, utcnow
 from app.core.telemetry import QueueStat
-from app.entrypoints.lifecycle import check_database
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ def _failure(exc: BaseException) -> str:
 
 async def _database(services: Services) -> BackendReport:
     try:
-        await _bounded(lambda: check_database(services))
+        await _bounded(lambda: check_database(services.engine))
     except Exception as exc:
         return BackendReport("database", False, _failure(exc))
     return BackendReport("database", True, "ok")

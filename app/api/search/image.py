@@ -23,7 +23,6 @@ from typing import Any
 
 from app.api.context import Info
 from app.core.errors import EmptyFileError, FileTooLargeError, InvalidStateError, UnsupportedMediaError
-from app.entrypoints.bootstrap import inference_for
 from app.media import repository as repo
 from app.media.service import vector_from_bytes
 from inference.errors import MediaError, ModelNotConfiguredError
@@ -99,7 +98,7 @@ async def field_vector(
 async def upload_vectors(info: Info, image: RGBImage, live: GenerationInfo) -> tuple[QueryVector, ...]:
     """Embeddings of ``image`` for every image field of ``live`` this process's models fill
     (none, and no model call, when the generation holds other models' vectors)."""
-    router: Any = await inference_for(info.context.services)
+    router: Any = await info.context.services.inference_router()
     embedders = {
         VectorField.VISUAL: router.embed_image,
         VectorField.BRIDGE: router.embed_bridge,

@@ -57,7 +57,6 @@ from app.api.search.types import (
 )
 from app.assets import repository as assets_repo
 from app.core.errors import InvalidInputError, NotFoundError
-from app.entrypoints.bootstrap import inference_for
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
 from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
@@ -82,7 +81,7 @@ async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[Qu
     """Embeddings of ``text`` for every vector field of ``live`` the text models can query:
     MiniLM for ``text`` and ``bridge``, CLIP's text tower for ``clip`` (none, and no model
     call, when the live generation was built for other models)."""
-    router: Any = await inference_for(info.context.services)
+    router: Any = await info.context.services.inference_router()
     text_spec = router.model_for(FIELD_TASK[VectorField.TEXT])
     text_model = model_key(text_spec.name, text_spec.version)
     fields: list[tuple[VectorField, str]] = []
