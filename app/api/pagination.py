@@ -12,12 +12,15 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 
 from app.api.errors import InvalidCursorError, PageSizeError
 from app.media.repository import Ordering, Page, PageRows
+
+if TYPE_CHECKING:
+    from app.api.context import Info
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
@@ -85,10 +88,10 @@ def decode_cursor(ordering: Ordering, cursor: str, *, field: Sequence[str]) -> t
         ) from exc
 
 
-def page_of(
-    ordering: Ordering, *, first: int, after: str | None, max_page_size: int, field: Sequence[str]
-) -> Page:
-    """The page request for ``first``/``after``, checked against the page-size cap."""
+def page_of(info: Info, ordering: Ordering, first: int, after: str | None, *, field: Sequence[str]) -> Page:
+    """The page request for a connection's ``first``/``after`` arguments (``field``: the
+    connection's path, for errors), checked against the page-size cap."""
+    max_page_size = info.context.settings.max_page_size
     if first < 0 or first > max_page_size:
         raise PageSizeError(
             f"`first` must be between 0 and {max_page_size}, got {first}", field=[*field, "first"]

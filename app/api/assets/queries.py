@@ -62,13 +62,7 @@ class AssetQueries:
         # str(): typed as the enum_value definition, the member's value is the plain string.
         ordering = repo.asset_ordering(str(order.field.value), order.direction is OrderDirection.DESC)
         where = (filter or AssetFilterInput()).to_filter(["filter"])
-        page = page_of(
-            ordering,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=[],
-        )
+        page = page_of(info, ordering, first, after, field=[])
         async with info.context.session_factory() as session:
             rows = await repo.list_assets(
                 session, tenant_id=info.context.caller.tenant_id, where=where, ordering=ordering, page=page

@@ -133,7 +133,7 @@ class AssetType(relay.Node):
     ) -> Connection[Annotated[SceneType, strawberry.lazy(_MEDIA)]]:
         from app.api.media.types import SceneType
 
-        page = _page(info, repo.SCENE_ORDER, first, after, "scenes")
+        page = page_of(info, repo.SCENE_ORDER, first, after, field=["scenes"])
         rows = await info.context.loaders.media.scenes_by_asset.load(PagedKey(self.row.id, page, None))
         return connection(rows, repo.SCENE_ORDER, SceneType.from_row)
 
@@ -159,7 +159,7 @@ class AssetType(relay.Node):
         from app.api.media.types import TranscriptSegmentType, segment_filter
 
         where = segment_filter(from_, to, contains, field=["transcript"])
-        page = _page(info, repo.SEGMENT_ORDER, first, after, "transcript")
+        page = page_of(info, repo.SEGMENT_ORDER, first, after, field=["transcript"])
         rows = await info.context.loaders.media.transcript_segments_by_asset.load(
             PagedKey(self.row.id, page, where)
         )
@@ -189,7 +189,7 @@ class AssetType(relay.Node):
         from app.api.media.types import DetectionType, detection_filter
 
         where = detection_filter(filter, field=["detections"], start=from_, end=to)
-        page = _page(info, repo.DETECTION_ORDER, first, after, "detections")
+        page = page_of(info, repo.DETECTION_ORDER, first, after, field=["detections"])
         rows = await info.context.loaders.media.detections_by_asset.load(PagedKey(self.row.id, page, where))
         return connection(rows, repo.DETECTION_ORDER, DetectionType.from_row)
 
@@ -207,7 +207,7 @@ class AssetType(relay.Node):
         from app.api.media.types import similar_assets, similarity_filter
 
         where = similarity_filter(filter, field=["similarAssets", "filter"])
-        page = _page(info, repo.EDGE_ORDER, first, after, "similarAssets")
+        page = page_of(info, repo.EDGE_ORDER, first, after, field=["similarAssets"])
         return await similar_assets(info, self.row.id, page, where)
 
     @field(description="Pipeline runs over this asset, newest first.")
@@ -222,7 +222,7 @@ class AssetType(relay.Node):
     ) -> Connection[Annotated[JobType, strawberry.lazy("app.api.jobs.types")]]:
         from app.api.jobs.types import JobType
 
-        page = _page(info, repo.JOB_ORDER, first, after, "jobs")
+        page = page_of(info, repo.JOB_ORDER, first, after, field=["jobs"])
         key = PagedKey(self.row.id, page, tuple(sorted(set(status or []))))
         rows = await info.context.loaders.jobs.jobs_by_asset.load(key)
         return connection(rows, repo.JOB_ORDER, JobType.from_row)
@@ -233,19 +233,9 @@ class AssetType(relay.Node):
     ) -> Connection[Annotated[AuditEventType, strawberry.lazy("app.api.audit.types")]]:
         from app.api.audit.types import AuditEventType
 
-        page = _page(info, repo.AUDIT_ORDER, first, after, "auditEvents")
+        page = page_of(info, repo.AUDIT_ORDER, first, after, field=["auditEvents"])
         rows = await info.context.loaders.audit.audit_events_by_entity.load(PagedKey(self.row.id, page, None))
         return connection(rows, repo.AUDIT_ORDER, AuditEventType.from_row)
-
-
-def _page(info: Info, ordering: repo.Ordering, first: int, after: str | None, name: str) -> repo.Page:
-    return page_of(
-        ordering,
-        first=first,
-        after=after,
-        max_page_size=info.context.settings.max_page_size,
-        field=[name],
-    )
 
 
 def check_range(low: Any, high: Any, *, field: list[str], what: str) -> None:

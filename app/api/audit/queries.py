@@ -20,13 +20,7 @@ class AuditQueries:
     async def audit_events(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
     ) -> Connection[AuditEventType]:
-        page = page_of(
-            repo.AUDIT_ORDER,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=[],
-        )
+        page = page_of(info, repo.AUDIT_ORDER, first, after, field=[])
         async with info.context.session_factory() as session:
             rows = await repo.list_audit_events(session, tenant_id=info.context.caller.tenant_id, page=page)
         return connection(rows, repo.AUDIT_ORDER, AuditEventType.from_row)

@@ -37,13 +37,7 @@ class JobQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[JobType]:
-        page = page_of(
-            repo.JOB_ORDER,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=[],
-        )
+        page = page_of(info, repo.JOB_ORDER, first, after, field=[])
         async with info.context.session_factory() as session:
             rows = await repo.list_jobs(
                 session, tenant_id=info.context.caller.tenant_id, statuses=tuple(status or ()), page=page

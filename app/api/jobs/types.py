@@ -106,13 +106,8 @@ class JobType(relay.Node):
     async def waiting_to_resume(self, info: Info) -> bool:
         if self.row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
             return False
-        settings = info.context.settings
         page = page_of(
-            repo.STAGE_ORDER,
-            first=settings.max_page_size,
-            after=None,
-            max_page_size=settings.max_page_size,
-            field=["waitingToResume"],
+            info, repo.STAGE_ORDER, info.context.settings.max_page_size, None, field=["waitingToResume"]
         )
         stages = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
         now = utcnow()
@@ -138,13 +133,7 @@ class JobType(relay.Node):
     async def stages(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
     ) -> Connection[JobStageType]:
-        page = page_of(
-            repo.STAGE_ORDER,
-            first=first,
-            after=after,
-            max_page_size=info.context.settings.max_page_size,
-            field=["stages"],
-        )
+        page = page_of(info, repo.STAGE_ORDER, first, after, field=["stages"])
         rows = await info.context.loaders.jobs.job_stages_by_job.load(PagedKey(self.row.id, page, None))
         return connection(rows, repo.STAGE_ORDER, JobStageType.from_row)
 

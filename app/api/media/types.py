@@ -27,16 +27,6 @@ if TYPE_CHECKING:
 _ASSETS = "app.api.assets.types"
 
 
-def _page(info: Info, ordering: repo.Ordering, first: int, after: str | None, name: str) -> repo.Page:
-    return page_of(
-        ordering,
-        first=first,
-        after=after,
-        max_page_size=info.context.settings.max_page_size,
-        field=[name],
-    )
-
-
 async def _asset(info: Info, asset_id: uuid.UUID) -> AssetType | None:
     from app.api.assets.types import AssetType
 
@@ -190,7 +180,7 @@ class SceneType(relay.Node):
         after: After = None,
     ) -> Connection[TranscriptSegmentType]:
         where = segment_filter(None, None, contains, field=["transcript"])
-        page = _page(info, repo.SEGMENT_ORDER, first, after, "transcript")
+        page = page_of(info, repo.SEGMENT_ORDER, first, after, field=["transcript"])
         rows = await info.context.loaders.media.transcript_segments_by_scene.load(
             PagedKey(self.row.id, page, where)
         )
@@ -207,7 +197,7 @@ class SceneType(relay.Node):
         after: After = None,
     ) -> Connection[DetectionType]:
         where = detection_filter(filter, field=["detections"])
-        page = _page(info, repo.DETECTION_ORDER, first, after, "detections")
+        page = page_of(info, repo.DETECTION_ORDER, first, after, field=["detections"])
         rows = await info.context.loaders.media.detections_by_scene.load(PagedKey(self.row.id, page, where))
         return connection(rows, repo.DETECTION_ORDER, DetectionType.from_row)
 
@@ -222,7 +212,7 @@ class SceneType(relay.Node):
         after: After = None,
     ) -> SimilarSceneConnection:
         where = similarity_filter(filter, field=["similarScenes", "filter"])
-        page = _page(info, repo.EDGE_ORDER, first, after, "similarScenes")
+        page = page_of(info, repo.EDGE_ORDER, first, after, field=["similarScenes"])
         neighbours = await info.context.loaders.media.similar_scenes_by_scene.load(
             PagedKey(self.row.id, page, where)
         )
