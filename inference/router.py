@@ -181,7 +181,10 @@ class InferenceRouter:
 
     def _make_backend(self) -> InferenceBackend:
         if not self.config.url.startswith("local://"):
-            raise ModelNotConfiguredError(f"no inference backend for {self.config.url!r} in this build")
+            raise ModelNotConfiguredError(
+                f"InferenceRouter runs local:// models only; {self.config.url!r} needs the Triton-first "
+                "router of inference.factory.build_router"
+            )
         local: InferenceBackend = LocalBackend(
             self.pool, threads=self.config.threads, max_concurrency=self.config.max_concurrency
         )
