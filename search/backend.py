@@ -2,7 +2,7 @@
 
 Two implementations: :class:`search.embedded.EmbeddedBackend` (SQLite FTS5 + numpy, the
 default) and :class:`search.elasticsearch.ElasticsearchBackend`. Both pass
-``tests/search/behaviour.py``. Callers (the pipeline's index stage, the GraphQL search
+``tests/search/test_search_behaviour.py``. Callers (the pipeline's index stage, the GraphQL search
 field, ``mediakg search reindex``) depend on :class:`SearchBackend` only.
 
 Generations: an index generation is a complete, separately stored index whose vector fields

@@ -174,11 +174,6 @@ class SearchQuery:
                 raise QueryError(f"weight of {name} must be a finite number >= 0")
         self.filters.validate()
 
-    @property
-    def text_terms(self) -> tuple[str, ...]:
-        """The words of ``text`` as both backends tokenise them for BM25 (letters and digits)."""
-        return tokenize(self.text or "")
-
     def fused(
         self, ranked: Mapping[str, Sequence[tuple[str, float]]]
     ) -> tuple[list[FusedItem], list[FusedItem]]:

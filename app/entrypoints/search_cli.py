@@ -107,7 +107,11 @@ def reindex_command(
                 on_progress=lambda done: progress.advance(task, done),
             )
 
-    report = _run(work)
+    _print_reindex_report(_run(work))
+
+
+def _print_reindex_report(report: ReindexReport) -> None:
+    """The summary of a reindex; exits non-zero when documents were not written."""
     rate = report.assets / report.seconds if report.seconds else 0.0
     out.print(
         f"generation {report.generation}: {report.assets} assets, {report.write.written} documents "
