@@ -23,6 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import BackpressureError, IdempotencyConflictError, UnsupportedMediaError
 from app.media.models import Scene
 from app.tenancy.models import Tenant
+from app.tenancy.service import ensure_tenant
 from tests.app.assets.test_service import PNG_1PX
 from tests.fixtures.s3 import s3_bucket, s3_endpoint
 
@@ -175,6 +176,9 @@ async def test_sweep_removes_stale_staging_and_orphans_but_never_referenced_blob
     async with services.session_factory() as session:
         live = await _upload(session, services, tenant, PNG_1PX, "a.png")
         gone = await _upload(session, services, tenant, b"deleted text", "d.txt")
+        # Another tenant's rows protect its blobs too: the sweep is not scoped to a tenant.
+        other = await ensure_tenant(session, slug="other")
+        theirs = await _upload(session, services, other, b"another tenant's text", "o.txt")
         await session.commit()
         await delete_asset(session, services=services, tenant_id=tenant.id, asset_id=gone.asset.id, actor="t")
         keyframe = blobs.put_bytes(b"keyframe jpeg", suffix=".jpg")
@@ -195,7 +199,8 @@ async def test_sweep_removes_stale_staging_and_orphans_but_never_referenced_blob
         await session.commit()
     orphan = blobs.put_bytes(b"a keyframe whose stage failed", suffix=".jpg")
     staged = blobs.stage(io.BytesIO(b"upload of a killed process"), max_bytes=100)
-    referenced = {live.asset.blob_key, gone.asset.blob_key, keyframe.key, thumbnail.key}
+    assets = {live.asset.blob_key, gone.asset.blob_key, theirs.asset.blob_key}
+    referenced = {*assets, keyframe.key, thumbnail.key}
     everything = {*referenced, orphan.key, staged.staging_key}
     assert set(_stored(blobs)) == everything
 
@@ -218,6 +223,6 @@ async def test_sweep_removes_stale_staging_and_orphans_but_never_referenced_blob
     # What any row references stays, a deleted asset's content included (re-ingest restores it).
     assert set(_stored(blobs)) == referenced
     async with services.session_factory() as session:
-        assets = (await session.scalars(select(Asset))).all()
-    assert {asset.blob_key for asset in assets} == {live.asset.blob_key, gone.asset.blob_key}
+        rows = (await session.scalars(select(Asset))).all()
+    assert {row.blob_key for row in rows} == assets
     assert await sweep(hours_later=48) == (0, 0)
