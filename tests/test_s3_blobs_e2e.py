@@ -144,8 +144,20 @@ def processes(
         api.close()
 
 
-def _graphql(base: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables}, timeout=30)
+def _headers(api_data: Path) -> dict[str, str]:
+    """What a client of this server sends: the admin key `mediakg serve` writes on first start
+    (when authentication is on) and a header no cross-site form can carry (CSRF rule)."""
+    headers = {"apollo-require-preflight": "true"}
+    key_file = api_data / "admin-api-key"
+    if key_file.exists():
+        headers["authorization"] = f"Bearer {key_file.read_text().strip()}"
+    return headers
+
+
+def _graphql(base: str, headers: dict[str, str], query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
@@ -161,6 +173,7 @@ def test_api_and_worker_share_blobs_only_through_s3(
     processes: tuple[str, str, Path, Path], s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, bucket, api_data, worker_data = processes
+    headers = _headers(api_data)
     upload = image_bytes(photo("chelsea"))
     operations = {"query": INGEST, "variables": {"input": {"source": {"upload": None}, "title": "cat"}}}
     response = httpx.post(
@@ -170,6 +183,7 @@ def test_api_and_worker_share_blobs_only_through_s3(
             "map": json.dumps({"0": ["variables.input.source.upload"]}),
         },
         files={"0": ("cat.png", upload, "image/png")},
+        headers=headers,
         timeout=60,
     )
     assert response.status_code == 200, response.text
@@ -186,7 +200,7 @@ def test_api_and_worker_share_blobs_only_through_s3(
     deadline = time.monotonic() + 300
     asset: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        asset = _graphql(base, STATUS, {"id": asset_id})["asset"]
+        asset = _graphql(base, headers, STATUS, {"id": asset_id})["asset"]
         jobs = asset["jobs"]["edges"]
         if jobs and jobs[0]["node"]["status"] in {"SUCCEEDED", "FAILED", "CANCELLED"}:
             break
@@ -197,7 +211,7 @@ def test_api_and_worker_share_blobs_only_through_s3(
     assert keyframe_url.startswith("/blobs/sha256/")
 
     # The API serves the keyframe the worker stored, streamed from S3.
-    served = httpx.get(f"{base}{keyframe_url}", timeout=30)
+    served = httpx.get(f"{base}{keyframe_url}", headers=headers, timeout=30)
     assert served.status_code == 200, served.text
     assert served.headers["content-type"] == "image/jpeg"
     assert served.content[:3] == b"\xff\xd8\xff"
