@@ -62,14 +62,20 @@ def serve(
     # redacted at the source, so any handler an operator attaches sees them redacted too.
     logging.getLogger("uvicorn.access").addFilter(RedactingFilter())
     services = build_services(settings)
+
     # Fail fast with one clear line, before uvicorn would print a lifespan traceback.
+    async def start() -> None:
+        try:
+            await prepare(services)
+        finally:
+            # In the same loop: asyncpg connections belong to the loop that opened them (closing
+            # them from another loop fails); uvicorn's loop opens fresh ones.
+            await services.engine.dispose()
+
     try:
-        asyncio.run(prepare(services))
+        asyncio.run(start())
     except DatabaseUnavailableError as exc:
         raise _fail(str(exc)) from None
-    finally:
-        # The pool belongs to the loop that just ended; uvicorn's loop opens fresh connections.
-        asyncio.run(services.engine.dispose())
     app = create_app(settings, services=services, start_hooks=default_start_hooks(settings))
     try:
         uvicorn.run(
