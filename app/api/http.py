@@ -31,6 +31,7 @@ from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
 from app.api.rate_limits import take_request, too_many_requests
 from app.api.schema import SchemaLimits, create_schema
+from app.api.trusted_documents import trusted_documents
 from app.api.urls import BLOB_ROUTE
 from app.core.blobs import BlobReader
 from app.core.container import Services
@@ -129,6 +130,9 @@ async def _closing(reader: BlobReader) -> AsyncIterator[bytes]:
 
 def create_graphql_app(services: Services) -> Starlette:
     """The API app; mount it at the service root (it routes /graphql and /blobs itself)."""
+    if services.settings.trusted_documents_manifest is not None:
+        # A manifest that does not load fails the start, not every request.
+        trusted_documents(services.settings.trusted_documents_manifest)
     callers = CallerResolver(services)
     graphql = MediaGraphQL(services, callers)
 

@@ -13,10 +13,12 @@ error is masked to "Internal server error" with the request id, and logged with 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
 
 from app.core.errors import DomainError
 from graphql import (
@@ -36,6 +38,7 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    parse,
 )
 
 log = logging.getLogger(__name__)
@@ -176,6 +179,28 @@ class ComplexityLimiter(SchemaExtension):
         )
         self.execution_context.validation_rules = (*self.execution_context.validation_rules, rule)
         yield
+
+
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+
+
+def refuse_unparsed(execution_context: ExecutionContext, error: GraphQLError) -> None:
+    """Answer the operation with ``error`` alone, without parsing or running its document.
+
+    Called from an extension's ``on_operation``: a stand-in document (under the operation name
+    the client gave) takes the document's place and validation is marked done with ``error``,
+    so strawberry answers with a request error over HTTP and WebSocket alike (an exception
+    raised there would end a WebSocket operation without any error message).
+    """
+    name = execution_context.operation_name
+    stand_in = f"query {name} {{ __typename }}" if name and _NAME.match(name) else "{ __typename }"
+    execution_context.graphql_document = parse(stand_in)
+    execution_context.pre_execution_errors = [error]
+
+
+def is_refused(execution_context: ExecutionContext) -> bool:
+    """Whether an earlier extension refused the operation (``refuse_unparsed``)."""
+    return execution_context.pre_execution_errors is not None
 
 
 def is_client_error(error: GraphQLError) -> bool:

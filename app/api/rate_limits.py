@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 from app.api.context import Caller, Context
+from app.api.limits import refuse_unparsed
 from app.core.container import Services
 from app.core.errors import RateLimitedError
 from graphql import GraphQLError
@@ -81,9 +82,9 @@ class RequestRateLimiter(SchemaExtension):
             retry_after = await take_request(context.services, context.caller)
             if retry_after is not None:
                 seconds = math.ceil(retry_after)
-                # Before parsing there is no field to resolve: a request error with its code.
-                raise GraphQLError(
+                error = GraphQLError(
                     f"too many requests: retry after {seconds} s",
                     extensions={"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
                 )
+                refuse_unparsed(self.execution_context, error)
         yield

@@ -29,6 +29,7 @@ from app.api.rate_limits import RequestRateLimiter
 from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
+from app.api.trusted_documents import TrustedDocumentsCheck
 from app.core.settings import Settings
 from graphql import GraphQLError
 
@@ -108,9 +109,11 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         )
 
     # OperationTelemetry last: it must see resolver errors before ErrorPolicy masks them.
-    # RequestRateLimiter first: an operation over the caller's limit costs no parsing.
+    # RequestRateLimiter first: an operation over the caller's limit costs no parsing; then
+    # TrustedDocumentsCheck, which fills in a document sent by hash before it is parsed.
     extensions: list[Any] = [
         RequestRateLimiter,
+        TrustedDocumentsCheck,
         tokens,
         depth,
         aliases,

@@ -313,6 +313,20 @@ class Settings(BaseSettings):
             "process). Empty follows pubsub_url: Redis when that is redis://, else memory://."
         ),
     )
+    trusted_documents: bool = Field(
+        default=False,
+        description=(
+            "Run only trusted documents: those of graphql/operations/ and of trusted_documents_manifest, "
+            "known by the sha256 of their text (OPERATION_NOT_TRUSTED otherwise; GraphiQL cannot be used)."
+        ),
+    )
+    trusted_documents_manifest: Path | None = Field(
+        default=None,
+        description=(
+            "Admin-approved documents beside graphql/operations/: a persisted-query manifest (JSON, "
+            "`mediakg schema manifest DIR` writes one). Clients may send a known document's hash alone."
+        ),
+    )
     max_query_depth: int = Field(default=12, ge=1, description="GraphQL query depth limit.")
     max_query_complexity: int = Field(
         default=5000, ge=1, description="GraphQL complexity limit (estimated nodes returned)."

@@ -215,6 +215,18 @@ def schema_export(path: Annotated[Path, typer.Argument()] = Path("graphql/schema
     out.print(f"wrote {path}")
 
 
+@schema_cli.command("manifest")
+def schema_manifest(
+    operations: Annotated[Path, typer.Argument()] = Path("graphql/operations"),
+) -> None:
+    """Print the documents of OPERATIONS as a persisted-query manifest (for trusted documents)."""
+    import json
+
+    from app.api.trusted_documents import manifest
+
+    typer.echo(json.dumps(manifest(operations), indent=2))
+
+
 @schema_cli.command("check")
 def schema_check(path: Annotated[Path, typer.Argument()] = Path("graphql/schema.graphql")) -> None:
     """Fail (exit 1, with a diff) when PATH differs from the schema printed from code."""

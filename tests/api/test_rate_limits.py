@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from app.api.http import create_graphql_app
 from app.core.container import Services
 from app.core.ratelimit import RedisRateLimiter
 from tests.api.conftest import GraphQLClient, operation
+from tests.api.test_subscriptions import TIMEOUT_S, Server, _connect
 
 
 def _limited(body: dict[str, Any]) -> tuple[str, str, int]:
@@ -84,3 +86,24 @@ async def test_api_processes_share_their_counters_in_redis(
             body = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
         codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "OK")
     assert codes == ["OK", "OK", "OK", "RATE_LIMITED"]
+
+
+async def test_websocket_operations_count_and_get_the_error_message(services: Services) -> None:
+    services.settings.rate_limit_requests_per_minute = 1
+    document = "query Ping { __typename }"
+    async with Server(services) as url, httpx.AsyncClient() as client, _connect(url, client) as ws:
+        await ws.send_json({"type": "connection_init"})
+        assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {"type": "connection_ack"}
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": document}})
+        assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"__typename": "Query"}},
+        }
+        assert (await asyncio.wait_for(ws.receive_json(), TIMEOUT_S))["type"] == "complete"
+        await ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": document}})
+        message = await asyncio.wait_for(ws.receive_json(), TIMEOUT_S)
+    assert (message["type"], message["id"]) == ("error", "2")
+    (error,) = message["payload"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert 1 <= error["extensions"]["retryAfterSeconds"] <= 60
