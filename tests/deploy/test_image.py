@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,71 @@ def test_triton_image_layout_matches_the_deployment() -> None:
     assert "MEDIAKG_SOURCE_ROOT=/opt/mediakg-src" in triton
     assert shutil.which("bash")
     assert (ROOT / "scripts" / "triton-env.sh").is_file()
+
+
+def test_the_regular_install_of_what_the_image_copies_migrates(tmp_path: Path) -> None:
+    # The build stage's steps without Docker: a wheel from exactly the files the Dockerfile
+    # copies before `pip install .`, installed as a plain (not editable) tree, migrations
+    # copied beside it; `mediakg db upgrade head` must find them and create the schema.
+    build = tmp_path / "src"
+    build.mkdir()
+    pip_stage = DOCKERFILE.split("AS build", 1)[1].split("RUN /opt/mediakg/bin/pip install -c", 1)[0]
+    for line in re.findall(r"^COPY (?!--from)(.+)$", pip_stage, re.M):
+        *sources, _ = line.split()
+        for source in sources:
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, build / source, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(ROOT / source, build / source)
+    wheels = tmp_path / "wheels"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            ".",
+        ],
+        cwd=build,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = wheels.glob("mediakg-*.whl")
+    site = tmp_path / "site-packages"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+        names = archive.namelist()
+    assert not [n for n in names if n.startswith(("tests/", "migrations/", "graphql/"))]
+    shutil.copytree(ROOT / "migrations", site / "migrations")  # the Dockerfile's COPY migrations
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(site),
+        "MEDIAKG_DATA_DIR": str(data),
+    }
+    upgrade = subprocess.run(
+        [sys.executable, "-P", "-c", "from app.entrypoints.cli import main; main()", "db", "upgrade", "head"],
+        cwd=data,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert (data / "mediakg.db").stat().st_size > 0
+    where = subprocess.run(
+        [sys.executable, "-P", "-c", "import app.core.migrate as m; print(m.MIGRATIONS_DIR)"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.strip() == str(site / "migrations")
