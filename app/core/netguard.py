@@ -184,7 +184,7 @@ async def pinned_address(url: httpx.URL, *, policy: AddressPolicy, resolver: Res
     except ValueError:
         try:
             addresses = await resolver(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise FetchFailedError(f"{host}: the name does not resolve", field=["url"]) from exc
     if not addresses:
         raise FetchFailedError(f"{host}: the name does not resolve", field=["url"])

@@ -7,13 +7,20 @@ asserts that no request reached the transport.
 
 from __future__ import annotations
 
+import datetime
 import io
 import ipaddress
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.core.errors import FetchFailedError, FileTooLargeError, UnsupportedMediaError, UrlNotAllowedError
 from app.core.netguard import (
@@ -343,3 +350,85 @@ async def test_a_slow_server_hits_the_time_cap(server: LocalServer) -> None:
     server.route("/slow", slow)
     with pytest.raises(FetchFailedError, match=r"the fetch took longer than 0.5 s"):
         await _fetch(f"{server.url}/slow", limits=FetchLimits(max_bytes=1024, timeout_s=0.5))
+
+
+@pytest.mark.parametrize("host", ["a..b", "x" * 300 + ".test"])
+async def test_names_idna_cannot_encode_do_not_resolve(host: str) -> None:
+    # The system resolver refuses these while encoding them, before any DNS query.
+    recorder = Recorder()
+    network = Network(resolver=system_resolver, transport=recorder)
+    with pytest.raises(FetchFailedError, match="the name does not resolve"):
+        await fetch(
+            f"http://{host}/", sink=io.BytesIO(), limits=LIMITS, policy=AddressPolicy(), network=network
+        )
+    assert recorder.requests == []
+
+
+def _tls_for(name: str, tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for ``name``, and a client context
+    that trusts exactly that certificate (and checks the host name)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client
+
+
+async def test_https_connects_to_the_checked_address_with_the_names_sni_and_certificate(
+    tmp_path: Path,
+) -> None:
+    server_tls, client_tls = _tls_for("media.test", tmp_path)
+    with local_http_server(tls=server_tls) as server:
+        server.route("/dot.bin", Reply(body=b"z" * 10))
+        resolver = StubResolver({"media.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+        recorder = Recorder()
+
+        def verified() -> httpx.AsyncBaseTransport:
+            recorder()  # counted like the others
+            return httpx.AsyncHTTPTransport(verify=client_tls)
+
+        network = Network(resolver=resolver, transport=verified)
+        sink = io.BytesIO()
+        await fetch(
+            f"https://media.test:{server.port}/dot.bin",
+            sink=sink,
+            limits=LIMITS,
+            policy=LOOPBACK_ONLY,
+            network=network,
+        )
+        assert sink.getvalue() == b"z" * 10
+        # TCP went to 127.0.0.1; TLS asked for the name and checked the certificate against it.
+        assert server.server_names == ["media.test"]
+        assert [s.host for s in server.seen] == [f"media.test:{server.port}"]
+        # A name the certificate does not cover fails verification, though the address is the same.
+        with pytest.raises(FetchFailedError, match=r"other\.test: ConnectError"):
+            await fetch(
+                f"https://other.test:{server.port}/dot.bin",
+                sink=io.BytesIO(),
+                limits=LIMITS,
+                policy=LOOPBACK_ONLY,
+                network=network,
+            )
+        assert server.server_names == ["media.test", "other.test"]
+        assert len(server.seen) == 1
