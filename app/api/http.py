@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool
 from starlette.middleware import Middleware
@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app.api.body_limit import BodyLimitMiddleware
@@ -88,6 +89,15 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         )
         self.services = services
         self.callers = callers
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        try:
+            return await super().parse_http_body(request)
+        except RecursionError as exc:
+            # json.loads recurses once per nesting level: a small body of brackets exhausts it.
+            raise HTTPException(400, "Unable to parse request body as JSON: nested too deeply") from exc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

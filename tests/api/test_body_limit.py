@@ -105,3 +105,15 @@ async def test_the_cap_is_a_setting(services: Services) -> None:
     assert (large.status_code, large.json()["errors"][0]["extensions"]) == (413, {"code": "BODY_TOO_LARGE"})
     # Any non-multipart body has the same cap, whatever its content type says.
     assert form.status_code == 413
+
+
+async def test_a_deeply_nested_body_under_the_cap_is_a_bad_request(app: Starlette) -> None:
+    # 400 KB of brackets: far below the cap, far beyond json.loads' recursion limit.
+    nested = "[" * 200_000 + "]" * 200_000
+    body = '{"query": "{ __typename }", "variables": {"x": ' + nested + "}}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.text) == (
+        400,
+        "Unable to parse request body as JSON: nested too deeply",
+    )
