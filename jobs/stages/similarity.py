@@ -335,6 +335,36 @@ def scene_edges(
     )
 
 
+Output = tuple[SimilarityKind, str, str, list[dict[str, Any]]]
+
+
+async def _visual_outputs(ctx: StageContext, session: AsyncSession, model: ModelRef) -> list[Output]:
+    """Near-duplicate and look-alike edges of an image or video, from its keyframe vectors."""
+    settings, asset_id = ctx.settings, ctx.asset.id
+    visual = await scene_vectors(session, ctx.asset.tenant_id, Modality.IMAGE, model)
+    await ctx.report_progress(0.3)
+    near = await ctx.run_sync(
+        near_duplicate_edges,
+        asset_id,
+        ctx.asset.kind,
+        visual,
+        video_threshold=settings.near_duplicate_threshold,
+        image_threshold=settings.image_near_duplicate_threshold,
+    )
+    similar = await ctx.run_sync(
+        scene_edges,
+        asset_id,
+        visual,
+        SimilarityKind.VISUAL,
+        settings.visual_similarity_threshold,
+        settings.similarity_max_edges,
+    )
+    return [
+        (SimilarityKind.NEAR_DUPLICATE, model.name, f"{model.version}+{NEAR_DUPLICATE_RULES}", near),
+        (SimilarityKind.VISUAL, model.name, f"{model.version}+{VISUAL_RULES}", similar),
+    ]
+
+
 async def run_similarity(ctx: StageContext) -> StageOutput:
     """Link the asset to similar assets and scenes; replace every edge of it these rules made."""
     await ctx.report_progress(0.0)
@@ -347,32 +377,10 @@ async def run_similarity(ctx: StageContext) -> StageOutput:
         bridge_model = router.model_for("embed_bridge").ref
     limit = settings.similarity_max_edges
     # (kind, model name, model version, edges) per replace call.
-    outputs: list[tuple[SimilarityKind, str, str, list[dict[str, Any]]]] = []
+    outputs: list[Output] = []
     async with ctx.session_factory() as session:
         if kind in (AssetKind.VIDEO, AssetKind.IMAGE):
-            visual = await scene_vectors(session, tenant_id, Modality.IMAGE, visual_model)
-            await ctx.report_progress(0.3)
-            near = await ctx.run_sync(
-                near_duplicate_edges,
-                asset_id,
-                kind,
-                visual,
-                video_threshold=settings.near_duplicate_threshold,
-                image_threshold=settings.image_near_duplicate_threshold,
-            )
-            similar = await ctx.run_sync(
-                scene_edges,
-                asset_id,
-                visual,
-                SimilarityKind.VISUAL,
-                settings.visual_similarity_threshold,
-                limit,
-            )
-            version = visual_model.version
-            outputs.append(
-                (SimilarityKind.NEAR_DUPLICATE, visual_model.name, f"{version}+{NEAR_DUPLICATE_RULES}", near)
-            )
-            outputs.append((SimilarityKind.VISUAL, visual_model.name, f"{version}+{VISUAL_RULES}", similar))
+            outputs.extend(await _visual_outputs(ctx, session, visual_model))
         await ctx.report_progress(0.5)
         if kind == AssetKind.TEXT:
             meaning = await document_vectors(session, tenant_id, text_model)

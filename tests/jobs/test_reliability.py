@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dramatiq.message import Message
@@ -257,6 +258,28 @@ async def test_flushed_redis_queues_are_recovered_by_the_sweeper(
     print(f"flushed {deleted} keys with {queued} stages queued; all 6 jobs done {recovery:.1f} s later")  # noqa: T201
 
 
+async def ingest_for_workers(
+    services: Services,
+    settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    test: dict[str, Any],
+    *,
+    videos: int,
+) -> list[Job]:
+    """``videos`` videos whose jobs are queued on the broker for worker processes: the test
+    enqueues through a runtime with no worker threads and no sweeper of its own."""
+    from app.entrypoints.job_system import job_runtime
+
+    sender = job_runtime(settings, workers=False, sweeper=False)
+    sender.start()
+    try:
+        svc = with_runtime(services, settings, sender)
+        return [await ingest_video(svc, tenant, media_root, shade=i, test=test) for i in range(videos)]
+    finally:
+        await asyncio.to_thread(sender.stop, 0)
+
+
 async def test_kill_9_mid_stage_ten_times(
     services: Services,
     redis_settings: Settings,
@@ -265,21 +288,12 @@ async def test_kill_9_mid_stage_ten_times(
     tmp_path: Path,
     spawn_worker: Callable[..., WorkerProcess],
 ) -> None:
-    # The test itself enqueues (no in-process worker): the runtime only provides the broker.
-    from app.entrypoints.job_system import job_runtime
-
     # A job's stage may be the one killed in several rounds: a crash budget (max_retries + 1
     # starts, then STAGE_CRASHED) above the ten kills, so every kill is recovered from.
     redis_settings = redis_settings.model_copy(update={"max_retries": 10})
-    sender = job_runtime(redis_settings, workers=False, sweeper=False)
-    sender.start()
-    try:
-        svc = with_runtime(services, redis_settings, sender)
-        log = tmp_path / "runs.log"
-        test = {"log": str(log), "stages": {"scenes": {"sleep_s": 1.5, "steps": 15, "rows": 3}}}
-        created = [await ingest_video(svc, tenant, media_root, shade=i, test=test) for i in range(10)]
-    finally:
-        await asyncio.to_thread(sender.stop, 0)
+    log = tmp_path / "runs.log"
+    test = {"log": str(log), "stages": {"scenes": {"sleep_s": 1.5, "steps": 15, "rows": 3}}}
+    created = await ingest_for_workers(services, redis_settings, tenant, media_root, test, videos=10)
     ids = [j.id for j in created]
     killed_jobs: list[str] = []
     for round_ in range(10):
@@ -394,19 +408,12 @@ async def test_heartbeat_keeps_long_stages_and_a_killed_workers_stage_is_taken_o
     spawn_worker: Callable[..., WorkerProcess],
 ) -> None:
     from app.core.db import utcnow
-    from app.entrypoints.job_system import job_runtime
 
     # A lease of 2 s renewed every 0.4 s; each scenes run lasts 8 s, four leases.
     settings = redis_settings.model_copy(update={"stage_lease_seconds": 2.0, "stage_heartbeat_seconds": 0.4})
-    sender = job_runtime(settings, workers=False, sweeper=False)
-    sender.start()
-    try:
-        svc = with_runtime(services, settings, sender)
-        log = tmp_path / "runs.log"
-        test = {"log": str(log), "stages": {"scenes": {"sleep_s": 8.0, "steps": 40, "rows": 3}}}
-        created = [await ingest_video(svc, tenant, media_root, shade=i, test=test) for i in (0, 1)]
-    finally:
-        await asyncio.to_thread(sender.stop, 0)
+    log = tmp_path / "runs.log"
+    test = {"log": str(log), "stages": {"scenes": {"sleep_s": 8.0, "steps": 40, "rows": 3}}}
+    created = await ingest_for_workers(services, settings, tenant, media_root, test, videos=2)
 
     # Two workers with one thread each, both sweeping: if a running stage's lease were not
     # renewed, a sweeper would take the stage back and it would run a second time.
