@@ -30,6 +30,9 @@ from jobs.registry import JobCancelled, LeaseLost, StageInterrupted, StageOutput
 
 log = logging.getLogger(__name__)
 
+# How long the end of a run waits for a lease renewal in flight (one short transaction).
+HEARTBEAT_STOP_S = 5.0
+
 
 @dataclass(slots=True)
 class Claim:
@@ -54,6 +57,8 @@ class ActiveStage:
     last_fraction: float = -1.0
     # The stage's ``ctx.cancelled``: stops its ``run_sync`` threads, which task.cancel() cannot.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # Set when the run has ended: its lease heartbeat stops.
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def interrupt(self, reason: StageInterrupted) -> None:
         """Stop the stage (on the event loop thread): the first reason wins."""
@@ -88,11 +93,15 @@ async def keep_lease(
     lease: timedelta,
     interval_s: float,
 ) -> None:
-    """Renew the lease every ``interval_s`` until cancelled; interrupt the stage when the job
-    was cancelled or another worker took the stage over."""
+    """Renew the lease every ``interval_s`` until the run has ended; interrupt the stage when
+    the job was cancelled or another worker took the stage over."""
     claim = active.claim
     while True:
-        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.wait_for(active.ended.wait(), timeout=interval_s)
+            return
+        except TimeoutError:
+            pass
         try:
             async with session_scope(session_factory) as session:
                 held = await repository.update_owned_stage(
@@ -116,6 +125,14 @@ async def keep_lease(
         if cancel is not None:
             active.interrupt(JobCancelled())
             return
+
+
+async def stop_keeping(active: ActiveStage, heartbeat: asyncio.Task[None]) -> None:
+    """End the heartbeat of a run that has ended, letting a renewal in flight finish (a
+    database call cancelled halfway leaves its connection to be cleaned up by nobody)."""
+    active.ended.set()
+    await asyncio.wait({heartbeat}, timeout=HEARTBEAT_STOP_S)
+    heartbeat.cancel()
 
 
 async def release(

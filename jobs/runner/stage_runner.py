@@ -32,7 +32,7 @@ from jobs.registry import (
 )
 from jobs.runner import outcomes
 from jobs.runner.claim import claim_stage
-from jobs.runner.leases import ActiveStage, Claim, keep_lease, release
+from jobs.runner.leases import ActiveStage, Claim, keep_lease, release, stop_keeping
 from jobs.runner.policy import RetryPolicy, failure_of
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,8 @@ class StageRunner:
                 stage_cost=_cost_of(active),
             )
         finally:
-            heartbeat.cancel()
             self._active.pop(claim.owner, None)
+            await stop_keeping(active, heartbeat)
 
     async def _measured(self, spec: StageSpec, active: ActiveStage, *, retrying: bool) -> StageOutput:
         """The stage function under telemetry: duration, outcome and attempts by stage, the
