@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.deploy.k8s import ROOT
 
@@ -131,7 +132,10 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(url: str, proc: subprocess.Popen[str], deadline_s: float = 240.0) -> bytes:
+def _wait_for(
+    url: str, proc: subprocess.Popen[str], *, holding: bytes = b"", deadline_s: float = 240.0
+) -> bytes:
+    """The first answer of ``url`` whose body holds ``holding``."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -140,9 +144,11 @@ def _wait_for(url: str, proc: subprocess.Popen[str], deadline_s: float = 240.0) 
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 body: bytes = response.read()
+            if holding in body:
                 return body
         except OSError:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {deadline_s} s")
 
 
@@ -159,7 +165,7 @@ def _finish(proc: subprocess.Popen[str], *, statuses: tuple[int, ...] = (0,)) ->
 def _kill(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    proc.communicate()
 
 
 def _assert_no_write_refused(err: str) -> None:
@@ -205,9 +211,10 @@ def test_worker_starts_as_uid_10001_on_a_read_only_root() -> None:
     if not REDIS_URL:
         pytest.skip("a running worker needs a broker: MEDIAKG_TEST_REDIS_URL is unset (--help was checked)")
     port = _free_port()
+    prefix = f"mkg_nonroot_{uuid.uuid4().hex[:8]}"
     env = {
         "MEDIAKG_BROKER_URL": REDIS_URL,
-        "MEDIAKG_REDIS_KEY_PREFIX": f"mkg_nonroot_{uuid.uuid4().hex[:8]}",
+        "MEDIAKG_REDIS_KEY_PREFIX": prefix,
         "MEDIAKG_METRICS_HOST": "127.0.0.1",
         "MEDIAKG_METRICS_PORT": str(port),
     }
@@ -219,10 +226,15 @@ def test_worker_starts_as_uid_10001_on_a_read_only_root() -> None:
     )
     proc = _start(commands)
     try:
-        assert b"mediakg_" in _wait_for(f"http://127.0.0.1:{port}/metrics", proc)
+        # The metrics server opens first; the service's families appear once the runtime runs.
+        _wait_for(f"http://127.0.0.1:{port}/metrics", proc, holding=b"mediakg_")
         out, err = _finish(proc)
     finally:
         _kill(proc)
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
     _assert_no_write_refused(err)
     assert "worker ready" in err or "worker ready" in out, err[-3000:]
     assert f"{DATA}/mediakg.db" in _written(out)
