@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,6 +46,12 @@ def default_start_hooks(settings: Settings) -> list[StartHook]:
     from app.entrypoints.job_system import start_hook
 
     return [inference_start_hook, start_hook]
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn options carrying the request body cap to WebSocket messages: a graphql-transport-ws
+    message is a document like an HTTP body, and uvicorn's own default admits 16 MiB."""
+    return {"ws_max_size": settings.max_json_body_bytes}
 
 
 def create_app(

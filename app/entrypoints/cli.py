@@ -53,7 +53,7 @@ def serve(
 
     from app.core.telemetry import configure_telemetry, shutdown_telemetry
     from app.core.telemetry.logging import RedactingFilter
-    from app.entrypoints.asgi import create_app, default_start_hooks
+    from app.entrypoints.asgi import create_app, default_start_hooks, server_limits
 
     settings = get_settings()
     # Before anything opens a span or logs: JSON logs, the exporters, metrics and prices.
@@ -86,6 +86,7 @@ def serve(
             lifespan="on",
             # No logging config of uvicorn's own: its records reach the JSON root handler.
             log_config=None,
+            **server_limits(settings),
         )
     finally:
         shutdown_telemetry()

@@ -3,16 +3,21 @@ declared or chunked, costs the server at most the cap (1 MiB) of memory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from httpx_ws import WebSocketDisconnect
 from starlette.applications import Starlette
 
 from app.api.http import create_graphql_app
 from app.core.container import Services
+from app.entrypoints.asgi import server_limits
+from tests.api.test_subscriptions import _connect
 
 _MIB = 1024 * 1024
 _HOSTILE_BYTES = 300 * _MIB
@@ -117,3 +122,34 @@ async def test_a_deeply_nested_body_under_the_cap_is_a_bad_request(app: Starlett
         400,
         "Unable to parse request body as JSON: nested too deeply",
     )
+
+
+async def test_websocket_messages_have_the_same_cap_under_serve_options(services: Services) -> None:
+    services.settings.max_json_body_bytes = 64 * 1024
+    config = uvicorn.Config(
+        create_graphql_app(services),
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        **server_limits(services.settings),  # what `mediakg serve` passes
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110  (uvicorn has no event to await)
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient() as client, _connect(f"http://127.0.0.1:{port}", client) as ws:
+            await ws.send_json({"type": "connection_init"})
+            assert await asyncio.wait_for(ws.receive_json(), 10) == {"type": "connection_ack"}
+            padding = "a" * (64 * 1024)
+            await ws.send_json(
+                {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }", "x": padding}}
+            )
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await asyncio.wait_for(ws.receive_json(), 10)
+        assert closed.value.code == 1009  # message too big
+    finally:
+        server.should_exit = True
+        await task
