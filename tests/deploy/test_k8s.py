@@ -331,6 +331,21 @@ def test_ingress_exposes_the_public_routes_with_long_lived_websockets(objects: l
     }
 
 
+def test_egress_outside_the_cluster_reaches_public_addresses_only(objects: list[Obj]) -> None:
+    # The object store and URL ingestion (API only) are outside; nothing else is, and never
+    # the private, link-local (cloud metadata) or shared ranges.
+    wanted = {"mediakg-api": {80, 443}, "mediakg-workers": {443}}
+    for name, ports in wanted.items():
+        rules = _one(objects, "NetworkPolicy", name)["spec"]["egress"]
+        blocks = [(peer["ipBlock"], rule) for rule in rules for peer in rule["to"] if "ipBlock" in peer]
+        assert len(blocks) == 1, name
+        ((block, rule),) = blocks
+        assert block["cidr"] == "0.0.0.0/0"
+        for private in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"):
+            assert private in block["except"], (name, private)
+        assert {p["port"] for p in rule["ports"]} == ports, name
+
+
 def test_every_app_pod_has_ingress_and_egress_policies(objects: list[Obj]) -> None:
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     for obj in objects:
