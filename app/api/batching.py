@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from app.media.repository import Page, PageRows
+from app.core.pagination import Page, PageRows
 
 RowT = TypeVar("RowT")
 FilterT = TypeVar("FilterT", bound=Hashable)

@@ -1,23 +1,19 @@
-"""Relay connections with keyset cursors.
-
-A cursor is base64url of ``{"o": <ordering>, "v": [<ordering values of the row>]}``: the
-next page is "rows strictly after these values", so it stays correct while rows are added
-and costs the same on page 1 and page 1000. The ordering's name travels in the cursor so a
-cursor from one ordering is refused by another instead of silently skipping rows.
+"""Relay connections over keyset pages (``app.core.pagination``): the cursor of a row holds
+its ordering values, tagged with the ordering's name, so a cursor from one ordering is
+refused by another instead of silently skipping rows.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 
 from app.api.errors import InvalidCursorError, PageSizeError
-from app.media.repository import Ordering, Page, PageRows
+from app.core.pagination import Ordering, Page, PageRows
+from app.core.pagination import decode_cursor as decode_values
+from app.core.pagination import encode_cursor as encode_values
 
 if TYPE_CHECKING:
     from app.api.context import Info
@@ -66,23 +62,17 @@ class Connection(Generic[NodeT]):
 
 def encode_cursor(ordering: Ordering, values: tuple[Any, ...]) -> str:
     """The cursor after a row with these ordering values."""
-    raw = json.dumps({"o": ordering.name, "v": ordering.dump(values)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_values(ordering.name, ordering.dump(values))
 
 
 def decode_cursor(ordering: Ordering, cursor: str, *, field: Sequence[str]) -> tuple[Any, ...]:
     """Ordering values inside ``cursor``; InvalidCursorError unless this ordering issued it."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if (
-            not isinstance(data, dict)
-            or data.get("o") != ordering.name
-            or not isinstance(data.get("v"), list)
-        ):
-            raise ValueError("cursor of another connection or ordering")
-        return ordering.load(data["v"])
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        values = decode_values(ordering.name, cursor)
+        if not isinstance(values, list):
+            raise ValueError("cursor values are not a list")
+        return ordering.load(values)
+    except ValueError as exc:
         raise InvalidCursorError(
             "the cursor was not issued by this connection with this ordering", field=list(field)
         ) from exc

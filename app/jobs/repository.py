@@ -13,14 +13,16 @@ Concurrency rules every writer follows (workers, sweepers and API calls race on 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.core.enums import JobStatus, StageStatus
+from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors
 from app.jobs.models import Job, JobStage
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -235,3 +237,74 @@ async def sweep_candidates(
         .limit(limit)
     )
     return list(rows)
+
+
+# --- reads for a tenant (the API) --------------------------------------------------------------
+# Jobs are history: those of a deleted asset stay readable (its audit trail points at them).
+
+JOB_ORDER = Ordering("job", ((Job.created_at, ValueKind.DATETIME), (Job.id, ValueKind.UUID)), True)
+STAGE_ORDER = Ordering("stage", ((JobStage.ordinal, ValueKind.INT), (JobStage.id, ValueKind.UUID)), False)
+
+
+def _jobs(tenant_id: uuid.UUID) -> Select[Job]:
+    """The base of every tenant read of jobs."""
+    return select(Job).where(Job.tenant_id == tenant_id)
+
+
+def _stages(tenant_id: uuid.UUID) -> Select[JobStage]:
+    """The base of every tenant read of job stages."""
+    return select(JobStage).where(JobStage.tenant_id == tenant_id)
+
+
+async def jobs_by_id(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Job]:
+    """Jobs of the tenant, by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {row.id: row for row in await session.scalars(_jobs(tenant_id).where(Job.id.in_(wanted)))}
+
+
+async def stages_by_id(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, JobStage]:
+    """Job stages of the tenant, by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.scalars(_stages(tenant_id).where(JobStage.id.in_(wanted)))
+    return {row.id: row for row in rows}
+
+
+async def jobs_of_assets(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_ids: Sequence[uuid.UUID],
+    page: Page,
+    statuses: tuple[JobStatus, ...] = (),
+) -> dict[uuid.UUID, PageRows[Job]]:
+    """Each asset's jobs, newest first."""
+    inner = _jobs(tenant_id).where(Job.asset_id.in_(asset_ids))
+    if statuses:
+        inner = inner.where(Job.status.in_(statuses))
+    return await pages_of_anchors(session, Job, inner, Job.asset_id, asset_ids, JOB_ORDER, page)
+
+
+async def stages_of_jobs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, job_ids: Sequence[uuid.UUID], page: Page
+) -> dict[uuid.UUID, PageRows[JobStage]]:
+    """Each job's stages in pipeline order."""
+    inner = _stages(tenant_id).where(JobStage.job_id.in_(job_ids))
+    return await pages_of_anchors(session, JobStage, inner, JobStage.job_id, job_ids, STAGE_ORDER, page)
+
+
+async def list_jobs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, statuses: tuple[JobStatus, ...], page: Page
+) -> PageRows[Job]:
+    """One page of the tenant's jobs, newest first."""
+    stmt = _jobs(tenant_id)
+    if statuses:
+        stmt = stmt.where(Job.status.in_(statuses))
+    return await one_page(session, stmt, JOB_ORDER, page)

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.models import Asset
-from app.core.enums import AssetKind, OwnerType, SimilarityKind
+from app.core.enums import AssetKind
+from app.core.pagination import PageRows
+from app.media import repository
 from app.media.models import SimilarityEdge
-from app.media.repository import PageRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,32 +83,6 @@ def _after(key: ClusterKey, cursor: ClusterKey) -> bool:
     size, anchor = key
     cursor_size, cursor_anchor = cursor
     return size < cursor_size or (size == cursor_size and anchor > cursor_anchor)
-
-
-def _live_asset_of_kind(asset_id: object, kinds: Sequence[AssetKind]) -> ColumnElement[bool]:
-    conditions = [Asset.id == asset_id, Asset.deleted_at.is_(None)]
-    if kinds:
-        conditions.append(Asset.kind.in_(kinds))
-    return exists().where(*conditions)
-
-
-async def near_duplicate_edges(
-    session: AsyncSession, *, tenant_id: uuid.UUID, where: DuplicateFilter
-) -> list[SimilarityEdge]:
-    """The tenant's asset-to-asset near_duplicate edges whose both ends are live (one statement)."""
-    stmt = select(SimilarityEdge).where(
-        SimilarityEdge.tenant_id == tenant_id,
-        SimilarityEdge.kind == SimilarityKind.NEAR_DUPLICATE,
-        SimilarityEdge.source_type == OwnerType.ASSET,
-        SimilarityEdge.target_type == OwnerType.ASSET,
-        SimilarityEdge.source_asset_id != SimilarityEdge.target_asset_id,
-        # A deleted asset leaves every cluster at once: its edges stop linking anything.
-        _live_asset_of_kind(SimilarityEdge.source_asset_id, where.kinds),
-        _live_asset_of_kind(SimilarityEdge.target_asset_id, where.kinds),
-    )
-    if where.min_score is not None:
-        stmt = stmt.where(SimilarityEdge.score >= where.min_score)
-    return list(await session.scalars(stmt))
 
 
 def _one_per_pair(edges: Iterable[SimilarityEdge]) -> list[SimilarityEdge]:
@@ -175,7 +148,11 @@ async def list_clusters(
     session: AsyncSession, *, tenant_id: uuid.UUID, where: DuplicateFilter, page: ClusterPage
 ) -> ClusterRows:
     """One page of the tenant's near-duplicate clusters, largest first."""
-    clusters = clusters_of(await near_duplicate_edges(session, tenant_id=tenant_id, where=where))
+    clusters = clusters_of(
+        await repository.near_duplicate_edges(
+            session, tenant_id=tenant_id, kinds=where.kinds, min_score=where.min_score
+        )
+    )
     after = page.after
     rest = [c for c in clusters if _after(cluster_key(c), after)] if after is not None else clusters
     return ClusterRows(rows=rest[: page.first], has_next=len(rest) > page.first, total=len(clusters))

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.enums import DetectionKind, Modality, OwnerType, SimilarityKind
+from app.media import repository
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 
 
@@ -31,11 +31,10 @@ def vector_from_bytes(data: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
 _Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding, SimilarityEdge)
 
 
-async def _replace(
-    session: AsyncSession, model: type[_Row], where: Sequence[Any], rows: list[_Row]
-) -> list[_Row]:
-    """Delete ``model`` rows matching ``where``, insert ``rows``, flush: one stage's output swap."""
-    await session.execute(delete(model).where(*where))
+async def _replace(session: AsyncSession, rows: list[_Row], model: Any, **scope: Any) -> list[_Row]:
+    """Delete the ``model`` rows of ``scope`` (``repository.delete_outputs``), insert ``rows``,
+    flush: one stage's output swap."""
+    await repository.delete_outputs(session, model, **scope)
     session.add_all(rows)
     await session.flush()
     return rows
@@ -64,11 +63,9 @@ async def replace_scenes(
         "model_name": model_name,
         "model_version": model_version,
     }
+    rows = [Scene(**stamp, **values) for values in scenes]
     return await _replace(
-        session,
-        Scene,
-        [Scene.asset_id == asset_id, Scene.model_name == model_name, Scene.model_version == model_version],
-        [Scene(**stamp, **values) for values in scenes],
+        session, rows, Scene, asset_id=asset_id, model_name=model_name, model_version=model_version
     )
 
 
@@ -88,15 +85,14 @@ async def replace_segments(
         "model_name": model_name,
         "model_version": model_version,
     }
+    rows = [TranscriptSegment(**stamp, **values) for values in segments]
     return await _replace(
         session,
+        rows,
         TranscriptSegment,
-        [
-            TranscriptSegment.asset_id == asset_id,
-            TranscriptSegment.model_name == model_name,
-            TranscriptSegment.model_version == model_version,
-        ],
-        [TranscriptSegment(**stamp, **values) for values in segments],
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
     )
 
 
@@ -121,14 +117,12 @@ async def replace_detections(
     _check_kinds(rows, kinds, "detection")
     return await _replace(
         session,
-        Detection,
-        [
-            Detection.asset_id == asset_id,
-            Detection.kind.in_(list(kinds)),
-            Detection.model_name == model_name,
-            Detection.model_version == model_version,
-        ],
         rows,
+        Detection,
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
+        kinds=kinds,
     )
 
 
@@ -166,14 +160,12 @@ async def replace_embeddings(
     ]
     return await _replace(
         session,
-        Embedding,
-        [
-            Embedding.asset_id == asset_id,
-            Embedding.modality == modality,
-            Embedding.model_name == model_name,
-            Embedding.model_version == model_version,
-        ],
         rows,
+        Embedding,
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
+        modality=modality,
     )
 
 
@@ -203,12 +195,10 @@ async def replace_asset_edges(
             raise ValueError("every edge must touch the asset whose edges are replaced")
     return await _replace(
         session,
-        SimilarityEdge,
-        [
-            or_(SimilarityEdge.source_asset_id == asset_id, SimilarityEdge.target_asset_id == asset_id),
-            SimilarityEdge.kind.in_(list(kinds)),
-            SimilarityEdge.model_name == model_name,
-            SimilarityEdge.model_version == model_version,
-        ],
         rows,
+        SimilarityEdge,
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
+        kinds=kinds,
     )

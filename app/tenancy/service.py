@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.tenancy import repository
 from app.tenancy.models import Tenant
 
 
 async def ensure_tenant(session: AsyncSession, *, slug: str, name: str | None = None) -> Tenant:
     """The tenant with ``slug``, created if missing (does not commit)."""
-    tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = await repository.tenant_by_slug(session, slug=slug)
     if tenant is not None:
         return tenant
     tenant = Tenant(slug=slug, name=name or slug)
@@ -22,7 +22,7 @@ async def ensure_tenant(session: AsyncSession, *, slug: str, name: str | None = 
             session.add(tenant)
             await session.flush()
     except IntegrityError:
-        winner = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+        winner = await repository.tenant_by_slug(session, slug=slug)
         if winner is None:
             raise
         return winner

@@ -12,8 +12,8 @@ import pytest
 from starlette.applications import Starlette
 
 from app.api.http import create_graphql_app
+from app.assets import repository
 from app.core.container import Services
-from app.media import repository
 from tests.api.conftest import GraphQLClient, operation
 from tests.api.graph import gid
 

@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from app.api.pagination import encode_cursor
 from app.api.schema import schema
+from app.assets.repository import asset_ordering
+from app.audit.repository import AUDIT_ORDER
 from app.core.container import Services
 from app.jobs.models import JobStage
-from app.media import repository as repo
+from app.jobs.repository import JOB_ORDER
+from app.media.repository import SCENE_ORDER
 from app.tenancy.models import Tenant
 from graphql import GraphQLInterfaceType
 from tests.api.conftest import GraphQLClient, operation
@@ -61,7 +64,7 @@ async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
                     ],
                     "pageInfo": {
                         "hasNextPage": False,
-                        "endCursor": encode_cursor(repo.SCENE_ORDER, (8.0, last.id)),
+                        "endCursor": encode_cursor(SCENE_ORDER, (8.0, last.id)),
                     },
                 },
                 "jobs": {
@@ -285,7 +288,7 @@ async def test_job_monitor(gql: GraphQLClient, graph: Graph) -> None:
                 "pageInfo": {
                     "hasNextPage": False,
                     "endCursor": encode_cursor(
-                        repo.JOB_ORDER, (g.jobs["interview"].created_at, g.jobs["interview"].id)
+                        JOB_ORDER, (g.jobs["interview"].created_at, g.jobs["interview"].id)
                     ),
                 },
             }
@@ -305,7 +308,7 @@ async def test_asset_list_pages_with_keyset_cursors(gql: GraphQLClient, graph: G
         "edges": [
             {
                 "cursor": encode_cursor(
-                    repo.asset_ordering("created_at", True), (g.harbour.created_at, g.harbour.id)
+                    asset_ordering("created_at", True), (g.harbour.created_at, g.harbour.id)
                 ),
                 "node": {
                     "id": gid("Asset", g.harbour.id),
@@ -320,7 +323,7 @@ async def test_asset_list_pages_with_keyset_cursors(gql: GraphQLClient, graph: G
         "pageInfo": {
             "hasNextPage": False,
             "endCursor": encode_cursor(
-                repo.asset_ordering("created_at", True), (g.harbour.created_at, g.harbour.id)
+                asset_ordering("created_at", True), (g.harbour.created_at, g.harbour.id)
             ),
         },
     }
@@ -687,7 +690,7 @@ async def test_query_audit_events(gql: GraphQLClient, graph: Graph) -> None:
                 ],
                 "pageInfo": {
                     "hasNextPage": True,
-                    "endCursor": encode_cursor(repo.AUDIT_ORDER, (update.occurred_at, update.id)),
+                    "endCursor": encode_cursor(AUDIT_ORDER, (update.occurred_at, update.id)),
                 },
             }
         }

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 
 from app.api.batching import SessionFactory, by_id_loader
+from app.assets import repository
 from app.assets.models import Asset
-from app.media import repository
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from app.api.fields import field
 from app.api.node import resolve_node
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.media import repository as repo
+from app.assets import repository as repo
 
 
 @strawberry.enum(name="AssetOrderField", description="What assets can be sorted by.")

@@ -15,9 +15,12 @@ from app.api.enums import AssetKind, AssetStatus, JobStatus
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
+from app.assets import repository as assets_repo
 from app.assets.models import Asset
 from app.assets.service import relative_source
+from app.audit import repository as audit_repo
 from app.core.errors import InvalidInputError
+from app.jobs import repository as jobs_repo
 from app.media import repository as repo
 
 if TYPE_CHECKING:
@@ -222,10 +225,10 @@ class AssetType(relay.Node):
     ) -> Connection[Annotated[JobType, strawberry.lazy("app.api.jobs.types")]]:
         from app.api.jobs.types import JobType
 
-        page = page_of(info, repo.JOB_ORDER, first, after, field=["jobs"])
+        page = page_of(info, jobs_repo.JOB_ORDER, first, after, field=["jobs"])
         key = PagedKey(self.row.id, page, tuple(sorted(set(status or []))))
         rows = await info.context.loaders.jobs.jobs_by_asset.load(key)
-        return connection(rows, repo.JOB_ORDER, JobType.from_row)
+        return connection(rows, jobs_repo.JOB_ORDER, JobType.from_row)
 
     @field(description="Audit trail of this asset (who changed what), newest first.")
     async def audit_events(
@@ -233,9 +236,9 @@ class AssetType(relay.Node):
     ) -> Connection[Annotated[AuditEventType, strawberry.lazy("app.api.audit.types")]]:
         from app.api.audit.types import AuditEventType
 
-        page = page_of(info, repo.AUDIT_ORDER, first, after, field=["auditEvents"])
+        page = page_of(info, audit_repo.AUDIT_ORDER, first, after, field=["auditEvents"])
         rows = await info.context.loaders.audit.audit_events_by_entity.load(PagedKey(self.row.id, page, None))
-        return connection(rows, repo.AUDIT_ORDER, AuditEventType.from_row)
+        return connection(rows, audit_repo.AUDIT_ORDER, AuditEventType.from_row)
 
 
 def check_range(low: Any, high: Any, *, field: list[str], what: str) -> None:
@@ -271,14 +274,14 @@ class AssetFilterInput:
         default=None, description="Keep assets whose title contains this text (case-insensitive)."
     )
 
-    def to_filter(self, field: list[str]) -> repo.AssetFilter:
+    def to_filter(self, field: list[str]) -> assets_repo.AssetFilter:
         """The repository filter, with ranges checked."""
         check_range(self.created_after, self.created_before, field=field, what="created range")
         check_range(self.min_duration_seconds, self.max_duration_seconds, field=field, what="duration range")
         for name, moment in (("createdAfter", self.created_after), ("createdBefore", self.created_before)):
             if moment is not None and moment.tzinfo is None:
                 raise InvalidInputError("timestamps need a time zone offset", field=[*field, name])
-        return repo.AssetFilter(
+        return assets_repo.AssetFilter(
             kinds=tuple(self.kind or ()),
             statuses=tuple(self.status or ()),
             tag=self.tag,

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
+from app.audit import repository as repo
 from app.audit.models import AuditEvent
-from app.media import repository as repo
-from app.media.repository import Page, PageRows
+from app.core.pagination import Page, PageRows
 
 
 async def _events_of_entities(

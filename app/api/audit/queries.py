@@ -9,7 +9,7 @@ from app.api.context import Info
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.media import repository as repo
+from app.audit import repository as repo
 
 
 @strawberry.type

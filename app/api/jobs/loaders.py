@@ -11,9 +11,9 @@ from strawberry.dataloader import DataLoader
 
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
 from app.core.enums import JobStatus
+from app.core.pagination import Page, PageRows
+from app.jobs import repository as repo
 from app.jobs.models import Job, JobStage
-from app.media import repository as repo
-from app.media.repository import Page, PageRows
 
 
 async def _jobs_of_assets(

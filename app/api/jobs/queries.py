@@ -13,7 +13,7 @@ from app.api.jobs.types import JobType
 from app.api.node import resolve_node
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, First
-from app.media import repository as repo
+from app.jobs import repository as repo
 
 
 @strawberry.type

@@ -17,9 +17,9 @@ from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.core.db import utcnow
+from app.jobs import repository as repo
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
-from app.media import repository as repo
 
 if TYPE_CHECKING:
     from app.api.assets.types import AssetType

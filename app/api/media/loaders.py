@@ -11,9 +11,10 @@ from strawberry.dataloader import DataLoader
 
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
 from app.core.enums import OwnerType
+from app.core.pagination import Page, PageRows
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
-from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, Page, PageRows, SegmentFilter
+from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, SegmentFilter
 
 
 async def _scenes_of_assets(

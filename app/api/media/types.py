@@ -18,6 +18,7 @@ from app.api.scalars import After, First
 from app.api.urls import blob_url
 from app.core.enums import OwnerType
 from app.core.errors import InvalidInputError
+from app.core.pagination import Page
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 
@@ -513,7 +514,7 @@ def _page_info(edges: list[SimilarAssetEdge] | list[SimilarSceneEdge], has_next:
 
 
 async def similar_assets(
-    info: Info, asset_id: uuid.UUID, page: repo.Page, where: repo.EdgeFilter
+    info: Info, asset_id: uuid.UUID, page: Page, where: repo.EdgeFilter
 ) -> SimilarAssetConnection:
     """The similarAssets connection of one asset."""
     from app.api.assets.types import AssetType

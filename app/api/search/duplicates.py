@@ -7,9 +7,6 @@ anchor being the cluster's smallest asset id, so the cursor is that pair.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from app.api.scalars import After, First
 from app.assets.models import Asset
 from app.core.enums import AssetKind
 from app.core.errors import InvalidInputError
+from app.core.pagination import decode_cursor, encode_cursor
 from app.media import duplicates as dup
 from app.media.models import SimilarityEdge
 
@@ -52,21 +50,17 @@ def _check_first(info: Info, first: int, path: list[str]) -> None:
 def encode_cluster_cursor(key: dup.ClusterKey) -> str:
     """The cursor after the cluster with this key."""
     size, anchor = key
-    raw = json.dumps({"o": _ORDERING, "v": [size, str(anchor)]}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(_ORDERING, [size, str(anchor)])
 
 
 def decode_cluster_cursor(cursor: str) -> dup.ClusterKey:
     """The cluster key inside ``cursor``; INVALID_CURSOR unless `duplicates` issued it."""
     try:
-        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not isinstance(data, dict) or data.get("o") != _ORDERING:
-            raise ValueError("not a duplicates cursor")
-        size, anchor = data["v"]
+        size, anchor = decode_cursor(_ORDERING, cursor)
         if not isinstance(size, int) or isinstance(size, bool) or not isinstance(anchor, str):
             raise ValueError("malformed duplicates cursor")
         return size, uuid.UUID(anchor)
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise InvalidCursorError("the cursor was not issued by duplicates", field=["after"]) from exc
 
 

@@ -7,8 +7,6 @@ it (a cursor of another query is refused rather than silently paging through oth
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
 import json
@@ -29,6 +27,7 @@ from app.api.ids import decode_id
 from app.api.media.types import SceneType
 from app.api.pagination import PageInfoType
 from app.core.errors import InvalidInputError
+from app.core.pagination import decode_cursor, encode_cursor
 from search.backend import SearchBackend, SearchError
 from search.documents import DocType
 from search.query import MAX_PAGE, FacetField, FacetQuery, Filters, QueryError, TextField
@@ -267,21 +266,17 @@ class SearchInput:
 
 def encode_offset(offset: int, fingerprint: str) -> str:
     """The cursor after the hit at 0-based position ``offset - 1``."""
-    raw = json.dumps({"o": "search", "v": [offset, fingerprint]}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor("search", [offset, fingerprint])
 
 
 def decode_offset(cursor: str, fingerprint: str) -> int:
     """The offset inside ``cursor``; INVALID_CURSOR unless this query issued it."""
     try:
-        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not isinstance(data, dict) or data.get("o") != "search":
-            raise ValueError("not a search cursor")
-        offset, issued_for = data["v"]
+        offset, issued_for = decode_cursor("search", cursor)
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or issued_for != fingerprint:
             raise ValueError("a cursor of another search")
         return offset
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise InvalidCursorError("the cursor was not issued by this search", field=["after"]) from exc
 
 
