@@ -50,7 +50,7 @@ MAX_TOKENS = 10_000
 MASKED_MESSAGE = "Internal server error"
 
 # strawberry's depth, alias and token limiters report plain GraphQL errors; these message
-# fragments (pinned by tests/api/test_limits.py) give them stable codes.
+# fragments (pinned by tests/api/test_errors.py) give them stable codes.
 _CODED_MESSAGES = (
     ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
     ("aliases found. Allowed:", "TOO_MANY_ALIASES"),
