@@ -21,7 +21,7 @@ from sqlalchemy.sql import type_coerce
 
 from app.assets.models import Asset, IngestKey
 from app.core.enums import AssetKind, AssetStatus
-from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page
+from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, rows_by_id
 
 
 def _assets(tenant_id: uuid.UUID, *, deleted: bool | None = False) -> Select[Asset]:
@@ -65,11 +65,7 @@ async def assets_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Asset]:
     """Live assets of the tenant, by id."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await session.scalars(_assets(tenant_id).where(Asset.id.in_(wanted)))
-    return {row.id: row for row in rows}
+    return await rows_by_id(session, _assets(tenant_id), Asset.id, ids)
 
 
 async def get_ingest_key(

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors
+from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors, rows_by_id
 
 AUDIT_ORDER = Ordering(
     "audit", ((AuditEvent.occurred_at, ValueKind.DATETIME), (AuditEvent.id, ValueKind.UUID)), True
@@ -26,11 +26,7 @@ async def audit_events_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, AuditEvent]:
     """Audit events of the tenant, by id."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await session.scalars(_events(tenant_id).where(AuditEvent.id.in_(wanted)))
-    return {row.id: row for row in rows}
+    return await rows_by_id(session, _events(tenant_id), AuditEvent.id, ids)
 
 
 async def audit_events_of_entities(

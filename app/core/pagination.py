@@ -120,6 +120,20 @@ class PageRows(Generic[RowT]):
     has_next: bool
 
 
+async def rows_by_id(
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    ids: Iterable[uuid.UUID],
+) -> dict[uuid.UUID, Any]:
+    """The rows ``stmt`` selects whose ``id_column`` is one of ``ids``, by id (no statement for
+    no ids): what a loader's batch of lookups reads."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {row.id: row for row in await session.scalars(stmt.where(id_column.in_(wanted)))}
+
+
 def page_rows(rows: list[RowT], page: Page) -> PageRows[RowT]:
     """The page out of ``rows`` read with one extra row (which only tells whether more follow)."""
     return PageRows(rows=rows[: page.first], has_next=len(rows) > page.first)

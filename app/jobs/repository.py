@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.core.enums import JobStatus, StageStatus
-from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors
+from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors, rows_by_id
 from app.jobs.models import Job, JobStage
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -260,21 +260,14 @@ async def jobs_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Job]:
     """Jobs of the tenant, by id."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {row.id: row for row in await session.scalars(_jobs(tenant_id).where(Job.id.in_(wanted)))}
+    return await rows_by_id(session, _jobs(tenant_id), Job.id, ids)
 
 
 async def stages_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, JobStage]:
     """Job stages of the tenant, by id."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await session.scalars(_stages(tenant_id).where(JobStage.id.in_(wanted)))
-    return {row.id: row for row in rows}
+    return await rows_by_id(session, _stages(tenant_id), JobStage.id, ids)
 
 
 async def jobs_of_assets(

@@ -21,7 +21,15 @@ from sqlalchemy.orm import aliased
 
 from app.assets.repository import contains_pattern, is_live
 from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType, SimilarityKind
-from app.core.pagination import Ordering, Page, PageRows, ValueKind, pages_of_anchors, pages_per_anchor
+from app.core.pagination import (
+    Ordering,
+    Page,
+    PageRows,
+    ValueKind,
+    pages_of_anchors,
+    pages_per_anchor,
+    rows_by_id,
+)
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 
 _Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding)
@@ -55,41 +63,32 @@ def _edges(tenant_id: uuid.UUID, kinds: Iterable[AssetKind] = ()) -> Select[Simi
     )
 
 
-async def _by_id(
-    session: AsyncSession, model: Any, stmt: Select[Any], ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Any]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {row.id: row for row in await session.scalars(stmt.where(model.id.in_(wanted)))}
-
-
 async def scenes_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Scene]:
     """Scenes of the tenant's live assets, by id."""
-    return await _by_id(session, Scene, _rows(Scene, tenant_id), ids)
+    return await rows_by_id(session, _rows(Scene, tenant_id), Scene.id, ids)
 
 
 async def segments_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, TranscriptSegment]:
     """Transcript segments of the tenant's live assets, by id."""
-    return await _by_id(session, TranscriptSegment, _rows(TranscriptSegment, tenant_id), ids)
+    return await rows_by_id(session, _rows(TranscriptSegment, tenant_id), TranscriptSegment.id, ids)
 
 
 async def detections_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Detection]:
     """Detections of the tenant's live assets, by id."""
-    return await _by_id(session, Detection, _rows(Detection, tenant_id), ids)
+    return await rows_by_id(session, _rows(Detection, tenant_id), Detection.id, ids)
 
 
 async def edges_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, SimilarityEdge]:
     """Similarity edges of the tenant whose both ends are live assets, by id."""
-    return await _by_id(session, SimilarityEdge, _edges(tenant_id), ids)
+    return await rows_by_id(session, _edges(tenant_id), SimilarityEdge.id, ids)
 
 
 # --- pages per parent ----------------------------------------------------------------------
