@@ -17,7 +17,7 @@ from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_o
 from app.api.scalars import After, BigInt, First
 from app.assets import repository as assets_repo
 from app.assets.models import Asset
-from app.assets.service import relative_source
+from app.assets.sources import relative_source
 from app.audit import repository as audit_repo
 from app.core.errors import InvalidInputError
 from app.jobs import repository as jobs_repo
