@@ -134,9 +134,9 @@ class JobRuntime:
         self.runner: StageRunner | None = None
         self._unregister_probe: Callable[[], None] | None = None
         self._triton_scraper: TritonScraper | None = None
-        self._heartbeat_stop = threading.Event()
-        self._heartbeat_thread: threading.Thread | None = None
-        self._heartbeat_redis: Any = None
+        self._worker_heartbeat_stop = threading.Event()
+        self._worker_heartbeat_thread: threading.Thread | None = None
+        self._worker_heartbeat_redis: Any = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -171,7 +171,7 @@ class JobRuntime:
         if self.run_workers:
             self._worker = dramatiq.Worker(self.broker, queues=self.queues, worker_threads=self.threads)
             self._worker.start()
-            self._start_heartbeat()
+            self._start_worker_heartbeat()
             # Stages call the models: this process exports Triton's GPU view (None for local://).
             self._triton_scraper = self.wiring.start_triton_scraper(self.settings)
         # Every process with a broker reports the queues at /metrics (dashboards take the max).
@@ -286,7 +286,7 @@ class JobRuntime:
         if self._triton_scraper is not None:
             self._triton_scraper.stop()
             self._triton_scraper = None
-        self._stop_heartbeat()
+        self._stop_worker_heartbeat()
         if self._sweeper_stop is not None and self._sweeper_future is not None:
             loop.call_soon_threadsafe(self._sweeper_stop.set)
             try:
@@ -319,9 +319,9 @@ class JobRuntime:
             self._worker = None
         if self.broker is not None:
             self.broker.close()
-        if self._heartbeat_redis is not None:
-            self._heartbeat_redis.close()
-            self._heartbeat_redis = None
+        if self._worker_heartbeat_redis is not None:
+            self._worker_heartbeat_redis.close()
+            self._worker_heartbeat_redis = None
         self._close_services()
         self._loop_thread.stop()  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
         self._loop_thread = None
@@ -391,7 +391,7 @@ class JobRuntime:
         broker = self.broker
         if isinstance(broker, StubBroker):
             return {self.worker_id: {"seen_s_ago": 0.0, **self.local_status()}} if self._worker else {}
-        store = self._heartbeat_store()
+        store = self._worker_heartbeat_store()
         if store is None:
             return {}
         client, namespace = store
@@ -423,7 +423,7 @@ class JobRuntime:
             log.warning("broker ping failed", exc_info=True)
             return False
 
-    def _heartbeat_store(self) -> tuple[Any, str] | None:
+    def _worker_heartbeat_store(self) -> tuple[Any, str] | None:
         """(Redis client, key namespace) of the heartbeats: the Redis broker's own, else a
         redis:// event bus's (RabbitMQ), else none (the in-process broker needs none)."""
         client = getattr(self.broker, "client", None)
@@ -432,19 +432,19 @@ class JobRuntime:
             return client, namespace
         if not self.settings.pubsub_url.startswith(("redis://", "rediss://", "unix://")):
             return None
-        if self._heartbeat_redis is None:
-            self._heartbeat_redis = redis.Redis.from_url(
+        if self._worker_heartbeat_redis is None:
+            self._worker_heartbeat_redis = redis.Redis.from_url(
                 self.settings.pubsub_url, socket_timeout=3, socket_connect_timeout=3
             )
-        return self._heartbeat_redis, self.settings.redis_key_prefix
+        return self._worker_heartbeat_redis, self.settings.redis_key_prefix
 
-    def _start_heartbeat(self) -> None:
-        store = self._heartbeat_store()
+    def _start_worker_heartbeat(self) -> None:
+        store = self._worker_heartbeat_store()
         if store is None:
             return
         client, namespace = store
         key = workers_key(namespace)
-        self._heartbeat_stop.clear()
+        self._worker_heartbeat_stop.clear()
 
         def beat() -> None:
             while True:
@@ -463,19 +463,19 @@ class JobRuntime:
                         client.hdel(f"{key}:status", *gone)
                 except Exception:
                     log.warning("worker heartbeat failed", exc_info=True)
-                if self._heartbeat_stop.wait(WORKER_HEARTBEAT_S):
+                if self._worker_heartbeat_stop.wait(WORKER_HEARTBEAT_S):
                     return
 
-        self._heartbeat_thread = threading.Thread(target=beat, name="worker heartbeat", daemon=True)
-        self._heartbeat_thread.start()
+        self._worker_heartbeat_thread = threading.Thread(target=beat, name="worker heartbeat", daemon=True)
+        self._worker_heartbeat_thread.start()
 
-    def _stop_heartbeat(self) -> None:
-        if self._heartbeat_thread is None:
+    def _stop_worker_heartbeat(self) -> None:
+        if self._worker_heartbeat_thread is None:
             return
-        self._heartbeat_stop.set()
-        self._heartbeat_thread.join(timeout=5)
-        self._heartbeat_thread = None
-        store = self._heartbeat_store()
+        self._worker_heartbeat_stop.set()
+        self._worker_heartbeat_thread.join(timeout=5)
+        self._worker_heartbeat_thread = None
+        store = self._worker_heartbeat_store()
         if store is not None:
             client, namespace = store
             try:
