@@ -340,6 +340,9 @@ class MediaKGClient(AsyncBaseClient):
                 ... on Backpressure {
                   retryAfterSeconds
                 }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
               }
             }
             """)

@@ -17,6 +17,9 @@ class IngestAsset(BaseModel):
         "IngestAssetIngestAssetIdempotencyConflict",
         "IngestAssetIngestAssetInvalidInput",
         "IngestAssetIngestAssetBackpressure",
+        "IngestAssetIngestAssetUrlNotAllowed",
+        "IngestAssetIngestAssetFetchFailed",
+        "IngestAssetIngestAssetRateLimited",
     ] = Field(alias="ingestAsset", discriminator="typename__")
 
 
@@ -91,6 +94,28 @@ class IngestAssetIngestAssetInvalidInput(BaseModel):
 
 class IngestAssetIngestAssetBackpressure(BaseModel):
     typename__: Literal["Backpressure"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+    retry_after_seconds: float = Field(alias="retryAfterSeconds")
+
+
+class IngestAssetIngestAssetUrlNotAllowed(BaseModel):
+    typename__: Literal["UrlNotAllowed"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetIngestAssetFetchFailed(BaseModel):
+    typename__: Literal["FetchFailed"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetIngestAssetRateLimited(BaseModel):
+    typename__: Literal["RateLimited"] = Field(alias="__typename")
     message: str
     code: UserErrorCode
     field: Optional[list[str]]

@@ -28,6 +28,9 @@ class IngestAssetsIngestAssetsIngestAssetsSuccess(BaseModel):
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsIdempotencyConflict",
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsInvalidInput",
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsBackpressure",
+                "IngestAssetsIngestAssetsIngestAssetsSuccessResultsUrlNotAllowed",
+                "IngestAssetsIngestAssetsIngestAssetsSuccessResultsFetchFailed",
+                "IngestAssetsIngestAssetsIngestAssetsSuccessResultsRateLimited",
             ],
             Field(discriminator="typename__"),
         ]
@@ -90,6 +93,24 @@ class IngestAssetsIngestAssetsIngestAssetsSuccessResultsInvalidInput(BaseModel):
 
 class IngestAssetsIngestAssetsIngestAssetsSuccessResultsBackpressure(BaseModel):
     typename__: Literal["Backpressure"] = Field(alias="__typename")
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetsIngestAssetsIngestAssetsSuccessResultsUrlNotAllowed(BaseModel):
+    typename__: Literal["UrlNotAllowed"] = Field(alias="__typename")
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetsIngestAssetsIngestAssetsSuccessResultsFetchFailed(BaseModel):
+    typename__: Literal["FetchFailed"] = Field(alias="__typename")
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetsIngestAssetsIngestAssetsSuccessResultsRateLimited(BaseModel):
+    typename__: Literal["RateLimited"] = Field(alias="__typename")
     code: UserErrorCode
     field: Optional[list[str]]
 

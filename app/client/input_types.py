@@ -108,12 +108,14 @@ class IngestAssetsInput(BaseModel):
 
 
 class IngestSource(BaseModel):
-    """Where the content comes from: exactly one of a local path or an uploaded file."""
+    """Where the content comes from: exactly one of a local path, an uploaded file or a URL."""
 
     path: Optional[str] = None
     "A file on the server, inside the allowed ingestion roots."
     upload: Optional[Upload] = None
     "A file sent with the request (GraphQL multipart request spec), within the size limit."
+    url: Optional[str] = None
+    "An http(s) URL the server fetches: its host must resolve to public addresses only (every redirect is checked again); size and time are capped."
 
 
 class ReprocessAssetInput(BaseModel):

@@ -316,6 +316,9 @@ class MediaKGSyncClient(BaseClient):
                 ... on Backpressure {
                   retryAfterSeconds
                 }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
               }
             }
             """)
