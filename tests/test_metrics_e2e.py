@@ -45,6 +45,7 @@ from app.tenancy.service import ensure_tenant
 from inference.registry import HAAR_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
 from inference.triton.launcher import free_port
 from tests.api.conftest import operation
+from tests.fixtures.keys import admin_headers
 from tests.fixtures.media import image_bytes, make_speech, make_video, photo
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
@@ -213,7 +214,9 @@ async def test_metrics_after_processing_the_fixture_media(
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=await admin_headers(services)
+        ) as client:
 
             async def gql(document: str, variables: dict[str, Any]) -> dict[str, Any]:
                 response = await client.post("/graphql", json={"query": document, "variables": variables})

@@ -23,6 +23,7 @@ from app.entrypoints.asgi import create_app, default_start_hooks
 from app.entrypoints.bootstrap import build_services
 from app.jobs.models import Job
 from tests.api.conftest import operation
+from tests.fixtures.keys import admin_headers
 from tests.fixtures.media import image_bytes, photo
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
@@ -66,7 +67,9 @@ async def test_an_ingest_through_the_whole_pipeline_is_one_connected_trace(
         # threads), shutdown after the block.
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://localhost", headers=await admin_headers(services)
+            ) as client:
                 response = await client.post(
                     "/graphql",
                     json={

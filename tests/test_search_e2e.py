@@ -34,6 +34,7 @@ from app.jobs.models import Job
 from app.media.models import Scene
 from app.tenancy.models import Tenant
 from jobs.registry import build_registry
+from tests.fixtures.keys import admin_headers
 from tests.fixtures.media import SAMPLE_RATE, SpeechClip, espeak_available, make_speech, make_video, write_wav
 from tests.fixtures.required import skip_unless_required
 
@@ -80,7 +81,9 @@ def _speech_track(workdir: Path) -> SpeechClip:
 @pytest.fixture
 async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_graphql_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://localhost", headers=await admin_headers(services)
+    ) as client:
         yield client
 
 

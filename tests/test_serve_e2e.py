@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -46,11 +47,17 @@ def _get(url: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
+# The admin key file `mediakg serve` writes on first start, by server base URL.
+_KEY_FILES: dict[str, Path] = {}
+
+
 def _graphql(base: str, query: str) -> dict[str, Any]:
+    # As the README does it: curl -H "Authorization: Bearer $(cat var/admin-api-key)".
+    key = _KEY_FILES[base].read_text().strip()
     request = urllib.request.Request(
         f"{base}/graphql",
         data=json.dumps({"query": query}).encode(),
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         body: dict[str, Any] = json.loads(response.read())
@@ -91,6 +98,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
                 time.sleep(0.2)
         else:
             pytest.fail("server not ready within 60 s")
+        _KEY_FILES[base] = tmp_path / "data" / "admin-api-key"
         yield base, env
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -100,6 +108,30 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_first_start_writes_an_admin_key_file_the_api_requires(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    base, _env = server
+    key_file = _KEY_FILES[base]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    secret = key_file.read_text().strip()
+    assert secret.startswith("mkg_")
+    log = (tmp_path / "serve.log").read_text()
+    assert str(key_file) in log
+    assert secret not in log
+    query = "{ systemStatus { workersAlive } }"
+    anonymous = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=10)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert _graphql(base, query) == {"data": {"systemStatus": {"workersAlive": 1}}}
 
 
 def _wait_jobs_done(base: str, count: int, *, within: float) -> dict[str, str]:

@@ -1,13 +1,16 @@
 """What every resolver gets: the caller, per-request loaders, the services and a session factory.
 
-The caller is resolved once per request (or per WebSocket connection). Until the security
-issue lands, every caller is the default tenant; ``CallerResolver.resolve`` is the one place
-API keys will plug in, and every query already filters by ``caller.tenant_id``.
+The caller is resolved once per request (or per WebSocket connection, from its
+``connection_init`` payload) from the ``Authorization: Bearer <key>`` it presents;
+``CallerResolver`` is the one place keys are checked, and every query filters by
+``caller.tenant_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,39 +24,124 @@ from app.api.audit.loaders import AuditLoaders
 from app.api.jobs.loaders import JobLoaders
 from app.api.media.loaders import MediaLoaders
 from app.core.container import Services
-from app.core.db import session_scope
+from app.core.db import session_scope, utcnow
 from app.core.settings import Settings
-from app.tenancy.service import ensure_tenant
+from app.tenancy.models import Scope
+from app.tenancy.service import UnauthenticatedError, VerifiedKey, ensure_tenant, verify_key
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the tenant every query is scoped to, and the name audit events record."""
+    """Who is calling: the tenant every query is scoped to, what the key may do, and the name
+    audit events record (the key's name)."""
 
     tenant_id: uuid.UUID
     tenant_slug: str
     actor: str
+    scopes: frozenset[Scope] = frozenset()
+    key_id: uuid.UUID | None = None
+
+    def has(self, scope: Scope) -> bool:
+        """Whether the caller's key grants ``scope``."""
+        return scope in self.scopes
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (None when absent or another scheme)."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 class CallerResolver:
-    """Finds the caller of a request. Today: the default tenant, looked up once per process."""
+    """Finds the caller of a request from its API key.
+
+    A verified key is remembered for ``api_key_cache_seconds`` (by a hash of the whole key,
+    so a wrong secret never hits the cache): a busy client costs no key lookup per request,
+    and a key revoked in another process stops working within that time (at once when it
+    expires). Each lookup records the key's last use.
+    """
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._default: Caller | None = None
+        self._anonymous: Caller | None = None
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[float, VerifiedKey]] = {}
 
-    async def resolve(self, connection: HTTPConnection | None) -> Caller:
-        """The caller of ``connection`` (None: an internal caller such as a test)."""
-        if self._default is None:
+    @property
+    def auth_disabled(self) -> bool:
+        """Whether every caller is the default tenant's administrator (loopback-only setting)."""
+        return self._services.settings.auth_disabled
+
+    async def resolve(self, connection: HTTPConnection) -> Caller:
+        """The caller of an HTTP request; UnauthenticatedError without a live key."""
+        return await self.authenticate(bearer_token(connection.headers.get("authorization")))
+
+    async def resolve_params(self, params: dict[str, Any] | None, *, handshake: str | None = None) -> Caller:
+        """The caller of a WebSocket from its ``connection_init`` payload (``Authorization``
+        as clients send it in headers; ``authorization`` as some lowercase it), else from the
+        handshake's Authorization header."""
+        value = handshake
+        for name, item in (params or {}).items():
+            if isinstance(name, str) and name.lower() == "authorization" and isinstance(item, str):
+                value = item
+        return await self.authenticate(bearer_token(value))
+
+    async def authenticate(self, token: str | None) -> Caller:
+        """The caller ``token`` stands for; UnauthenticatedError when it is not a live key."""
+        if self.auth_disabled:
+            return await self.anonymous()
+        if token is None:
+            raise UnauthenticatedError("send an API key: Authorization: Bearer <key>")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._verified.get(digest)
+        ttl = self._services.settings.api_key_cache_seconds
+        if cached is not None and now - cached[0] < ttl:
+            key = cached[1]
+            if key.expires_at is None or key.expires_at > utcnow():
+                return _caller_of(key)
+        async with session_scope(self._services.session_factory) as session:
+            try:
+                key = await verify_key(session, presented=token)
+            except UnauthenticatedError:
+                self._verified.pop(digest, None)
+                raise
+        if ttl > 0:
+            self._verified[digest] = (now, key)
+        return _caller_of(key)
+
+    def forget(self) -> None:
+        """Drop every remembered key (the next request of each looks it up again)."""
+        self._verified.clear()
+
+    async def anonymous(self) -> Caller:
+        """The caller when authentication is disabled: the default tenant, every scope."""
+        if self._anonymous is None:
             async with self._lock:
-                if self._default is None:
+                if self._anonymous is None:
                     slug = self._services.settings.default_tenant
                     async with session_scope(self._services.session_factory) as session:
                         tenant = await ensure_tenant(session, slug=slug)
-                    # "anonymous" until API keys exist: audit rows then name the key instead.
-                    self._default = Caller(tenant_id=tenant.id, tenant_slug=slug, actor=f"anonymous@{slug}")
-        return self._default
+                    self._anonymous = Caller(
+                        tenant_id=tenant.id,
+                        tenant_slug=slug,
+                        actor=f"anonymous@{slug}",
+                        scopes=frozenset(Scope),
+                    )
+        return self._anonymous
+
+
+def _caller_of(key: VerifiedKey) -> Caller:
+    return Caller(
+        tenant_id=key.tenant_id,
+        tenant_slug=key.tenant_slug,
+        actor=key.name,
+        scopes=key.scopes,
+        key_id=key.key_id,
+    )
 
 
 @dataclass(slots=True)
@@ -92,8 +180,11 @@ class Context:
     loaders: Loaders
     request_id: str
     # Set by strawberry's WebSocket handlers (graphql-transport-ws connection_init payload):
-    # the security issue reads an API key from here.
+    # the caller is resolved from its Authorization entry (app/api/auth.py).
     connection_params: dict[str, Any] | None = field(default=None)
+    # A WebSocket handshake's Authorization header: non-browser clients may authenticate
+    # there instead of in the connection_init payload (browsers cannot set it).
+    handshake_authorization: str | None = field(default=None)
 
     @property
     def settings(self) -> Settings:

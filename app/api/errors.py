@@ -79,6 +79,7 @@ class UserErrorCode(enum.Enum):
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     FETCH_FAILED = "FETCH_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    FORBIDDEN = "FORBIDDEN"
 
 
 register(
@@ -104,6 +105,7 @@ register(
         "FETCH_FAILED": "Fetching the URL failed: no answer, an HTTP error status, too many redirects or "
         "too slow.",
         "RATE_LIMITED": "The caller used up a rate limit; retry after retryAfterSeconds.",
+        "FORBIDDEN": "The API key lacks the scope the operation needs (see docs/security.md).",
     },
 )
 
@@ -224,6 +226,11 @@ class BatchTooLargeErrorType(UserErrorType):
     """BatchTooLargeError."""
 
     max_items: int = strawberry.field(description="The most items one call accepts.")
+
+
+@strawberry.type(name="Forbidden", description="The API key lacks the scope this operation needs.")
+class ForbiddenErrorType(UserErrorType):
+    """ForbiddenError."""
 
 
 _SIMPLE: dict[type[domain.DomainError], tuple[type[UserErrorType], UserErrorCode]] = {

@@ -26,8 +26,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
+from app.api.auth import NOBODY, AuthenticatingTransportWSHandler, unauthenticated_response
+from app.api.authz import BLOB_SCOPE, forbidden_message
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.context import CallerResolver, Context, Loaders
+from app.api.guards import browser_guards
 from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
 from app.api.rate_limits import take_request, too_many_requests
@@ -38,6 +41,7 @@ from app.core.blobs import BlobReader
 from app.core.container import Services
 from app.core.errors import UnreadableFileError
 from app.media import repository as media_repository
+from app.tenancy.service import UnauthenticatedError
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -75,7 +79,10 @@ class RequestIdMiddleware:
 
 
 class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
-    """strawberry's ASGI view with our context, answering in the media type the client accepts."""
+    """strawberry's ASGI view with our context, answering in the media type the client accepts;
+    HTTP requests are authenticated before they run, WebSockets at ``connection_init``."""
+
+    graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
 
     def __init__(self, services: Services, callers: CallerResolver) -> None:
         settings = services.settings
@@ -86,6 +93,8 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
             # graphql-transport-ws over WebSocket, and multipart HTTP for clients that cannot
             # open one; the legacy graphql-ws protocol is not offered.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
+            # Browsers' cross-origin WebSockets: only from the CORS allow-list (none by default).
+            allowed_origins=list(settings.cors_allowed_origins),
         )
         self.services = services
         self.callers = callers
@@ -105,6 +114,13 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         try:
+            # The GraphiQL page runs no operation: it is served without a key (it asks for one).
+            if not self.should_render_graphql_ide(self.request_adapter_class(request)):
+                try:
+                    scope.setdefault("state", {})["caller"] = await self.callers.resolve(request)
+                except UnauthenticatedError as exc:
+                    await unauthenticated_response(exc)(scope, receive, send)
+                    return
             try:
                 response = await self.run(request)
             except HTTPException as exc:
@@ -120,12 +136,16 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
             await request.close()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        caller = await self.callers.resolve(request)
+        # HTTP: authenticated in __call__; WebSocket: set at connection_init.
+        caller = request.scope.get("state", {}).get("caller", NOBODY)
         return Context(
             services=self.services,
             caller=caller,
             loaders=Loaders.create(self.services.session_factory, caller.tenant_id),
             request_id=request_id_of(request),
+            handshake_authorization=request.headers.get("authorization")
+            if isinstance(request, WebSocket)
+            else None,
         )
 
 
@@ -148,7 +168,12 @@ def create_graphql_app(services: Services) -> Starlette:
 
     async def blob(request: Request) -> Response:
         key = request.path_params["key"]
-        caller = await callers.resolve(request)
+        try:
+            caller = await callers.resolve(request)
+        except UnauthenticatedError as exc:
+            return unauthenticated_response(exc)
+        if not caller.has(BLOB_SCOPE):
+            return JSONResponse({"error": forbidden_message(BLOB_SCOPE)}, status_code=403)
         retry_after = await take_request(services, caller)
         if retry_after is not None:
             return too_many_requests(retry_after)
@@ -181,6 +206,7 @@ def create_graphql_app(services: Services) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            *browser_guards(services.settings, graphql_path="/graphql"),
             Middleware(TraceHeadersMiddleware),
             Middleware(
                 BodyLimitMiddleware,

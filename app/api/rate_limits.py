@@ -27,8 +27,11 @@ WINDOW_S = 60.0
 
 
 def limit_key(caller: Caller) -> str:
-    """Whose budget a call spends: the caller's identity."""
-    return caller.actor
+    """Whose budget a call spends: the caller's API key (key names repeat across tenants),
+    or the tenant's anonymous caller when authentication is disabled."""
+    return (
+        f"key:{caller.key_id.hex}" if caller.key_id is not None else f"{caller.tenant_id.hex}:{caller.actor}"
+    )
 
 
 async def take_request(services: Services, caller: Caller) -> float | None:

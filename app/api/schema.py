@@ -14,6 +14,7 @@ from app.api.assets.mutations import AssetMutations
 from app.api.assets.queries import AssetQueries
 from app.api.assets.subscriptions import AssetSubscriptions
 from app.api.audit.queries import AuditQueries
+from app.api.authz import apply_rules
 from app.api.context import Info
 from app.api.fields import field
 from app.api.jobs.mutations import JobMutations
@@ -24,6 +25,7 @@ from app.api.media.queries import MediaQueries
 from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
 from app.api.ops.queries import OpsQueries
+from app.api.ops.types import SystemStatusType
 from app.api.pagination import DEFAULT_PAGE_SIZE
 from app.api.rate_limits import RequestRateLimiter
 from app.api.scalars import SCALARS
@@ -109,6 +111,7 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         )
 
     # OperationTelemetry last: it must see resolver errors before ErrorPolicy masks them.
+    apply_rules({"Query": Query, "Mutation": Mutation, "Subscription": Subscription}, [SystemStatusType])
     # RequestRateLimiter first: an operation over the caller's limit costs no parsing; then
     # TrustedDocumentsCheck, which fills in a document sent by hash before it is parsed.
     extensions: list[Any] = [

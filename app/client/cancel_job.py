@@ -13,6 +13,7 @@ class CancelJob(BaseModel):
         "CancelJobCancelJobWrongIdType",
         "CancelJobCancelJobNotFound",
         "CancelJobCancelJobInvalidState",
+        "CancelJobCancelJobForbidden",
     ] = Field(alias="cancelJob", discriminator="typename__")
 
 
@@ -49,6 +50,13 @@ class CancelJobCancelJobNotFound(BaseModel):
 
 class CancelJobCancelJobInvalidState(BaseModel):
     typename__: Literal["InvalidState"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class CancelJobCancelJobForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
     message: str
     code: UserErrorCode
     field: Optional[list[str]]

@@ -12,6 +12,7 @@ class DeleteAsset(BaseModel):
         "DeleteAssetDeleteAssetMalformedId",
         "DeleteAssetDeleteAssetWrongIdType",
         "DeleteAssetDeleteAssetNotFound",
+        "DeleteAssetDeleteAssetForbidden",
     ] = Field(alias="deleteAsset", discriminator="typename__")
 
 
@@ -36,6 +37,13 @@ class DeleteAssetDeleteAssetWrongIdType(BaseModel):
 
 class DeleteAssetDeleteAssetNotFound(BaseModel):
     typename__: Literal["NotFound"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class DeleteAssetDeleteAssetForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
     message: str
     code: UserErrorCode
     field: Optional[list[str]]

@@ -20,6 +20,7 @@ class IngestAsset(BaseModel):
         "IngestAssetIngestAssetUrlNotAllowed",
         "IngestAssetIngestAssetFetchFailed",
         "IngestAssetIngestAssetRateLimited",
+        "IngestAssetIngestAssetForbidden",
     ] = Field(alias="ingestAsset", discriminator="typename__")
 
 
@@ -120,6 +121,13 @@ class IngestAssetIngestAssetRateLimited(BaseModel):
     code: UserErrorCode
     field: Optional[list[str]]
     retry_after_seconds: float = Field(alias="retryAfterSeconds")
+
+
+class IngestAssetIngestAssetForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
 
 
 IngestAsset.model_rebuild()

@@ -11,6 +11,7 @@ class IngestAssets(BaseModel):
         "IngestAssetsIngestAssetsIngestAssetsSuccess",
         "IngestAssetsIngestAssetsBatchTooLarge",
         "IngestAssetsIngestAssetsInvalidInput",
+        "IngestAssetsIngestAssetsForbidden",
     ] = Field(alias="ingestAssets", discriminator="typename__")
 
 
@@ -31,6 +32,7 @@ class IngestAssetsIngestAssetsIngestAssetsSuccess(BaseModel):
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsUrlNotAllowed",
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsFetchFailed",
                 "IngestAssetsIngestAssetsIngestAssetsSuccessResultsRateLimited",
+                "IngestAssetsIngestAssetsIngestAssetsSuccessResultsForbidden",
             ],
             Field(discriminator="typename__"),
         ]
@@ -115,6 +117,12 @@ class IngestAssetsIngestAssetsIngestAssetsSuccessResultsRateLimited(BaseModel):
     field: Optional[list[str]]
 
 
+class IngestAssetsIngestAssetsIngestAssetsSuccessResultsForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
 class IngestAssetsIngestAssetsBatchTooLarge(BaseModel):
     typename__: Literal["BatchTooLarge"] = Field(alias="__typename")
     message: str
@@ -125,6 +133,13 @@ class IngestAssetsIngestAssetsBatchTooLarge(BaseModel):
 
 class IngestAssetsIngestAssetsInvalidInput(BaseModel):
     typename__: Literal["InvalidInput"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class IngestAssetsIngestAssetsForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
     message: str
     code: UserErrorCode
     field: Optional[list[str]]

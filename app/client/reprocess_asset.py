@@ -15,6 +15,7 @@ class ReprocessAsset(BaseModel):
         "ReprocessAssetReprocessAssetInvalidInput",
         "ReprocessAssetReprocessAssetInvalidState",
         "ReprocessAssetReprocessAssetBackpressure",
+        "ReprocessAssetReprocessAssetForbidden",
     ] = Field(alias="reprocessAsset", discriminator="typename__")
 
 
@@ -70,6 +71,13 @@ class ReprocessAssetReprocessAssetBackpressure(BaseModel):
     code: UserErrorCode
     field: Optional[list[str]]
     retry_after_seconds: float = Field(alias="retryAfterSeconds")
+
+
+class ReprocessAssetReprocessAssetForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
 
 
 ReprocessAsset.model_rebuild()

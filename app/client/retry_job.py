@@ -14,6 +14,7 @@ class RetryJob(BaseModel):
         "RetryJobRetryJobNotFound",
         "RetryJobRetryJobInvalidState",
         "RetryJobRetryJobBackpressure",
+        "RetryJobRetryJobForbidden",
     ] = Field(alias="retryJob", discriminator="typename__")
 
 
@@ -62,6 +63,13 @@ class RetryJobRetryJobBackpressure(BaseModel):
     code: UserErrorCode
     field: Optional[list[str]]
     retry_after_seconds: float = Field(alias="retryAfterSeconds")
+
+
+class RetryJobRetryJobForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
 
 
 RetryJob.model_rebuild()

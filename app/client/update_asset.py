@@ -13,6 +13,7 @@ class UpdateAsset(BaseModel):
         "UpdateAssetUpdateAssetWrongIdType",
         "UpdateAssetUpdateAssetNotFound",
         "UpdateAssetUpdateAssetInvalidInput",
+        "UpdateAssetUpdateAssetForbidden",
     ] = Field(alias="updateAsset", discriminator="typename__")
 
 
@@ -51,6 +52,13 @@ class UpdateAssetUpdateAssetNotFound(BaseModel):
 
 class UpdateAssetUpdateAssetInvalidInput(BaseModel):
     typename__: Literal["InvalidInput"] = Field(alias="__typename")
+    message: str
+    code: UserErrorCode
+    field: Optional[list[str]]
+
+
+class UpdateAssetUpdateAssetForbidden(BaseModel):
+    typename__: Literal["Forbidden"] = Field(alias="__typename")
     message: str
     code: UserErrorCode
     field: Optional[list[str]]

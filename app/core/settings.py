@@ -261,6 +261,35 @@ class Settings(BaseSettings):
             "Empty means the current working directory only."
         ),
     )
+    auth_disabled: bool = Field(
+        default=False,
+        description=(
+            "Serve without API keys, every caller acting as the default tenant's admin. Refused unless "
+            "the server binds only to loopback (docs/security.md)."
+        ),
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "How long a process trusts a verified API key before looking it up again: a key revoked "
+            "elsewhere stops working within this time (0 looks every request up)."
+        ),
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description=(
+            "Host header values the API answers (JSON list or comma-separated; *.example.com matches "
+            "subdomains, * any host). Guards against DNS rebinding; production lists its public names."
+        ),
+    )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Origins (scheme://host[:port]) whose browser pages may call the API cross-origin and open "
+            "its WebSocket (JSON list or comma-separated). Empty allows same-origin pages only."
+        ),
+    )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, ge=1, description="Largest accepted upload or ingested file."
     )
@@ -448,7 +477,7 @@ class Settings(BaseSettings):
             raise ValueError("use file:///directory or s3://bucket[/prefix]")
         return value
 
-    @field_validator("allowed_roots", mode="before")
+    @field_validator("allowed_roots", "allowed_hosts", "cors_allowed_origins", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         # Operators write MEDIAKG_ALLOWED_ROOTS=/a,/b; pydantic-settings expects JSON for lists.

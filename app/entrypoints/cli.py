@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.core.db import DatabaseUnavailableError
 from app.core.errors import DomainError
 from app.core.settings import get_settings
+from app.entrypoints import keys_cli as _keys_cli
 from app.entrypoints import search_cli as _search_cli
 from app.entrypoints import worker_cli as _jobs_cli
 from app.entrypoints.bootstrap import build_services
@@ -31,6 +32,7 @@ cli.add_typer(_jobs_cli.app)
 cli.add_typer(_inference_cli.app, name="models")
 cli.add_typer(schema_cli, name="schema")
 cli.add_typer(_search_cli.app, name="search")
+cli.add_typer(_keys_cli.app, name="keys")
 
 err = Console(stderr=True)
 out = Console()
@@ -56,6 +58,12 @@ def serve(
     from app.entrypoints.asgi import create_app, default_start_hooks, server_limits
 
     settings = get_settings()
+    bind = host or settings.host
+    if settings.auth_disabled and not _keys_cli.is_loopback(bind):
+        raise _fail(
+            f"MEDIAKG_AUTH_DISABLED=true is only allowed when serving on loopback, not on {bind}: "
+            "anyone who can reach the port could act as the administrator (docs/security.md)"
+        )
     # Before anything opens a span or logs: JSON logs, the exporters, metrics and prices.
     configure_telemetry(settings, role="api")
     # Access-log records carry the raw path and query string (GET /graphql?variables=...):
@@ -64,23 +72,25 @@ def serve(
     services = build_services(settings)
 
     # Fail fast with one clear line, before uvicorn would print a lifespan traceback.
-    async def start() -> None:
+    async def start() -> tuple[Path, bool] | None:
         try:
             await prepare(services)
+            return await _keys_cli.first_start_key(services)
         finally:
             # In the same loop: asyncpg connections belong to the loop that opened them (closing
             # them from another loop fails); uvicorn's loop opens fresh ones.
             await services.engine.dispose()
 
     try:
-        asyncio.run(start())
+        key_file = asyncio.run(start())
     except DatabaseUnavailableError as exc:
         raise _fail(str(exc)) from None
+    _announce_key(key_file, bind, port if port is not None else settings.port, settings.auth_disabled)
     app = create_app(settings, services=services, start_hooks=default_start_hooks(settings))
     try:
         uvicorn.run(
             app,
-            host=host or settings.host,
+            host=bind,
             port=port if port is not None else settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
@@ -90,6 +100,28 @@ def serve(
         )
     finally:
         shutdown_telemetry()
+
+
+def _announce_key(key_file: tuple[Path, bool] | None, host: str, port: int, auth_disabled: bool) -> None:
+    """Tell the operator where the admin key is (never the key itself) and how to use it."""
+    if auth_disabled:
+        err.print(
+            "[bold yellow]warning:[/] authentication is disabled (MEDIAKG_AUTH_DISABLED); loopback only"
+        )
+        return
+    if key_file is None:
+        err.print("API keys are required; create one with `mediakg keys create` (docs/security.md)")
+        return
+    path, created = key_file
+    state = "was written to" if created else "is in"
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"the admin API key {state} {path} (mode 0600); send it as a bearer token:\n"
+        f'  curl -H "Authorization: Bearer $(cat {path})" -H "content-type: application/json" '
+        f'-d \'{{"query": "{{ systemStatus {{ workersAlive }} }}"}}\' http://{shown}:{port}/graphql',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @cli.command()

@@ -17,7 +17,9 @@ from starlette.applications import Starlette
 from app.api.http import create_graphql_app
 from app.core.container import Services
 from app.entrypoints.asgi import server_limits
+from tests.api.conftest import BASE_URL, Keys
 from tests.api.test_subscriptions import _connect
+from tests.fixtures.keys import auth
 
 _MIB = 1024 * 1024
 _HOSTILE_BYTES = 300 * _MIB
@@ -47,13 +49,20 @@ async def _json_chunks(total: int) -> AsyncIterator[bytes]:
     yield b'"}}'
 
 
+def _headers(keys: Keys) -> dict[str, str]:
+    # A key, and the CSRF header a form post needs to get as far as the body cap.
+    return {**auth(keys.read), "x-mediakg-csrf": "1"}
+
+
 @pytest.fixture
 def app(services: Services) -> Starlette:
     return create_graphql_app(services)
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-async def test_a_300_mb_json_body_is_refused_without_being_held(app: Starlette, declared: bool) -> None:
+async def test_a_300_mb_json_body_is_refused_without_being_held(
+    app: Starlette, keys: Keys, declared: bool
+) -> None:
     headers = {"content-type": "application/json"}
     if declared:
         headers["content-length"] = str(_HOSTILE_BYTES)
@@ -65,7 +74,9 @@ async def test_a_300_mb_json_body_is_refused_without_being_held(app: Starlette, 
             consumed += len(chunk)
             yield chunk
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, headers=_headers(keys)
+    ) as client:
         await client.post("/graphql", json={"query": "{ __typename }"})  # warm up imports and caches
         _peak_rss_reset()
         before = _peak_rss()
@@ -85,10 +96,12 @@ async def test_a_300_mb_json_body_is_refused_without_being_held(app: Starlette, 
     print(f"300 MB body ({mode}): read {consumed / _MIB:.1f} MiB, peak RSS +{grown / _MIB:.1f} MiB")  # noqa: T201
 
 
-async def test_bodies_up_to_the_default_cap_of_1_mib_are_served(app: Starlette) -> None:
+async def test_bodies_up_to_the_default_cap_of_1_mib_are_served(app: Starlette, keys: Keys) -> None:
     pad = "a" * (_MIB - 200)
     body = json.dumps({"query": "{ __typename }", "variables": {"pad": pad}})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, headers=_headers(keys)
+    ) as client:
         response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
         chunked = await client.post(
             "/graphql", content=_json_chunks(_MIB - 100), headers={"content-type": "application/json"}
@@ -99,10 +112,12 @@ async def test_bodies_up_to_the_default_cap_of_1_mib_are_served(app: Starlette) 
     assert chunked.status_code == 200, chunked.text
 
 
-async def test_the_cap_is_a_setting(services: Services) -> None:
+async def test_the_cap_is_a_setting(services: Services, keys: Keys) -> None:
     services.settings.max_json_body_bytes = 64
     app = create_graphql_app(services)  # the cap is read when the app is built
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, headers=_headers(keys)
+    ) as client:
         small = await client.post("/graphql", json={"query": "{ __typename }"})
         large = await client.post("/graphql", json={"query": "{ __typename }", "variables": {"x": "y" * 64}})
         form = await client.post("/graphql", data={"query": "{ __typename }" + " " * 100})
@@ -112,11 +127,12 @@ async def test_the_cap_is_a_setting(services: Services) -> None:
     assert form.status_code == 413
 
 
-async def test_a_deeply_nested_body_under_the_cap_is_a_bad_request(app: Starlette) -> None:
+async def test_a_deeply_nested_body_under_the_cap_is_a_bad_request(app: Starlette, keys: Keys) -> None:
     # 400 KB of brackets: far below the cap, far beyond json.loads' recursion limit.
     nested = "[" * 200_000 + "]" * 200_000
     body = '{"query": "{ __typename }", "variables": {"x": ' + nested + "}}"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=_headers(keys)) as client:
         response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
     assert (response.status_code, response.text) == (
         400,
@@ -124,7 +140,9 @@ async def test_a_deeply_nested_body_under_the_cap_is_a_bad_request(app: Starlett
     )
 
 
-async def test_websocket_messages_have_the_same_cap_under_serve_options(services: Services) -> None:
+async def test_websocket_messages_have_the_same_cap_under_serve_options(
+    services: Services, keys: Keys
+) -> None:
     services.settings.max_json_body_bytes = 64 * 1024
     config = uvicorn.Config(
         create_graphql_app(services),
@@ -141,7 +159,7 @@ async def test_websocket_messages_have_the_same_cap_under_serve_options(services
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         async with httpx.AsyncClient() as client, _connect(f"http://127.0.0.1:{port}", client) as ws:
-            await ws.send_json({"type": "connection_init"})
+            await ws.send_json({"type": "connection_init", "payload": auth(keys.read)})
             assert await asyncio.wait_for(ws.receive_json(), 10) == {"type": "connection_ack"}
             padding = "a" * (64 * 1024)
             await ws.send_json(

@@ -14,16 +14,20 @@ from app.client.async_base_client import HttpClient
 from app.client.base_model import Upload
 from app.client.ingest_asset import IngestAssetIngestAssetIngestAssetSuccess
 from app.client.input_types import AssetFilter, IngestAssetInput, IngestSource, UpdateAssetInput
+from tests.api.conftest import BASE_URL, Keys
+from tests.fixtures.keys import auth
 
 pytestmark = pytest.mark.db
 
 
-async def test_async_client_ingests_updates_and_lists(api_app: Starlette, tmp_path: Path) -> None:
+async def test_async_client_ingests_updates_and_lists(api_app: Starlette, keys: Keys, tmp_path: Path) -> None:
     transport = httpx.ASGITransport(app=api_app)
     # ariadne-codegen's HttpClient protocol declares post()'s options positional where httpx
     # makes them keyword-only, so mypy rejects an httpx.AsyncClient that works (its default).
-    http_client = cast("HttpClient", httpx.AsyncClient(transport=transport))
-    async with MediaKGClient(url="http://test/graphql", http_client=http_client) as client:
+    # Uploads are multipart: they carry the CSRF header (docs/security.md) beside the key.
+    headers = {**auth(keys.write), "x-mediakg-csrf": "1"}
+    http_client = cast("HttpClient", httpx.AsyncClient(transport=transport, headers=headers))
+    async with MediaKGClient(url=f"{BASE_URL}/graphql", http_client=http_client) as client:
         upload_path = tmp_path / "notes.md"
         upload_path.write_text("# Notes\n\nThe ferry leaves at nine.\n")
         with upload_path.open("rb") as handle:

@@ -118,6 +118,9 @@ class CurlExample:
 @pytest.mark.parametrize("block", BASH_BLOCKS, ids=_label)
 def test_curl_examples_post_operation_documents_with_a_valid_upload_map(block: str) -> None:
     example = CurlExample(block)
+    # What the API requires of every multipart request: a key, and the CSRF header.
+    assert '-H "Authorization: Bearer $(cat var/admin-api-key)"' in block
+    assert "-H 'x-mediakg-csrf: 1'" in block
     assert example.document_path.parent == OPERATIONS
     assert example.document_path.is_file()
     (definition,) = example.document.definitions

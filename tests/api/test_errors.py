@@ -210,7 +210,11 @@ async def test_oversized_upload_gets_the_typed_error(http: httpx.AsyncClient, se
 async def test_request_bodies_beyond_the_upload_limit_are_refused_unread(services: Services) -> None:
     services.settings.max_upload_bytes = 16
     app: Starlette = create_graphql_app(services)  # the body limit is read when the app is built
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    # No key: the size is refused before anybody is authenticated.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://localhost", headers={"x-mediakg-csrf": "1"}
+    ) as client:
         operations = {"query": operation("IngestAsset"), "variables": {"input": {"source": {"upload": None}}}}
         response = await client.post(
             "/graphql",

@@ -73,8 +73,8 @@ async def test_ingest_from_a_path_then_again(
     again = await _ingest_path(gql, path)
     assert again == {**first, "created": False, "job": None}
     assert await _audit(services) == [
-        ("asset.ingest", "anonymous@default"),
-        ("asset.ingest_repeated", "anonymous@default"),
+        ("asset.ingest", "test-admin"),
+        ("asset.ingest_repeated", "test-admin"),
     ]
 
 

@@ -13,8 +13,9 @@ import pytest
 from app.api.http import create_graphql_app
 from app.core.container import Services
 from app.core.ratelimit import RedisRateLimiter
-from tests.api.conftest import GraphQLClient, operation
+from tests.api.conftest import BASE_URL, GraphQLClient, Keys, operation
 from tests.api.test_subscriptions import TIMEOUT_S, Server, _connect
+from tests.fixtures.keys import auth
 
 
 def _limited(body: dict[str, Any]) -> tuple[str, str, int]:
@@ -74,7 +75,7 @@ async def test_ingest_bytes_over_the_budget_get_the_typed_error(
 
 @pytest.mark.redis
 async def test_api_processes_share_their_counters_in_redis(
-    services: Services, redis_url: str, redis_prefix: str
+    services: Services, keys: Keys, redis_url: str, redis_prefix: str
 ) -> None:
     services.settings.rate_limit_requests_per_minute = 3
     services.rate_limiter = RedisRateLimiter(redis_url, prefix=f"{redis_prefix}_{uuid.uuid4().hex[:8]}")
@@ -82,17 +83,20 @@ async def test_api_processes_share_their_counters_in_redis(
     first, second = create_graphql_app(services), create_graphql_app(services)
     codes = []
     for app in (first, second, first, second):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, headers=auth(keys.read)
+        ) as client:
             body = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
         codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "OK")
     assert codes == ["OK", "OK", "OK", "RATE_LIMITED"]
 
 
-async def test_websocket_operations_count_and_get_the_error_message(services: Services) -> None:
+async def test_websocket_operations_count_and_get_the_error_message(services: Services, keys: Keys) -> None:
     services.settings.rate_limit_requests_per_minute = 1
     document = "query Ping { __typename }"
     async with Server(services) as url, httpx.AsyncClient() as client, _connect(url, client) as ws:
-        await ws.send_json({"type": "connection_init"})
+        await ws.send_json({"type": "connection_init", "payload": auth(keys.read)})
         assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {"type": "connection_ack"}
         await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": document}})
         assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {

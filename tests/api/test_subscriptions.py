@@ -40,6 +40,7 @@ from jobs.registry import StageContext, StageOutput, StageRegistry, build_regist
 from jobs.runtime import JobRuntime
 from tests.api.conftest import operation
 from tests.api.graph import gid
+from tests.fixtures.keys import auth, issue_key
 from tests.jobs.conftest import TEST_MODULES
 from tests.jobs.media import make_wav
 
@@ -73,6 +74,15 @@ class Server:
         self.server.should_exit = True
         assert self.task is not None
         await self.task
+
+
+async def _auth_headers(services: Services) -> dict[str, str]:
+    """Headers of a client with a new admin key of the default tenant: the WebSocket handshake
+    carries them too, which authenticates a connection_init without a payload."""
+    key = await issue_key(
+        services.session_factory, tenant=services.settings.default_tenant, name="subscriber"
+    )
+    return auth(key)
 
 
 async def _job(services: Services, tenant_id: uuid.UUID) -> tuple[Job, list[JobStage]]:
@@ -200,7 +210,7 @@ async def test_job_progress_over_websocket_through_redis(redis_services: Service
     services = redis_services
     job, stages = await _job(services, tenant.id)
     publisher = services.publisher
-    async with Server(services) as url, httpx.AsyncClient() as client:
+    async with Server(services) as url, httpx.AsyncClient(headers=await _auth_headers(services)) as client:
         async with _connect(url, client) as ws:
             await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
             snapshot = await _next(ws)
@@ -245,7 +255,7 @@ async def test_a_late_subscriber_gets_the_stored_state_first(
     document = (
         "subscription($id: ID!) { jobProgress(jobId: $id) { kind jobProgress currentStage job { status } } }"
     )
-    async with Server(services) as url, httpx.AsyncClient() as client:
+    async with Server(services) as url, httpx.AsyncClient(headers=await _auth_headers(services)) as client:
         async with _connect(url, client) as ws:
             await _subscribe(ws, document, {"id": gid("Job", job.id)})
             first = await _next(ws)
@@ -262,7 +272,7 @@ async def test_a_disconnecting_subscriber_leaks_nothing(redis_services: Services
     services = redis_services
     job, _ = await _job(services, tenant.id)
     channel = job_channel(job.id)
-    async with Server(services) as url, httpx.AsyncClient() as client:
+    async with Server(services) as url, httpx.AsyncClient(headers=await _auth_headers(services)) as client:
         for _ in range(3):
             async with _connect(url, client) as ws:
                 await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
@@ -273,7 +283,7 @@ async def test_a_disconnecting_subscriber_leaks_nothing(redis_services: Services
 
 
 async def test_subscription_errors_for_bad_and_unknown_ids(services: Services, tenant: Tenant) -> None:
-    async with Server(services) as url, httpx.AsyncClient() as client:
+    async with Server(services) as url, httpx.AsyncClient(headers=await _auth_headers(services)) as client:
         async with _connect(url, client) as ws:
             await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Asset", uuid.UUID(int=3))})
             error = await _next(ws)
@@ -304,7 +314,10 @@ async def test_asset_events_over_multipart_http(services: Services, tenant: Tena
     headers = {"accept": 'multipart/mixed;subscriptionSpec="1.0"', "content-type": "application/json"}
     body = {"query": operation("AssetEvents"), "variables": {"assetId": asset_id}}
     mutation = "mutation($i: UpdateAssetInput!) { updateAsset(input: $i) { __typename } }"
-    async with Server(services) as url, httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+    async with (
+        Server(services) as url,
+        httpx.AsyncClient(headers=await _auth_headers(services), timeout=TIMEOUT_S) as client,
+    ):
         async with client.stream("POST", f"{url}/graphql", json=body, headers=headers) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("multipart/mixed")
@@ -429,7 +442,10 @@ async def test_a_failing_job_from_the_job_runner_streams_to_job_failed(
     job = await _ingest_talk(
         runner_services, tenant, media_root, {"stages": {"scenes": {"transient_failures": 1}}}
     )
-    async with Server(runner_services) as url, httpx.AsyncClient() as client:
+    async with (
+        Server(runner_services) as url,
+        httpx.AsyncClient(headers=await _auth_headers(runner_services)) as client,
+    ):
         async with _connect(url, client) as ws:
             await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
             snapshot = await _next(ws)
@@ -474,7 +490,10 @@ async def test_a_cancelled_job_from_the_job_runner_streams_to_job_cancelled(
     stopped = round((1 + 3 * 0.25) / 17, 4)  # probe done, a quarter of scenes
     job = await _ingest_talk(runner_services, tenant, media_root, {})
     job_id = gid("Job", job.id)
-    async with Server(runner_services) as url, httpx.AsyncClient() as client:
+    async with (
+        Server(runner_services) as url,
+        httpx.AsyncClient(headers=await _auth_headers(runner_services)) as client,
+    ):
         async with _connect(url, client) as ws:
             await _subscribe(ws, operation("JobProgress"), {"jobId": job_id})
             assert (await _next(ws))["payload"]["data"]["jobProgress"]["kind"] == "SNAPSHOT"

@@ -13,8 +13,9 @@ import pytest
 from app.api.http import create_graphql_app
 from app.api.trusted_documents import document_hash, manifest
 from app.core.container import Services
-from tests.api.conftest import OPERATIONS, operation
+from tests.api.conftest import BASE_URL, OPERATIONS, Keys, operation
 from tests.api.test_subscriptions import TIMEOUT_S, Server, _connect
+from tests.fixtures.keys import auth
 
 ASSET_LIST_VARIABLES = {"first": 5}
 EMPTY_PAGE = {"assets": {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
@@ -79,7 +80,7 @@ async def test_with_trusted_documents_on_only_listed_documents_run(
     assert _code(await _post(http, {"query": "{ __schema { types { name } } }"})) == "OPERATION_NOT_TRUSTED"
 
 
-async def test_an_admin_manifest_extends_the_list(services: Services, tmp_path: Path) -> None:
+async def test_an_admin_manifest_extends_the_list(services: Services, keys: Keys, tmp_path: Path) -> None:
     approved = tmp_path / "approved"
     approved.mkdir()
     (approved / "Ping.graphql").write_text("query Ping { __typename }")
@@ -88,7 +89,8 @@ async def test_an_admin_manifest_extends_the_list(services: Services, tmp_path: 
     services.settings.trusted_documents = True
     services.settings.trusted_documents_manifest = manifest_path
     app = create_graphql_app(services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=auth(keys.read)) as client:
         assert await _post(client, {"query": "query Ping { __typename }"}) == {
             "data": {"__typename": "Query"}
         }
@@ -122,10 +124,10 @@ def test_the_cli_manifest_names_every_operation() -> None:
     assert all(op["id"] == document_hash(op["body"]) for op in operations)
 
 
-async def test_websocket_operations_are_checked_too(services: Services) -> None:
+async def test_websocket_operations_are_checked_too(services: Services, keys: Keys) -> None:
     services.settings.trusted_documents = True
     async with Server(services) as url, httpx.AsyncClient() as client, _connect(url, client) as ws:
-        await ws.send_json({"type": "connection_init"})
+        await ws.send_json({"type": "connection_init", "payload": auth(keys.read)})
         assert await asyncio.wait_for(ws.receive_json(), TIMEOUT_S) == {"type": "connection_ack"}
         document = 'subscription { jobProgress(jobId: "Sm9iOjA=") { kind } }'
         await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": document}})

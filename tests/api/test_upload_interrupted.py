@@ -12,16 +12,18 @@ from starlette.applications import Starlette
 
 from app.assets.models import Asset
 from app.core.container import Services
-from tests.api.conftest import operation
+from tests.api.conftest import BASE_URL, Keys, operation
+from tests.fixtures.keys import auth
 
 MIB = 1024 * 1024
 
 
-def _multipart_upload(data: bytes) -> httpx.Request:
+def _multipart_upload(data: bytes, key: str) -> httpx.Request:
     operations = {"query": operation("IngestAsset"), "variables": {"input": {"source": {"upload": None}}}}
     return httpx.Request(
         "POST",
-        "http://testserver/graphql",
+        f"{BASE_URL}/graphql",
+        headers={**auth(key), "x-mediakg-csrf": "1"},
         data={
             "operations": json.dumps(operations),
             "map": json.dumps({"0": ["variables.input.source.upload"]}),
@@ -30,8 +32,10 @@ def _multipart_upload(data: bytes) -> httpx.Request:
     )
 
 
-async def test_client_disconnect_mid_upload_leaves_nothing(api_app: Starlette, services: Services) -> None:
-    request = _multipart_upload(b"\x00\x00\x00\x18ftypmp42" + b"v" * (8 * MIB))
+async def test_client_disconnect_mid_upload_leaves_nothing(
+    api_app: Starlette, services: Services, keys: Keys
+) -> None:
+    request = _multipart_upload(b"\x00\x00\x00\x18ftypmp42" + b"v" * (8 * MIB), keys.write)
     body = request.read()
     # Half the body arrives in 64 KiB pieces, then the server sees the client disconnect
     # (what uvicorn delivers when the connection drops).
@@ -61,7 +65,7 @@ async def test_client_disconnect_mid_upload_leaves_nothing(api_app: Starlette, s
         "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in request.headers.items()],
         "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
+        "server": ("localhost", 80),
     }
     await api_app(scope, receive, send)
     assert events == []  # the server read up to the disconnect

@@ -11,6 +11,9 @@ if (!url) {
 const fetchFn = (input, init = {}) => {
   const headers = new Headers(init.headers);
   if (key) headers.set("authorization", `Bearer ${key}`);
+  // The CSRF rule's header, as every non-browser client may send it (docs/security.md): the
+  // audits' GET requests are simple requests a browser could forge without it.
+  headers.set("x-mediakg-csrf", "1");
   return fetch(input, { ...init, headers });
 };
 

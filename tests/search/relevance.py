@@ -48,6 +48,7 @@ from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.tenancy.service import ensure_tenant
 from jobs.registry import build_registry
+from tests.fixtures.keys import admin_headers
 from tests.fixtures.media import (
     SAMPLE_RATE,
     SpeechClip,
@@ -379,7 +380,9 @@ async def _evaluate(workdir: Path, timeout_s: float) -> Report:
         pipeline_s = time.perf_counter() - started
         transport = httpx.ASGITransport(app=create_graphql_app(services))
         results: list[QueryResult] = []
-        async with httpx.AsyncClient(transport=transport, base_url="http://relevance") as api:
+        headers = await admin_headers(services)
+        base = "http://localhost"
+        async with httpx.AsyncClient(transport=transport, base_url=base, headers=headers) as api:
             # Warm-up: the first search loads MiniLM into this process (not a relevance cost).
             await _search(api, "warm up", "HYBRID")
             for query in QUERIES:

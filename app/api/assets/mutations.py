@@ -26,6 +26,7 @@ from app.api.errors import (
     EmptyFileErrorType,
     FetchFailedErrorType,
     FileTooLargeErrorType,
+    ForbiddenErrorType,
     IdempotencyConflictErrorType,
     InvalidInputErrorType,
     InvalidStateErrorType,
@@ -155,7 +156,8 @@ IngestAssetResult = Annotated[
     | BackpressureErrorType
     | UrlNotAllowedErrorType
     | FetchFailedErrorType
-    | RateLimitedErrorType,
+    | RateLimitedErrorType
+    | ForbiddenErrorType,
     strawberry.union("IngestAssetResult", description="The ingested asset, or why it was not ingested."),
 ]
 
@@ -264,7 +266,7 @@ class IngestAssetsSuccess:
 
 
 IngestAssetsResult = Annotated[
-    IngestAssetsSuccess | BatchTooLargeErrorType | InvalidInputErrorType,
+    IngestAssetsSuccess | BatchTooLargeErrorType | InvalidInputErrorType | ForbiddenErrorType,
     strawberry.union("IngestAssetsResult", description="Per-item results, or why the batch was refused."),
 ]
 
@@ -300,7 +302,8 @@ UpdateAssetResult = Annotated[
     | MalformedIdErrorType
     | WrongIdTypeErrorType
     | NotFoundErrorType
-    | InvalidInputErrorType,
+    | InvalidInputErrorType
+    | ForbiddenErrorType,
     strawberry.union("UpdateAssetResult", description="The changed asset, or why it was not changed."),
 ]
 
@@ -322,7 +325,7 @@ class DeleteAssetSuccess:
 
 
 DeleteAssetResult = Annotated[
-    DeleteAssetSuccess | MalformedIdErrorType | WrongIdTypeErrorType | NotFoundErrorType,
+    DeleteAssetSuccess | MalformedIdErrorType | WrongIdTypeErrorType | NotFoundErrorType | ForbiddenErrorType,
     strawberry.union("DeleteAssetResult", description="Confirmation, or why nothing was deleted."),
 ]
 
@@ -355,7 +358,8 @@ ReprocessAssetResult = Annotated[
     | NotFoundErrorType
     | InvalidInputErrorType
     | InvalidStateErrorType
-    | BackpressureErrorType,
+    | BackpressureErrorType
+    | ForbiddenErrorType,
     strawberry.union("ReprocessAssetResult", description="The new job, or why none was queued."),
 ]
 

@@ -9,6 +9,7 @@ import strawberry
 from app.api.context import Info
 from app.api.errors import (
     BackpressureErrorType,
+    ForbiddenErrorType,
     InvalidStateErrorType,
     MalformedIdErrorType,
     NotFoundErrorType,
@@ -53,7 +54,8 @@ CancelJobResult = Annotated[
     | MalformedIdErrorType
     | WrongIdTypeErrorType
     | NotFoundErrorType
-    | InvalidStateErrorType,
+    | InvalidStateErrorType
+    | ForbiddenErrorType,
     strawberry.union("CancelJobResult", description="The job being cancelled, or why it cannot be."),
 ]
 
@@ -78,7 +80,8 @@ RetryJobResult = Annotated[
     | WrongIdTypeErrorType
     | NotFoundErrorType
     | InvalidStateErrorType
-    | BackpressureErrorType,
+    | BackpressureErrorType
+    | ForbiddenErrorType,
     strawberry.union("RetryJobResult", description="The job queued again, or why it was not."),
 ]
 

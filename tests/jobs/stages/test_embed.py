@@ -27,6 +27,7 @@ from search.backend import SearchBackend, VectorSpec
 from search.documents import VectorField
 from search.query import QueryVector, SearchQuery
 from tests.api.graph import gid
+from tests.fixtures.keys import admin_headers
 from tests.fixtures.media import VideoClip
 from tests.inference.test_clip import _save_tiny_clip
 from tests.jobs.stages.conftest import IMAGE_CHAIN, VIDEO_CHAIN, Harness, make_router, png
@@ -146,7 +147,9 @@ async def test_clip_vectors_when_a_clip_model_is_configured(harness: Harness, tm
         text = "a cup of coffee"
         query_clip = (await router.embed_text_clip([text])).vectors[0]
         transport = httpx.ASGITransport(app=create_graphql_app(harness.services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=await admin_headers(harness.services)
+        ) as http:
             response = await http.post(
                 "/graphql",
                 json={
