@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from app.api.http import create_graphql_app
 from app.core.container import Services
@@ -111,3 +112,14 @@ async def test_websocket_operations_count_and_get_the_error_message(services: Se
     (error,) = message["payload"]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 1 <= error["extensions"]["retryAfterSeconds"] <= 60
+
+
+async def test_each_key_has_its_own_budget(api_app: Starlette, keys: Keys, services: Services) -> None:
+    services.settings.rate_limit_requests_per_minute = 1
+    transport = httpx.ASGITransport(app=api_app)
+    codes = []
+    for key in (keys.admin, keys.admin, keys.read, keys.read):
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=auth(key)) as client:
+            body = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+        codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "OK")
+    assert codes == ["OK", "RATE_LIMITED", "OK", "RATE_LIMITED"]
