@@ -182,6 +182,10 @@ class AssetDocument:
     description: str = ""
     tags: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    # Everything said and shown in the asset (each line once), so whole-asset search finds
+    # an asset by its speech and on-screen text, not only its title.
+    transcript: tuple[TimedText, ...] = ()
+    ocr: tuple[TimedText, ...] = ()
     language: str | None = None
     duration_s: float | None = None
     faces_count: int = 0

@@ -362,10 +362,8 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         moments = _segment_moments(snapshot, vectors, moment_vectors)
     asset_vectors: dict[VectorField, Vector] = {}
     for vector_field in spec.vectors:
-        own = vectors.get(_ASSET, asset.id, vector_field)
-        # Without an asset-level vector, the asset is what its moments are on average.
         vector = vectors.wrap(
-            vector_field, own if own is not None else _normalised_mean(moment_vectors[vector_field])
+            vector_field, _asset_vector(vectors.get(_ASSET, asset.id, vector_field), moment_vectors[vector_field])
         )
         if vector is not None:
             asset_vectors[vector_field] = vector
@@ -380,6 +378,8 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         created_at=asset.created_at,
         tags=tuple(asset.tags),
         labels=tuple(sorted({label for m in moments for label in m.labels})),
+        transcript=tuple(TimedText(s.start_s, s.end_s, s.text) for s in snapshot.segments if s.text.strip()),
+        ocr=_asset_ocr(snapshot),
         language=language,
         duration_s=asset.duration_s,
         # The most faces seen at once: "how many people appear" without counting one person
@@ -389,6 +389,37 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         vectors=asset_vectors,
         moments=tuple(moments),
     )
+
+
+def _asset_vector(
+    own: npt.NDArray[np.float32] | None, moments: Sequence[npt.NDArray[np.float32]]
+) -> npt.NDArray[np.float32] | None:
+    """The asset's vector in one field: its own (the title's in text; the whole video's
+    frames in visual fields) and the mean of its moments, weighing equally.
+
+    The title alone says little about a video whose speech and captions carry the subject,
+    and the mean alone would lose a title that names it; their normalised mean keeps both.
+    """
+    content = _normalised_mean(moments)
+    if own is None or content is None:
+        return own if content is None else content
+    unit_own = own / max(float(np.linalg.norm(own)), 1e-12)
+    return _normalised_mean([unit_own.astype(np.float32), content])
+
+
+def _asset_ocr(snapshot: AssetSnapshot) -> tuple[TimedText, ...]:
+    """Every distinct on-screen line of the asset, first shown first (with the span of the
+    scene that shows it; an image without scenes has one instant)."""
+    first: dict[str, TimedText] = {}
+    scenes = {scene.id: scene for scene in snapshot.scenes}
+    for detection in snapshot.detections:
+        text = " ".join(detection.label.split())
+        if detection.kind != _TEXT or not text or text.lower() in first:
+            continue
+        scene = scenes.get(detection.scene_id) if detection.scene_id is not None else None
+        start, end = (scene.start_s, max(scene.end_s, scene.start_s)) if scene else (detection.time_s,) * 2
+        first[text.lower()] = TimedText(start, end, text)
+    return tuple(sorted(first.values(), key=lambda t: (t.start_s, t.text)))
 
 
 def _scene_moments(

@@ -81,6 +81,8 @@ def _plain(document: AssetDocument) -> dict[str, object]:
         "created_at": document.created_at,
         "tags": document.tags,
         "labels": document.labels,
+        "transcript": document.transcript,
+        "ocr": document.ocr,
         "language": document.language,
         "duration": document.duration_s,
         "faces": document.faces_count,
@@ -104,13 +106,22 @@ async def test_document_of_a_video(services: Services, graph: IndexGraph) -> Non
         "created_at": graph.harbour.created_at,
         "tags": ("boats", "sea"),
         "labels": ("ocean liner",),
+        # Whole-asset search reads everything said and shown, each caption once.
+        "transcript": (
+            TimedText(2.0, 5.0, "Welcome aboard the ferry"),
+            TimedText(29.5, 31.0, "Crossing now"),
+            TimedText(41.5, 44.0, "The lighthouse keeper waves"),
+        ),
+        "ocr": (TimedText(0.0, 30.0, "CAPTAIN'S LOG"),),
         "language": "en",
         "duration": 60.0,
         "faces": 2,
         # The list value and the dotted key cannot be filtered on: left out.
         "metadata": {"camera": "A7", "year": 2024},
         "vectors": {
-            "text": ("text-m:1", [0.0, 0.0, 0.0, 1.0]),  # the asset's own (title) vector
+            # The asset's own (title) vector [0, 0, 0, 1] and the unit mean of its moments'
+            # ([h, h/2, h/2, 0] / |.|), weighing equally.
+            "text": ("text-m:1", [0.57735, 0.288675, 0.288675, 0.707107]),
             "visual": ("vis-m:1", [h, h, 0.0]),  # mean of its scenes'
         },
         # Scenes of the newest scene model only (the 0-60 s one of version 1 is superseded).
