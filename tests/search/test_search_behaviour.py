@@ -16,6 +16,7 @@ from search.documents import (
     TimedText,
     Vector,
     VectorField,
+    asset_doc_id,
     metadata_token,
     moment_doc_id,
 )
@@ -131,6 +132,23 @@ async def test_ocr_text_finds_the_scene_that_shows_it(backend: SearchBackend) ->
 
     assert _ids(results) == [moment_doc_id("a02", "s1")]
     assert [(c.field, c.start_s) for c in results.hits[0].time_codes] == [(TextField.OCR, 12.0)]
+
+
+async def test_asset_scope_matches_the_assets_speech_and_on_screen_text(backend: SearchBackend) -> None:
+    assets = corpus()
+    assets[3] = replace(
+        assets[3],
+        transcript=(TimedText(3.0, 6.0, "the zeppelin landed safely"),),
+        ocr=(TimedText(10.0, 20.0, "BREAKING: Volcano erupts"),),
+    )
+    await _loaded(backend, assets)
+
+    for text, field, start in (("zeppelin", TextField.TRANSCRIPT, 3.0), ("volcano", TextField.OCR, 10.0)):
+        results = await backend.search(SearchQuery(tenant_id=TENANT, text=text, scope=DocType.ASSET))
+        assert _ids(results) == [asset_doc_id("a03")], text
+        (hit,) = results.hits
+        assert hit.matched_fields == (field,)
+        assert [(c.field, c.start_s) for c in hit.time_codes] == [(field, start)]
 
 
 async def test_update_replaces_text_vectors_and_removed_scenes(backend: SearchBackend) -> None:
