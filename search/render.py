@@ -362,9 +362,8 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         moments = _segment_moments(snapshot, vectors, moment_vectors)
     asset_vectors: dict[VectorField, Vector] = {}
     for vector_field in spec.vectors:
-        vector = vectors.wrap(
-            vector_field, _asset_vector(vectors.get(_ASSET, asset.id, vector_field), moment_vectors[vector_field])
-        )
+        own = vectors.get(_ASSET, asset.id, vector_field)
+        vector = vectors.wrap(vector_field, _asset_vector(own, moment_vectors[vector_field]))
         if vector is not None:
             asset_vectors[vector_field] = vector
     languages = [s.language for s in snapshot.segments if s.language]

@@ -31,7 +31,8 @@ async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
     assert router is not None
 
     async def current_router() -> ModelRouter:
-        return router
+        found: ModelRouter = router
+        return found
 
     backend = EmbeddedBackend(tmp_path / "index.sqlite3")
     try:
@@ -41,7 +42,8 @@ async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
         tenant_id = str(harness.tenant.id)
         text_model = generation.spec.vectors[VectorField.TEXT].model_version
         for phrase in ("media library", "breaking news"):
-            text_only = await backend.search(SearchQuery(tenant_id=tenant_id, text=phrase, scope=DocType.ASSET))
+            query = SearchQuery(tenant_id=tenant_id, text=phrase, scope=DocType.ASSET)
+            text_only = await backend.search(query)
             # Before the asset document held transcript and OCR text this found nothing.
             assert [h.asset_id for h in text_only.hits] == [str(video)], phrase
             vector = (await router.embed_text([phrase])).vectors[0]
