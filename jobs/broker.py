@@ -83,6 +83,26 @@ def build_broker(settings: Settings, *, time_limit_s: float) -> Broker:
     return broker
 
 
+def close_broker(broker: Broker) -> None:
+    """Close ``broker``. A Redis broker first leaves Dramatiq's ``__heartbeats__`` set, which
+    would otherwise name it until another process's maintenance prunes it (and keep the key
+    after the last process stopped); not while it still holds unacknowledged messages, whose
+    redelivery that same pruning does."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    if isinstance(broker, RedisBroker):
+        client = broker.client
+        try:
+            if (
+                next(client.scan_iter(match=f"{broker.namespace}:__acks__.{broker.broker_id}.*"), None)
+                is None
+            ):
+                client.zrem(f"{broker.namespace}:__heartbeats__", broker.broker_id)
+        except Exception:
+            log.warning("removing the broker's heartbeat failed", exc_info=True)
+    broker.close()
+
+
 def declare_actor(
     broker: Broker, name: str, fn: Callable[..., Any], *, settings: Settings, time_limit_s: float
 ) -> None:

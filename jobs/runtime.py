@@ -48,6 +48,7 @@ from inference.triton.metrics_scrape import TritonScraper
 from jobs.broker import (
     DramatiqEnqueuer,
     build_broker,
+    close_broker,
     declare_actor,
     is_rabbitmq,
     rabbitmq_healthy,
@@ -318,7 +319,7 @@ class JobRuntime:
                 timer.cancel()
             self._worker = None
         if self.broker is not None:
-            self.broker.close()
+            close_broker(self.broker)
         if self._worker_heartbeat_redis is not None:
             self._worker_heartbeat_redis.close()
             self._worker_heartbeat_redis = None

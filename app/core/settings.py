@@ -101,7 +101,8 @@ class Settings(BaseSettings):
         default="",
         description=(
             "Progress fan-out. Empty follows broker_url: in-process for memory://, "
-            "Redis pub/sub for redis://."
+            "Redis pub/sub for redis://. With amqp:// set a redis:// URL here (serve and worker "
+            "refuse to start without one)."
         ),
     )
     redis_key_prefix: str = Field(
@@ -501,6 +502,21 @@ class Settings(BaseSettings):
             self.allowed_roots = [Path.cwd()]
         self.allowed_roots = [root.expanduser().resolve() for root in self.allowed_roots]
         return self
+
+    def pubsub_problem(self) -> str | None:
+        """Why progress events cannot cross processes on these settings, or None.
+
+        RabbitMQ carries no pub/sub here: without a Redis for it, pub/sub would stay in-process
+        and subscriptions served by the API would never hear of stages run by the workers."""
+        if self.broker_url.startswith(("amqp://", "amqps://")) and not self.pubsub_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            return (
+                "MEDIAKG_BROKER_URL is amqp:// (RabbitMQ) but MEDIAKG_PUBSUB_URL is not a Redis URL: "
+                "set MEDIAKG_PUBSUB_URL=redis://host:6379/0, or subscriptions on the API never "
+                "receive the workers' progress events"
+            )
+        return None
 
     @property
     def is_sqlite(self) -> bool:

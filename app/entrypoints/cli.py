@@ -64,6 +64,8 @@ def serve(
             f"MEDIAKG_AUTH_DISABLED=true is only allowed when serving on loopback, not on {bind}: "
             "anyone who can reach the port could act as the administrator (docs/security.md)"
         )
+    if problem := settings.pubsub_problem():
+        raise _fail(problem)
     # Before anything opens a span or logs: JSON logs, the exporters, metrics and prices.
     configure_telemetry(settings, role="api")
     # Access-log records carry the raw path and query string (GET /graphql?variables=...):
@@ -194,7 +196,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION."""
     from app.core import migrate
 
-    migrate.upgrade(get_settings().database_url, revision)
+    url = get_settings().database_url
+    migrate.upgrade(url, revision)
+    out.print(f"database at revision {migrate.current(url)}", highlight=False)
 
 
 @db_cli.command("downgrade")
@@ -202,7 +206,9 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Revert migrations down to REVISION (e.g. base)."""
     from app.core import migrate
 
-    migrate.downgrade(get_settings().database_url, revision)
+    url = get_settings().database_url
+    migrate.downgrade(url, revision)
+    out.print(f"database at revision {migrate.current(url)}", highlight=False)
 
 
 @blobs_cli.command("sweep")

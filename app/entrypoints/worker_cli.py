@@ -61,6 +61,9 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    if problem := settings.pubsub_problem():
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     queues = list(queue or [])
     unknown = [q for q in queues if q not in QUEUES]
     if unknown:

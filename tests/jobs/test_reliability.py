@@ -18,6 +18,7 @@ from app.core.container import Services
 from app.core.enums import AssetStatus, JobStatus, StageStatus
 from app.core.errors import BackpressureError
 from app.core.settings import Settings
+from app.entrypoints.job_system import job_runtime
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
 from app.jobs.service import STAGE_ACTOR
@@ -465,3 +466,29 @@ async def test_heartbeat_keeps_long_stages_and_a_killed_workers_stage_is_taken_o
         f"killed mid-stage: waiting to resume after {waited:.1f} s, its job done {done:.1f} s "
         "after the kill (lease 2 s, heartbeat 0.4 s, sweep 0.3 s)"
     )
+
+
+async def test_graceful_stop_leaves_no_dramatiq_heartbeat(
+    services: Services,
+    redis_settings: Settings,
+    redis_url: str,
+    tenant: Tenant,
+    media_root: Path,
+    test_registry: StageRegistry,
+) -> None:
+    """A worker stopped gracefully takes its entry out of Dramatiq's ``__heartbeats__`` set:
+    after the last process stopped, the key is gone (it used to stay forever)."""
+    import redis
+
+    runtime = job_runtime(redis_settings, registry=test_registry, host_services=services)
+    await asyncio.to_thread(runtime.start)
+    key = f"{redis_settings.redis_key_prefix}:__heartbeats__"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        job = await ingest_video(with_runtime(services, redis_settings, runtime), tenant, media_root, shade=1)
+        await wait_jobs(services.session_factory, [job.id], within=60)
+        assert client.zcard(key) >= 1  # the worker beat while it ran
+        await asyncio.to_thread(runtime.stop, 5.0)
+        assert not client.exists(key)
+    finally:
+        client.close()
