@@ -196,5 +196,10 @@ class Context:
         """Sessions for mutations (each opens its own unit of work)."""
         return self.services.session_factory
 
+    @property
+    def read_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for queries: they never take (or wait for) the database's write lock."""
+        return self.services.read_session_factory
+
 
 Info = StrawberryInfo[Context, None]

@@ -141,7 +141,7 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         return Context(
             services=self.services,
             caller=caller,
-            loaders=Loaders.create(self.services.session_factory, caller.tenant_id),
+            loaders=Loaders.create(self.services.read_session_factory, caller.tenant_id),
             request_id=request_id_of(request),
             handshake_authorization=request.headers.get("authorization")
             if isinstance(request, WebSocket)
@@ -177,7 +177,7 @@ def create_graphql_app(services: Services) -> Starlette:
         retry_after = await take_request(services, caller)
         if retry_after is not None:
             return too_many_requests(retry_after)
-        async with services.session_factory() as session:
+        async with services.read_session_factory() as session:
             owned = await media_repository.tenant_owns_blob(session, tenant_id=caller.tenant_id, key=key)
         if not owned:
             # The same answer for "missing" and "another tenant's": existence is not leaked.

@@ -13,6 +13,7 @@ error is masked to "Internal server error" with the request id, and logged with 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -225,6 +226,10 @@ def _coded(error: GraphQLError) -> GraphQLError:
     extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
     if isinstance(original, DomainError) and original.field:
         extensions["field"] = list(original.field)
+    retry_after = getattr(original, "retry_after_s", None)
+    if isinstance(retry_after, int | float):
+        # Retryable refusals (a busy database, a full queue) say when to retry.
+        extensions["retryAfterSeconds"] = math.ceil(retry_after)
     return GraphQLError(
         error.message,
         nodes=error.nodes,

@@ -54,6 +54,15 @@ class Services:
     network: Network = field(default_factory=Network)
     # Per-caller request and ingest-byte counters (Redis-backed when rate_limit_url says so).
     rate_limiter: RateLimiter = field(default_factory=InProcessRateLimiter)
+    # Sessions that only read (SQLite: pooled, deferred, query-only connections that never
+    # wait for the write lock). None: reads share ``session_factory`` (PostgreSQL).
+    read_engine: AsyncEngine | None = None
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def read_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reads that write nothing (a write through one fails on SQLite)."""
+        return self.read_sessions if self.read_sessions is not None else self.session_factory
 
     async def inference_router(self) -> Any:
         """The process's inference router (``inference.router.InferenceRouter``), built on first use."""
@@ -72,4 +81,6 @@ class Services:
             await self.inference.aclose()
         await self.publisher.close()
         await self.rate_limiter.aclose()
+        if self.read_engine is not None and self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()

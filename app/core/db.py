@@ -19,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from app.core.errors import DatabaseBusyError
+
 # Deterministic constraint names: Alembic can then drop and alter them on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -89,30 +91,41 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
-    if url.startswith("sqlite"):
-        # NullPool: aiosqlite connections are cheap and a pool would pin one to a dead loop
-        # when tests and worker threads run several event loops in one process.
+# SQLite writers wait this long for the write lock before the write fails as DatabaseBusyError.
+WRITE_LOCK_TIMEOUT_S = 10.0
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, write_lock_timeout_s: float = WRITE_LOCK_TIMEOUT_S
+) -> AsyncEngine:
+    """The engine of units of work (reads and writes) for ``url``.
+
+    SQLite gets WAL, foreign keys, and transactions that take the write lock when they begin
+    (waiting at most ``write_lock_timeout_s``); reads that write nothing go through
+    ``create_read_engine`` and never wait for that lock.
+    """
+    if _is_sqlite(url):
+        # NullPool: a unit of work is short and rare next to reads; a pooled connection would
+        # also outlive the event loop of a test or a worker thread that opened it.
         engine = create_async_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30})
+        busy_ms = max(1, int(write_lock_timeout_s * 1000))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # The driver's own transaction handling defers BEGIN to the first write and turns
-            # SAVEPOINT into a commit; take it over (SQLAlchemy's documented sqlite recipe).
-            dbapi_connection.isolation_level = None
+            _take_over_transactions(dbapi_connection, busy_ms=busy_ms)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
             # can otherwise fail with SQLITE_BUSY_SNAPSHOT (which busy_timeout does not retry)
-            # when a worker thread commits in between. Transactions are short, so serialising
-            # them costs little in the embedded default.
+            # when another writer commits in between. In WAL readers are not blocked by it.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -121,20 +134,79 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     )
 
 
+def create_read_engine(
+    url: str, *, write_engine: AsyncEngine, echo: bool = False, pool_size: int = 10
+) -> AsyncEngine:
+    """The engine of read-only sessions: on SQLite a pool of query-only connections whose
+    transactions are deferred (a WAL snapshot, no lock); elsewhere ``write_engine`` itself
+    (PostgreSQL readers never wait for writers)."""
+    if not _is_sqlite(url):
+        return write_engine
+    # Pooled: opening an aiosqlite connection starts a thread and runs the pragmas, which
+    # would dominate a small read. aiosqlite (>= 0.22) answers on the caller's loop, so a
+    # pooled connection serves any loop.
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=60,
+        connect_args={"timeout": 30},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        _take_over_transactions(dbapi_connection, busy_ms=30000)
+        cursor = dbapi_connection.cursor()
+        # A read session that tries to write fails at once instead of taking the lock.
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN DEFERRED")
+
+    return engine
+
+
+def _take_over_transactions(dbapi_connection: Any, *, busy_ms: int) -> None:
+    # The driver's own transaction handling defers BEGIN to the first write and turns
+    # SAVEPOINT into a commit; take it over (SQLAlchemy's documented sqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+    cursor.close()
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit (the API reads them afterwards)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (the write lock was not free in time)."""
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    A write that could not get SQLite's write lock in time raises DatabaseBusyError (typed,
+    retryable), never the driver's OperationalError.
+    """
     async with factory() as session:
         try:
             yield session
             await session.commit()
-        except BaseException:
+        except BaseException as exc:
             await session.rollback()
+            if isinstance(exc, OperationalError) and is_lock_timeout(exc):
+                raise DatabaseBusyError(
+                    "the database is busy with other writes; retry shortly", retry_after_s=1.0
+                ) from exc
             raise
 
 

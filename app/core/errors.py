@@ -94,6 +94,13 @@ class BackpressureError(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class DatabaseBusyError(BackpressureError):
+    """A write could not take the database's write lock in time (SQLite: other writes held it);
+    nothing was written, try again after ``retry_after_s`` seconds."""
+
+    code = "DATABASE_BUSY"
+
+
 class RateLimitedError(DomainError):
     """The caller used up a rate limit; try again after ``retry_after_s`` seconds."""
 

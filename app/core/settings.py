@@ -47,7 +47,17 @@ class Settings(BaseSettings):
             "`mediakg db upgrade` as a deploy step and sets this to false."
         ),
     )
-    database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size.")
+    database_pool_size: int = Field(
+        default=10, ge=1, description="PostgreSQL pool size (and the SQLite read pool's)."
+    )
+    database_write_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "SQLite: how long a write waits for the write lock before it fails with the "
+            "retryable DATABASE_BUSY error (reads never wait for it)."
+        ),
+    )
     database_echo: bool = Field(default=False, description="Log every SQL statement.")
     blob_url: str = Field(
         default="",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.blobs import create_blob_store
 from app.core.container import Services
-from app.core.db import create_engine, create_session_factory
+from app.core.db import create_engine, create_read_engine, create_session_factory
 from app.core.pubsub import create_publisher
 from app.core.ratelimit import create_rate_limiter
 from app.core.settings import Settings
@@ -28,13 +28,26 @@ def build_services(settings: Settings) -> Services:
     creating the embedded search index file; models load on first use: ``inference_for``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        write_lock_timeout_s=settings.database_write_timeout_seconds,
     )
     instrument_engine(engine)  # a span and a duration sample per statement batch
+    read_engine = create_read_engine(
+        settings.database_url,
+        write_engine=engine,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+    )
+    if read_engine is not engine:
+        instrument_engine(read_engine)
     return Services(
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
+        read_engine=read_engine,
+        read_sessions=create_session_factory(read_engine) if read_engine is not engine else None,
         blobs=create_blob_store(settings),
         publisher=create_publisher(settings.pubsub_url, prefix=settings.redis_key_prefix),
         rate_limiter=create_rate_limiter(settings.rate_limit_url, prefix=settings.redis_key_prefix),

@@ -120,9 +120,9 @@ def count_sql(services: Services) -> Any:
         counter = StatementCounter()
 
         def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            # Transaction control is not a query: SQLite's engine emits its own BEGIN
-            # IMMEDIATE (app/core/db.py) where PostgreSQL's driver begins implicitly. Nor is
-            # the key check, which a process does once per key and cache period
+            # Transaction control is not a query: SQLite's engines emit their own BEGIN
+            # (app/core/db.py) where PostgreSQL's driver begins implicitly. Nor is the key
+            # check, which a process does once per key and cache period
             # (api_key_cache_seconds), not once per query.
             if (
                 statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}
@@ -130,11 +130,16 @@ def count_sql(services: Services) -> Any:
             ):
                 counter.statements.append(statement)
 
-        engine = services.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", record)
+        # Queries read through the read engine (SQLite), mutations write through the other.
+        engines = {services.engine.sync_engine}
+        if services.read_engine is not None:
+            engines.add(services.read_engine.sync_engine)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
         try:
             yield counter
         finally:
-            event.remove(engine, "before_cursor_execute", record)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
 
     return counting

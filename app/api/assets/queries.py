@@ -63,7 +63,7 @@ class AssetQueries:
         ordering = repo.asset_ordering(str(order.field.value), order.direction is OrderDirection.DESC)
         where = (filter or AssetFilterInput()).to_filter(["filter"])
         page = page_of(info, ordering, first, after, field=[])
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await repo.list_assets(
                 session, tenant_id=info.context.caller.tenant_id, where=where, ordering=ordering, page=page
             )

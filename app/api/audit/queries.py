@@ -21,6 +21,6 @@ class AuditQueries:
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
     ) -> Connection[AuditEventType]:
         page = page_of(info, repo.AUDIT_ORDER, first, after, field=[])
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await repo.list_audit_events(session, tenant_id=info.context.caller.tenant_id, page=page)
         return connection(rows, repo.AUDIT_ORDER, AuditEventType.from_row)

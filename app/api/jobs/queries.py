@@ -38,7 +38,7 @@ class JobQueries:
         after: After = None,
     ) -> Connection[JobType]:
         page = page_of(info, repo.JOB_ORDER, first, after, field=[])
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await repo.list_jobs(
                 session, tenant_id=info.context.caller.tenant_id, statuses=tuple(status or ()), page=page
             )

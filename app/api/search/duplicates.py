@@ -226,7 +226,7 @@ class DuplicateQueries:
         _check_first(info, first, ["first"])
         where = (filter or DuplicateFilterInput()).to_filter()
         page = dup.ClusterPage(first=first, after=decode_cluster_cursor(after) if after is not None else None)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             result = await dup.list_clusters(
                 session, tenant_id=info.context.caller.tenant_id, where=where, page=page
             )

@@ -117,7 +117,7 @@ async def asset_vectors(info: Info, asset_id: uuid.UUID, live: GenerationInfo) -
     """The asset's own stored image vectors of the live generation's models (no model call)."""
     ctx = info.context
     fields = image_fields(live)
-    async with ctx.session_factory() as session:
+    async with ctx.read_session_factory() as session:
         rows = await repo.asset_embeddings(
             session,
             tenant_id=ctx.caller.tenant_id,

@@ -190,7 +190,7 @@ async def without_pending_deletes(info: Info, filters: Filters) -> Filters:
     if window <= 0:
         return filters
     since = datetime.now(UTC) - timedelta(seconds=window)
-    async with ctx.session_factory() as session:
+    async with ctx.read_session_factory() as session:
         deleted = await assets_repo.recently_deleted_ids(
             session, tenant_id=ctx.caller.tenant_id, since=since, limit=MAX_PENDING_DELETES
         )

@@ -1,0 +1,132 @@
+"""Reads never wait for SQLite's write lock; a write that cannot get it in time is a typed,
+retryable error (DATABASE_BUSY), and nothing is written."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from app.api.http import create_graphql_app
+from app.assets.models import Asset
+from app.core.container import Services
+from app.core.db import session_scope
+from app.core.enums import AssetKind, AssetStatus
+from app.core.errors import DatabaseBusyError
+from app.core.settings import Settings
+from app.entrypoints.bootstrap import build_services
+from app.tenancy.models import Tenant
+from tests.api.conftest import GraphQLClient, operation
+from tests.api.graph import gid
+
+ASSET_QUERY = "query ($id: ID!) { asset(id: $id) { id title } assets(first: 5) { edges { node { id } } } }"
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_only(settings: Settings) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's (PostgreSQL readers never wait for writers)")
+
+
+@contextmanager
+def write_lock_held(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """Another process's long write: the write lock taken and held until the block ends."""
+    path = settings.database_url.split("///", 1)[1]
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE tenant SET name = name || '!'")
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def _asset(services: Services, tenant: Tenant) -> Asset:
+    async with session_scope(services.session_factory) as session:
+        asset = Asset(
+            tenant_id=tenant.id,
+            blob_key="sha256/aa/x",
+            content_sha256="a" * 64,
+            mime_type="video/mp4",
+            size_bytes=10,
+            kind=AssetKind.VIDEO,
+            status=AssetStatus.READY,
+            title="Before",
+        )
+        session.add(asset)
+    return asset
+
+
+@pytest.fixture
+async def quick_services(settings: Settings) -> AsyncIterator[Services]:
+    """Services whose writes give up on the lock after 0.3 s."""
+    svc = build_services(settings.model_copy(update={"database_write_timeout_seconds": 0.3}))
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
+
+
+@pytest.fixture
+async def quick_gql(quick_services: Services) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=create_graphql_app(quick_services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield GraphQLClient(client)
+
+
+async def test_concurrent_readers_succeed_while_a_write_holds_the_lock(
+    quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    asset = await _asset(quick_services, tenant)
+    await quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)})  # the caller is resolved (a write)
+    with write_lock_held(settings):
+        # Each read would wait 0.3 s and fail if it asked for the lock; held for all of them.
+        bodies = await asyncio.gather(
+            *(quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)}) for _ in range(30))
+        )
+    assert all("errors" not in b for b in bodies), [b.get("errors") for b in bodies if "errors" in b][:1]
+    assert {b["data"]["asset"]["title"] for b in bodies} == {"Before"}
+
+
+async def test_a_write_that_cannot_get_the_lock_is_a_typed_retryable_error(
+    quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    asset = await _asset(quick_services, tenant)
+    variables = {"input": {"id": gid("Asset", asset.id), "title": "After"}}
+    await quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)})
+    with write_lock_held(settings):
+        body = await quick_gql(operation("UpdateAsset"), variables)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "DATABASE_BUSY", error
+    assert error["extensions"]["retryAfterSeconds"] >= 1
+    assert "busy" in error["message"]
+    async with quick_services.read_session_factory() as session:
+        assert await session.scalar(select(Asset.title).where(Asset.id == asset.id)) == "Before"
+    # Once the lock is free the same request succeeds.
+    body = await quick_gql(operation("UpdateAsset"), variables)
+    assert body["data"]["updateAsset"]["asset"]["title"] == "After"
+
+
+async def test_unit_of_work_raises_database_busy_and_read_sessions_refuse_writes(
+    quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    with write_lock_held(settings):
+        with pytest.raises(DatabaseBusyError) as caught:
+            async with session_scope(quick_services.session_factory) as session:
+                session.add(Tenant(slug=f"t-{uuid.uuid4().hex[:8]}", name="x"))
+        assert caught.value.retry_after_s > 0
+        async with quick_services.read_session_factory() as session:
+            assert await session.scalar(select(func.count()).select_from(Tenant)) == 1
+    # A read session is query-only: a write through it fails at once, it never takes the lock.
+    async with quick_services.read_session_factory() as session:
+        session.add(Tenant(slug="never", name="never"))
+        with pytest.raises(OperationalError, match="readonly"):
+            await session.commit()
