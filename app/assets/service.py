@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import repository
+from app.assets.events import asset_event
 from app.assets.kinds import detect_kind
 from app.assets.models import Asset, IngestKey
 from app.assets.sources import resolve_allowed_path
@@ -447,17 +448,6 @@ def clean_metadata(metadata: object, *, field: list[str]) -> dict[str, Any]:
     return metadata
 
 
-def asset_event(event_type: str, asset: Asset, **extra: Any) -> dict[str, Any]:
-    """An event on ``asset_channel(asset.id)``; same envelope keys as job events."""
-    return {
-        "type": event_type,
-        "asset_id": str(asset.id),
-        "tenant_id": str(asset.tenant_id),
-        "at": utcnow().isoformat(),
-        **extra,
-    }
-
-
 async def _live_asset(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:
     asset = await repository.get(session, tenant_id=tenant_id, asset_id=asset_id)
     if asset is None:
@@ -522,7 +512,7 @@ async def update_asset(
         details={"changes": changes},
     )
     if changes:
-        event = asset_event("asset_updated", asset, fields=sorted(changes))
+        event = asset_event("asset_updated", asset, fields=sorted(changes), with_state=True)
         defer_publish(session, services.publisher, asset_channel(asset.id), event)
         _sync_search(session, services.enqueuer, asset)
     return asset

@@ -16,7 +16,10 @@ from app.api.context import Info
 from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.node import resolve_node
-from app.api.streams import events_or_silence
+from app.api.streams import EVENT_WINDOW_S, RESYNC_WINDOW_S, events_or_silence, shared_coalescer
+from app.assets.events import asset_from_state
+from app.assets.models import Asset
+from app.assets.repository import assets_by_id
 from app.core.db import utcnow
 from app.core.errors import NotFoundError
 from app.core.events import asset_channel
@@ -56,10 +59,22 @@ class AssetEvent:
     job_id: strawberry.ID | None = strawberry.field(description="For job events: the job that ended.")
     occurred_at: datetime = strawberry.field(description="When it happened.")
     row_id: strawberry.Private[uuid.UUID]
+    tenant_id: strawberry.Private[uuid.UUID | None] = None
+    # The asset as this event left it, when the event carries it (SNAPSHOT, UPDATED).
+    state: strawberry.Private[Asset | None] = None
 
-    @field(description="The asset as stored now (null once deleted).")
+    @field(
+        description="The asset as this event left it (SNAPSHOT, UPDATED), or as stored when the "
+        "event was delivered (job events); null once deleted."
+    )
     async def asset(self, info: Info) -> AssetType | None:
-        row = await info.context.loaders.assets.asset_by_id.load(self.row_id)
+        if self.kind is AssetEventKind.DELETED:
+            return None
+        if self.state is not None:
+            return AssetType.from_row(self.state)
+        # Job events carry no asset state: every subscriber of the event shares one read.
+        reads = shared_coalescer(info.context.services, "asset-events", assets_by_id, window_s=EVENT_WINDOW_S)
+        row = await reads.load((info.context.caller.tenant_id, self.row_id))
         return AssetType.from_row(row) if row is not None else None
 
     @classmethod
@@ -71,6 +86,10 @@ class AssetEvent:
             return None
         job_id = event.get("job_id")
         occurred = event.get("at")
+        state = event.get("asset")
+        row = asset_from_state(state) if isinstance(state, dict) else None
+        if row is not None and row.id != asset_id:
+            row = None
         try:
             return cls(
                 kind=kind,
@@ -79,6 +98,7 @@ class AssetEvent:
                 job_id=strawberry.ID(to_global_id("Job", uuid.UUID(job_id))) if job_id else None,
                 occurred_at=datetime.fromisoformat(occurred) if isinstance(occurred, str) else utcnow(),
                 row_id=asset_id,
+                state=row,
             )
         except (ValueError, TypeError):
             log.warning("ignoring a malformed asset event", extra={"asset_id": str(asset_id), "event": event})
@@ -112,12 +132,15 @@ class AssetSubscriptions:
                 job_id=None,
                 occurred_at=asset.row.updated_at,
                 row_id=row_id,
+                state=asset.row,
             )
+            resync = shared_coalescer(ctx.services, "asset-resync", assets_by_id, window_s=RESYNC_WINDOW_S)
             async for payload in events_or_silence(events):
                 ctx.loaders.clear()
                 if payload is None:
-                    # Silence: make sure the asset was not deleted while an event got lost.
-                    if await ctx.loaders.assets.asset_by_id.load(row_id) is None:
+                    # Silence: make sure the asset was not deleted while an event got lost (one
+                    # statement for every subscription re-syncing in the same window).
+                    if await resync.load((ctx.caller.tenant_id, row_id)) is None:
                         return
                     continue
                 event = AssetEvent.from_event(row_id, payload)

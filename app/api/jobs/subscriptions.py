@@ -17,11 +17,12 @@ from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.jobs.types import JobType
 from app.api.node import resolve_node
-from app.api.streams import events_or_silence
+from app.api.streams import RESYNC_WINDOW_S, events_or_silence, shared_coalescer
 from app.core.db import utcnow
 from app.core.errors import NotFoundError
 from app.core.events import job_channel
 from app.jobs.models import Job
+from app.jobs.repository import jobs_by_id
 
 log = logging.getLogger(__name__)
 
@@ -188,11 +189,16 @@ class JobSubscriptions:
             yield current
             if current.is_final:
                 return
+            resync = shared_coalescer(ctx.services, "job-resync", jobs_by_id, window_s=RESYNC_WINDOW_S)
             async for payload in events_or_silence(events):
                 # Per-event reads must see the database as it is now, not the connection's cache.
                 ctx.loaders.clear()
                 if payload is None:
-                    job = await _current(info, job_id)
+                    # One statement for every subscription re-syncing in the same window.
+                    found: Job | None = await resync.load((ctx.caller.tenant_id, row_id))
+                    if found is None:
+                        raise NotFoundError(f"job {job_id} not found", field=["jobId"])
+                    job = found
                     if job.status in FINAL_JOB_STATUSES:
                         yield JobProgressEvent.snapshot(job, _FINAL_KIND[job.status])
                         return
