@@ -52,6 +52,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Every benchmarks/*_bench.py and api_load.py, each beside its baseline measured in the same run;
+# the results and this machine's facts go into docs/benchmarks.md (benchmarks/run.py).
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
 schema: $(STAMP)
 	$(VENV)/bin/mediakg schema export graphql/schema.graphql
 

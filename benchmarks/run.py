@@ -1,0 +1,126 @@
+"""Runs the benchmarks and writes their results, with this machine's facts, into
+docs/benchmarks.md (``make bench``).
+
+    .venv/bin/python benchmarks/run.py [--only api_load fanout_bench] [--out docs/benchmarks.md]
+
+Every ``benchmarks/*_bench.py`` runs, plus the scripts in ``EXTRA``; each prints its result
+(a markdown section, ``## ...``, beside its baseline measured in the same run) on stdout.
+Output that is not markdown is kept in a code block under the script's name. A script that
+fails is reported with the end of its stderr, and the others still run. Only the part of the
+output file between the ``bench:begin`` and ``bench:end`` markers is replaced: the notes
+around it (such as before/after comparisons) are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "benchmarks"
+# Benchmarks whose names do not end in _bench.py.
+EXTRA = ("api_load.py",)
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def scripts(only: list[str] | None) -> list[Path]:
+    """The benchmark scripts to run, in name order."""
+    found = sorted({*HERE.glob("*_bench.py"), *(HERE / name for name in EXTRA)})
+    if only:
+        wanted = {name.removesuffix(".py") for name in only}
+        found = [path for path in found if path.stem in wanted]
+    return found
+
+
+def machine_facts() -> str:
+    """CPU, memory, load, Python and the commit: what the numbers depend on."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    memory = "?"
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
+        memory = f"{total_kb / 1024 / 1024:.1f} GiB"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "\n".join(
+        [
+            f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+            f"- commit: {commit or '?'}",
+            f"- CPU: {cpu}, {os.cpu_count()} logical cores usable: {len(os.sched_getaffinity(0))}",
+            f"- memory: {memory}",
+            f"- load average (1/5/15 min) at start: {load}",
+            f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
+        ]
+    )
+
+
+def run_one(path: Path, timeout_s: float) -> str:
+    """The markdown section of one script."""
+    started = time.monotonic()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        return f"## {path.name}\n\nDid not finish within {timeout_s:.0f} s.\n"
+    took = time.monotonic() - started
+    out = done.stdout.strip()
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        return f"## {path.name}\n\nFailed (exit {done.returncode}):\n\n```\n{tail}\n```\n"
+    if not out.startswith("## "):
+        out = f"## {path.name}\n\n```\n{out}\n```"
+    return f"{out}\n\n_{path.name}: {took:.0f} s._\n"
+
+
+def write(out_path: Path, body: str) -> None:
+    """Replace the generated part of ``out_path`` (the whole file if it has no markers)."""
+    generated = f"{BEGIN}\n{body.rstrip()}\n{END}"
+    if out_path.exists():
+        text = out_path.read_text(encoding="utf-8")
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            out_path.write_text(f"{head}{generated}{tail}", encoding="utf-8")
+            return
+    out_path.write_text(
+        f"# Benchmarks\n\nWritten by `make bench` (benchmarks/run.py).\n\n{generated}\n", encoding="utf-8"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per script")
+    args = parser.parse_args()
+    sections = [f"## Machine\n\n{machine_facts()}\n"]
+    for path in scripts(args.only):
+        sys.stderr.write(f"running {path.name} ...\n")
+        sections.append(run_one(path, args.timeout))
+    write(args.out, "\n".join(sections))
+    sys.stderr.write(f"wrote {args.out}\n")
+
+
+if __name__ == "__main__":
+    main()
