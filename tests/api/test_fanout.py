@@ -26,6 +26,7 @@ from app.core.events import asset_channel
 from app.tenancy.models import Tenant
 from tests.api.graph import gid
 from tests.api.test_subscriptions import TIMEOUT_S, Server, _connect, _next, _subscribe
+from tests.fixtures.keys import admin_headers
 
 DOCUMENT = "subscription ($id: ID!) { assetEvents(assetId: $id) { kind changedFields asset { title } } }"
 UPDATE = "mutation ($i: UpdateAssetInput!) { updateAsset(input: $i) { __typename } }"
@@ -103,8 +104,13 @@ async def _run(services: Services, tenant: Tenant, subscribers: int, updates: in
     read statements sent meanwhile."""
     asset = await _asset(services, tenant)
     asset_id = gid("Asset", asset.id)
-    async with Server(services) as url, httpx.AsyncClient(timeout=TIMEOUT_S) as client:
-        await client.post(f"{url}/graphql", json={"query": "{ __typename }"})  # the caller is resolved
+    async with (
+        Server(services) as url,
+        httpx.AsyncClient(
+            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
+        ) as client,
+    ):
+        await client.post(f"{url}/graphql", json={"query": "{ __typename }"})  # the key is verified
         async with Subscribers(url, client, asset_id, subscribers) as subs:
             with read_statements(services) as seen:
                 # Rapid: all sent at once, so later titles are committed before earlier events
@@ -147,7 +153,12 @@ async def test_update_events_carry_their_own_title_in_commit_order(
 ) -> None:
     asset = await _asset(services, tenant)
     asset_id = gid("Asset", asset.id)
-    async with Server(services) as url, httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+    async with (
+        Server(services) as url,
+        httpx.AsyncClient(
+            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
+        ) as client,
+    ):
         async with Subscribers(url, client, asset_id, 3) as subs:
             for k in range(5):  # one after another: commit order is send order
                 await client.post(
@@ -166,7 +177,12 @@ async def test_idle_subscriptions_resync_with_one_batched_statement_per_window(
     monkeypatch.setattr(asset_subscriptions, "RESYNC_WINDOW_S", 1.0)
     asset = await _asset(services, tenant)
     subscribers = 20
-    async with Server(services) as url, httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+    async with (
+        Server(services) as url,
+        httpx.AsyncClient(
+            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
+        ) as client,
+    ):
         await client.post(f"{url}/graphql", json={"query": "{ __typename }"})
         async with Subscribers(url, client, gid("Asset", asset.id), subscribers):
             coalescer = streams.shared_coalescer(services, "asset-resync", None, window_s=1.0)  # type: ignore[arg-type]

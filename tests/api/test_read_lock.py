@@ -23,8 +23,9 @@ from app.core.errors import DatabaseBusyError
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services
 from app.tenancy.models import Tenant
-from tests.api.conftest import GraphQLClient, operation
+from tests.api.conftest import BASE_URL, GraphQLClient, operation
 from tests.api.graph import gid
+from tests.fixtures.keys import admin_headers
 
 ASSET_QUERY = "query ($id: ID!) { asset(id: $id) { id title } assets(first: 5) { edges { node { id } } } }"
 
@@ -78,7 +79,8 @@ async def quick_services(settings: Settings) -> AsyncIterator[Services]:
 @pytest.fixture
 async def quick_gql(quick_services: Services) -> AsyncIterator[GraphQLClient]:
     transport = httpx.ASGITransport(app=create_graphql_app(quick_services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    headers = await admin_headers(quick_services)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as client:
         yield GraphQLClient(client)
 
 
@@ -86,7 +88,7 @@ async def test_concurrent_readers_succeed_while_a_write_holds_the_lock(
     quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
 ) -> None:
     asset = await _asset(quick_services, tenant)
-    await quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)})  # the caller is resolved (a write)
+    await quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)})  # the key is verified (a write)
     with write_lock_held(settings):
         # Each read would wait 0.3 s and fail if it asked for the lock; held for all of them.
         bodies = await asyncio.gather(
