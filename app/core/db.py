@@ -112,22 +112,15 @@ def create_engine(
         # NullPool: a unit of work is short and rare next to reads; a pooled connection would
         # also outlive the event loop of a test or a worker thread that opened it.
         engine = create_async_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30})
-        busy_ms = max(1, int(write_lock_timeout_s * 1000))
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            _take_over_transactions(dbapi_connection, busy_ms=busy_ms)
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
-            # can otherwise fail with SQLITE_BUSY_SNAPSHOT (which busy_timeout does not retry)
-            # when another writer commits in between. In WAL readers are not blocked by it.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        # IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
+        # otherwise fail with SQLITE_BUSY_SNAPSHOT (which busy_timeout does not retry) when
+        # another writer commits in between. In WAL readers are not blocked by it.
+        _sqlite_connections(
+            engine,
+            busy_ms=max(1, int(write_lock_timeout_s * 1000)),
+            pragma="PRAGMA journal_mode=WAL",
+            begin="BEGIN IMMEDIATE",
+        )
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, pool_pre_ping=True, max_overflow=pool_size
@@ -154,19 +147,25 @@ def create_read_engine(
         connect_args={"timeout": 30},
     )
 
+    # A read session that tries to write fails at once instead of taking the lock.
+    _sqlite_connections(engine, busy_ms=30000, pragma="PRAGMA query_only=ON", begin="BEGIN DEFERRED")
+    return engine
+
+
+def _sqlite_connections(engine: AsyncEngine, *, busy_ms: int, pragma: str, begin: str) -> None:
+    """Every connection of ``engine``: foreign keys, ``busy_ms``, ``pragma``; its transactions
+    start with ``begin``."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        _take_over_transactions(dbapi_connection, busy_ms=30000)
+        _take_over_transactions(dbapi_connection, busy_ms=busy_ms)
         cursor = dbapi_connection.cursor()
-        # A read session that tries to write fails at once instead of taking the lock.
-        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN DEFERRED")
-
-    return engine
+        conn.exec_driver_sql(begin)
 
 
 def _take_over_transactions(dbapi_connection: Any, *, busy_ms: int) -> None:

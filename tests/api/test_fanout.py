@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -64,6 +64,14 @@ async def _update(client: httpx.AsyncClient, url: str, asset_id: str, title: str
     return await client.post(f"{url}/graphql", json={"query": UPDATE, "variables": variables})
 
 
+@asynccontextmanager
+async def served(services: Services) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """The app on a real server, and a client with a new admin key of the default tenant."""
+    headers = await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}")
+    async with Server(services) as url, httpx.AsyncClient(headers=headers, timeout=TIMEOUT_S) as client:
+        yield url, client
+
+
 class Subscribers:
     """``n`` WebSocket subscribers of one asset's events."""
 
@@ -104,12 +112,7 @@ async def _run(services: Services, tenant: Tenant, subscribers: int, updates: in
     read statements sent meanwhile."""
     asset = await _asset(services, tenant)
     asset_id = gid("Asset", asset.id)
-    async with (
-        Server(services) as url,
-        httpx.AsyncClient(
-            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
-        ) as client,
-    ):
+    async with served(services) as (url, client):
         await client.post(f"{url}/graphql", json={"query": "{ __typename }"})  # the key is verified
         async with Subscribers(url, client, asset_id, subscribers) as subs:
             with read_statements(services) as seen:
@@ -153,12 +156,7 @@ async def test_update_events_carry_their_own_title_in_commit_order(
 ) -> None:
     asset = await _asset(services, tenant)
     asset_id = gid("Asset", asset.id)
-    async with (
-        Server(services) as url,
-        httpx.AsyncClient(
-            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
-        ) as client,
-    ):
+    async with served(services) as (url, client):
         async with Subscribers(url, client, asset_id, 3) as subs:
             for k in range(5):  # one after another: commit order is send order
                 await client.post(
@@ -177,12 +175,7 @@ async def test_idle_subscriptions_resync_with_one_batched_statement_per_window(
     monkeypatch.setattr(asset_subscriptions, "RESYNC_WINDOW_S", 1.0)
     asset = await _asset(services, tenant)
     subscribers = 20
-    async with (
-        Server(services) as url,
-        httpx.AsyncClient(
-            headers=await admin_headers(services, name=f"fanout-{uuid.uuid4().hex[:8]}"), timeout=TIMEOUT_S
-        ) as client,
-    ):
+    async with served(services) as (url, client):
         await client.post(f"{url}/graphql", json={"query": "{ __typename }"})
         async with Subscribers(url, client, gid("Asset", asset.id), subscribers):
             coalescer = streams.shared_coalescer(services, "asset-resync", None, window_s=1.0)  # type: ignore[arg-type]
