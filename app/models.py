@@ -6,6 +6,7 @@ from app.core.db import Base
 from app.jobs.models import Job, JobStage
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 from app.tenancy.models import ApiKey, Tenant
+from app.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -21,4 +22,7 @@ __all__ = [
     "SimilarityEdge",
     "Tenant",
     "TranscriptSegment",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

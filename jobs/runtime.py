@@ -44,6 +44,7 @@ from app.core.container import Services
 from app.core.settings import Settings
 from app.core.telemetry import QueueStat, register_queue_probe
 from app.jobs.service import QUEUES, STAGE_ACTOR
+from app.webhooks import service as webhooks
 from inference.triton.metrics_scrape import TritonScraper
 from jobs.broker import (
     DramatiqEnqueuer,
@@ -167,6 +168,7 @@ class JobRuntime:
         for actor, handler in (
             (STAGE_ACTOR, self._handle_stage_message),
             (SEARCH_SYNC_ACTOR, self._handle_search_sync),
+            (webhooks.DELIVER_ACTOR, self._handle_webhook_delivery),
         ):
             declare_actor(self.broker, actor, handler, settings=self.settings, time_limit_s=time_limit)
         if self.run_workers:
@@ -274,6 +276,13 @@ class JobRuntime:
         assert self._loop_thread is not None
         assert self.services is not None
         self._loop_thread.run_coroutine(sync_asset(self.services, asset_id=uuid.UUID(asset_id)))
+
+    def _handle_webhook_delivery(self, delivery_id: str) -> None:
+        # One attempt; a failed one schedules the next itself (app/webhooks/service.py), so
+        # Dramatiq's retries never run a webhook twice.
+        assert self._loop_thread is not None
+        assert self.services is not None
+        self._loop_thread.run_coroutine(webhooks.attempt(self.services, delivery_id=uuid.UUID(delivery_id)))
 
     def stop(self, grace_s: float = 30.0) -> None:
         """Stop: in-flight stages get ``grace_s`` to finish, then are released (re-queued)."""

@@ -32,6 +32,7 @@ from app.jobs import service as jobs
 from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import EventType
 from app.jobs.models import Job, JobStage
+from app.webhooks import service as webhooks
 from jobs.runner.leases import lease_alive
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class SweepReport:
     resent: list[tuple[str, str]] = field(default_factory=list)
     expired: list[tuple[str, str]] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    webhooks_resent: int = 0
 
 
 async def sweep_once(
@@ -69,6 +71,8 @@ async def sweep_once(
         report.examined += 1
         async with session_scope(services.session_factory) as session:
             await _sweep_job(session, services, enqueuer, job_id=job_id, lost_after=lost_after, report=report)
+    async with session_scope(services.session_factory) as session:
+        report.webhooks_resent = await webhooks.resend_due(session, enqueuer, lost_after=lost_after)
     if report.resent or report.expired or report.finished:
         log.info(
             "sweep: %d re-sent, %d expired leases taken back, %d jobs finished",
@@ -122,7 +126,7 @@ async def _sweep_job(
     for name in jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages):
         report.resent.append((str(job.id), name))
     if jobs.finalize_if_done(job, stages):
-        await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
+        await jobs.set_asset_status(session, job=job, status=AssetStatus.READY, enqueuer=enqueuer)
         jobs.publish_after_commit(session, services.publisher, EventType.JOB_COMPLETED, job)
         report.finished.append(str(job.id))
 

@@ -32,13 +32,22 @@ from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
 from app.api.trusted_documents import TrustedDocumentsCheck
+from app.api.webhooks.mutations import WebhookMutations
+from app.api.webhooks.queries import WebhookQueries
 from app.core.settings import Settings
 from graphql import GraphQLError
 
 
 @strawberry.type(name="Query", description="Everything a client can read.")
 class Query(
-    AssetQueries, MediaQueries, JobQueries, AuditQueries, SearchQueries, DuplicateQueries, OpsQueries
+    AssetQueries,
+    MediaQueries,
+    JobQueries,
+    AuditQueries,
+    SearchQueries,
+    DuplicateQueries,
+    OpsQueries,
+    WebhookQueries,
 ):
     """Root query type."""
 
@@ -51,7 +60,7 @@ class Query(
 
 
 @strawberry.type(name="Mutation", description="Everything a client can change. Every mutation is audited.")
-class Mutation(AssetMutations, JobMutations):
+class Mutation(AssetMutations, JobMutations, WebhookMutations):
     """Root mutation type."""
 
 

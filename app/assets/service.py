@@ -50,6 +50,7 @@ from app.core.settings import Settings
 from app.jobs import service as jobs
 from app.jobs.models import Job
 from app.jobs.outbox import defer_publish, defer_send
+from app.webhooks import service as webhooks
 
 # The actor (jobs/runtime.py) that re-indexes an asset, or removes it from search once deleted.
 SEARCH_SYNC_ACTOR = "search.sync_asset"
@@ -544,4 +545,11 @@ async def delete_asset(
     # After commit only: a subscriber or indexer acting on the event must find the row deleted.
     defer_publish(session, services.publisher, asset_channel(asset.id), asset_event("asset_deleted", asset))
     _sync_search(session, services.enqueuer, asset)
+    await webhooks.emit(
+        session,
+        services.enqueuer,
+        tenant_id=tenant_id,
+        event_type="asset.deleted",
+        data={"assetId": webhooks.global_id("Asset", asset.id), "status": asset.status.value},
+    )
     return asset

@@ -1,6 +1,7 @@
 """Outbound HTTP that a client cannot turn against the server's own network (SSRF).
 
-Used for every request the service makes to a URL a client chose (URL ingest; webhooks).
+Used for every request the service makes to a URL a client chose (URL ingest: ``fetch``;
+webhook deliveries: ``post``).
 For each hop of a fetch:
 
 - the URL must be http or https, without credentials;
@@ -260,7 +261,50 @@ class _Response:
         await self.client.aclose()
 
 
-async def _send(url: httpx.URL, *, policy: AddressPolicy, network: Network, limits: FetchLimits) -> _Response:
+async def post(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    policy: AddressPolicy,
+    network: Network,
+) -> int:
+    """POST ``body`` to ``url`` under the policy; the status code. Redirects are not followed
+    (a 3xx is returned like any other answer); the response body is not read.
+
+    Raises UrlNotAllowedError (scheme, credentials, refused address) and FetchFailedError (no
+    answer, time out).
+    """
+    target = check_url(url)
+    limits = FetchLimits(max_bytes=0, timeout_s=timeout_s, max_redirects=0)
+    try:
+        async with asyncio.timeout(timeout_s):
+            sent = await _send(
+                target,
+                policy=policy,
+                network=network,
+                limits=limits,
+                method="POST",
+                content=body,
+                headers=headers,
+            )
+            async with sent as response:
+                return response.status_code
+    except TimeoutError as exc:
+        raise FetchFailedError(f"no answer within {timeout_s:g} s", field=["url"]) from exc
+
+
+async def _send(
+    url: httpx.URL,
+    *,
+    policy: AddressPolicy,
+    network: Network,
+    limits: FetchLimits,
+    method: str = "GET",
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> _Response:
     address = await pinned_address(url, policy=policy, resolver=network.resolver)
     target = url.copy_with(host=str(address))
     host_header = url.netloc.decode("ascii")
@@ -273,8 +317,10 @@ async def _send(url: httpx.URL, *, policy: AddressPolicy, network: Network, limi
         timeout=httpx.Timeout(min(limits.timeout_s, 30.0)),
     )
     # identity: sizes are checked on the bytes as sent, with no decompression to inflate them.
-    headers = {"host": host_header, "accept-encoding": "identity"}
-    request = client.build_request("GET", target, headers=headers, extensions=extensions)
+    sent_headers = {**(headers or {}), "host": host_header, "accept-encoding": "identity"}
+    request = client.build_request(
+        method, target, headers=sent_headers, content=content, extensions=extensions
+    )
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
@@ -328,6 +374,7 @@ __all__ = [
     "check_url",
     "fetch",
     "pinned_address",
+    "post",
     "public_url",
     "refusal",
     "system_resolver",

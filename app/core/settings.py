@@ -333,6 +333,20 @@ class Settings(BaseSettings):
             "never exempt a network with metadata services or internal admin endpoints."
         ),
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a webhook receiver may take to answer one delivery attempt."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=40.0,
+        gt=0,
+        description=(
+            "Delay before a failed webhook delivery's first retry; each further retry waits twice as long "
+            "(40 s and 12 attempts: the last one about 23 hours after the first)."
+        ),
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, description="Attempts of a webhook delivery before it is dead-lettered."
+    )
     rate_limit_requests_per_minute: int = Field(
         default=1200,
         ge=0,

@@ -32,6 +32,7 @@ from app.jobs.models import Job, JobStage
 from app.jobs.outbox import defer_publish, defer_send
 from app.jobs.pipeline import PIPELINES, Pipeline
 from app.jobs.progress import job_progress
+from app.webhooks import service as webhooks
 
 # The one actor every stage message goes to; it dispatches on the stage name (jobs/runner/).
 STAGE_ACTOR = "pipeline.run_stage"
@@ -124,7 +125,7 @@ async def create_job(
     enqueue_runnable(session, services.enqueuer, job=job, stages=rows)
     if finalize_if_done(job, rows):
         # Nothing applies (every stage skipped): the job is complete as created.
-        await set_asset_status(session, job=job, status=AssetStatus.READY)
+        await set_asset_status(session, job=job, status=AssetStatus.READY, enqueuer=services.enqueuer)
     return job
 
 
@@ -249,9 +250,23 @@ def mark_cancelled(job: Job, stages: Sequence[JobStage]) -> list[JobStage]:
     return cancelled
 
 
-async def set_asset_status(session: AsyncSession, *, job: Job, status: AssetStatus) -> None:
-    """Set the job's asset status (a deleted asset keeps DELETED)."""
+async def set_asset_status(
+    session: AsyncSession, *, job: Job, status: AssetStatus, enqueuer: Enqueuer | None = None
+) -> None:
+    """Set the job's asset status (a deleted asset keeps DELETED), and record the webhook events
+    of a job that ended (sent after commit through ``enqueuer``; without one, the sweeper sends them)."""
     await asset_stage_repository.set_status(session, asset_id=job.asset_id, status=status)
+    data: dict[str, str | None] = {
+        "jobId": webhooks.global_id("Job", job.id),
+        "assetId": webhooks.global_id("Asset", job.asset_id),
+        "status": job.status.value,
+    }
+    if job.status == JobStatus.SUCCEEDED and status == AssetStatus.READY:
+        for event_type in ("job.succeeded", "asset.ready"):
+            await webhooks.emit(session, enqueuer, tenant_id=job.tenant_id, event_type=event_type, data=data)
+    elif job.status == JobStatus.FAILED and status == AssetStatus.FAILED:
+        data |= {"errorCode": job.error_code, "errorMessage": job.error_message}
+        await webhooks.emit(session, enqueuer, tenant_id=job.tenant_id, event_type="job.failed", data=data)
 
 
 def publish_after_commit(

@@ -93,7 +93,7 @@ async def record_success(
         jobs.refresh_progress(job, stages)
         events.append(job_event(EventType.STAGE_COMPLETED, job, _row(stages, claim)))
         if jobs.finalize_if_done(job, stages):
-            await jobs.set_asset_status(session, job=job, status=AssetStatus.READY)
+            await jobs.set_asset_status(session, job=job, status=AssetStatus.READY, enqueuer=enqueuer)
             events.append(job_event(EventType.JOB_COMPLETED, job))
             return events, dict(job.cost)
         jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages)
@@ -110,8 +110,9 @@ async def record_failure(
     *,
     started: float,
     stage_cost: Mapping[str, Any] | None = None,
+    enqueuer: Enqueuer | None = None,
 ) -> Events:
-    """Fail the stage and its job with ``code``."""
+    """Fail the stage and its job with ``code`` (``enqueuer`` sends the job.failed webhooks)."""
     events: Events = []
     async with session_scope(session_factory) as session:
         job = await repository.lock_job(session, job_id=claim.job.id)
@@ -137,7 +138,7 @@ async def record_failure(
         events.append(job_event(EventType.STAGE_FAILED, job, row))
         if job.status in repository.ACTIVE_JOB_STATUSES:
             jobs.mark_failed(job, stages, stage=row.name, code=code, message=message)
-            await jobs.set_asset_status(session, job=job, status=AssetStatus.FAILED)
+            await jobs.set_asset_status(session, job=job, status=AssetStatus.FAILED, enqueuer=enqueuer)
             events.append(job_event(EventType.JOB_FAILED, job))
     log.warning("stage %s of job %s failed: %s: %s", claim.stage.name, claim.job.id, code, message)
     return events

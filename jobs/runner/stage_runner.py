@@ -300,7 +300,13 @@ class StageRunner:
         stage_cost: Mapping[str, Any] | None = None,
     ) -> None:
         events = await outcomes.record_failure(
-            self.services.session_factory, claim, code, message, started=started, stage_cost=stage_cost
+            self.services.session_factory,
+            claim,
+            code,
+            message,
+            started=started,
+            stage_cost=stage_cost,
+            enqueuer=self.enqueuer,
         )
         await self._publish(events)
 

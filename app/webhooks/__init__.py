@@ -1,0 +1,1 @@
+"""Webhooks: endpoints a tenant's admins register, and the signed deliveries of its events."""
