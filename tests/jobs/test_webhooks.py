@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,17 @@ from tests.fixtures.local_http import LocalServer, Reply, local_http_server
 from tests.jobs.conftest import RuntimeFactory, ingest_video, wait_for, wait_jobs, with_runtime
 
 LOOPBACK_ONLY = ["127.0.0.1/32"]
+DOCS_API = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def _documented_verify() -> Callable[..., bool]:
+    """The receiver's check exactly as docs/api.md ("Webhooks") shows it."""
+    section = DOCS_API.read_text(encoding="utf-8").split("\n## Webhooks\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    verify_fn: Callable[..., bool] = namespace["verify"]
+    return verify_fn
 
 
 @pytest.fixture
@@ -113,6 +124,7 @@ async def test_a_job_completion_reaches_the_receiver_signed_within_2_s(
     ).hexdigest()
     assert hmac.compare_digest(parts["v1"], expected)
     assert abs(int(parts["t"]) - time.time()) < 300
+    assert _documented_verify()(hook.secret, header, seen.body)
     assert verify(hook.secret, header, seen.body, now=time.time())
     assert not verify(hook.secret, header, seen.body + b" ", now=time.time())
     assert not verify(hook.secret, header, seen.body, now=time.time() + 301)  # outside the replay window
