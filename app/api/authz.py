@@ -43,6 +43,8 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "node": READ,
         "systemStatus": READ,
         "auditEvents": ADMIN,
+        "webhooks": ADMIN,
+        "webhookDeliveries": ADMIN,
     },
     "Mutation": {
         "ingestAsset": WRITE,
@@ -52,6 +54,10 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "reprocessAsset": WRITE,
         "cancelJob": WRITE,
         "retryJob": WRITE,
+        "createWebhook": ADMIN,
+        "updateWebhook": ADMIN,
+        "deleteWebhook": ADMIN,
+        "redeliverWebhook": ADMIN,
     },
     "Subscription": {
         "assetEvents": READ,

@@ -40,6 +40,14 @@ from .cancel_job import (
     CancelJobCancelJobWrongIdType,
 )
 from .client import MediaKGClient
+from .create_webhook import (
+    CreateWebhook,
+    CreateWebhookCreateWebhookCreateWebhookSuccess,
+    CreateWebhookCreateWebhookCreateWebhookSuccessWebhook,
+    CreateWebhookCreateWebhookForbidden,
+    CreateWebhookCreateWebhookInvalidInput,
+    CreateWebhookCreateWebhookUrlNotAllowed,
+)
 from .delete_asset import (
     DeleteAsset,
     DeleteAssetDeleteAssetDeleteAssetSuccess,
@@ -80,6 +88,7 @@ from .enums import (
     SimilarityKind,
     StageStatus,
     UserErrorCode,
+    WebhookDeliveryStatus,
 )
 from .exceptions import (
     GraphQLClientError,
@@ -132,6 +141,7 @@ from .input_types import (
     AssetFilter,
     AssetOrder,
     CancelJobInput,
+    CreateWebhookInput,
     DeleteAssetInput,
     DetectionFilter,
     DuplicateFilter,
@@ -144,6 +154,7 @@ from .input_types import (
     SearchInput,
     SimilarityFilter,
     UpdateAssetInput,
+    UpdateWebhookInput,
 )
 from .job_cost import (
     JobCost,
@@ -165,6 +176,15 @@ from .job_monitor import (
     JobMonitorJobsPageInfo,
 )
 from .job_progress import JobProgress, JobProgressJobProgress
+from .redeliver_webhook import (
+    RedeliverWebhook,
+    RedeliverWebhookRedeliverWebhookForbidden,
+    RedeliverWebhookRedeliverWebhookMalformedId,
+    RedeliverWebhookRedeliverWebhookNotFound,
+    RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccess,
+    RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccessDelivery,
+    RedeliverWebhookRedeliverWebhookWrongIdType,
+)
 from .reprocess_asset import (
     ReprocessAsset,
     ReprocessAssetReprocessAssetBackpressure,
@@ -261,6 +281,21 @@ from .update_asset import (
     UpdateAssetUpdateAssetUpdateAssetSuccessAsset,
     UpdateAssetUpdateAssetWrongIdType,
 )
+from .webhook_deliveries import (
+    WebhookDeliveries,
+    WebhookDeliveriesWebhookDeliveries,
+    WebhookDeliveriesWebhookDeliveriesEdges,
+    WebhookDeliveriesWebhookDeliveriesEdgesNode,
+    WebhookDeliveriesWebhookDeliveriesEdgesNodeAttempts,
+    WebhookDeliveriesWebhookDeliveriesPageInfo,
+)
+from .webhooks import (
+    Webhooks,
+    WebhooksWebhooks,
+    WebhooksWebhooksEdges,
+    WebhooksWebhooksEdgesNode,
+    WebhooksWebhooksPageInfo,
+)
 
 __all__ = [
     "AssetEventKind",
@@ -304,6 +339,13 @@ __all__ = [
     "CancelJobCancelJobNotFound",
     "CancelJobCancelJobWrongIdType",
     "CancelJobInput",
+    "CreateWebhook",
+    "CreateWebhookCreateWebhookCreateWebhookSuccess",
+    "CreateWebhookCreateWebhookCreateWebhookSuccessWebhook",
+    "CreateWebhookCreateWebhookForbidden",
+    "CreateWebhookCreateWebhookInvalidInput",
+    "CreateWebhookCreateWebhookUrlNotAllowed",
+    "CreateWebhookInput",
     "DeleteAsset",
     "DeleteAssetDeleteAssetDeleteAssetSuccess",
     "DeleteAssetDeleteAssetForbidden",
@@ -392,6 +434,13 @@ __all__ = [
     "MediaKGClient",
     "OrderDirection",
     "PipelineStage",
+    "RedeliverWebhook",
+    "RedeliverWebhookRedeliverWebhookForbidden",
+    "RedeliverWebhookRedeliverWebhookMalformedId",
+    "RedeliverWebhookRedeliverWebhookNotFound",
+    "RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccess",
+    "RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccessDelivery",
+    "RedeliverWebhookRedeliverWebhookWrongIdType",
     "ReprocessAsset",
     "ReprocessAssetInput",
     "ReprocessAssetReprocessAssetBackpressure",
@@ -484,6 +533,19 @@ __all__ = [
     "UpdateAssetUpdateAssetUpdateAssetSuccess",
     "UpdateAssetUpdateAssetUpdateAssetSuccessAsset",
     "UpdateAssetUpdateAssetWrongIdType",
+    "UpdateWebhookInput",
     "Upload",
     "UserErrorCode",
+    "WebhookDeliveries",
+    "WebhookDeliveriesWebhookDeliveries",
+    "WebhookDeliveriesWebhookDeliveriesEdges",
+    "WebhookDeliveriesWebhookDeliveriesEdgesNode",
+    "WebhookDeliveriesWebhookDeliveriesEdgesNodeAttempts",
+    "WebhookDeliveriesWebhookDeliveriesPageInfo",
+    "WebhookDeliveryStatus",
+    "Webhooks",
+    "WebhooksWebhooks",
+    "WebhooksWebhooksEdges",
+    "WebhooksWebhooksEdgesNode",
+    "WebhooksWebhooksPageInfo",
 ]

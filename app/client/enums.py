@@ -156,3 +156,9 @@ class UserErrorCode(str, Enum):
     FETCH_FAILED = "FETCH_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
     FORBIDDEN = "FORBIDDEN"
+
+
+class WebhookDeliveryStatus(str, Enum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    DEAD = "DEAD"

@@ -58,6 +58,17 @@ class CancelJobInput(BaseModel):
     "The job to cancel."
 
 
+class CreateWebhookInput(BaseModel):
+    """An endpoint to register."""
+
+    url: str
+    "http(s) URL on a public address (same rules as URL ingest)."
+    events: list[str]
+    "Event types to receive: job.succeeded, job.failed, asset.ready, asset.deleted."
+    secret: Optional[str] = None
+    "The signing secret (16-200 characters); omitted: one is generated."
+
+
 class DeleteAssetInput(BaseModel):
     """The asset to delete."""
 
@@ -198,6 +209,19 @@ class UpdateAssetInput(BaseModel):
     "New tags (replace the old ones)."
     metadata: Optional[Any] = None
     "New metadata (replaces the old object)."
+
+
+class UpdateWebhookInput(BaseModel):
+    """What to change of an endpoint (omitted: kept)."""
+
+    id: str
+    "The endpoint."
+    url: Optional[str] = None
+    "A new URL (checked like at creation)."
+    events: Optional[list[str]] = None
+    "New event types."
+    active: Optional[bool] = None
+    "false: pause deliveries."
 
 
 IngestAssetInput.model_rebuild()

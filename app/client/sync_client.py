@@ -5,6 +5,7 @@ from .asset_page import AssetPage
 from .base_client import BaseClient
 from .base_model import UNSET, UnsetType, Upload
 from .cancel_job import CancelJob
+from .create_webhook import CreateWebhook
 from .delete_asset import DeleteAsset
 from .duplicates import Duplicates
 from .enums import JobStatus, PipelineStage, SearchFacetField, SearchScope
@@ -23,6 +24,7 @@ from .input_types import (
 )
 from .job_cost import JobCost
 from .job_monitor import JobMonitor
+from .redeliver_webhook import RedeliverWebhook
 from .reprocess_asset import ReprocessAsset
 from .retry_job import RetryJob
 from .scene_browser import SceneBrowser
@@ -32,6 +34,8 @@ from .search_facets import SearchFacets
 from .system_status import SystemStatus
 from .transcript_search import TranscriptSearch
 from .update_asset import UpdateAsset
+from .webhook_deliveries import WebhookDeliveries
+from .webhooks import Webhooks
 
 
 def gql(q: str) -> str:
@@ -172,6 +176,41 @@ class MediaKGSyncClient(BaseClient):
         )
         data = self.get_data(response)
         return CancelJob.model_validate(data)
+
+    def create_webhook(
+        self,
+        url: str,
+        events: list[str],
+        secret: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> CreateWebhook:
+        query = gql("""
+            mutation CreateWebhook($url: String!, $events: [String!]!, $secret: String) {
+              createWebhook(input: {url: $url, events: $events, secret: $secret}) {
+                __typename
+                ... on CreateWebhookSuccess {
+                  secret
+                  webhook {
+                    id
+                    url
+                    events
+                    active
+                  }
+                }
+                ... on UserError {
+                  message
+                  code
+                  field
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"url": url, "events": events, "secret": secret}
+        response = self.execute(
+            query=query, operation_name="CreateWebhook", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return CreateWebhook.model_validate(data)
 
     def delete_asset(self, id: str, **kwargs: Any) -> DeleteAsset:
         query = gql("""
@@ -451,6 +490,36 @@ class MediaKGSyncClient(BaseClient):
         )
         data = self.get_data(response)
         return JobMonitor.model_validate(data)
+
+    def redeliver_webhook(self, id: str, **kwargs: Any) -> RedeliverWebhook:
+        query = gql("""
+            mutation RedeliverWebhook($id: ID!) {
+              redeliverWebhook(id: $id) {
+                __typename
+                ... on RedeliverWebhookSuccess {
+                  delivery {
+                    id
+                    status
+                    attemptCount
+                  }
+                }
+                ... on UserError {
+                  message
+                  code
+                  field
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = self.execute(
+            query=query,
+            operation_name="RedeliverWebhook",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RedeliverWebhook.model_validate(data)
 
     def reprocess_asset(
         self,
@@ -852,3 +921,83 @@ class MediaKGSyncClient(BaseClient):
         )
         data = self.get_data(response)
         return UpdateAsset.model_validate(data)
+
+    def webhook_deliveries(
+        self,
+        first: int,
+        webhook_id: Union[Optional[str], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> WebhookDeliveries:
+        query = gql("""
+            query WebhookDeliveries($webhookId: ID, $first: Int!, $after: String) {
+              webhookDeliveries(webhookId: $webhookId, first: $first, after: $after) {
+                edges {
+                  node {
+                    id
+                    eventId
+                    webhookId
+                    eventType
+                    status
+                    attemptCount
+                    lastStatusCode
+                    nextAttemptAt
+                    deliveredAt
+                    attempts {
+                      number
+                      statusCode
+                      error
+                      durationMs
+                      startedAt
+                    }
+                  }
+                }
+                pageInfo {
+                  hasNextPage
+                  endCursor
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "webhookId": webhook_id,
+            "first": first,
+            "after": after,
+        }
+        response = self.execute(
+            query=query,
+            operation_name="WebhookDeliveries",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return WebhookDeliveries.model_validate(data)
+
+    def webhooks(
+        self, first: int, after: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
+    ) -> Webhooks:
+        query = gql("""
+            query Webhooks($first: Int!, $after: String) {
+              webhooks(first: $first, after: $after) {
+                edges {
+                  node {
+                    id
+                    url
+                    events
+                    active
+                    createdAt
+                  }
+                }
+                pageInfo {
+                  hasNextPage
+                  endCursor
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"first": first, "after": after}
+        response = self.execute(
+            query=query, operation_name="Webhooks", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Webhooks.model_validate(data)

@@ -13,6 +13,7 @@ below) fails ``test_every_root_field_has_a_rule_and_a_probe``.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.core.container import Services
 from app.core.db import utcnow
 from app.jobs.models import JobStage
 from app.tenancy.models import Scope, Tenant
+from app.webhooks.models import Webhook, WebhookDelivery
 from tests.api.conftest import BASE_URL
 from tests.api.graph import Graph, build_graph, gid
 from tests.fixtures.keys import ALL_SCOPES, auth, issue_key
@@ -73,6 +75,9 @@ def _note(_graph: Graph, media: Path) -> dict[str, Any]:
 
 
 RESULT = "{ __typename ... on UserError { code } }"
+# Tenant A's webhook endpoint and one delivery of it (rows of the world, fixed ids).
+WEBHOOK_ID = uuid.UUID(int=0xB00C)
+DELIVERY_ID = uuid.UUID(int=0xD0C)
 PROBES: dict[str, dict[str, Probe]] = {
     "Query": {
         "asset": Probe(
@@ -94,6 +99,14 @@ PROBES: dict[str, dict[str, Probe]] = {
         "jobs": Probe("{ jobs(first: 5) { edges { node { id } } } }", lambda g, _: {}, _edges("jobs")),
         "auditEvents": Probe(
             "{ auditEvents(first: 5) { edges { node { id } } } }", lambda g, _: {}, _edges("auditEvents")
+        ),
+        "webhooks": Probe(
+            "{ webhooks(first: 5) { edges { node { id } } } }", lambda g, _: {}, _edges("webhooks")
+        ),
+        "webhookDeliveries": Probe(
+            "{ webhookDeliveries(first: 5) { edges { node { id } } } }",
+            lambda g, _: {},
+            _edges("webhookDeliveries"),
         ),
         "search": Probe('{ search(query: {text: "harbour"}, first: 5) { totalCount } }', lambda g, _: {}),
         "facets": Probe("{ facets { field values { value count } } }", lambda g, _: {}),
@@ -142,6 +155,26 @@ PROBES: dict[str, dict[str, Probe]] = {
             lambda g, _: {"input": {"id": gid("Job", g.jobs["poster"].id)}},
             _typename_not_found("retryJob"),
         ),
+        # Loopback without the allowance: refused (UrlNotAllowed) before any connection.
+        "createWebhook": Probe(
+            f"mutation($input: CreateWebhookInput!) {{ createWebhook(input: $input) {RESULT} }}",
+            lambda g, _: {"input": {"url": "http://127.0.0.1:9/hook", "events": ["job.failed"]}},
+        ),
+        "updateWebhook": Probe(
+            f"mutation($input: UpdateWebhookInput!) {{ updateWebhook(input: $input) {RESULT} }}",
+            lambda g, _: {"input": {"id": gid("Webhook", WEBHOOK_ID), "active": False}},
+            _typename_not_found("updateWebhook"),
+        ),
+        "deleteWebhook": Probe(
+            f"mutation($id: ID!) {{ deleteWebhook(id: $id) {RESULT} }}",
+            lambda g, _: {"id": gid("Webhook", WEBHOOK_ID)},
+            _typename_not_found("deleteWebhook"),
+        ),
+        "redeliverWebhook": Probe(
+            f"mutation($id: ID!) {{ redeliverWebhook(id: $id) {RESULT} }}",
+            lambda g, _: {"id": gid("WebhookDelivery", DELIVERY_ID)},
+            _typename_not_found("redeliverWebhook"),
+        ),
     },
     "Subscription": {
         "jobProgress": Probe(
@@ -184,8 +217,11 @@ def test_every_root_field_has_a_rule_and_a_probe() -> None:
 
 
 def test_the_rules_are_the_documented_policy() -> None:
-    # docs/security.md: write for every mutation, admin for the audit trail, read for the rest.
-    admin = {("Query", "auditEvents")}
+    # docs/security.md: write for every mutation, admin for the audit trail and webhooks, read
+    # for the rest.
+    admin = {("Query", "auditEvents"), ("Query", "webhooks"), ("Query", "webhookDeliveries")} | {
+        ("Mutation", name) for name in ("createWebhook", "updateWebhook", "deleteWebhook", "redeliverWebhook")
+    }
     for root, rules in ROOT_RULES.items():
         for name, scope in rules.items():
             wanted = (
@@ -210,6 +246,17 @@ class World:
 async def world(services: Services, tenant: Tenant, media_root: Path) -> World:
     graph = await build_graph(services.session_factory, tenant.id, services.blobs)
     factory = services.session_factory
+    async with factory() as session:
+        session.add(
+            Webhook(id=WEBHOOK_ID, tenant_id=tenant.id, url="http://198.51.100.7/hook", secret="s" * 20)
+        )
+        await session.flush()
+        session.add(
+            WebhookDelivery(
+                id=DELIVERY_ID, tenant_id=tenant.id, webhook_id=WEBHOOK_ID, event_type="job.failed"
+            )
+        )
+        await session.commit()
     keys: dict[str, str | None] = {
         "none": None,
         "revoked": await issue_key(factory, tenant="default", name="revoked", revoked_at=utcnow()),

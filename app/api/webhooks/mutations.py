@@ -8,6 +8,7 @@ import strawberry
 
 from app.api.context import Info
 from app.api.errors import (
+    ForbiddenErrorType,
     InvalidInputErrorType,
     MalformedIdErrorType,
     NotFoundErrorType,
@@ -61,7 +62,7 @@ class CreateWebhookSuccess:
 
 
 CreateWebhookResult = Annotated[
-    CreateWebhookSuccess | InvalidInputErrorType | UrlNotAllowedErrorType,
+    CreateWebhookSuccess | InvalidInputErrorType | UrlNotAllowedErrorType | ForbiddenErrorType,
     strawberry.union("CreateWebhookResult", description="The endpoint, or why it was refused."),
 ]
 
@@ -89,7 +90,8 @@ UpdateWebhookResult = Annotated[
     | UrlNotAllowedErrorType
     | MalformedIdErrorType
     | WrongIdTypeErrorType
-    | NotFoundErrorType,
+    | NotFoundErrorType
+    | ForbiddenErrorType,
     strawberry.union("UpdateWebhookResult", description="The endpoint, or why it was not changed."),
 ]
 
@@ -102,7 +104,11 @@ class DeleteWebhookSuccess:
 
 
 DeleteWebhookResult = Annotated[
-    DeleteWebhookSuccess | MalformedIdErrorType | WrongIdTypeErrorType | NotFoundErrorType,
+    DeleteWebhookSuccess
+    | MalformedIdErrorType
+    | WrongIdTypeErrorType
+    | NotFoundErrorType
+    | ForbiddenErrorType,
     strawberry.union("DeleteWebhookResult", description="The removal, or why it failed."),
 ]
 
@@ -115,7 +121,11 @@ class RedeliverWebhookSuccess:
 
 
 RedeliverWebhookResult = Annotated[
-    RedeliverWebhookSuccess | MalformedIdErrorType | WrongIdTypeErrorType | NotFoundErrorType,
+    RedeliverWebhookSuccess
+    | MalformedIdErrorType
+    | WrongIdTypeErrorType
+    | NotFoundErrorType
+    | ForbiddenErrorType,
     strawberry.union("RedeliverWebhookResult", description="The queued delivery, or why not."),
 ]
 
