@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.core.container import Services
 from app.core.db import DatabaseUnavailableError
 from app.core.errors import DomainError
 from app.core.settings import get_settings
@@ -144,51 +146,63 @@ def ingest(
 
 
 async def _ingest(paths: list[Path], *, tags: list[str], queue: str) -> int:
-    from app.assets.service import ingest_path
+    from app.entrypoints.job_system import sender
 
     settings = get_settings()
     services = build_services(settings)
-    failures = 0
     try:
         try:
             tenant_id = await prepare(services)
         except DatabaseUnavailableError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("ingesting", total=len(paths))
-            for path in paths:
-                try:
-                    async with services.session_factory() as session:
-                        result = await ingest_path(
-                            session,
-                            services=services,
-                            tenant_id=tenant_id,
-                            path=path,
-                            actor="cli",
-                            tags=tags,
-                            queue=queue,
-                        )
-                        await session.commit()
-                except DomainError as exc:
-                    failures += 1
-                    reason = exc.message.removeprefix(f"{path}: ")
-                    progress.console.print(
-                        f"[red]✗[/] {path}: {reason} ({exc.code})", highlight=False, soft_wrap=True
-                    )
-                else:
-                    state = "registered" if result.created else "already registered"
-                    job = f" job {result.job.id}" if result.job is not None else ""
-                    progress.console.print(
-                        f"[green]✓[/] {path}: {state} asset {result.asset.id} ({result.asset.kind}){job}",
-                        highlight=False,
-                        soft_wrap=True,
-                    )
-                progress.advance(task)
+        with sender(settings) as enqueuer:
+            services.enqueuer = enqueuer
+            failures = await _ingest_each(services, tenant_id, paths, tags=tags, queue=queue)
     finally:
         await services.aclose()
     return 1 if failures else 0
+
+
+async def _ingest_each(
+    services: Services, tenant_id: uuid.UUID, paths: list[Path], *, tags: list[str], queue: str
+) -> int:
+    """Register each path in its own transaction (jobs sent after each commit); the failures."""
+    from app.assets.service import ingest_path
+
+    failures = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("ingesting", total=len(paths))
+        for path in paths:
+            try:
+                async with services.session_factory() as session:
+                    result = await ingest_path(
+                        session,
+                        services=services,
+                        tenant_id=tenant_id,
+                        path=path,
+                        actor="cli",
+                        tags=tags,
+                        queue=queue,
+                    )
+                    await session.commit()
+            except DomainError as exc:
+                failures += 1
+                reason = exc.message.removeprefix(f"{path}: ")
+                progress.console.print(
+                    f"[red]✗[/] {path}: {reason} ({exc.code})", highlight=False, soft_wrap=True
+                )
+            else:
+                state = "registered" if result.created else "already registered"
+                job = f" job {result.job.id}" if result.job is not None else ""
+                progress.console.print(
+                    f"[green]✓[/] {path}: {state} asset {result.asset.id} ({result.asset.kind}){job}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            progress.advance(task)
+    return failures
 
 
 @db_cli.command("upgrade")

@@ -4,12 +4,14 @@ with the composition root's functions, handed to it as a ``RuntimeWiring``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from app.core.container import Services
+from app.core.container import Enqueuer, Services
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services, start_inference, start_triton_scraper
+from jobs.broker import DramatiqEnqueuer, build_broker, close_broker
 from jobs.runtime import JobRuntime, RuntimeWiring
 
 WIRING = RuntimeWiring(
@@ -41,3 +43,18 @@ async def start_hook(services: Services) -> Callable[[], Awaitable[None]]:
         await asyncio.to_thread(runtime.stop, 10.0)
 
     return stop
+
+
+@contextmanager
+def sender(settings: Settings) -> Iterator[Enqueuer | None]:
+    """The enqueuer of a process that only sends (``mediakg ingest``): on an external broker,
+    its jobs go out after commit like the API's (app/jobs/outbox.py) instead of waiting for a
+    sweeper; None on memory://, whose queue lives inside ``mediakg serve`` (its sweeper sends)."""
+    if settings.broker_url.startswith("memory://"):
+        yield None
+        return
+    broker = build_broker(settings, time_limit_s=settings.stage_time_limit_seconds)
+    try:
+        yield DramatiqEnqueuer(broker)
+    finally:
+        close_broker(broker)

@@ -37,6 +37,7 @@ from tests.jobs.conftest import (
     wait_jobs,
     with_runtime,
 )
+from tests.jobs.media import make_video
 
 pytestmark = pytest.mark.redis
 
@@ -492,3 +493,47 @@ async def test_graceful_stop_leaves_no_dramatiq_heartbeat(
         assert not client.exists(key)
     finally:
         client.close()
+
+
+async def test_cli_ingest_sends_its_job_after_commit(
+    services: Services,
+    redis_settings: Settings,
+    tenant: Tenant,
+    media_root: Path,
+    start_runtime: RuntimeFactory,
+    test_registry: StageRegistry,
+) -> None:
+    """`mediakg ingest` on an external broker sends its job after commit, like the API: a
+    worker runs it with no sweeper to re-send it (it used to wait for one)."""
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import select
+
+    path = make_video(media_root / "cli.mp4", shade=3)
+    env = {
+        **os.environ,
+        "MEDIAKG_DATA_DIR": str(redis_settings.data_dir),
+        "MEDIAKG_DATABASE_URL": redis_settings.database_url,
+        "MEDIAKG_AUTO_MIGRATE": "false",
+        "MEDIAKG_BROKER_URL": redis_settings.broker_url,
+        "MEDIAKG_REDIS_KEY_PREFIX": redis_settings.redis_key_prefix,
+        "MEDIAKG_ALLOWED_ROOTS": str(media_root),
+        "MEDIAKG_DEFAULT_TENANT": redis_settings.default_tenant,
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.entrypoints.cli", "ingest", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    async with services.session_factory() as session:
+        job_ids = list((await session.scalars(select(Job.id))).all())
+    assert len(job_ids) == 1
+    start_runtime(redis_settings, registry=test_registry, host_services=services, sweeper=False)
+    await wait_jobs(services.session_factory, job_ids, within=60)
+    assert await count(services.session_factory, Job, Job.status == JobStatus.SUCCEEDED) == 1
