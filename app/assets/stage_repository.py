@@ -40,14 +40,15 @@ async def set_media_facts(
     )
 
 
-async def set_language(session: AsyncSession, *, asset_id: uuid.UUID, language: str) -> None:
-    """Record the language the asset's speech is in."""
-    await session.execute(
-        update(Asset)
-        .where(Asset.id == asset_id)
-        .values(language=language)
-        .execution_options(synchronize_session=False)
-    )
+async def set_language(
+    session: AsyncSession, *, asset_id: uuid.UUID, language: str, unless_set: bool = False
+) -> None:
+    """Record the main language of the asset's speech or text; with ``unless_set``, only when
+    none is recorded yet (on-screen text yields to speech, whichever stage ran first)."""
+    stmt = update(Asset).where(Asset.id == asset_id)
+    if unless_set:
+        stmt = stmt.where(Asset.language.is_(None))
+    await session.execute(stmt.values(language=language).execution_options(synchronize_session=False))
 
 
 async def set_status(session: AsyncSession, *, asset_id: uuid.UUID, status: AssetStatus) -> None:

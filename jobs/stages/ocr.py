@@ -11,6 +11,9 @@ on screen). The merged detection belongs to the FIRST scene that shows the text,
 scene's start as its time, the reading of its most confident occurrence and the highest
 confidence; a scene without a keyframe breaks the run. (How long the text stays on screen is
 not stored: Detection has no end time.)
+
+The asset's language is identified from the lines read (``inference.language``) when no
+stage recorded one before: speech decides for a video, the text for a picture.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets import stage_repository
 from app.core.enums import DetectionKind
 from app.jobs.pipeline import StageName
 from app.media.service import replace_detections
+from inference.language import detect_language
 from inference.registry import ModelRef
 from inference.types import OcrResult
 from jobs.registry import StageContext, StageOutput, StageRegistry
@@ -174,6 +179,7 @@ async def run_ocr(ctx: StageContext) -> StageOutput:
             model = used or model
         await ctx.report_progress(min(len(scenes), start + CONCURRENCY) / len(scenes))
     rows = detection_rows(merge_runs(found))
+    language = await ctx.run_sync(detect_language, "\n".join(str(row["label"]) for row in rows))
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
     async def write(session: AsyncSession) -> None:
@@ -186,6 +192,12 @@ async def run_ocr(ctx: StageContext) -> StageOutput:
             model_version=model.version,
             detections=rows,
         )
+        if language is not None:
+            # Speech (the transcribe stage) decides for a video; the picture's text only
+            # when nothing was said.
+            await stage_repository.set_language(
+                session, asset_id=asset_id, language=language, unless_set=True
+            )
 
     return StageOutput(write=write, model_versions={model.name: model.version})
 

@@ -8,7 +8,8 @@ characters overlapping by ~150, each a TranscriptSegment row with ``scene_id`` N
 Where a chunk is: a text asset has no timeline, so a chunk's ``start_s``/``end_s`` hold its
 CHARACTER offsets [start, end) into the extracted text. That keeps chunks in document order
 wherever segments are ordered by start (the API, search), and lets a reader scroll to the
-passage; ``words`` is empty.
+passage; ``words`` is empty. The asset's language is identified from the extracted text
+(``inference.language``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets import stage_repository
 from app.jobs.errors import PermanentStageError
 from app.jobs.pipeline import StageName
 from app.media.probe import TEXT_ENCODING
 from app.media.service import replace_segments
+from inference.language import detect_language
 from inference.text import DEFAULT_CHUNK_CHARS, DEFAULT_OVERLAP_CHARS, chunk_text, extract_text
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import permanent_errors
@@ -71,6 +74,7 @@ async def run_text(ctx: StageContext) -> StageOutput:
             ) from exc
     await ctx.report_progress(0.7)
     rows = await ctx.run_sync(chunk_rows, text)
+    language = await ctx.run_sync(detect_language, text)
     await ctx.report_progress(1.0)
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
@@ -83,6 +87,8 @@ async def run_text(ctx: StageContext) -> StageOutput:
             model_version=TEXT_MODEL_VERSION,
             segments=rows,
         )
+        if language is not None:
+            await stage_repository.set_language(session, asset_id=asset_id, language=language)
 
     return StageOutput(write=write, model_versions={TEXT_MODEL: TEXT_MODEL_VERSION})
 

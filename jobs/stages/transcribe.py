@@ -2,7 +2,8 @@
 
 Writes one TranscriptSegment per recognised segment: text, language, confidence (the mean
 probability of its words), words with start/end/probability in seconds from the asset start,
-and the scene it overlaps most. The asset's language is set from the transcript. A video
+and the scene it overlaps most. The asset's language is set from the transcript (identified
+from its words by ``inference.language``, else the speech model's own guess). A video
 without an audio track gets no segments (and no error): silence is a valid answer.
 
 Long tracks are transcribed in windows of at most ``WINDOW_SECONDS`` cut inside pauses, so
@@ -26,6 +27,7 @@ from app.jobs.pipeline import StageName
 from app.media.service import replace_segments
 from inference import media
 from inference.errors import NoAudioStreamError
+from inference.language import detect_language
 from inference.registry import SAMPLE_RATE, ModelRef
 from inference.types import Transcript
 from jobs.registry import StageContext, StageOutput, StageRegistry
@@ -125,7 +127,11 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             model = transcript.model
             transcripts.append((a / SAMPLE_RATE, transcript))
             await ctx.report_progress(0.05 + 0.95 * (index + 1) / len(windows))
-    rows, language = segment_rows(transcripts, scenes)
+    rows, spoken = segment_rows(transcripts, scenes)
+    # What the words are written in beats the speech model's own guess: an English-only
+    # Whisper reports "en" for every track.
+    written = await ctx.run_sync(detect_language, " ".join(str(row["text"]) for row in rows))
+    language = written or spoken
     await ctx.report_progress(1.0)
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
