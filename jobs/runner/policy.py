@@ -54,4 +54,8 @@ def failure_of(exc: Exception) -> tuple[str, str]:
     """(error code, message) a transient failure is recorded with."""
     if isinstance(exc, StageFailure):
         return exc.code, exc.message
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        # The message reaches API clients (Job.errorMessage): the file name would show the
+        # server's directories.
+        return TRANSIENT_ERROR, f"{type(exc).__name__}: {exc.strerror}"
     return TRANSIENT_ERROR, f"{type(exc).__name__}: {exc}"
