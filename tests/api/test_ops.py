@@ -22,6 +22,7 @@ from app.core.telemetry import metrics as telemetry_metrics
 from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
+from inference.router import InferenceConfig
 from jobs.registry import StageRegistry
 from jobs.runtime import JobRuntime
 from tests.api.conftest import GraphQLClient, operation
@@ -178,6 +179,35 @@ async def test_an_open_breaker_makes_inference_unhealthy(
         "name": "inference",
         "healthy": False,
         "detail": f"breaker open: triton@{worker} (calls fall back to local)",
+    }
+
+
+async def test_the_api_process_reports_its_own_breaker(
+    gql: GraphQLClient, services: Services, settings: Settings
+) -> None:
+    """The API's router embeds search queries: its breaker is listed (as the API process) and
+    an open one makes inference unhealthy, with no worker alive to report anything."""
+    from app.api.ops.status import API_PROCESS
+    from inference.factory import build_router
+    from inference.triton.launcher import free_port
+
+    triton_settings = settings.model_copy(
+        update={"inference_url": f"grpc://127.0.0.1:{free_port()}", "triton_startup_timeout_seconds": 0.5}
+    )
+    router = build_router(InferenceConfig(), triton_settings)
+    await router.start()
+    services.inference = router
+    try:
+        status = _status(await gql(operation("SystemStatus")))
+    finally:
+        services.inference = None
+        await router.aclose()
+    assert API_PROCESS.startswith("api:")
+    assert status["breakers"] == [{"worker": API_PROCESS, "backend": "triton", "state": "OPEN"}]
+    assert status["backends"][3] == {
+        "name": "inference",
+        "healthy": False,
+        "detail": f"breaker open: triton@{API_PROCESS} (calls fall back to local)",
     }
 
 

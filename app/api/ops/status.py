@@ -11,7 +11,9 @@ Sources, and why each:
   this moment, and Dramatiq's own heartbeats also count every API process that merely
   enqueued. On ``memory://`` the workers are this process's threads;
 - backends: database (``SELECT 1``), broker (``PING``), search (the backend's ``health()``),
-  inference (unhealthy while any live worker reports an open breaker).
+  inference (unhealthy while any live worker, or this API process, reports an open breaker);
+- breakers: the live workers', and this process's own (its router embeds search queries),
+  listed as worker ``api:<host>:<pid>``.
 
 Details name the failure's class, never its message: messages can carry hosts and URLs, and
 until API keys land every caller may read this view.
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +36,8 @@ from app.core.telemetry import QueueStat
 
 log = logging.getLogger(__name__)
 
+# The breakers list names this API process so: its own breaker guards query embeddings.
+API_PROCESS = f"api:{socket.gethostname()}:{os.getpid()}"
 # A status page must answer while a backend hangs: each check gets this long.
 CHECK_TIMEOUT_S = 5.0
 
@@ -152,7 +158,7 @@ async def _search(backend: Any) -> BackendReport:
 
 
 def _inference(workers: tuple[WorkerReport, ...], breakers: tuple[BreakerReport, ...]) -> BackendReport:
-    if not workers:
+    if not workers and not breakers:
         return BackendReport("inference", None, "no live worker to report it")
     open_ = [b for b in breakers if b.state == "open"]
     if open_:
@@ -193,6 +199,18 @@ def _models(workers: tuple[WorkerReport, ...]) -> tuple[ModelReport, ...]:
     return tuple(reports)
 
 
+def _own_breakers(services: Services, runtime_services: Services | None) -> tuple[BreakerReport, ...]:
+    """The breaker of this API process's own router (query embeddings), as worker
+    ``API_PROCESS``; none when that router is the embedded workers' (reported with them)."""
+    router = services.inference
+    if router is None or (runtime_services is not None and runtime_services.inference is router):
+        return ()
+    breaker = getattr(router, "breaker", None)  # only a Triton-first router has one
+    if breaker is None:
+        return ()
+    return (BreakerReport(worker=API_PROCESS, backend=str(breaker.name), state=str(breaker.state)),)
+
+
 async def collect_status(services: Services) -> SystemStatus:
     """The status of the deployment as this process sees it (checks run concurrently)."""
     runtime: JobSystemView | None = services.extras.get("jobs")
@@ -214,7 +232,7 @@ async def collect_status(services: Services) -> SystemStatus:
         BreakerReport(worker=w.id, backend=backend, state=state)
         for w in workers
         for backend, state in sorted(w.breakers.items())
-    )
+    ) + _own_breakers(services, runtime_services)
     return SystemStatus(
         checked_at=utcnow(),
         queues=tuple(sorted(queues, key=lambda q: q.queue)),

@@ -93,7 +93,12 @@ class BreakerStatusType:
 
     report: strawberry.Private[BreakerReport]
 
-    @field(description="Worker that holds the breaker.")
+    @field(
+        description=(
+            "Worker that holds the breaker; api:<host>:<pid> for the API process answering "
+            "(its model embeds search queries)."
+        )
+    )
     def worker(self) -> str:
         return self.report.worker
 
@@ -155,6 +160,6 @@ class SystemStatusType:
     def backends(self) -> list[BackendHealthType]:
         return [BackendHealthType(report=b) for b in self.status.backends]
 
-    @field(description="Circuit breakers of the live workers' model backends.")
+    @field(description="Circuit breakers of the live workers' model backends, and of this API process's.")
     def breakers(self) -> list[BreakerStatusType]:
         return [BreakerStatusType(report=b) for b in self.status.breakers]
