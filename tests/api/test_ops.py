@@ -189,12 +189,14 @@ async def test_the_api_process_reports_its_own_breaker(
     an open one makes inference unhealthy, with no worker alive to report anything."""
     from app.api.ops.status import API_PROCESS
     from inference.factory import build_router
+    from inference.fallback import ResilientRouter
     from inference.triton.launcher import free_port
 
     triton_settings = settings.model_copy(
         update={"inference_url": f"grpc://127.0.0.1:{free_port()}", "triton_startup_timeout_seconds": 0.5}
     )
     router = build_router(InferenceConfig(), triton_settings)
+    assert isinstance(router, ResilientRouter)
     await router.start()
     services.inference = router
     try:
