@@ -26,6 +26,7 @@ from app.api.media.loaders import MediaLoaders
 from app.core.container import Services
 from app.core.db import session_scope, utcnow
 from app.core.settings import Settings
+from app.core.signing import UrlSigner
 from app.tenancy.models import Scope
 from app.tenancy.service import UnauthenticatedError, VerifiedKey, ensure_tenant, verify_key
 
@@ -179,6 +180,8 @@ class Context:
     caller: Caller
     loaders: Loaders
     request_id: str
+    # Signs the blob URLs the API hands out (app/api/urls.py).
+    url_signer: UrlSigner
     # Set by strawberry's WebSocket handlers (graphql-transport-ws connection_init payload):
     # the caller is resolved from its Authorization entry (app/api/auth.py).
     connection_params: dict[str, Any] | None = field(default=None)

@@ -29,17 +29,18 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SU
 from app.api.auth import NOBODY, AuthenticatingTransportWSHandler, unauthenticated_response
 from app.api.authz import BLOB_SCOPE, forbidden_message
 from app.api.body_limit import BodyLimitMiddleware
-from app.api.context import CallerResolver, Context, Loaders
+from app.api.context import Caller, CallerResolver, Context, Loaders
 from app.api.guards import browser_guards
 from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
 from app.api.rate_limits import take_request, too_many_requests
 from app.api.schema import SchemaLimits, create_schema
 from app.api.trusted_documents import trusted_documents
-from app.api.urls import BLOB_ROUTE
+from app.api.urls import BLOB_ROUTE, SIGNATURE_PARAMS
 from app.core.blobs import BlobReader
 from app.core.container import Services
 from app.core.errors import UnreadableFileError
+from app.core.signing import UrlSigner, signing_secret
 from app.media import repository as media_repository
 from app.tenancy.service import UnauthenticatedError
 
@@ -84,7 +85,7 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
 
-    def __init__(self, services: Services, callers: CallerResolver) -> None:
+    def __init__(self, services: Services, callers: CallerResolver, url_signer: UrlSigner) -> None:
         settings = services.settings
         super().__init__(
             create_schema(SchemaLimits.from_settings(settings)),
@@ -98,6 +99,7 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         )
         self.services = services
         self.callers = callers
+        self.url_signer = url_signer
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -143,6 +145,7 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
             caller=caller,
             loaders=Loaders.create(self.services.read_session_factory, caller.tenant_id),
             request_id=request_id_of(request),
+            url_signer=self.url_signer,
             handshake_authorization=request.headers.get("authorization")
             if isinstance(request, WebSocket)
             else None,
@@ -164,14 +167,39 @@ def create_graphql_app(services: Services) -> Starlette:
         # A manifest that does not load fails the start, not every request.
         trusted_documents(services.settings.trusted_documents_manifest)
     callers = CallerResolver(services)
-    graphql = MediaGraphQL(services, callers)
+    signer = UrlSigner(
+        signing_secret(services.settings), ttl_seconds=services.settings.signed_url_ttl_seconds
+    )
+    graphql = MediaGraphQL(services, callers, signer)
+
+    async def blob_caller(request: Request) -> Caller | Response:
+        """Who fetches a blob: a signed URL names its tenant; without one, the key decides."""
+        params = request.query_params
+        if any(name in params for name in SIGNATURE_PARAMS):
+            tenant_id = signer.verify(
+                key=request.path_params["key"],
+                tenant=params.get("tenant", ""),
+                expires=params.get("expires", ""),
+                signature=params.get("signature", ""),
+            )
+            if tenant_id is None:
+                return JSONResponse(
+                    {"error": "the URL's signature is invalid or expired", "code": "INVALID_SIGNATURE"},
+                    status_code=403,
+                )
+            return Caller(
+                tenant_id=tenant_id, tenant_slug="", actor="signed-url", scopes=frozenset({BLOB_SCOPE})
+            )
+        try:
+            return await callers.resolve(request)
+        except UnauthenticatedError as exc:
+            return unauthenticated_response(exc)
 
     async def blob(request: Request) -> Response:
         key = request.path_params["key"]
-        try:
-            caller = await callers.resolve(request)
-        except UnauthenticatedError as exc:
-            return unauthenticated_response(exc)
+        caller = await blob_caller(request)
+        if isinstance(caller, Response):
+            return caller
         if not caller.has(BLOB_SCOPE):
             return JSONResponse({"error": forbidden_message(BLOB_SCOPE)}, status_code=403)
         retry_after = await take_request(services, caller)

@@ -301,6 +301,16 @@ class Settings(BaseSettings):
             "its WebSocket (JSON list or comma-separated). Empty allows same-origin pages only."
         ),
     )
+    url_signing_secret: str = Field(
+        default="",
+        description=(
+            "Secret signing blob and keyframe URLs. Empty means one generated into <data_dir>/url-signing-"
+            "secret on first start; several API processes must share one (set it)."
+        ),
+    )
+    signed_url_ttl_seconds: int = Field(
+        default=3600, ge=1, description="How long a signed blob or keyframe URL stays valid."
+    )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, ge=1, description="Largest accepted upload or ingested file."
     )

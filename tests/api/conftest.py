@@ -4,11 +4,13 @@ operation documents of graphql/operations/, and a SQL statement counter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from starlette.applications import Starlette
 from app.api.http import create_graphql_app
 from app.core.container import Services
 from app.core.settings import Settings
+from app.core.signing import UrlSigner, signing_secret
 from app.tenancy.models import Tenant
 from tests.fixtures.keys import auth, issue_key
 
@@ -76,6 +79,38 @@ async def anonymous_http(api_app: Starlette) -> AsyncIterator[httpx.AsyncClient]
     transport = httpx.ASGITransport(app=api_app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield client
+
+
+class SignedBlobUrl:
+    """Equal to a URL of the /blobs route for ``key`` whose signature names ``tenant_id`` and
+    has not expired (the expiry depends on the clock, so the URL is checked, not spelled)."""
+
+    def __init__(self, settings: Settings, tenant_id: uuid.UUID, key: str) -> None:
+        self.signer = UrlSigner(signing_secret(settings), ttl_seconds=settings.signed_url_ttl_seconds)
+        self.tenant_id = tenant_id
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return NotImplemented
+        url = urlsplit(other)
+        params = dict(parse_qsl(url.query))
+        verified = self.signer.verify(
+            key=self.key,
+            tenant=params.get("tenant", ""),
+            expires=params.get("expires", ""),
+            signature=params.get("signature", ""),
+        )
+        return url.path == f"/blobs/{quote(self.key)}" and verified == self.tenant_id
+
+    def __repr__(self) -> str:
+        return f"<signed URL of {self.key} for tenant {self.tenant_id}>"
+
+
+@pytest.fixture
+def signed_url(settings: Settings, tenant: Tenant) -> Callable[[str], SignedBlobUrl]:
+    """``signed_url(key)``: what a blob URL of the default tenant must equal."""
+    return lambda key: SignedBlobUrl(settings, tenant.id, key)
 
 
 class GraphQLClient:

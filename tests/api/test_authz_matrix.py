@@ -13,6 +13,7 @@ below) fails ``test_every_root_field_has_a_rule_and_a_probe``.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -32,11 +34,12 @@ from app.api.authz import NODE_RULES, ROOT_RULES
 from app.api.schema import schema
 from app.core.container import Services
 from app.core.db import utcnow
+from app.core.signing import UrlSigner, signing_secret
 from app.jobs.models import JobStage
 from app.tenancy.models import Scope, Tenant
 from app.webhooks.models import Webhook, WebhookDelivery
 from tests.api.conftest import BASE_URL
-from tests.api.graph import Graph, build_graph, gid
+from tests.api.graph import KEYFRAME_BYTES, Graph, build_graph, gid
 from tests.fixtures.keys import ALL_SCOPES, auth, issue_key
 
 CALLERS = ("none", "revoked", "expired", "read", "other", "own")
@@ -387,6 +390,57 @@ async def test_blob_route(world: World) -> None:
                 f"/blobs/{world.graph.keyframe_key}", headers=_headers(world.keys[caller])
             )
             assert response.status_code == expected[caller], caller
+
+
+async def test_signed_blob_urls(world: World, services: Services, tenant: Tenant) -> None:
+    """What the API hands out loads without a header (an <img src>); a URL cannot be forged,
+    moved to another blob or tenant, or used after its expiry."""
+    key = world.graph.keyframe_key
+    document = "query($id: ID!) { scene(id: $id) { keyframeUrl } }"
+    variables = {"id": gid("Scene", world.graph.scenes[0].id)}
+    url = (await _http(world, "read", document, variables)).json()["data"]["scene"]["keyframeUrl"]
+    signer = UrlSigner(
+        signing_secret(services.settings), ttl_seconds=services.settings.signed_url_ttl_seconds
+    )
+    path, _, query = url.partition("?")
+    params = dict(parse_qsl(query))
+    other = await _tenant_id(services, "other")
+
+    def signed(tenant_id: uuid.UUID, blob: str, *, now: float | None = None) -> str:
+        s = signer.sign(tenant_id=tenant_id, key=blob, now=now)
+        return f"/blobs/{blob}?" + urlencode(
+            {"tenant": s.tenant_id.hex, "expires": s.expires, "signature": s.signature}
+        )
+
+    transport = httpx.ASGITransport(app=world.app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        served = await client.get(url)
+        assert (served.status_code, served.content) == (200, KEYFRAME_BYTES)
+        forged = {
+            **params,
+            "signature": params["signature"][:-2]
+            + ("AA" if not params["signature"].endswith("AA") else "BB"),
+        }
+        later = {**params, "expires": str(int(params["expires"]) + 3600)}
+        moved = {**params, "tenant": other.hex}
+        for bad in (forged, later, moved):
+            response = await client.get(f"{path}?{urlencode(bad)}")
+            assert response.status_code == 403, bad
+            assert response.json()["code"] == "INVALID_SIGNATURE"
+        assert (await client.get(f"/blobs/sha256/00/00/other.jpg?{query}")).status_code == 403
+        # Signed an hour and a half ago with a one-hour lifetime: expired.
+        expired = signed(tenant.id, key, now=time.time() - 5400)
+        assert (await client.get(expired)).status_code == 403
+        # A valid signature for another tenant: that tenant does not own the blob.
+        assert (await client.get(signed(other, key))).status_code == 404
+        assert (await client.get(signed(tenant.id, key))).status_code == 200
+
+
+async def _tenant_id(services: Services, slug: str) -> uuid.UUID:
+    async with services.session_factory() as session:
+        row = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+    assert row is not None
+    return row.id
 
 
 # --- subscriptions, over graphql-transport-ws ---------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from app.jobs.repository import JOB_ORDER
 from app.media.repository import SCENE_ORDER
 from app.tenancy.models import Tenant
 from graphql import GraphQLInterfaceType
-from tests.api.conftest import GraphQLClient, operation
+from tests.api.conftest import GraphQLClient, SignedBlobUrl, operation
 from tests.api.graph import Graph, build_graph, gid
 
 
@@ -31,7 +32,9 @@ def _nodes(connection: dict[str, Any]) -> list[Any]:
     return [edge["node"] for edge in connection["edges"]]
 
 
-async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
+async def test_asset_page(
+    gql: GraphQLClient, graph: Graph, signed_url: Callable[[str], SignedBlobUrl]
+) -> None:
     g = graph
     body = await gql(operation("AssetPage"), {"id": gid("Asset", g.harbour.id)})
     last = g.scenes[2]
@@ -57,7 +60,7 @@ async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
                                 "ordinal": s.ordinal,
                                 "startSeconds": 4.0 * s.ordinal,
                                 "endSeconds": 4.0 * (s.ordinal + 1),
-                                "keyframeUrl": f"/blobs/{g.keyframe_key}" if s.ordinal == 0 else None,
+                                "keyframeUrl": signed_url(g.keyframe_key) if s.ordinal == 0 else None,
                             }
                         }
                         for s in g.scenes
@@ -109,7 +112,9 @@ async def test_asset_page(gql: GraphQLClient, graph: Graph) -> None:
     }
 
 
-async def test_scene_browser(gql: GraphQLClient, graph: Graph) -> None:
+async def test_scene_browser(
+    gql: GraphQLClient, graph: Graph, signed_url: Callable[[str], SignedBlobUrl]
+) -> None:
     g = graph
     scene = g.scenes[0]
     assert g.poster_scene is not None
@@ -121,7 +126,7 @@ async def test_scene_browser(gql: GraphQLClient, graph: Graph) -> None:
                 "ordinal": 0,
                 "startSeconds": 0.0,
                 "endSeconds": 4.0,
-                "keyframeUrl": f"/blobs/{g.keyframe_key}",
+                "keyframeUrl": signed_url(g.keyframe_key),
                 "thumbnailUrl": None,
                 "asset": {"id": gid("Asset", g.harbour.id), "title": "Harbour at dawn"},
                 # The second segment runs across the cut at 4.0 s, so it is in this scene too.

@@ -55,6 +55,13 @@ class DetectionFilterInput:
     )
 
 
+def _signed(info: Info, key: str | None) -> str | None:
+    """The signed URL of a blob of the caller's tenant."""
+    if not key:
+        return None
+    return blob_url(key, signer=info.context.url_signer, tenant_id=info.context.caller.tenant_id)
+
+
 def detection_filter(
     value: DetectionFilterInput | None,
     *,
@@ -148,13 +155,16 @@ class SceneType(relay.Node):
     def duration_seconds(self) -> float:
         return self.row.end_s - self.row.start_s
 
-    @field(description="URL of the keyframe image (same origin as the API), once extracted.")
-    def keyframe_url(self) -> str | None:
-        return blob_url(self.row.keyframe_blob_key) if self.row.keyframe_blob_key else None
+    @field(
+        description="URL of the keyframe image (same origin as the API), once extracted: signed, it loads "
+        "without a header and expires (signed_url_ttl_seconds)."
+    )
+    def keyframe_url(self, info: Info) -> str | None:
+        return _signed(info, self.row.keyframe_blob_key)
 
-    @field(description="URL of a small thumbnail of the keyframe, once extracted.")
-    def thumbnail_url(self) -> str | None:
-        return blob_url(self.row.thumbnail_blob_key) if self.row.thumbnail_blob_key else None
+    @field(description="URL of a small thumbnail of the keyframe, once extracted (signed like keyframeUrl).")
+    def thumbnail_url(self, info: Info) -> str | None:
+        return _signed(info, self.row.thumbnail_blob_key)
 
     @field(description="Model that found the scene.")
     def model_name(self) -> str:
