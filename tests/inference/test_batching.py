@@ -45,6 +45,15 @@ def _backend(max_items: int = 8, delay_ms: float = 20.0) -> BatchingBackend:
     return BatchingBackend(LocalBackend(pool, threads=2), max_items=max_items, max_delay_ms=delay_ms)
 
 
+def _one_slot(max_items: int | None, delay_ms: float = 20.0) -> BatchingBackend:
+    pool = ModelPool(factories={SQUARE.key: _square})
+    return BatchingBackend(
+        LocalBackend(pool, threads=2, max_concurrency={"square": 1}),
+        max_items=max_items,
+        max_delay_ms=delay_ms,
+    )
+
+
 def _row(i: int, n: int = 1) -> npt.NDArray[np.float32]:
     return np.arange(i, i + 4 * n, dtype=np.float32).reshape(n, 4)
 
@@ -59,9 +68,9 @@ async def test_concurrent_requests_are_coalesced_and_answered_in_order() -> None
         np.testing.assert_array_equal(out["y"], _row(i) ** 2)
     sizes = backend.batch_sizes[SQUARE.key]
     assert sum(size * count for size, count in sizes.items()) == 20
-    assert max(sizes) == 8  # full batches were sent without waiting for the timer
-    assert sizes[8] == 2
-    assert sizes[4] == 1
+    # The first full queue (8) is split over SQUARE's two slots; the 12 that queue meanwhile
+    # go as a full batch and the rest when the slots free up.
+    assert dict(sizes) == {4: 3, 8: 1}
 
 
 async def test_a_lone_request_is_sent_after_the_delay() -> None:
@@ -84,11 +93,41 @@ async def test_requests_are_not_split_across_batches() -> None:
     finally:
         await backend.aclose()
     assert [o["y"].shape[0] for o in outs] == [3, 3, 3, 3]
-    assert dict(backend.batch_sizes[SQUARE.key]) == {6: 2}
+    # Whole requests only: 9 queued items split over two slots go as 3 + 3, never 5 + 4.
+    assert dict(backend.batch_sizes[SQUARE.key]) == {3: 2, 6: 1}
+
+
+async def test_requests_queued_while_a_batch_runs_go_as_one_batch_after_it() -> None:
+    backend = _one_slot(max_items=None)
+    try:
+        first = asyncio.ensure_future(backend.infer(SQUARE, {"x": _row(0, 2)}))
+        await asyncio.sleep(0)  # the first request is queued; its timer runs
+        rest = [asyncio.ensure_future(backend.infer(SQUARE, {"x": _row(i)})) for i in range(1, 4)]
+        await asyncio.sleep(0.05)  # the first batch went after the 20 ms window
+        more = [asyncio.ensure_future(backend.infer(SQUARE, {"x": _row(i)})) for i in range(4, 7)]
+        outs = await asyncio.gather(first, *rest, *more)
+    finally:
+        await backend.aclose()
+    for i, out in enumerate(outs[1:], start=1):
+        np.testing.assert_array_equal(out["y"], _row(i) ** 2)
+    # The model's own max batch (8), not a smaller fixed cap, bounds the batches.
+    assert sum(size * count for size, count in backend.batch_sizes[SQUARE.key].items()) == 8
+    assert max(backend.batch_sizes[SQUARE.key]) <= SQUARE.max_batch_size
+
+
+async def test_a_full_queue_waits_for_the_running_batch_instead_of_queueing_behind_it() -> None:
+    backend = _one_slot(max_items=2, delay_ms=1000.0)
+    try:
+        outs = await asyncio.gather(*(backend.infer(SQUARE, {"x": _row(i)}) for i in range(6)))
+    finally:
+        await backend.aclose()
+    assert [o["y"].shape for o in outs] == [(1, 4)] * 6
+    # Full batches never wait for the 1 s timer; one slot: three batches of two, one at a time.
+    assert dict(backend.batch_sizes[SQUARE.key]) == {2: 3}
 
 
 async def test_a_failed_batch_fails_every_request_in_it() -> None:
-    backend = _backend(max_items=4)
+    backend = _one_slot(max_items=4)  # one slot: the two requests share a batch
     bad = np.full((1, 4), np.nan, dtype=np.float32)
     try:
         results = await asyncio.gather(
