@@ -218,7 +218,10 @@ class ResilientRouter(InferenceRouter):
 
     def _make_backend(self) -> InferenceBackend:
         local: InferenceBackend = LocalBackend(
-            self.pool, threads=self.config.threads, max_concurrency=self.config.max_concurrency
+            self.pool,
+            threads=self.config.threads,
+            max_concurrency=self.config.max_concurrency,
+            cpu_budget=self.config.cpu_budget,
         )
         if self.config.batching:
             local = BatchingBackend(

@@ -113,6 +113,47 @@ class ModelPool:
         return runner
 
 
+class CpuSlots:
+    """A weighted semaphore over the process's cores: a model call holds as many slots as the
+    threads it runs (whisper two, the rest one), so concurrent stages together never run more
+    compute threads than the budget. Waiters are served in arrival order, so a two-slot call
+    is not starved by a stream of one-slot calls."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._free = budget
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def acquire(self, slots: int) -> int:
+        """Take ``slots`` (at most the budget) and return how many were taken."""
+        slots = max(1, min(slots, self.budget))
+        if not self._waiters and self._free >= slots:
+            self._free -= slots
+            return slots
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (slots, future)
+        self._waiters.append(entry)
+        try:
+            await future
+        except BaseException:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+            elif future.done() and not future.cancelled():
+                self.release(slots)  # granted and cancelled in the same instant: hand them on
+            raise
+        return slots
+
+    def release(self, slots: int) -> None:
+        """Give ``slots`` back and wake the waiters at the front that now fit."""
+        self._free += slots
+        while self._waiters and self._waiters[0][0] <= self._free:
+            wanted, future = self._waiters.pop(0)
+            if future.done():
+                continue
+            self._free -= wanted
+            future.set_result(None)
+
+
 @dataclass(slots=True)
 class CallStats:
     """Per-model call counters of one backend."""
@@ -137,19 +178,25 @@ class LocalBackend:
         threads: int = 2,
         max_concurrency: Mapping[str, int] | None = None,
         validate: bool = True,
+        cpu_budget: int = 0,
     ) -> None:
         self.pool = pool or ModelPool()
+        # Bounds the threads of concurrent calls together (CpuSlots); 0 leaves only ``threads``.
+        self._cpu = CpuSlots(cpu_budget) if cpu_budget > 0 else None
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="inference")
         self._limits = dict(max_concurrency or {})
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._validate = validate
         self.stats: dict[str, CallStats] = {}
 
+    def concurrency(self, spec: ModelSpec) -> int:
+        """Calls of ``spec`` this backend runs at once (the batcher sizes its batches by it)."""
+        return max(1, self._limits.get(spec.key, self._limits.get(spec.name, spec.max_concurrency)))
+
     def _semaphore(self, spec: ModelSpec) -> asyncio.Semaphore:
         sem = self._semaphores.get(spec.key)
         if sem is None:
-            limit = self._limits.get(spec.key, self._limits.get(spec.name, spec.max_concurrency))
-            sem = self._semaphores[spec.key] = asyncio.Semaphore(max(1, limit))
+            sem = self._semaphores[spec.key] = asyncio.Semaphore(self.concurrency(spec))
         return sem
 
     async def infer(self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]]) -> Tensors:
@@ -164,6 +211,7 @@ class LocalBackend:
         # The span and latency include the wait for a slot: that is what the caller waits.
         with model_call(spec.name, spec.version, self.name, batch_size=batch or 1):
             async with self._semaphore(spec):
+                taken = await self._cpu.acquire(self._threads_of(spec)) if self._cpu else 0
                 stats.in_flight += 1
                 stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
                 started = time.perf_counter()
@@ -171,6 +219,8 @@ class LocalBackend:
                     outputs = await loop.run_in_executor(self._executor, self._run, spec, dict(inputs))
                 finally:
                     stats.in_flight -= 1
+                    if self._cpu:
+                        self._cpu.release(taken)
                 stats.seconds += time.perf_counter() - started
         stats.calls += 1
         stats.items += batch if batch is not None else 1
@@ -179,6 +229,12 @@ class LocalBackend:
         if self._validate:
             spec.validate_outputs(outputs, batch)
         return outputs
+
+    def _threads_of(self, spec: ModelSpec) -> int:
+        options = self.pool.options
+        if spec.task == "transcribe":
+            return options.whisper_threads
+        return options.cpu_threads or 1
 
     def _run(self, spec: ModelSpec, inputs: dict[str, npt.NDArray[np.generic]]) -> Tensors:
         return self.pool.get(spec)(inputs)

@@ -9,6 +9,7 @@ cache, and composes derived models (the text-to-image bridge).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
 from inference.cache import EmbeddingCache, content_hash
 from inference.errors import ModelNotConfiguredError, UnknownModelError
+from inference.label_vectors import stored_vectors
 from inference.local import LocalBackend, ModelPool
 from inference.models.base import LocalOptions, as_strings
 from inference.preprocess import RGBImage, as_rgb, imagenet_pixels
@@ -70,6 +72,8 @@ class SettingsLike(Protocol):
     inference_url: str
     whisper_model: str
     clip_model_dir: Path | None
+    data_dir: Path
+    cpu_budget: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,8 @@ class InferenceConfig:
     text_embedding: TextEmbeddingChoice = "fp32"
     clip_model_dir: Path | None = None
     batching: bool = True
-    batch_max_items: int = 32
+    # None: up to the model's max_batch_size (the batcher sends what queued during one call).
+    batch_max_items: int | None = None
     batch_max_delay_ms: float = 5.0
     cache_max_entries: int = 50_000
     cache_max_bytes: int = 256 * 1024 * 1024
@@ -94,12 +99,19 @@ class InferenceConfig:
     threads: int = 2
     cpu_threads: int = 1
     whisper_threads: int = 2
+    # Cores all concurrent calls together may use (LocalBackend's CPU slots): a call takes as
+    # many slots as threads it runs, so stages overlap without oversubscribing. 0: no limit
+    # beyond ``threads``.
+    cpu_budget: int = 0
     # Per model key or name: concurrent calls; the spec's own max_concurrency otherwise.
     max_concurrency: Mapping[str, int] = field(default_factory=dict)
     # Labels the bridge mixes: the tail of a 1000-way softmax is noise that pulls every image
     # towards the same average label-name vector.
     bridge_top_k: int = 10
     haarcascade_dir: Path = Path("/usr/share/opencv4/haarcascades")
+    # Where the bridge's label-name vectors are stored per text-model version
+    # (inference.label_vectors); None computes them once per router.
+    label_vectors_dir: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: SettingsLike, **overrides: Any) -> InferenceConfig:
@@ -111,7 +123,19 @@ class InferenceConfig:
             "url": settings.inference_url,
             "whisper_model": whisper,
             "clip_model_dir": settings.clip_model_dir,
+            "label_vectors_dir": settings.data_dir / "model-cache" / "label-vectors",
         }
+        budget = settings.cpu_budget or os.cpu_count() or 1
+        # One budget for every model call of the process: the local backend runs at most
+        # ``budget`` one-thread calls side by side, and whisper (whose CTranslate2 pool does not
+        # busy-wait) takes up to two of the slots for its two threads.
+        # MiniLM batches run one per core: the batcher splits a full queue over them.
+        values.update(
+            threads=budget,
+            cpu_budget=budget,
+            whisper_threads=min(2, budget),
+            max_concurrency={MINILM_FP32.name: budget},
+        )
         values.update(overrides)
         return cls(**values)
 
@@ -186,7 +210,10 @@ class InferenceRouter:
                 "router of inference.factory.build_router"
             )
         local: InferenceBackend = LocalBackend(
-            self.pool, threads=self.config.threads, max_concurrency=self.config.max_concurrency
+            self.pool,
+            threads=self.config.threads,
+            max_concurrency=self.config.max_concurrency,
+            cpu_budget=self.config.cpu_budget,
         )
         if self.config.batching:
             return BatchingBackend(
@@ -351,12 +378,18 @@ class InferenceRouter:
             if text_model.key not in self._label_matrices:
                 from inference.models.vision import imagenet_class_names
 
-                token = _internal.set(True)
-                try:
-                    names = await self._embed_texts(text_model, imagenet_class_names())
-                finally:
-                    _internal.reset(token)
-                self._label_matrices[text_model.key] = names.vectors
+                names = imagenet_class_names()
+
+                async def compute() -> npt.NDArray[np.float32]:
+                    token = _internal.set(True)
+                    try:
+                        return (await self._embed_texts(text_model, names)).vectors
+                    finally:
+                        _internal.reset(token)
+
+                self._label_matrices[text_model.key] = await stored_vectors(
+                    self.config.label_vectors_dir, text_model, names, compute
+                )
             return self._label_matrices[text_model.key]
 
     async def embed_bridge(self, images: Sequence[RGBImage]) -> Embeddings:

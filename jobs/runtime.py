@@ -79,7 +79,8 @@ class RuntimeWiring:
     # The services of the runtime's own event loop (pools are bound to the loop they run on).
     build_services: Callable[[Settings], Services]
     # Before the first message: on Triton, validate the served models against the registry
-    # and warm them up; raises when they disagree (the process must not start).
+    # and warm them up, raising when they disagree (the process must not start); with local
+    # models, load and warm the stage models.
     start_inference: Callable[[Services], Awaitable[object]]
     # In a process that runs stages on Triton: scrape and re-export Triton's metrics (None for
     # local://); stopped with the runtime.
@@ -204,9 +205,9 @@ class JobRuntime:
         if not self.run_workers:
             return services
         # Stages call the models: on Triton, validate the served models against the registry
-        # and warm them up before the first message is taken. A mismatch stops the start
-        # (InferenceStartupError); an unreachable Triton starts with its breaker open and the
-        # models run locally.
+        # and warm them up before the first message is taken (local models: loaded and
+        # warmed). A mismatch stops the start (InferenceStartupError); an unreachable Triton
+        # starts with its breaker open and the models run locally.
         try:
             self._loop_thread.run_coroutine(self.wiring.start_inference(services))
         except BaseException:

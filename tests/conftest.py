@@ -92,6 +92,9 @@ def settings(database_url: str, data_dir: Path, media_root: Path) -> Settings:
         allowed_roots=[media_root],
         redis_key_prefix=REDIS_PREFIX,
         log_json=False,
+        # Tests that need models load them through their fixtures; warming every stage model
+        # at each worker start would cost seconds per test.
+        warm_models=False,
     )
 
 

@@ -160,6 +160,21 @@ class Settings(BaseSettings):
         default="local://",
         description="Model backend: local:// (in-process CPU models) or grpc://triton:8001 / http://triton:8000.",
     )
+    cpu_budget: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Cores the local models of one process may keep busy at once, shared by concurrent "
+            "stages (each call takes its thread count from it); 0 means all cores of the machine."
+        ),
+    )
+    warm_models: bool = Field(
+        default=True,
+        description=(
+            "With local:// models, load and warm the stage models when a worker starts (and the "
+            "label-name vectors), so the first job does not pay for it."
+        ),
+    )
     telemetry_url: str = Field(
         default="",
         description="OTLP/HTTP endpoint for traces and metrics; empty disables export.",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +63,24 @@ def build_services(settings: Settings) -> Services:
 
 
 _INFERENCE_LOCK = "inference_lock"
+# Loaded local models per runner options, shared by every router of the process: the embedded
+# serve's API (query embeddings) and its job runtime (stages) run on different event loops and
+# so have their own routers, but must not load MiniLM twice.
+_POOLS: dict[Any, Any] = {}
+_POOLS_GUARD = threading.Lock()
+# What the stages call (jobs/stages): warmed at worker start with local:// models.
+STAGE_MODEL_TASKS = ("transcribe", "ocr", "labels", "faces", "embed_text", "embed_image", "embed_bridge")
+
+
+def _shared_pool(config: Any) -> Any:
+    from inference.local import ModelPool
+
+    options = config.local_options()
+    with _POOLS_GUARD:
+        pool = _POOLS.get(options)
+        if pool is None:
+            pool = _POOLS[options] = ModelPool(options)
+        return pool
 
 
 async def inference_for(services: Services) -> Any:
@@ -75,7 +95,8 @@ async def inference_for(services: Services) -> Any:
             from inference.router import InferenceConfig
 
             settings = services.settings
-            router = build_router(InferenceConfig.from_settings(settings), settings)
+            config = InferenceConfig.from_settings(settings)
+            router = build_router(config, settings, pool=_shared_pool(config))
             start = getattr(router, "start", None)
             if start is not None:
                 # Triton-first routers validate the served models and warm them up.
@@ -100,7 +121,8 @@ async def start_inference(services: Services) -> Any:
     Raises :class:`InferenceStartupError` when Triton serves a model that disagrees with the
     registry. An unreachable Triton does not stop the start: the router's breaker starts
     open and the models run locally until Triton answers (``inference.fallback``). Returns
-    the router, or None for ``local://`` (local models keep loading on first use)."""
+    the router, or None for ``local://`` (local models load on first use; a worker warms
+    them: :func:`start_worker_inference`)."""
     settings = services.settings
     if settings.inference_url.startswith("local://"):
         return None
@@ -122,6 +144,22 @@ async def start_inference(services: Services) -> Any:
             settings.inference_url,
             breaker.state,
         )
+    return router
+
+
+async def start_worker_inference(services: Services) -> Any:
+    """At the start of a process that runs stages: :func:`start_inference`, and with
+    ``local://`` models and ``warm_models`` on, the stage models loaded and warmed and the
+    label-name vectors read or computed, so the first job does not pay for them (its embed
+    stage used to spend seconds embedding the 1,000 label names)."""
+    router = await start_inference(services)
+    settings = services.settings
+    if router is not None or not settings.warm_models:
+        return router
+    started = time.perf_counter()
+    router = await inference_for(services)
+    await router.warmup(STAGE_MODEL_TASKS)
+    log.info("local stage models warmed up in %.1f s", time.perf_counter() - started)
     return router
 
 

@@ -112,11 +112,27 @@ def test_unknown_backend_url_is_a_configuration_error() -> None:
 
 
 def test_config_from_settings_reads_the_model_fields(tmp_path: Path) -> None:
-    settings = SimpleNamespace(inference_url="local://", whisper_model="base", clip_model_dir=tmp_path)
+    settings = SimpleNamespace(
+        inference_url="local://",
+        whisper_model="base",
+        clip_model_dir=tmp_path,
+        data_dir=tmp_path,
+        cpu_budget=3,
+    )
     config = InferenceConfig.from_settings(settings, batch_max_items=8)
     assert (config.url, config.whisper_model, config.clip_model_dir) == ("local://", "base", tmp_path)
+    assert config.label_vectors_dir is not None
+    assert config.label_vectors_dir.is_relative_to(tmp_path)
     assert config.batch_max_items == 8
+    # One CPU budget: worker threads, CPU slots and whisper's threads follow it.
+    assert (config.threads, config.cpu_budget, config.whisper_threads) == (3, 3, 2)
     with pytest.raises(ModelNotConfiguredError, match="large-v3"):
         InferenceConfig.from_settings(
-            SimpleNamespace(inference_url="local://", whisper_model="large-v3", clip_model_dir=None)
+            SimpleNamespace(
+                inference_url="local://",
+                whisper_model="large-v3",
+                clip_model_dir=None,
+                data_dir=tmp_path,
+                cpu_budget=0,
+            )
         )
