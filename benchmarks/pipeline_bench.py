@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import math
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import naive_pipeline
+import naive_pipeline  # beside this file: benchmarks/ is on sys.path when run as a script
+
 from tests.fixtures.media import FIRST_SENTENCE, SECOND_SENTENCE, VIDEO_SENTENCE, make_speech, make_video
 from tests.fixtures.serve import ServeProcess, graphql_request
 
@@ -164,7 +165,7 @@ def main() -> None:
             s_warm.seconds.get(name),
         ]
         lines.append(f"| {name} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
-    stage_sum = statistics.fsum(v_warm_stages.values())
+    stage_sum = math.fsum(v_warm_stages.values())
     lines.append(f"\nWarm service: stage durations sum to {stage_sum:.2f} s of {v_warm:.2f} s end to end.")
     sys.stdout.write("\n".join(lines) + "\n")
 
