@@ -22,11 +22,6 @@ system-deps:
 run: $(STAMP)
 	$(VENV)/bin/mediakg serve
 
-# Every benchmark prints its result beside a baseline measured in the same run
-# (docs/benchmarks.md quotes them with the machine's facts).
-bench: $(STAMP)
-	for b in benchmarks/*_bench.py; do PYTHONPATH=. $(PY) $$b || exit 1; done
-
 # The Triton server's own environment (scripts/triton-env.sh says why it is separate). A failed
 # build does not stop the suite: the Triton tests then skip and name the build log; unless
 # MEDIAKG_REQUIRE_SERVICES is set (.ci/run): then it fails the run.

@@ -170,12 +170,13 @@ async def main() -> None:
     results.append(("local, micro-batched (served path)", served, await batched_sizes(batching)))
     await measure("local, unbatched (one call per request)", lambda: LocalBackend(pool), local_sizes)
 
+    notes = []
     try:
         if args.no_triton:
             raise TritonEnvironmentError("--no-triton")
         env = triton_environment(get_settings())
     except TritonEnvironmentError as exc:
-        sys.stdout.write(f"Triton skipped: {exc}\n")
+        notes.append(f"Triton skipped: {exc}")
     else:
         server = TritonServer(
             env, models=(triton_model_name(spec),), log_path=Path("var/bench-tritonserver.log")
@@ -206,7 +207,8 @@ async def main() -> None:
             server.stop()
 
     lines = [
-        f"\n{REQUESTS} concurrent single-item requests, {spec.key}, {count} rounds\n",
+        "## Embedding micro-batching (inference_bench.py)\n",
+        f"{REQUESTS} concurrent single-item requests, {spec.key}, {count} rounds\n",
         "| mode | requests/s (median) | min | max | x best offline | batch sizes run (size x count) |",
         "|---|---:|---:|---:|---:|---|",
     ]
@@ -216,7 +218,7 @@ async def main() -> None:
         lines.append(
             f"| {name} | {median:.1f} | {low:.1f} | {high:.1f} | {median / baseline:.2f} | {sizes} |"
         )
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join([*lines, "", *notes]) + "\n")
 
 
 if __name__ == "__main__":

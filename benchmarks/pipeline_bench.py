@@ -138,8 +138,10 @@ def main() -> None:
     v_cold, v_cold_stages = service["cold"]
     v_warm, v_warm_stages = service["warm"]
     lines = [
-        f"\nPipeline, 24 s video (4 shots, speech, captions); {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}",
+        "## Pipeline: ingest -> searchable (pipeline_bench.py)",
+        "",
+        f"24 s video (4 shots, speech, captions); {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at the end",
         "",
         "| run | service (s) | script (s) | ratio | target |",
         "|---|---:|---:|---:|---|",
