@@ -2,7 +2,8 @@
 
 - ``redis://`` / ``rediss://``: RedisBroker, every key under ``redis_key_prefix`` (its
   namespace), so deployments and test runs sharing a server never share queues;
-- ``amqp://``: RabbitmqBroker (one deployment per virtual host);
+- ``amqp://``: RabbitmqBroker, its queues named ``<redis_key_prefix>.<queue>`` (with Dramatiq's
+  ``.DQ`` and ``.XQ`` beside each), so deployments sharing a virtual host never share queues;
 - ``memory://``: StubBroker, consumed by worker threads inside ``mediakg serve``.
 
 Queues: ``realtime`` (uploads someone waits on) and ``batch`` (bulk ingest, reprocessing).
@@ -19,6 +20,7 @@ import contextlib
 import copy
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,17 @@ QUEUE_PRIORITY = {"realtime": 0, "batch": 100}
 # Dramatiq's own time limit is a backstop behind the runner's per-stage limit (which fails
 # the stage cleanly); it only fires when a stage blocks the event loop.
 _TIME_LIMIT_BACKSTOP_S = 60.0
+
+
+# RabbitMQ queue names carry the deployment's prefix (a Redis broker's keys already do): the
+# broker's prefix, by broker, so everything holding a broker names its queues alike.
+_QUEUE_PREFIX: weakref.WeakKeyDictionary[Broker, str] = weakref.WeakKeyDictionary()
+
+
+def broker_queue(broker: Broker, queue: str) -> str:
+    """The name of logical queue ``queue`` (``realtime`` or ``batch``) on ``broker``."""
+    prefix = _QUEUE_PREFIX.get(broker)
+    return f"{prefix}.{queue}" if prefix else queue
 
 
 def actor_name_for(name: str, queue: str) -> str:
@@ -74,12 +87,13 @@ def build_broker(settings: Settings, *, time_limit_s: float) -> Broker:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         broker = RabbitmqBroker(url=url, middleware=middleware)
+        _QUEUE_PREFIX[broker] = settings.redis_key_prefix
     elif url.startswith("memory://"):
         broker = StubBroker(middleware=middleware)
     else:
         raise ValueError(f"unsupported broker URL {url!r}: use memory://, redis:// or amqp://")
     for queue in QUEUES:
-        broker.declare_queue(queue)
+        broker.declare_queue(broker_queue(broker, queue))
     return broker
 
 
@@ -112,7 +126,7 @@ def declare_actor(
             fn,
             broker=broker,
             actor_name=actor_name_for(name, queue),
-            queue_name=queue,
+            queue_name=broker_queue(broker, queue),
             priority=QUEUE_PRIORITY[queue],
             options={
                 # Permanent failures are not retried: the message goes to the dead letters.
@@ -163,7 +177,7 @@ class DramatiqEnqueuer:
         ):
             opts["trace_context"] = carrier
             message: Message[Any] = Message(
-                queue_name=queue,
+                queue_name=broker_queue(self.broker, queue),
                 actor_name=actor_name_for(actor_name, queue),
                 args=(),
                 kwargs=args,
@@ -274,10 +288,11 @@ def rabbitmq_queue_stats(broker: Broker, queues: Iterable[str]) -> list[QueueSta
     stats = []
     with amqp_channel(broker) as channel:
         for queue in queues:
-            ready, channel = _message_count(channel, queue)
-            delayed, channel = _message_count(channel, dq_name(queue))
-            dead, channel = _message_count(channel, xq_name(queue))
-            head = _peek_timestamp_ms(channel, queue) if ready else None
+            name = broker_queue(broker, queue)
+            ready, channel = _message_count(channel, name)
+            delayed, channel = _message_count(channel, dq_name(name))
+            dead, channel = _message_count(channel, xq_name(name))
+            head = _peek_timestamp_ms(channel, name) if ready else None
             age = (now_ms - head) / 1000 if head is not None else 0.0
             stats.append(QueueStat(queue, ready + delayed, max(0.0, age), dead))
     return stats
@@ -298,12 +313,13 @@ def _rabbitmq_dead_letters(broker: Broker, queue: str, *, limit: int) -> list[Me
     # unacknowledged on this channel, so basic_get moves on to the next), keep the last
     # ``limit``, then hand every one back at once.
     kept: collections.deque[Message[Any]] = collections.deque(maxlen=limit)
+    dead = xq_name(broker_queue(broker, queue))
     with amqp_channel(broker) as channel:
-        total, channel = _message_count(channel, xq_name(queue))
+        total, channel = _message_count(channel, dead)
         last_tag = None
         try:
             for _ in range(total):
-                method, _properties, body = channel.basic_get(queue=xq_name(queue), auto_ack=False)
+                method, _properties, body = channel.basic_get(queue=dead, auto_ack=False)
                 if method is None:
                     break
                 last_tag = method.delivery_tag

@@ -48,6 +48,7 @@ from app.webhooks import service as webhooks
 from inference.triton.metrics_scrape import TritonScraper
 from jobs.broker import (
     DramatiqEnqueuer,
+    broker_queue,
     build_broker,
     close_broker,
     declare_actor,
@@ -173,7 +174,8 @@ class JobRuntime:
         ):
             declare_actor(self.broker, actor, handler, settings=self.settings, time_limit_s=time_limit)
         if self.run_workers:
-            self._worker = dramatiq.Worker(self.broker, queues=self.queues, worker_threads=self.threads)
+            queues = {broker_queue(self.broker, q) for q in self.queues} if self.queues else None
+            self._worker = dramatiq.Worker(self.broker, queues=queues, worker_threads=self.threads)
             self._worker.start()
             self._start_worker_heartbeat()
             # Stages call the models: this process exports Triton's GPU view (None for local://).

@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     )
     redis_key_prefix: str = Field(
         default="mediakg",
-        description="Prefix for every Redis key and channel (lets test runs share one server).",
+        description=(
+            "Prefix for every Redis key and channel, and of RabbitMQ queue names (lets deployments "
+            "and test runs share one server)."
+        ),
     )
     search_url: str = Field(
         default="embedded://",

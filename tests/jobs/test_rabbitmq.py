@@ -1,7 +1,7 @@
 """The job system on RabbitMQ (``amqp://``), against the real server on this machine.
 
-Each test gets a virtual host of its own (RabbitMQ queues carry no key prefix), created
-with ``rabbitmqctl`` and deleted afterwards, so runs sharing the server never meet.
+Each test gets a virtual host of its own, created with ``rabbitmqctl`` and deleted
+afterwards, so runs sharing the server never meet (queue names carry the key prefix too).
 """
 
 from __future__ import annotations
@@ -174,7 +174,44 @@ async def test_queue_stats_report_depth_and_oldest_age_without_consuming(
     assert second["batch"].depth == 5
     assert second["batch"].oldest_age_s >= first["batch"].oldest_age_s
     assert runtime.broker is not None
-    assert runtime.broker.get_queue_message_counts("batch") == (5, 0, 0)  # type: ignore[attr-defined]
+    batch = f"{rabbitmq_settings.redis_key_prefix}.batch"
+    assert runtime.broker.get_queue_message_counts(batch) == (5, 0, 0)  # type: ignore[attr-defined]
+
+
+async def test_two_deployments_share_a_virtual_host_without_sharing_queues(
+    rabbitmq_settings: Settings, start_runtime: RuntimeFactory
+) -> None:
+    """Queue names carry the deployment's prefix (``MEDIAKG_REDIS_KEY_PREFIX``): what one
+    deployment sends, the other neither counts nor could consume."""
+    one = start_runtime(
+        rabbitmq_settings.model_copy(update={"redis_key_prefix": "one"}),
+        registry=StageRegistry(),
+        workers=False,
+        sweeper=False,
+    )
+    two = start_runtime(
+        rabbitmq_settings.model_copy(update={"redis_key_prefix": "two"}),
+        registry=StageRegistry(),
+        workers=False,
+        sweeper=False,
+    )
+    assert one.enqueuer is not None
+    for i in range(3):
+        one.enqueuer.send(STAGE_ACTOR, queue="batch", args={"job_id": f"job-{i}", "stage": "probe"})
+    await asyncio.sleep(0.5)
+    assert {s.queue: s.depth for s in await asyncio.to_thread(one.queue_stats)} == {"batch": 3, "realtime": 0}
+    assert {s.queue: s.depth for s in await asyncio.to_thread(two.queue_stats)} == {"batch": 0, "realtime": 0}
+    vhost = rabbitmq_settings.broker_url.rsplit("/", 1)[1]
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        ["rabbitmqctl", "list_queues", "-p", vhost, "-q", "--no-table-headers", "name"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Dramatiq declares a queue on first use: the one deployment sent to one.batch only.
+    assert set(listed.stdout.split()) == {"one.batch", "one.batch.DQ", "one.batch.XQ"}
 
 
 async def test_broker_health_follows_the_connection(
