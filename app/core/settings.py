@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -281,6 +281,23 @@ class Settings(BaseSettings):
     # --- API -----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address `mediakg serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `mediakg serve` binds.")
+    # --- the CLI as a client of a server (app/entrypoints/remote.py) --------------------
+    server: str = Field(
+        default="",
+        description=(
+            "Base URL of the mediakg server the CLI talks to (e.g. https://media.example.com). "
+            "Set (or --server): ingest, search query, jobs, reprocess and dead-letters go through "
+            "the API with MEDIAKG_API_KEY; empty: ingest and dead-letters work on the database and "
+            "broker directly, and API-only commands use this machine's own server."
+        ),
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "API key the CLI sends to MEDIAKG_SERVER (or put it in a file and pass --api-key-file). "
+            "Empty against this machine's own server: the admin key file under MEDIAKG_DATA_DIR."
+        ),
+    )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
     default_tenant: str = Field(default="default", description="Tenant slug used when a request names none.")
     allowed_roots: Annotated[list[Path], NoDecode] = Field(

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.client.enums import JobStatus, PipelineStage, SearchMode
 from app.core.container import Services
 from app.core.db import DatabaseUnavailableError
 from app.core.errors import DomainError
@@ -21,6 +22,16 @@ from app.entrypoints import search_cli as _search_cli
 from app.entrypoints import worker_cli as _jobs_cli
 from app.entrypoints.bootstrap import build_services
 from app.entrypoints.lifecycle import prepare
+from app.entrypoints.remote import (
+    Remote,
+    RemoteError,
+    follow_jobs,
+    job_lines,
+    resolve_remote,
+    search_lines,
+    upload_files,
+)
+from app.entrypoints.remote import reprocess as remote_reprocess
 from inference import cli as _inference_cli
 
 cli = typer.Typer(name="mediakg", help="GraphQL-first media knowledge service.", no_args_is_help=True)
@@ -41,7 +52,7 @@ out = Console()
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -128,16 +139,57 @@ def _announce_key(key_file: tuple[Path, bool] | None, host: str, port: int, auth
     )
 
 
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Base URL of a mediakg server: work through its API (default: MEDIAKG_SERVER).",
+        show_default=False,
+    ),
+]
+ApiKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(help="File holding the API key (default: MEDIAKG_API_KEY).", show_default=False),
+]
+
+
+def _remote(server: str | None, api_key_file: Path | None, *, local_fallback: bool) -> Remote | None:
+    """The server of a command (None: direct mode), its mode line printed first."""
+    try:
+        remote = resolve_remote(
+            get_settings(), server=server, api_key_file=api_key_file, local_fallback=local_fallback
+        )
+    except RemoteError as exc:
+        raise _fail(str(exc)) from None
+    if remote is not None:
+        err.print(remote.describe(), highlight=False, markup=False, soft_wrap=True)
+    return remote
+
+
 @cli.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files to register.")],
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag to attach (repeatable).")] = None,
-    queue: Annotated[str, typer.Option(help="Queue: realtime or batch.")] = "batch",
+    queue: Annotated[str, typer.Option(help="Queue: realtime or batch (direct mode).")] = "batch",
+    server: ServerOption = None,
+    api_key_file: ApiKeyFileOption = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the jobs until they end (remote).")] = False,
 ) -> None:
-    """Register files (inside the allowed roots) and start their pipelines."""
+    """Register files and start their pipelines: uploaded to --server, or (direct mode, no
+    server) registered in place from inside the allowed roots."""
+    remote = _remote(server, api_key_file, local_fallback=False)
+    if remote is not None:
+        raise typer.Exit(_ingest_remote(remote, paths, tags=tag or [], wait=wait))
     from app.core.telemetry import configure_telemetry, shutdown_telemetry
 
-    configure_telemetry(get_settings(), role="cli")
+    settings = get_settings()
+    err.print(
+        f"mode: direct (database {_redacted(settings.database_url)})",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    configure_telemetry(settings, role="cli")
     try:
         code = asyncio.run(_ingest(paths, tags=tag or [], queue=queue))
     finally:
@@ -203,6 +255,94 @@ async def _ingest_each(
                 )
             progress.advance(task)
     return failures
+
+
+def _ingest_remote(remote: Remote, paths: list[Path], *, tags: list[str], wait: bool) -> int:
+    try:
+        results = upload_files(remote, paths, tags=tags, console=err)
+        for result in results:
+            mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+            err.print(f"{mark} ", end="")
+            err.print(result.line, highlight=False, markup=False, soft_wrap=True)
+        jobs = [r.job_id for r in results if r.job_id is not None]
+        ended = follow_jobs(remote, jobs, console=err) if wait and jobs else {}
+    except RemoteError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    for job_id, status in ended.items():
+        out.print(f"job {job_id} {status}", highlight=False)
+    failed = any(not r.ok for r in results) or any(s != "SUCCEEDED" for s in ended.values())
+    return 1 if failed else 0
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, for the mode line."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported by the engine itself, later
+        return "(unparsable URL)"
+
+
+@cli.command()
+def jobs(
+    status: Annotated[
+        list[JobStatus] | None, typer.Option("--status", "-s", help="Only jobs in this state (repeatable).")
+    ] = None,
+    first: Annotated[int, typer.Option(min=1, max=100, help="How many jobs, newest first.")] = 20,
+    server: ServerOption = None,
+    api_key_file: ApiKeyFileOption = None,
+) -> None:
+    """List jobs with their stages, through the API (this machine's server by default)."""
+    remote = _remote(server, api_key_file, local_fallback=True)
+    assert remote is not None  # local_fallback always finds a server
+    try:
+        for line in job_lines(remote, statuses=status, first=first):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    except RemoteError as exc:
+        raise _fail(str(exc)) from None
+
+
+@cli.command()
+def reprocess(
+    asset_id: Annotated[str, typer.Argument(help="The asset's id (as the API shows it).")],
+    stage: Annotated[
+        list[PipelineStage] | None, typer.Option("--stage", help="Stage to re-run (repeatable; default all).")
+    ] = None,
+    server: ServerOption = None,
+    api_key_file: ApiKeyFileOption = None,
+) -> None:
+    """Re-run stages of an asset (and everything downstream), through the API."""
+    remote = _remote(server, api_key_file, local_fallback=True)
+    assert remote is not None
+    try:
+        ok, line = remote_reprocess(remote, asset_id, stages=stage)
+    except RemoteError as exc:
+        raise _fail(str(exc)) from None
+    (out if ok else err).print(line, highlight=False, markup=False)
+    raise typer.Exit(0 if ok else 1)
+
+
+@_search_cli.app.command("query")
+def search_query(
+    text: Annotated[str, typer.Argument(help="Words or a sentence to find.")],
+    mode: Annotated[SearchMode, typer.Option(help="TEXT, SEMANTIC or HYBRID.")] = SearchMode.HYBRID,
+    first: Annotated[int, typer.Option(min=1, max=100, help="How many hits.")] = 10,
+    server: ServerOption = None,
+    api_key_file: ApiKeyFileOption = None,
+) -> None:
+    """Search moments through the API (this machine's server by default); best first."""
+    remote = _remote(server, api_key_file, local_fallback=True)
+    assert remote is not None
+    try:
+        lines = search_lines(remote, text, mode=mode, first=first)
+    except RemoteError as exc:
+        raise _fail(str(exc)) from None
+    for line in lines:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if not lines:
+        err.print("no hit", highlight=False)
 
 
 @db_cli.command("upgrade")

@@ -14,12 +14,13 @@ import sys
 import threading
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from app.core.settings import get_settings
+from app.core.settings import Settings, get_settings
 from app.jobs.service import QUEUES
 from jobs.registry import DEFAULT_STAGE_MODULES
 
@@ -191,13 +192,28 @@ def dead_letters_command(
         str, typer.Option("--queue", "-q", help="Queue whose dead letters to list.")
     ] = "realtime",
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most recent messages to show.")] = 50,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="A mediakg server: list its failed jobs through the API instead.", show_default=False
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the API key (default: MEDIAKG_API_KEY).", show_default=False),
+    ] = None,
 ) -> None:
     """List the dead-lettered stage messages of a queue (job id, stage, retries, last error).
 
-    Nothing is consumed: RabbitMQ's dead letters are read and handed back in their order."""
+    Nothing is consumed: RabbitMQ's dead letters are read and handed back in their order. With
+    --server (or MEDIAKG_SERVER), the jobs whose stage was dead-lettered (status FAILED) are
+    listed through the API instead, with each stage's state and error code."""
     from jobs.broker import build_broker, dead_letters
 
     settings = get_settings()
+    if server or settings.server:
+        _remote_dead_letters(settings, server, api_key_file, limit=limit)
+        return
     broker = build_broker(settings, time_limit_s=settings.stage_time_limit_seconds)
     try:
         messages = dead_letters(broker, queue, limit=limit)
@@ -223,3 +239,21 @@ def dead_letters_command(
 
 if __name__ == "__main__":
     app()
+
+
+def _remote_dead_letters(
+    settings: Settings, server: str | None, api_key_file: Path | None, *, limit: int
+) -> None:
+    from app.client.enums import JobStatus
+    from app.entrypoints.remote import RemoteError, job_lines, resolve_remote
+
+    try:
+        remote = resolve_remote(settings, server=server, api_key_file=api_key_file, local_fallback=False)
+        assert remote is not None  # a server was given
+        typer.echo(remote.describe(), err=True)
+        lines = job_lines(remote, statuses=[JobStatus.FAILED], first=min(limit, 100))
+    except RemoteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for line in lines:
+        typer.echo(line)
