@@ -288,7 +288,8 @@ def _redacted(url: str) -> str:
 @cli.command()
 def jobs(
     status: Annotated[
-        list[JobStatus] | None, typer.Option("--status", "-s", help="Only jobs in this state (repeatable).")
+        list[JobStatus] | None,
+        typer.Option("--status", "-s", case_sensitive=False, help="Only jobs in this state (repeatable)."),
     ] = None,
     first: Annotated[int, typer.Option(min=1, max=100, help="How many jobs, newest first.")] = 20,
     server: ServerOption = None,
@@ -308,7 +309,8 @@ def jobs(
 def reprocess(
     asset_id: Annotated[str, typer.Argument(help="The asset's id (as the API shows it).")],
     stage: Annotated[
-        list[PipelineStage] | None, typer.Option("--stage", help="Stage to re-run (repeatable; default all).")
+        list[PipelineStage] | None,
+        typer.Option("--stage", case_sensitive=False, help="Stage to re-run (repeatable; default all)."),
     ] = None,
     server: ServerOption = None,
     api_key_file: ApiKeyFileOption = None,
@@ -327,7 +329,9 @@ def reprocess(
 @_search_cli.app.command("query")
 def search_query(
     text: Annotated[str, typer.Argument(help="Words or a sentence to find.")],
-    mode: Annotated[SearchMode, typer.Option(help="TEXT, SEMANTIC or HYBRID.")] = SearchMode.HYBRID,
+    mode: Annotated[
+        SearchMode, typer.Option(case_sensitive=False, help="TEXT, SEMANTIC or HYBRID.")
+    ] = SearchMode.HYBRID,
     first: Annotated[int, typer.Option(min=1, max=100, help="How many hits.")] = 10,
     server: ServerOption = None,
     api_key_file: ApiKeyFileOption = None,

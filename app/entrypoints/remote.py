@@ -68,7 +68,12 @@ class Remote:
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/graphql"
 
     def headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        # The CSRF header: multipart uploads are requests a browser could send cross-site, so
+        # the server wants a header no simple request has (app/api/guards.py).
+        headers = {"x-mediakg-csrf": "1"}
+        if self.api_key:
+            headers["authorization"] = f"Bearer {self.api_key}"
+        return headers
 
     def describe(self) -> str:
         """The mode line the CLI prints first (the key itself is never shown)."""
@@ -88,7 +93,7 @@ class Remote:
             url=self.graphql_url,
             headers=self.headers(),
             ws_url=self.ws_url,
-            ws_connection_init_payload=self.headers(),
+            ws_connection_init_payload={"authorization": f"Bearer {self.api_key}"} if self.api_key else {},
         )
 
 
@@ -138,7 +143,8 @@ def _translated_errors(remote: Remote) -> Iterator[None]:
                 f"{remote.server} refused the API key (401 UNAUTHENTICATED): set MEDIAKG_API_KEY "
                 "or pass --api-key-file"
             ) from None
-        raise RemoteError(f"{remote.server} answered HTTP {exc.status_code}") from None
+        detail = str(getattr(exc.response, "text", ""))[:300].strip()
+        raise RemoteError(f"{remote.server} answered HTTP {exc.status_code}: {detail}".rstrip(": ")) from None
     except GraphQLClientError as exc:
         raise RemoteError(f"{remote.server}: {exc}") from None
 

@@ -46,7 +46,9 @@ def test_cli_works_through_the_api_of_another_data_directory(tmp_path: Path) -> 
     note.write_text("# Ferry notes\n\nThe night ferry to Vienna leaves at nine.\n", encoding="utf-8")
     client_home = tmp_path / "client"
     client_home.mkdir()
-    with ServeProcess.start(tmp_path / "server-home") as serve:
+    server_home = tmp_path / "server-home"
+    server_home.mkdir()
+    with ServeProcess.start(server_home) as serve:
         writer = _create_key(serve, tmp_path, name="cli-writer", scopes="read,write")
         reader = _create_key(serve, tmp_path, name="cli-reader", scopes="read")
         # The CLI's own defaults point at a data directory and database the server never uses;
