@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,8 +41,34 @@ async def audit_events_of_entities(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Conditions on audit events (None: any); ``since`` inclusive, ``until`` exclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 async def list_audit_events(
-    session: AsyncSession, *, tenant_id: uuid.UUID, page: Page
+    session: AsyncSession, *, tenant_id: uuid.UUID, page: Page, where: AuditFilter | None = None
 ) -> PageRows[AuditEvent]:
-    """One page of the tenant's audit trail, newest first."""
-    return await one_page(session, _events(tenant_id), AUDIT_ORDER, page)
+    """One page of the tenant's audit trail matching ``where``, newest first."""
+    stmt = _events(tenant_id)
+    if where is not None:
+        for column, value in (
+            (AuditEvent.actor, where.actor),
+            (AuditEvent.action, where.action),
+            (AuditEvent.entity_type, where.entity_type),
+            (AuditEvent.entity_id, where.entity_id),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if where.since is not None:
+            stmt = stmt.where(AuditEvent.occurred_at >= where.since)
+        if where.until is not None:
+            stmt = stmt.where(AuditEvent.occurred_at < where.until)
+    return await one_page(session, stmt, AUDIT_ORDER, page)

@@ -140,6 +140,7 @@ from .ingest_assets import (
 from .input_types import (
     AssetFilter,
     AssetOrder,
+    AuditEventFilter,
     CancelJobInput,
     CreateWebhookInput,
     DeleteAssetInput,
@@ -328,6 +329,7 @@ __all__ = [
     "AssetPageAssetSimilarAssetsEdgesNode",
     "AssetStatus",
     "AsyncBaseClient",
+    "AuditEventFilter",
     "BaseModel",
     "BreakerState",
     "CancelJob",

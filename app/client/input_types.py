@@ -51,6 +51,23 @@ class AssetOrder(BaseModel):
     "Sort direction."
 
 
+class AuditEventFilter(BaseModel):
+    """Which audit events to list; every condition given must hold."""
+
+    actor: Optional[str] = None
+    "Who acted: an API key's name, exactly."
+    action: Optional[str] = None
+    "What was done, exactly (e.g. asset.update)."
+    entity_type: Optional[str] = Field(alias="entityType", default=None)
+    "Kind of entity acted on (asset, job, api_key, ...)."
+    entity_id: Optional[str] = Field(alias="entityId", default=None)
+    "The entity acted on: its ID (or, for entities without one, its UUID)."
+    occurred_after: Optional[datetime] = Field(alias="occurredAfter", default=None)
+    "Only events at or after this time."
+    occurred_before: Optional[datetime] = Field(alias="occurredBefore", default=None)
+    "Only events before this time."
+
+
 class CancelJobInput(BaseModel):
     """The job to cancel."""
 

@@ -152,7 +152,7 @@ async def create_key(
         tenant_id=tenant.id,
         actor=actor,
         action="api_key.create",
-        entity_type="ApiKey",
+        entity_type="api_key",
         entity_id=key.id,
         details={"name": name, "scopes": key.scopes, "expiresAt": _iso(key.expires_at)},
     )
@@ -203,7 +203,7 @@ async def revoke_key(session: AsyncSession, *, tenant_slug: str, name: str, acto
             tenant_id=tenant.id,
             actor=actor,
             action="api_key.revoke",
-            entity_type="ApiKey",
+            entity_type="api_key",
             entity_id=key.id,
             details={"name": name},
         )
