@@ -131,22 +131,50 @@ class Vector:
 
 
 @dataclass(frozen=True, slots=True)
-class TimedText:
-    """A piece of text with the time range it is spoken or shown (seconds from the start)."""
+class TimedWord:
+    """One word of a transcript segment and when it is spoken (seconds from the start)."""
 
     start_s: float
     end_s: float
     text: str
 
 
-def timed_rows(items: Sequence[TimedText]) -> list[list[float | str]]:
-    """``[start_s, end_s, text]`` rows: how both backends store timed texts beside a document."""
-    return [[item.start_s, item.end_s, item.text] for item in items]
+@dataclass(frozen=True, slots=True)
+class TimedText:
+    """A piece of text with the time range it is spoken or shown (seconds from the start)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    # Speech only, when the speech model timed its words: a time code then starts at the
+    # matched word, not at the segment (which often begins in the silence before it).
+    words: tuple[TimedWord, ...] = ()
+
+
+def timed_rows(items: Sequence[TimedText]) -> list[list[Any]]:
+    """``[start_s, end_s, text]`` rows (plus ``[[start_s, end_s, word], ...]`` when the words
+    are timed): how both backends store timed texts beside a document."""
+    rows: list[list[Any]] = []
+    for item in items:
+        row: list[Any] = [item.start_s, item.end_s, item.text]
+        if item.words:
+            row.append([[word.start_s, word.end_s, word.text] for word in item.words])
+        rows.append(row)
+    return rows
 
 
 def timed_texts(rows: Iterable[Sequence[Any]] | None) -> tuple[TimedText, ...]:
-    """The timed texts stored as :func:`timed_rows`."""
-    return tuple(TimedText(float(start), float(end), str(text)) for start, end, text in rows or ())
+    """The timed texts stored as :func:`timed_rows` (rows written before words were stored
+    have three elements)."""
+    return tuple(
+        TimedText(
+            float(row[0]),
+            float(row[1]),
+            str(row[2]),
+            tuple(TimedWord(float(w[0]), float(w[1]), str(w[2])) for w in (row[3] if len(row) > 3 else ())),
+        )
+        for row in rows or ()
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

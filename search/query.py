@@ -332,7 +332,13 @@ def _find_time_codes(
     found: list[TimeCode] = []
     for segment in segments:
         if wanted.intersection(tokenize(segment.text)):
-            found.append(TimeCode(field, segment.start_s, segment.end_s, segment.text))
+            # Timed words: play from the first matched word (whisper's segment starts often
+            # lie in the pause before the speech); else from the segment's start.
+            start = next(
+                (word.start_s for word in segment.words if wanted.intersection(tokenize(word.text))),
+                segment.start_s,
+            )
+            found.append(TimeCode(field, start, segment.end_s, segment.text))
             if len(found) == limit:
                 break
     return tuple(found)

@@ -50,6 +50,7 @@ from search.documents import (
     MomentDocument,
     StoredFields,
     TimedText,
+    TimedWord,
     Vector,
     VectorField,
 )
@@ -114,12 +115,15 @@ class SceneRow(OutputRow, Protocol):
 
 
 class SegmentRow(SceneRow, Protocol):
-    """A transcript segment: timed like a scene, with what was said."""
+    """A transcript segment: timed like a scene, with what was said and, for speech, when each
+    word is spoken (``{"word", "start", "end", ...}`` in seconds from the asset start)."""
 
     @property
     def text(self) -> str: ...
     @property
     def language(self) -> str | None: ...
+    @property
+    def words(self) -> Sequence[Mapping[str, Any]]: ...
 
 
 class DetectionRow(OutputRow, Protocol):
@@ -377,7 +381,7 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         created_at=asset.created_at,
         tags=tuple(asset.tags),
         labels=tuple(sorted({label for m in moments for label in m.labels})),
-        transcript=tuple(TimedText(s.start_s, s.end_s, s.text) for s in snapshot.segments if s.text.strip()),
+        transcript=tuple(_spoken(s) for s in snapshot.segments if s.text.strip()),
         ocr=_asset_ocr(snapshot),
         language=language,
         duration_s=asset.duration_s,
@@ -388,6 +392,20 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         vectors=asset_vectors,
         moments=tuple(moments),
     )
+
+
+def _spoken(segment: SegmentRow) -> TimedText:
+    """A segment as a timed text, with its timed words (malformed word entries are skipped:
+    a time code then falls back to the segment's start)."""
+    words: list[TimedWord] = []
+    for word in segment.words or ():
+        try:
+            start, end, text = float(word["start"]), float(word["end"]), str(word["word"]).strip()
+        except (KeyError, TypeError, ValueError):
+            continue
+        if text and math.isfinite(start) and math.isfinite(end):
+            words.append(TimedWord(start, max(start, end), text))
+    return TimedText(segment.start_s, segment.end_s, segment.text, tuple(words))
 
 
 def _asset_vector(
@@ -449,7 +467,7 @@ def _scene_moments(
                 scene_id=str(scene.id),
                 start_s=scene.start_s,
                 end_s=max(scene.end_s, scene.start_s),
-                transcript=tuple(TimedText(s.start_s, s.end_s, s.text) for s in segments if s.text.strip()),
+                transcript=tuple(_spoken(s) for s in segments if s.text.strip()),
                 ocr=_ocr_lines(scene, outputs.ocr[scene.id]),
                 labels=_labels(outputs.labels[scene.id]),
                 faces_count=outputs.faces[scene.id],
@@ -479,7 +497,7 @@ def _segment_moments(
                 scene_id=str(segment.id),
                 start_s=segment.start_s,
                 end_s=max(segment.end_s, segment.start_s),
-                transcript=(TimedText(segment.start_s, segment.end_s, segment.text),),
+                transcript=(_spoken(segment),),
                 vectors=found,
             )
         )

@@ -1,5 +1,6 @@
-"""Whole-asset search over what the pipeline found: the talking fixture (real models) is found
-by words only spoken in it and words only shown on screen, in TEXT and HYBRID asset scope."""
+"""Search over what the pipeline found (real models): the talking fixture is found in asset
+scope by words only spoken in it and words only shown on screen (TEXT and HYBRID), and a
+speech hit plays from the matched word, not from the silence before it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from jobs.indexing import ModelRouter, ensure_generation, sync_assets
 from search.documents import DocType, VectorField
 from search.embedded import EmbeddedBackend
 from search.query import QueryVector, SearchQuery
-from tests.fixtures.media import VideoClip
-from tests.jobs.stages.conftest import IMAGE_CHAIN, VIDEO_CHAIN, Harness, png
+from tests.fixtures.media import VideoClip, make_speech
+from tests.jobs.stages.conftest import AUDIO_CHAIN, IMAGE_CHAIN, VIDEO_CHAIN, Harness, png, require_espeak
 
 pytestmark = pytest.mark.models
+
+PHRASE = "Fresh bread at the market every morning."
 
 
 async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
@@ -57,5 +60,35 @@ async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
             )
             assert hybrid.hits[0].asset_id == str(video), phrase
             assert hybrid.hits[0].highlights, phrase
+    finally:
+        await backend.aclose()
+
+
+async def test_speech_hits_play_from_the_spoken_phrase(harness: Harness, tmp_path: Path) -> None:
+    # A greeting, a planted 1 s pause, then the phrase searched for. Whisper (tiny.en) keeps
+    # both in one segment starting at 0.0 s, so the segment start is 1.66 s early; the word
+    # timing of "fresh" measured 1.94 s against a spoken start of 1.66 s (where the pause ends,
+    # measured from signal energy).
+    require_espeak()
+    clip = make_speech(tmp_path / "phrase.wav", ["Good evening.", PHRASE], pause_ms=1000)
+    asset_id = await harness.ingest("phrase.wav", clip.path, title="Evening")
+    await harness.chain(asset_id, AUDIO_CHAIN)
+    router = harness.services.inference
+    assert router is not None
+
+    async def current_router() -> ModelRouter:
+        found: ModelRouter = router
+        return found
+
+    backend = EmbeddedBackend(tmp_path / "index.sqlite3")
+    try:
+        await ensure_generation(backend, current_router)
+        assert (await sync_assets(harness.factory, backend, [asset_id])).ok
+        tenant_id = str(harness.tenant.id)
+        for scope in (DocType.MOMENT, DocType.ASSET):
+            query = SearchQuery(tenant_id=tenant_id, text="fresh bread market", scope=scope)
+            hit = (await backend.search(query)).hits[0]
+            play_from = min(code.start_s for code in hit.time_codes)
+            assert abs(play_from - clip.pause_end) <= 0.3, (scope, play_from, clip.pause_end)
     finally:
         await backend.aclose()
