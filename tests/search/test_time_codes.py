@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from search.documents import TimedText
+from search.documents import TimedText, TimedWord, timed_rows, timed_texts
 from search.query import Highlight, SearchQuery, TextField, TimeCode, time_codes
 from tests.search.fake_es import FakeElasticsearch, backend_for
 
@@ -72,3 +72,20 @@ async def test_elasticsearch_fragments_of_one_segment_give_one_time_code() -> No
 
     (found,) = results.hits
     assert found.time_codes == (TimeCode(TextField.TRANSCRIPT, 42.0, 44.0, SPOKEN),)
+
+
+def test_timed_words_start_the_time_code_at_the_first_matched_word() -> None:
+    words = (
+        TimedWord(0.0, 0.4, "Good"),
+        TimedWord(0.4, 0.9, "evening,"),
+        TimedWord(1.9, 2.3, "fresh"),
+        TimedWord(2.3, 2.6, "bread"),
+    )
+    spoken = (TimedText(0.0, 2.6, "Good evening, fresh bread", words),)
+    highlights = (Highlight(TextField.TRANSCRIPT, "Good evening, fresh <mark>bread</mark>"),)
+    assert time_codes(highlights, lambda _: spoken) == (
+        TimeCode(TextField.TRANSCRIPT, 2.3, 2.6, "Good evening, fresh bread"),
+    )
+    # Stored and read back by both backends with their words; rows of three still read.
+    assert timed_texts(timed_rows(spoken)) == spoken
+    assert timed_texts([[1.0, 2.0, "old row"]]) == (TimedText(1.0, 2.0, "old row"),)
