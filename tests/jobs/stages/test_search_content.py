@@ -4,11 +4,15 @@ speech hit plays from the matched word, not from the silence before it."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from jobs.indexing import ModelRouter, ensure_generation, sync_assets
+from search.backend import SearchBackend
 from search.documents import DocType, VectorField
 from search.embedded import EmbeddedBackend
 from search.query import QueryVector, SearchQuery
@@ -18,6 +22,28 @@ from tests.jobs.stages.conftest import AUDIO_CHAIN, IMAGE_CHAIN, VIDEO_CHAIN, Ha
 pytestmark = pytest.mark.models
 
 PHRASE = "Fresh bread at the market every morning."
+
+
+@contextlib.asynccontextmanager
+async def indexed(
+    harness: Harness, path: Path, *asset_ids: uuid.UUID
+) -> AsyncIterator[tuple[SearchBackend, str]]:
+    """An embedded index of the assets, on a generation of the harness's models, and the text
+    model's version."""
+    router = harness.services.inference
+    assert router is not None
+
+    async def current_router() -> ModelRouter:
+        found: ModelRouter = router
+        return found
+
+    backend = EmbeddedBackend(path)
+    try:
+        (generation,) = await ensure_generation(backend, current_router)
+        assert (await sync_assets(harness.factory, backend, list(asset_ids))).ok
+        yield backend, generation.spec.vectors[VectorField.TEXT].model_version
+    finally:
+        await backend.aclose()
 
 
 async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
@@ -32,18 +58,8 @@ async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
 
     router = harness.services.inference
     assert router is not None
-
-    async def current_router() -> ModelRouter:
-        found: ModelRouter = router
-        return found
-
-    backend = EmbeddedBackend(tmp_path / "index.sqlite3")
-    try:
-        (generation,) = await ensure_generation(backend, current_router)
-        report = await sync_assets(harness.factory, backend, [video, other])
-        assert report.ok
+    async with indexed(harness, tmp_path / "index.sqlite3", video, other) as (backend, text_model):
         tenant_id = str(harness.tenant.id)
-        text_model = generation.spec.vectors[VectorField.TEXT].model_version
         for phrase in ("media library", "breaking news"):
             query = SearchQuery(tenant_id=tenant_id, text=phrase, scope=DocType.ASSET)
             text_only = await backend.search(query)
@@ -60,8 +76,6 @@ async def test_asset_scope_finds_a_video_by_its_speech_and_its_caption(
             )
             assert hybrid.hits[0].asset_id == str(video), phrase
             assert hybrid.hits[0].highlights, phrase
-    finally:
-        await backend.aclose()
 
 
 async def test_speech_hits_play_from_the_spoken_phrase(harness: Harness, tmp_path: Path) -> None:
@@ -73,22 +87,10 @@ async def test_speech_hits_play_from_the_spoken_phrase(harness: Harness, tmp_pat
     clip = make_speech(tmp_path / "phrase.wav", ["Good evening.", PHRASE], pause_ms=1000)
     asset_id = await harness.ingest("phrase.wav", clip.path, title="Evening")
     await harness.chain(asset_id, AUDIO_CHAIN)
-    router = harness.services.inference
-    assert router is not None
-
-    async def current_router() -> ModelRouter:
-        found: ModelRouter = router
-        return found
-
-    backend = EmbeddedBackend(tmp_path / "index.sqlite3")
-    try:
-        await ensure_generation(backend, current_router)
-        assert (await sync_assets(harness.factory, backend, [asset_id])).ok
+    async with indexed(harness, tmp_path / "index.sqlite3", asset_id) as (backend, _):
         tenant_id = str(harness.tenant.id)
         for scope in (DocType.MOMENT, DocType.ASSET):
             query = SearchQuery(tenant_id=tenant_id, text="fresh bread market", scope=scope)
             hit = (await backend.search(query)).hits[0]
             play_from = min(code.start_s for code in hit.time_codes)
             assert abs(play_from - clip.pause_end) <= 0.3, (scope, play_from, clip.pause_end)
-    finally:
-        await backend.aclose()
