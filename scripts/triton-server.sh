@@ -16,11 +16,17 @@ from app.entrypoints.bootstrap import triton_environment
 from inference.triton.launcher import TritonServer
 
 models = tuple(os.environ.get("MODELS", "").split()) or None
-server = TritonServer(triton_environment(get_settings()), models=models, log_path=Path("var/tritonserver.log"))
+settings = get_settings()
+# Under the data dir (MEDIAKG_DATA_DIR), like the service's other state, not in the checkout.
+log_path = Path(settings.data_dir).resolve() / "tritonserver.log"
+log_path.parent.mkdir(parents=True, exist_ok=True)
+server = TritonServer(triton_environment(settings), models=models, log_path=log_path)
 server.start(timeout_s=600)
 sys.stdout.write(
     f"tritonserver ready: grpc://{server.grpc_url} http://{server.http_url} {server.metrics_url}\n"
-    "log: var/tritonserver.log; Ctrl-C stops it\n"
+    f"MEDIAKG_INFERENCE_URL=grpc://{server.grpc_url}\n"
+    f"MEDIAKG_TRITON_METRICS_URL={server.metrics_url}\n"
+    f"log: {log_path}; Ctrl-C stops it\n"
 )
 sys.stdout.flush()
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
