@@ -550,6 +550,6 @@ async def delete_asset(
         services.enqueuer,
         tenant_id=tenant_id,
         event_type="asset.deleted",
-        data={"assetId": webhooks.global_id("Asset", asset.id), "status": asset.status.value},
+        data={"assetId": webhooks.global_id("Asset", asset.id), "status": asset.status.name},
     )
     return asset

@@ -23,13 +23,16 @@ the tests exempt 127.0.0.1 only, to talk to their own local server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import unquote
 
+import certifi
 import httpx
 
 from app.core.errors import FetchFailedError, FileTooLargeError, UrlNotAllowedError
@@ -261,6 +264,13 @@ class _Response:
         await self.client.aclose()
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The TLS context of every hop, built once: loading the CA bundle costs more than a
+    webhook's whole request on loopback (a context is safe to share between connections)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 async def post(
     url: str,
     *,
@@ -311,7 +321,7 @@ async def _send(
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     # trust_env=False: a proxy from the environment would connect by name, undoing the pin.
     client = httpx.AsyncClient(
-        transport=network.transport() if network.transport else httpx.AsyncHTTPTransport(),
+        transport=network.transport() if network.transport else httpx.AsyncHTTPTransport(verify=_tls()),
         trust_env=False,
         follow_redirects=False,
         timeout=httpx.Timeout(min(limits.timeout_s, 30.0)),

@@ -259,7 +259,7 @@ async def set_asset_status(
     data: dict[str, str | None] = {
         "jobId": webhooks.global_id("Job", job.id),
         "assetId": webhooks.global_id("Asset", job.asset_id),
-        "status": job.status.value,
+        "status": job.status.name,
     }
     if job.status == JobStatus.SUCCEEDED and status == AssetStatus.READY:
         for event_type in ("job.succeeded", "asset.ready"):

@@ -4,12 +4,16 @@ The receiver is a real HTTP server on 127.0.0.1, reachable through the test-only
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app.core.container import Services
+from app.core.settings import Settings
 from app.tenancy.models import Tenant
 from app.webhooks import service as webhooks
+from app.webhooks.models import WebhookDelivery
 from tests.api.conftest import GraphQLClient, operation
 from tests.fixtures.local_http import LocalServer, Reply, local_http_server
 
@@ -111,3 +115,36 @@ async def test_update_validates_like_create(gql: GraphQLClient, receiver: LocalS
         "updateWebhook"
     ]
     assert refused == {"__typename": "InvalidInput", "code": "INVALID_INPUT", "field": ["input", "events"]}
+
+
+async def test_deleting_an_asset_records_an_asset_deleted_delivery(
+    gql: GraphQLClient, services: Services, receiver: LocalServer, media_root: Path
+) -> None:
+    (media_root / "note.txt").write_text("some words")
+    ingested = await gql(
+        operation("IngestAsset"), {"input": {"source": {"path": str(media_root / "note.txt")}}}
+    )
+    asset_id = ingested["data"]["ingestAsset"]["asset"]["id"]
+    created = (
+        await gql(operation("CreateWebhook"), {"url": f"{receiver.url}/h", "events": ["asset.deleted"]})
+    )["data"]["createWebhook"]
+    assert created["__typename"] == "CreateWebhookSuccess", created
+    deleted = (await gql(operation("DeleteAsset"), {"id": asset_id}))["data"]["deleteAsset"]
+    assert deleted["__typename"] == "DeleteAssetSuccess", deleted
+    async with services.session_factory() as session:
+        [delivery] = list(await session.scalars(select(WebhookDelivery)))
+    assert (delivery.event_type, delivery.payload) == (
+        "asset.deleted",
+        {"assetId": asset_id, "status": "DELETED"},
+    )
+
+
+def test_the_default_schedule_outlasts_a_day_long_outage_of_hours() -> None:
+    settings = Settings()
+    delays = [
+        webhooks.retry_delay(settings.webhook_retry_base_seconds, n).total_seconds()
+        for n in range(1, settings.webhook_max_attempts)
+    ]
+    assert delays[:3] == [40, 80, 160]
+    # The last attempt about a day after the first: a receiver down for 10 minutes (or hours) gets it.
+    assert 20 * 3600 < sum(delays) < 26 * 3600
