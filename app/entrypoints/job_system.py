@@ -10,12 +10,15 @@ from typing import Any
 
 from app.core.container import Enqueuer, Services
 from app.core.settings import Settings
-from app.entrypoints.bootstrap import build_services, start_inference, start_triton_scraper
+from app.entrypoints.bootstrap import build_services, start_triton_scraper, start_worker_inference
 from jobs.broker import DramatiqEnqueuer, build_broker, close_broker
 from jobs.runtime import JobRuntime, RuntimeWiring
 
+# Workers start with their stage models warm (start_worker_inference), not just checked.
 WIRING = RuntimeWiring(
-    build_services=build_services, start_inference=start_inference, start_triton_scraper=start_triton_scraper
+    build_services=build_services,
+    start_inference=start_worker_inference,
+    start_triton_scraper=start_triton_scraper,
 )
 
 

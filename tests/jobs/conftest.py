@@ -217,6 +217,8 @@ class WorkerProcess:
             "MEDIAKG_RETRY_MIN_BACKOFF_MS": str(settings.retry_min_backoff_ms),
             "MEDIAKG_RETRY_MAX_BACKOFF_MS": str(settings.retry_max_backoff_ms),
             "MEDIAKG_MAX_RETRIES": str(settings.max_retries),
+            # The test settings' choice (off): loading every stage model would slow each start.
+            "MEDIAKG_WARM_MODELS": str(settings.warm_models).lower(),
             "MEDIAKG_LOG_LEVEL": "INFO",
             "MEDIAKG_LOG_JSON": "false",
             **(env or {}),
