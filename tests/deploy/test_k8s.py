@@ -15,6 +15,7 @@ import typer
 import yaml
 from dramatiq.common import dq_name
 
+from app.api.guards import host_allowed
 from app.api.urls import BLOB_ROUTE
 from app.core.settings import Settings
 from app.entrypoints.cli import cli
@@ -428,3 +429,13 @@ def test_no_secret_manifest_is_committed() -> None:
     for path in (ROOT / "deploy").rglob("*.y*ml"):
         for doc in yaml.safe_load_all(path.read_text()):
             assert not (isinstance(doc, dict) and doc.get("kind") == "Secret"), path
+
+
+def test_the_api_answers_under_the_ingress_hosts(objects: list[Obj]) -> None:
+    # The API's Host check (MEDIAKG_ALLOWED_HOSTS) refuses any other name with 400: every host
+    # the Ingress routes must be one it answers under, or nothing gets through.
+    allowed = _config(objects)["MEDIAKG_ALLOWED_HOSTS"].split(",")
+    ingress = _one(objects, "Ingress", "mediakg-api")
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    assert hosts
+    assert all(host_allowed(host, allowed) for host in hosts), (hosts, allowed)
