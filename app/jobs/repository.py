@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.repository import is_live
 from app.core.db import utcnow
 from app.core.enums import JobStatus, StageStatus
 from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors, rows_by_id
@@ -240,20 +241,23 @@ async def sweep_candidates(
 
 
 # --- reads for a tenant (the API) --------------------------------------------------------------
-# Jobs are history: those of a deleted asset stay readable (its audit trail points at them).
+# A deleted asset takes its jobs and their stages out of every tenant read (node, job, jobs,
+# Asset.jobs): the rows stay for the runner, the sweeper and the audit trail, but a client
+# holding an old job or stage id learns nothing of what was deleted.
 
 JOB_ORDER = Ordering("job", ((Job.created_at, ValueKind.DATETIME), (Job.id, ValueKind.UUID)), True)
 STAGE_ORDER = Ordering("stage", ((JobStage.ordinal, ValueKind.INT), (JobStage.id, ValueKind.UUID)), False)
 
 
 def _jobs(tenant_id: uuid.UUID) -> Select[Job]:
-    """The base of every tenant read of jobs."""
-    return select(Job).where(Job.tenant_id == tenant_id)
+    """The base of every tenant read of jobs: the tenant's, of live assets."""
+    return select(Job).where(Job.tenant_id == tenant_id, is_live(Job.asset_id))
 
 
 def _stages(tenant_id: uuid.UUID) -> Select[JobStage]:
-    """The base of every tenant read of job stages."""
-    return select(JobStage).where(JobStage.tenant_id == tenant_id)
+    """The base of every tenant read of job stages: the tenant's, of jobs of live assets."""
+    live_job = exists().where(Job.id == JobStage.job_id, is_live(Job.asset_id))
+    return select(JobStage).where(JobStage.tenant_id == tenant_id, live_job)
 
 
 async def jobs_by_id(

@@ -14,13 +14,14 @@ from app.api.schema import schema
 from app.assets.repository import asset_ordering
 from app.audit.repository import AUDIT_ORDER
 from app.core.container import Services
-from app.jobs.models import JobStage
+from app.core.enums import JobStatus
+from app.jobs.models import Job, JobStage
 from app.jobs.repository import JOB_ORDER
 from app.media.repository import SCENE_ORDER
 from app.tenancy.models import Tenant
 from graphql import GraphQLInterfaceType
 from tests.api.conftest import GraphQLClient, SignedBlobUrl, operation
-from tests.api.graph import Graph, build_graph, gid
+from tests.api.graph import Graph, _stages, build_graph, gid
 
 
 @pytest.fixture
@@ -416,6 +417,38 @@ async def test_node_resolves_every_type(gql: GraphQLClient, services: Services, 
 async def test_deleted_assets_and_their_scenes_are_invisible(gql: GraphQLClient, graph: Graph) -> None:
     body = await gql("query($id: ID!) { asset(id: $id) { id } }", {"id": gid("Asset", graph.deleted.id)})
     assert body == {"data": {"asset": None}}
+
+
+async def test_a_deleted_assets_jobs_and_stages_are_invisible(
+    gql: GraphQLClient, services: Services, graph: Graph
+) -> None:
+    # A client holding the ids of a deleted asset's job and stages (from before the deletion)
+    # learns nothing through node, job or the jobs connection.
+    job = Job(
+        tenant_id=graph.deleted.tenant_id,
+        asset_id=graph.deleted.id,
+        pipeline="media",
+        status=JobStatus.CANCELLED,
+        progress=0.0,
+        attempts=0,
+    )
+    async with services.session_factory() as session:
+        session.add(job)
+        await session.flush()
+        stages = _stages(job, {})
+        session.add_all(stages)
+        await session.commit()
+    body = await gql(
+        "query($j: ID!, $s: ID!) { job(id: $j) { id } node(id: $s) { id } jobNode: node(id: $j) { id } }",
+        {"j": gid("Job", job.id), "s": gid("JobStage", stages[0].id)},
+    )
+    assert body == {"data": {"job": None, "node": None, "jobNode": None}}
+    listed = await gql("{ jobs(first: 100) { edges { node { id } } } }")
+    assert gid("Job", job.id) not in {e["node"]["id"] for e in listed["data"]["jobs"]["edges"]}
+    # The live assets' jobs and stages still resolve.
+    live = graph.jobs["harbour"]
+    still = await gql("query($j: ID!) { node(id: $j) { id } }", {"j": gid("Job", live.id)})
+    assert still == {"data": {"node": {"id": gid("Job", live.id)}}}
 
 
 async def test_another_tenants_rows_are_invisible(
