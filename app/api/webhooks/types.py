@@ -6,14 +6,20 @@ from datetime import datetime
 
 import strawberry
 
+from app.api.enums import register
 from app.api.fields import field
 from app.api.ids import to_global_id
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 
-WebhookDeliveryStatus = strawberry.enum(
+register(
     DeliveryStatus,
     name="WebhookDeliveryStatus",
-    description="PENDING: an attempt is due; SUCCEEDED: answered 2xx; DEAD: every retry failed.",
+    description="Where a delivery of an event to a webhook stands.",
+    values={
+        "PENDING": "Queued: the first attempt or a retry is due at nextAttemptAt.",
+        "SUCCEEDED": "The receiver answered 2xx (final).",
+        "DEAD": "Every attempt of the retry schedule failed (final; redeliverWebhook tries again).",
+    },
 )
 
 
@@ -90,7 +96,7 @@ class WebhookDeliveryType:
         return self.row.event_type
 
     @field(description="Where the delivery stands.")
-    def status(self) -> WebhookDeliveryStatus:  # type: ignore[valid-type]
+    def status(self) -> DeliveryStatus:
         return DeliveryStatus(self.row.status)
 
     @field(description="Attempts made so far.")
