@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from search.documents import DocType, VectorField
 from search.query import SearchQuery
 from tests.api.conftest import GraphQLClient, operation
 from tests.api.graph import gid
+from tests.fixtures.keys import auth, issue_key
 from tests.search.indexgraph import SPEC, T0, IndexGraph, build_index_graph
 
 RANK1 = 1 / 61  # RRF score of a first rank, weight 1, constant 60
@@ -505,3 +507,32 @@ def test_rrf_weights_setting_names_known_retrievers_only() -> None:
         Settings(search_rrf_weights={"bm25": 1.0})
     with pytest.raises(ValidationError, match="weight of text must be a finite number >= 0"):
         Settings(search_rrf_weights={"text": -1.0})
+
+
+async def test_another_tenant_finds_nothing_of_this_one(
+    http: httpx.AsyncClient, services: Services, graph: IndexGraph
+) -> None:
+    # The same index, another tenant's key: search, asset scope, root facets and a filter naming
+    # this tenant's asset all come back empty (the tenant is applied inside the engine).
+    stranger = auth(await issue_key(services.session_factory, tenant="stranger", name="stranger-read"))
+
+    async def ask(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=stranger
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    own = await ask(operation("Search"), _search("lighthouse keeper"))
+    assert own["data"]["search"]["totalCount"] == 0
+    assert own["data"]["search"]["edges"] == []
+    assets = await ask(operation("Search"), _search("lighthouse keeper", scope="ASSET"))
+    assert assets["data"]["search"]["edges"] == []
+    named = await ask(
+        operation("Search"),
+        _search("lighthouse keeper", filter={"assetIds": [gid("Asset", graph.harbour.id)]}),
+    )
+    assert named["data"]["search"]["edges"] == []
+    facets = await ask(operation("Facets"))
+    assert facets["data"]["facets"]
+    assert all(facet["values"] == [] for facet in facets["data"]["facets"]), facets
