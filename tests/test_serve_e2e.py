@@ -5,9 +5,6 @@ and the server's own workers process it until search finds it."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -29,14 +26,9 @@ from tests.fixtures.media import (
     photo,
 )
 from tests.fixtures.required import skip_unless_required
+from tests.fixtures.serve import ServeProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.models]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:
@@ -68,46 +60,9 @@ def _graphql(base: str, query: str) -> dict[str, Any]:
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     media = tmp_path / "media"
     media.mkdir()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MEDIAKG_DATA_DIR": str(tmp_path / "data"),
-        "MEDIAKG_ALLOWED_ROOTS": str(media),
-        "MEDIAKG_PORT": str(port),
-        "MEDIAKG_HOST": "127.0.0.1",
-    }
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.entrypoints.cli", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
-            try:
-                if _get(f"{base}/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server not ready within 60 s")
-        _KEY_FILES[base] = tmp_path / "data" / "admin-api-key"
-        yield base, env
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with ServeProcess.start(tmp_path, allowed_roots=media) as serve:
+        _KEY_FILES[serve.base] = tmp_path / "data" / "admin-api-key"
+        yield serve.base, serve.env
 
 
 def test_first_start_writes_an_admin_key_file_the_api_requires(
