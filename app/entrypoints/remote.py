@@ -213,9 +213,7 @@ def _ingested(path: Path, payload: Any) -> Ingested:
         return Ingested(
             path, True, f"{path}: {state} asset {payload.asset.id} ({payload.asset.kind.value}){suffix}", job
         )
-    code = getattr(payload, "code", payload.typename__)
-    code_text = code.value if hasattr(code, "value") else str(code)
-    return Ingested(path, False, f"{path}: {getattr(payload, 'message', payload.typename__)} ({code_text})")
+    return Ingested(path, False, f"{path}: {_refusal(payload)}")
 
 
 def follow_jobs(remote: Remote, job_ids: list[str], *, console: Console) -> dict[str, str]:
@@ -273,6 +271,12 @@ def reprocess(remote: Remote, asset_id: str, *, stages: list[PipelineStage] | No
         payload: Any = client.reprocess_asset(id=asset_id, stages=stages).reprocess_asset
     if payload.typename__ == "ReprocessAssetSuccess":
         return True, f"asset {asset_id}: job {payload.job.id} {payload.job.status.value}"
+    return False, f"asset {asset_id}: {_refusal(payload)}"
+
+
+def _refusal(payload: Any) -> str:
+    """A mutation's typed refusal as one line: its message and code (UserError members carry
+    both; a member without them is named by its type)."""
     code = getattr(payload, "code", None)
     code_text = code.value if code is not None and hasattr(code, "value") else payload.typename__
-    return False, f"asset {asset_id}: {getattr(payload, 'message', payload.typename__)} ({code_text})"
+    return f"{getattr(payload, 'message', payload.typename__)} ({code_text})"
