@@ -10,7 +10,6 @@ from pydantic_core import PydanticUndefined
 
 from app.core.settings import Settings
 
-
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 HEADER = "| variable | default | description |"
 
