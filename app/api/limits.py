@@ -4,7 +4,8 @@ Limits run before execution, so a refused document costs no database work:
 - tokens (parse time): a cap on document size, so a huge document is not even parsed;
 - depth (strawberry's QueryDepthLimiter) and aliases (MaxAliasesLimiter), from settings;
 - complexity: the estimated number of objects a document returns, multiplying each
-  connection by its ``first`` (the page-size cap if larger, the default if absent).
+  connection by its ``first`` (the page-size cap if larger, the default if absent); computed
+  per request from the cached document and the request's variables (app/api/documents.py).
 
 Errors: client errors keep their message and get a stable ``extensions.code``; every other
 error is masked to "Internal server error" with the request id, and logged with it.
@@ -15,30 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
 from typing import Any
 
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from app.core.errors import DomainError
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLObjectType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
-    VariableNode,
-    get_named_type,
     parse,
 )
 
@@ -59,127 +44,6 @@ _CODED_MESSAGES = (
     # graphql-core's variable coercion (unknown enum value, wrong scalar type, ...).
     ("got invalid value", "BAD_USER_INPUT"),
 )
-
-
-def complexity_rule(
-    *, max_complexity: int, max_page_size: int, default_page_size: int, variables: Mapping[str, Any]
-) -> type[ValidationRule]:
-    """A validation rule refusing operations estimated to return more than ``max_complexity``
-    objects. Built per request because ``first`` often comes from variables."""
-
-    class ComplexityRule(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            schema = context.schema
-            fragments = {
-                d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
-            for definition in context.document.definitions:
-                if not isinstance(definition, OperationDefinitionNode):
-                    continue
-                root = _root_type(schema, definition.operation)
-                if root is None:
-                    continue
-                cost = _selection_cost(definition.selection_set, root, 1, schema, fragments, frozenset())
-                if cost > max_complexity:
-                    context.report_error(
-                        GraphQLError(
-                            f"the operation is estimated to return {cost} objects; the limit is "
-                            f"{max_complexity}: lower `first` or select less",
-                            definition,
-                            extensions={
-                                "code": "QUERY_TOO_COMPLEX",
-                                "complexity": cost,
-                                "limit": max_complexity,
-                            },
-                        )
-                    )
-
-    def _page_size(node: FieldNode) -> int:
-        for arg in node.arguments or ():
-            if arg.name.value != "first":
-                continue
-            value: Any = None
-            if isinstance(arg.value, IntValueNode):
-                value = int(arg.value.value)
-            elif isinstance(arg.value, VariableNode):
-                value = variables.get(arg.value.name.value)
-            # Too-large values are the page-size error's business, not this limit's.
-            return min(value, max_page_size) if isinstance(value, int) and value >= 0 else default_page_size
-        return default_page_size
-
-    def _selection_cost(
-        selection_set: SelectionSetNode | None,
-        parent: Any,
-        multiplier: int,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDefinitionNode],
-        seen: frozenset[str],
-    ) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if selection.selection_set is None or not isinstance(
-                    parent, GraphQLObjectType | GraphQLInterfaceType
-                ):
-                    continue  # leaves are free: the objects are what costs
-                field_def = parent.fields.get(selection.name.value)
-                if field_def is None:
-                    continue
-                child_type = get_named_type(field_def.type)
-                pages = _page_size(selection) if "first" in field_def.args else 1
-                total += multiplier
-                total += _selection_cost(
-                    selection.selection_set, child_type, multiplier * pages, schema, fragments, seen
-                )
-            elif isinstance(selection, InlineFragmentNode):
-                target = (
-                    schema.get_type(selection.type_condition.name.value)
-                    if selection.type_condition
-                    else parent
-                )
-                total += _selection_cost(selection.selection_set, target, multiplier, schema, fragments, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                target = schema.get_type(fragment.type_condition.name.value)
-                total += _selection_cost(
-                    fragment.selection_set, target, multiplier, schema, fragments, seen | {name}
-                )
-        return total
-
-    return ComplexityRule
-
-
-def _root_type(schema: GraphQLSchema, operation: OperationType) -> GraphQLObjectType | None:
-    if operation is OperationType.QUERY:
-        return schema.query_type
-    if operation is OperationType.MUTATION:
-        return schema.mutation_type
-    return schema.subscription_type
-
-
-class ComplexityLimiter(SchemaExtension):
-    """Adds the complexity rule (with this request's variables) to validation."""
-
-    def __init__(self, *, max_complexity: int, max_page_size: int, default_page_size: int) -> None:
-        self.max_complexity = max_complexity
-        self.max_page_size = max_page_size
-        self.default_page_size = default_page_size
-
-    def on_operation(self) -> Iterator[None]:
-        rule = complexity_rule(
-            max_complexity=self.max_complexity,
-            max_page_size=self.max_page_size,
-            default_page_size=self.default_page_size,
-            variables=self.execution_context.variables or {},
-        )
-        self.execution_context.validation_rules = (*self.execution_context.validation_rules, rule)
-        yield
 
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")

@@ -16,11 +16,12 @@ from app.api.assets.subscriptions import AssetSubscriptions
 from app.api.audit.queries import AuditQueries
 from app.api.authz import apply_rules
 from app.api.context import Info
+from app.api.documents import ComplexityLimit, DocumentCache, PreparedDocuments
 from app.api.fields import field
 from app.api.jobs.mutations import JobMutations
 from app.api.jobs.queries import JobQueries
 from app.api.jobs.subscriptions import JobSubscriptions
-from app.api.limits import MAX_TOKENS, ComplexityLimiter, ErrorPolicy
+from app.api.limits import MAX_TOKENS, ErrorPolicy
 from app.api.media.queries import MediaQueries
 from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
@@ -112,24 +113,29 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
     def tokens() -> SchemaExtension:
         return MaxTokensLimiter(max_token_count=MAX_TOKENS)
 
-    def complexity() -> SchemaExtension:
-        return ComplexityLimiter(
-            max_complexity=lim.max_complexity,
-            max_page_size=lim.max_page_size,
-            default_page_size=DEFAULT_PAGE_SIZE,
-        )
+    # One cache per schema: what it holds depends on this schema's rules and limits.
+    documents = DocumentCache()
+    complexity_limit = ComplexityLimit(
+        max_complexity=lim.max_complexity,
+        max_page_size=lim.max_page_size,
+        default_page_size=DEFAULT_PAGE_SIZE,
+    )
+
+    def prepared() -> SchemaExtension:
+        return PreparedDocuments(cache=documents, limit=complexity_limit)
 
     # OperationTelemetry last: it must see resolver errors before ErrorPolicy masks them.
     apply_rules({"Query": Query, "Mutation": Mutation, "Subscription": Subscription}, [SystemStatusType])
     # RequestRateLimiter first: an operation over the caller's limit costs no parsing; then
-    # TrustedDocumentsCheck, which fills in a document sent by hash before it is parsed.
+    # TrustedDocumentsCheck, which fills in a document sent by hash before it is parsed;
+    # PreparedDocuments after the extensions that add validation rules.
     extensions: list[Any] = [
         RequestRateLimiter,
         TrustedDocumentsCheck,
         tokens,
         depth,
         aliases,
-        complexity,
+        prepared,
         ErrorPolicy,
         OperationTelemetry,
     ]
