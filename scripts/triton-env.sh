@@ -8,7 +8,8 @@
 # naming the log (var/triton-env.log) in their reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENV=${TRITON_ENV:-.venv-triton}
+# The same variable as the service reads (triton_env_dir): one name for the one environment.
+ENV=${MEDIAKG_TRITON_ENV_DIR:-.venv-triton}
 PYTHON=${PYTHON:-python3}
 REQ=inference/model_repository/requirements-server.txt
 NODEPS=inference/model_repository/requirements-server-nodeps.txt

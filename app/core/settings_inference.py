@@ -53,8 +53,9 @@ class InferenceTelemetrySettings(BaseModel):
     triton_metrics_url: str = Field(
         default="",
         description=(
-            "Triton's Prometheus endpoint. Empty derives http://<triton host>:8002/metrics from a "
-            "grpc:// or http:// inference_url, and scrapes nothing for local://."
+            "Triton's Prometheus endpoint. Empty derives it from a grpc:// or http:// inference_url: "
+            "triton_metrics_port when that URL is `mediakg triton serve`'s (triton_host and its HTTP or "
+            "gRPC port), else port 8002 (Triton's default) on its host; nothing is scraped for local://."
         ),
     )
     triton_scrape_interval_seconds: float = Field(
@@ -77,11 +78,31 @@ class InferenceTelemetrySettings(BaseModel):
         default_factory=list,
         description="Registry keys deployed on Triton; empty means every model of the repository.",
     )
+    triton_host: str = Field(
+        default="127.0.0.1",
+        description="Address `mediakg triton serve` binds its HTTP, gRPC and metrics endpoints (loopback).",
+    )
+    triton_http_port: int = Field(
+        default=8100, ge=1, le=65535, description="HTTP port of `mediakg triton serve`."
+    )
+    triton_grpc_port: int = Field(
+        default=8101,
+        ge=1,
+        le=65535,
+        description="gRPC port of `mediakg triton serve`: MEDIAKG_INFERENCE_URL=grpc://<triton_host>:<port>.",
+    )
+    triton_metrics_port: int = Field(
+        default=8102,
+        ge=1,
+        le=65535,
+        description="Prometheus port of `mediakg triton serve`: MEDIAKG_TRITON_METRICS_URL=http://<host>:<this>/metrics.",
+    )
     triton_env_dir: str = Field(
         default="",
         description=(
-            "The tritonserver environment the tests and benchmarks start (`make triton-env`). "
-            "Empty means .venv-triton in the source checkout."
+            "The tritonserver environment `mediakg triton serve`, the tests and the benchmarks start, "
+            "and the one `make triton-env` (scripts/triton-env.sh) builds. Empty means .venv-triton in "
+            "the source checkout."
         ),
     )
     breaker_failure_threshold: int = Field(

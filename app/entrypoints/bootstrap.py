@@ -176,7 +176,12 @@ def start_triton_scraper(settings: Settings) -> TritonScraper | None:
     ``triton_scrape_interval_seconds`` and re-export them (``None`` for ``local://``)."""
     from inference.triton.metrics_scrape import TritonScraper, resolve_metrics_url
 
-    url = resolve_metrics_url(settings.inference_url, settings.triton_metrics_url)
+    served = (
+        settings.triton_host,
+        (settings.triton_http_port, settings.triton_grpc_port),
+        settings.triton_metrics_port,
+    )
+    url = resolve_metrics_url(settings.inference_url, settings.triton_metrics_url, served=served)
     if url is None:
         return None
     scraper = TritonScraper(url)

@@ -1,4 +1,4 @@
-"""The `mediakg` command line: serve, ingest, worker, db, blobs, schema, search, models."""
+"""The `mediakg` command line: serve, ingest, worker, db, blobs, schema, search, models, keys, triton."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from app.core.errors import DomainError
 from app.core.settings import get_settings
 from app.entrypoints import keys_cli as _keys_cli
 from app.entrypoints import search_cli as _search_cli
+from app.entrypoints import triton_cli as _triton_cli
 from app.entrypoints import worker_cli as _jobs_cli
 from app.entrypoints.bootstrap import build_services
 from app.entrypoints.lifecycle import prepare
@@ -46,6 +47,7 @@ cli.add_typer(_inference_cli.app, name="models")
 cli.add_typer(schema_cli, name="schema")
 cli.add_typer(_search_cli.app, name="search")
 cli.add_typer(_keys_cli.app, name="keys")
+cli.add_typer(_triton_cli.app, name="triton")
 
 err = Console(stderr=True)
 out = Console()

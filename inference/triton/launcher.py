@@ -111,6 +111,8 @@ class TritonServer:
     env: TritonEnvironment
     repository: Path = REPOSITORY
     ports: Ports = field(default_factory=Ports.pick)
+    # Loopback unless told otherwise (tritonserver itself binds 0.0.0.0 when not told).
+    host: str = "127.0.0.1"
     # None loads every model of the repository; otherwise only these (explicit control mode).
     models: tuple[str, ...] | None = None
     # Torch-based stubs take a few seconds each to unload; 5 s cuts the unload short.
@@ -124,17 +126,17 @@ class TritonServer:
     @property
     def http_url(self) -> str:
         """Base URL of the HTTP endpoint."""
-        return f"127.0.0.1:{self.ports.http}"
+        return f"{self.host}:{self.ports.http}"
 
     @property
     def grpc_url(self) -> str:
         """host:port of the gRPC endpoint."""
-        return f"127.0.0.1:{self.ports.grpc}"
+        return f"{self.host}:{self.ports.grpc}"
 
     @property
     def metrics_url(self) -> str:
         """Prometheus metrics endpoint."""
-        return f"http://127.0.0.1:{self.ports.metrics}/metrics"
+        return f"http://{self.host}:{self.ports.metrics}/metrics"
 
     def command(self) -> list[str]:
         """The tritonserver command line."""
@@ -145,9 +147,9 @@ class TritonServer:
             f"--backend-directory={env.backend_directory}",
             f"--cache-directory={env.cache_directory}",
             # It binds 0.0.0.0 unless told otherwise.
-            "--http-address=127.0.0.1",
-            "--grpc-address=127.0.0.1",
-            "--metrics-address=127.0.0.1",
+            f"--http-address={self.host}",
+            f"--grpc-address={self.host}",
+            f"--metrics-address={self.host}",
             f"--http-port={self.ports.http}",
             f"--grpc-port={self.ports.grpc}",
             f"--metrics-port={self.ports.metrics}",

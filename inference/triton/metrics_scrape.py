@@ -162,14 +162,21 @@ def interval_stats(before: dict[str, float], after: dict[str, float]) -> Interva
     )
 
 
-def resolve_metrics_url(inference_url: str, metrics_url: str = "") -> str | None:
-    """``metrics_url`` when given, else Triton's default metrics port on the host of
-    ``inference_url``; ``None`` when inference is not on Triton (``local://``)."""
+def resolve_metrics_url(
+    inference_url: str, metrics_url: str = "", *, served: tuple[str, tuple[int, ...], int] | None = None
+) -> str | None:
+    """``metrics_url`` when given; else, when ``inference_url`` points at the server ``mediakg
+    triton serve`` runs (``served``: its host, HTTP and gRPC ports, metrics port), that server's
+    metrics port; else Triton's default metrics port (8002) on the host of ``inference_url``.
+    ``None`` when inference is not on Triton (``local://``)."""
     if metrics_url:
         return metrics_url
     parts = urlsplit(inference_url)
     if parts.scheme in ("grpc", "http", "https") and parts.hostname:
-        return f"http://{parts.hostname}:{TRITON_METRICS_PORT}/metrics"
+        port = TRITON_METRICS_PORT
+        if served is not None and parts.hostname == served[0] and parts.port in served[1]:
+            port = served[2]
+        return f"http://{parts.hostname}:{port}/metrics"
     return None
 
 

@@ -195,3 +195,19 @@ def test_counter_reset_gives_no_interval() -> None:
 )
 def test_metrics_url(inference_url: str, triton_metrics_url: str, expected: str | None) -> None:
     assert resolve_metrics_url(inference_url, triton_metrics_url) == expected
+
+
+@pytest.mark.parametrize(
+    ("inference_url", "expected"),
+    [
+        # `mediakg triton serve`'s own gRPC or HTTP port: its metrics port, not Triton's 8002.
+        ("grpc://127.0.0.1:8101", "http://127.0.0.1:8102/metrics"),
+        ("http://127.0.0.1:8100", "http://127.0.0.1:8102/metrics"),
+        # Another server (another host or port): Triton's default.
+        ("grpc://127.0.0.1:8001", "http://127.0.0.1:8002/metrics"),
+        ("grpc://triton:8101", "http://triton:8002/metrics"),
+    ],
+)
+def test_metrics_url_of_the_served_triton(inference_url: str, expected: str) -> None:
+    served = ("127.0.0.1", (8100, 8101), 8102)
+    assert resolve_metrics_url(inference_url, "", served=served) == expected
