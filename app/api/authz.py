@@ -54,6 +54,7 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "reprocessAsset": WRITE,
         "cancelJob": WRITE,
         "retryJob": WRITE,
+        "resolveDuplicates": WRITE,
         "createWebhook": ADMIN,
         "updateWebhook": ADMIN,
         "deleteWebhook": ADMIN,

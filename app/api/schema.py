@@ -32,6 +32,7 @@ from app.api.rate_limits import RequestRateLimiter
 from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
 from app.api.search.queries import SearchQueries
+from app.api.search.resolve_duplicates import DuplicateMutations
 from app.api.trusted_documents import TrustedDocumentsCheck
 from app.api.webhooks.mutations import WebhookMutations
 from app.api.webhooks.queries import WebhookQueries
@@ -61,7 +62,7 @@ class Query(
 
 
 @strawberry.type(name="Mutation", description="Everything a client can change. Every mutation is audited.")
-class Mutation(AssetMutations, JobMutations, WebhookMutations):
+class Mutation(AssetMutations, JobMutations, DuplicateMutations, WebhookMutations):
     """Root mutation type."""
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
-from app.core.enums import AssetKind, AssetStatus, enum_column
+from app.core.enums import AssetKind, AssetStatus, DuplicateVerdict, enum_column
 
 
 class Asset(UUIDPrimaryKey, Timestamps, Base):
@@ -65,3 +65,29 @@ class IngestKey(UUIDPrimaryKey, Base):
         ForeignKey("job.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DuplicateDecision(UUIDPrimaryKey, Timestamps, Base):
+    """An editor's verdict on a pair of assets the similarity stage called near-duplicates.
+
+    Kept apart from the edges on purpose: a reprocess replaces an asset's edges, never the
+    decisions, so a pair declared not-duplicate stays declared and a marked duplicate stays
+    hidden. One row per pair (``low_asset_id`` sorts before ``high_asset_id``); a later
+    decision about the same pair updates it.
+    """
+
+    __tablename__ = "duplicate_decision"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "low_asset_id", "high_asset_id"),
+        Index("ix_duplicate_decision_high_asset", "high_asset_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    low_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    high_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    verdict: Mapped[DuplicateVerdict] = mapped_column(enum_column(DuplicateVerdict))
+    # For verdict=duplicate: the asset kept, and the one hidden from lists and search.
+    kept_asset_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    duplicate_asset_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    # The API key (or CLI user) that decided, as in the audit trail.
+    actor: Mapped[str] = mapped_column(String(200))

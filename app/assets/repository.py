@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import type_coerce
 
+from app.assets.duplicate_repository import is_marked_duplicate
 from app.assets.models import Asset, IngestKey
 from app.core.enums import AssetKind, AssetStatus
 from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, rows_by_id
@@ -135,6 +136,8 @@ class AssetFilter:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     title: str | None = None
+    # Assets an editor marked as duplicates of another are hidden unless asked for.
+    include_duplicates: bool = False
 
 
 def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
@@ -168,4 +171,6 @@ async def list_assets(
         stmt = stmt.where(Asset.duration_s <= where.max_duration_s)
     if where.title:
         stmt = stmt.where(Asset.title.ilike(contains_pattern(where.title), escape="\\"))
+    if not where.include_duplicates:
+        stmt = stmt.where(~is_marked_duplicate(Asset.id))
     return await one_page(session, stmt, ordering, page)

@@ -20,6 +20,7 @@ from .input_types import (
     DuplicateFilter,
     IngestAssetInput,
     IngestAssetsInput,
+    ResolveDuplicatesInput,
     SearchFilter,
     SearchInput,
     UpdateAssetInput,
@@ -29,6 +30,7 @@ from .job_monitor import JobMonitor
 from .job_progress import JobProgress
 from .redeliver_webhook import RedeliverWebhook
 from .reprocess_asset import ReprocessAsset
+from .resolve_duplicates import ResolveDuplicates
 from .retry_job import RetryJob
 from .scene_browser import SceneBrowser
 from .search import Search
@@ -274,6 +276,7 @@ class MediaKGClient(AsyncBaseClient):
                 edges {
                   cursor
                   node {
+                    id
                     size
                     pairCount
                     bestScore
@@ -603,6 +606,42 @@ class MediaKGClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return ReprocessAsset.model_validate(data)
+
+    async def resolve_duplicates(
+        self, input: ResolveDuplicatesInput, **kwargs: Any
+    ) -> ResolveDuplicates:
+        query = gql("""
+            mutation ResolveDuplicates($input: ResolveDuplicatesInput!) {
+              resolveDuplicates(input: $input) {
+                __typename
+                ... on ResolveDuplicatesSuccess {
+                  kept {
+                    id
+                    title
+                  }
+                  hidden {
+                    id
+                    title
+                  }
+                  pairCount
+                }
+                ... on UserError {
+                  message
+                  code
+                  field
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"input": input}
+        response = await self.execute(
+            query=query,
+            operation_name="ResolveDuplicates",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ResolveDuplicates.model_validate(data)
 
     async def retry_job(self, id: str, **kwargs: Any) -> RetryJob:
         query = gql("""

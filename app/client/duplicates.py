@@ -23,6 +23,7 @@ class DuplicatesDuplicatesEdges(BaseModel):
 
 
 class DuplicatesDuplicatesEdgesNode(BaseModel):
+    id: str
     size: int
     pair_count: int = Field(alias="pairCount")
     best_score: float = Field(alias="bestScore")

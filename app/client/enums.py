@@ -43,6 +43,11 @@ class DetectionKind(str, Enum):
     TEXT = "TEXT"
 
 
+class DuplicateAction(str, Enum):
+    MARK_DUPLICATES = "MARK_DUPLICATES"
+    NOT_DUPLICATES = "NOT_DUPLICATES"
+
+
 class JobProgressEventKind(str, Enum):
     SNAPSHOT = "SNAPSHOT"
     JOB_QUEUED = "JOB_QUEUED"

@@ -9,6 +9,7 @@ from .enums import (
     AssetOrderField,
     AssetStatus,
     DetectionKind,
+    DuplicateAction,
     OrderDirection,
     PipelineStage,
     SearchMode,
@@ -40,6 +41,8 @@ class AssetFilter(BaseModel):
     "Keep assets at most this long (assets without a duration are dropped)."
     title_contains: Optional[str] = Field(alias="titleContains", default=None)
     "Keep assets whose title contains this text (case-insensitive)."
+    include_duplicates: bool = Field(alias="includeDuplicates", default=False)
+    "Also list assets an editor marked as duplicates of another (resolveDuplicates); hidden by default."
 
 
 class AssetOrder(BaseModel):
@@ -155,6 +158,17 @@ class ReprocessAssetInput(BaseModel):
     "Stages to re-run, with everything downstream of them; omitted or empty: the whole pipeline."
 
 
+class ResolveDuplicatesInput(BaseModel):
+    """A verdict on one near-duplicate cluster."""
+
+    cluster_id: str = Field(alias="clusterId")
+    "The cluster's `id` (from `duplicates`)."
+    keep: str
+    "The asset of the cluster to keep (an Asset ID)."
+    action: DuplicateAction
+    "The verdict."
+
+
 class RetryJobInput(BaseModel):
     """The job to retry."""
 
@@ -189,6 +203,8 @@ class SearchFilter(BaseModel):
     "Keep hits of these assets only (e.g. search inside one video)."
     metadata: Optional[Any] = None
     "Keep assets whose metadata has all these key/value pairs (a JSON object of strings, numbers and booleans; 2 and 2.0 are equal)."
+    include_duplicates: bool = Field(alias="includeDuplicates", default=False)
+    "Also find assets an editor marked as duplicates of another (resolveDuplicates); hidden by default."
 
 
 class SearchInput(BaseModel):

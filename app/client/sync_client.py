@@ -18,6 +18,7 @@ from .input_types import (
     DuplicateFilter,
     IngestAssetInput,
     IngestAssetsInput,
+    ResolveDuplicatesInput,
     SearchFilter,
     SearchInput,
     UpdateAssetInput,
@@ -26,6 +27,7 @@ from .job_cost import JobCost
 from .job_monitor import JobMonitor
 from .redeliver_webhook import RedeliverWebhook
 from .reprocess_asset import ReprocessAsset
+from .resolve_duplicates import ResolveDuplicates
 from .retry_job import RetryJob
 from .scene_browser import SceneBrowser
 from .search import Search
@@ -250,6 +252,7 @@ class MediaKGSyncClient(BaseClient):
                 edges {
                   cursor
                   node {
+                    id
                     size
                     pairCount
                     bestScore
@@ -555,6 +558,42 @@ class MediaKGSyncClient(BaseClient):
         )
         data = self.get_data(response)
         return ReprocessAsset.model_validate(data)
+
+    def resolve_duplicates(
+        self, input: ResolveDuplicatesInput, **kwargs: Any
+    ) -> ResolveDuplicates:
+        query = gql("""
+            mutation ResolveDuplicates($input: ResolveDuplicatesInput!) {
+              resolveDuplicates(input: $input) {
+                __typename
+                ... on ResolveDuplicatesSuccess {
+                  kept {
+                    id
+                    title
+                  }
+                  hidden {
+                    id
+                    title
+                  }
+                  pairCount
+                }
+                ... on UserError {
+                  message
+                  code
+                  field
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"input": input}
+        response = self.execute(
+            query=query,
+            operation_name="ResolveDuplicates",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ResolveDuplicates.model_validate(data)
 
     def retry_job(self, id: str, **kwargs: Any) -> RetryJob:
         query = gql("""

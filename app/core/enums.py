@@ -54,6 +54,13 @@ class SimilarityKind(enum.StrEnum):
     SEMANTIC = "semantic"
 
 
+class DuplicateVerdict(enum.StrEnum):
+    """What an editor decided about a pair of suggested near-duplicates."""
+
+    DUPLICATE = "duplicate"
+    NOT_DUPLICATE = "not_duplicate"
+
+
 class JobStatus(enum.StrEnum):
     """Lifecycle of a job."""
 

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.enums import AssetKind
+from app.assets import duplicate_repository as decisions
+from app.assets.models import DuplicateDecision
+from app.audit import service as audit
+from app.core.enums import AssetKind, DuplicateVerdict
+from app.core.errors import InvalidInputError, NotFoundError
 from app.core.pagination import PageRows
 from app.media import repository
 from app.media.models import SimilarityEdge
@@ -156,3 +160,86 @@ async def list_clusters(
     after = page.after
     rest = [c for c in clusters if _after(cluster_key(c), after)] if after is not None else clusters
     return ClusterRows(rows=rest[: page.first], has_next=len(rest) > page.first, total=len(clusters))
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What ``resolve_duplicates`` decided: the cluster it found and one decision per pair."""
+
+    cluster: Cluster
+    kept_id: uuid.UUID
+    verdict: DuplicateVerdict
+    decisions: tuple[DuplicateDecision, ...]
+
+    @property
+    def hidden_ids(self) -> tuple[uuid.UUID, ...]:
+        """The assets now hidden as duplicates of the kept one."""
+        return tuple(d.duplicate_asset_id for d in self.decisions if d.duplicate_asset_id is not None)
+
+
+async def find_cluster(session: AsyncSession, *, tenant_id: uuid.UUID, member_id: uuid.UUID) -> Cluster:
+    """The tenant's current near-duplicate cluster holding ``member_id``; NotFoundError if none."""
+    edges = await repository.near_duplicate_edges(session, tenant_id=tenant_id, kinds=(), min_score=None)
+    for cluster in clusters_of(edges):
+        if member_id in cluster.asset_ids:
+            return cluster
+    raise NotFoundError("no near-duplicate cluster holds this asset (any more)", field=["clusterId"])
+
+
+async def resolve_duplicates(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    member_id: uuid.UUID,
+    keep_id: uuid.UUID,
+    verdict: DuplicateVerdict,
+) -> Resolution:
+    """Record an editor's verdict on the cluster holding ``member_id`` (its id names it).
+
+    DUPLICATE: every other asset of the cluster is marked a duplicate of ``keep_id`` and hidden
+    from lists and search. NOT_DUPLICATE: every scored pair of the cluster is declared not a
+    duplicate and is never suggested again, whatever a later reprocess scores. A later decision
+    about a pair replaces the earlier one. Audited per asset concerned.
+    """
+    cluster = await find_cluster(session, tenant_id=tenant_id, member_id=member_id)
+    if keep_id not in cluster.asset_ids:
+        raise InvalidInputError("the asset to keep is not in this cluster", field=["keep"])
+    if verdict is DuplicateVerdict.DUPLICATE:
+        pairs = [(keep_id, other) for other in cluster.asset_ids if other != keep_id]
+    else:
+        pairs = [(e.source_asset_id, e.target_asset_id) for e in cluster.edges]
+    existing = await decisions.decisions_of_pairs(session, tenant_id=tenant_id, pairs=pairs)
+    rows: list[DuplicateDecision] = []
+    new: list[DuplicateDecision] = []
+    for a, b in pairs:
+        low, high = decisions.ordered(a, b)
+        row = existing.get((low, high))
+        if row is None:
+            row = DuplicateDecision(tenant_id=tenant_id, low_asset_id=low, high_asset_id=high, actor=actor)
+            new.append(row)
+        row.verdict = verdict
+        row.actor = actor
+        duplicate = b if verdict is DuplicateVerdict.DUPLICATE else None
+        row.kept_asset_id = keep_id if duplicate is not None else None
+        row.duplicate_asset_id = duplicate
+        rows.append(row)
+    decisions.add_decisions(session, new)
+    await session.flush()
+    hidden = [str(r.duplicate_asset_id) for r in rows if r.duplicate_asset_id is not None]
+    for asset_id in cluster.asset_ids:
+        await audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="duplicates.resolve",
+            entity_type="asset",
+            entity_id=asset_id,
+            details={
+                "verdict": verdict.value,
+                "kept": str(keep_id),
+                "cluster": [str(i) for i in cluster.asset_ids],
+                "hidden": hidden,
+            },
+        )
+    return Resolution(cluster=cluster, kept_id=keep_id, verdict=verdict, decisions=tuple(rows))

@@ -131,3 +131,15 @@ class SimilarityEdge(UUIDPrimaryKey, ModelOutput, Base):
     kind: Mapped[SimilarityKind] = mapped_column(enum_column(SimilarityKind))
     score: Mapped[float]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AudioFingerprint(UUIDPrimaryKey, ModelOutput, Base):
+    """The Chromaprint fingerprint of an audio asset or of a video's sound track."""
+
+    __tablename__ = "audio_fingerprint"
+    __table_args__ = (UniqueConstraint("asset_id", "model_name", "model_version"),)
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    duration_s: Mapped[float]
+    # Little-endian uint32 raw Chromaprint values (one per ~0.124 s of audio).
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)

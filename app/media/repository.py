@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.assets.duplicate_repository import declared_not_duplicate, is_marked_duplicate
 from app.assets.repository import contains_pattern, is_live
 from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType, SimilarityKind
 from app.core.pagination import (
@@ -55,11 +56,16 @@ def _rows(model: type[_Row], tenant_id: uuid.UUID) -> Select[_Row]:
 
 def _edges(tenant_id: uuid.UUID, kinds: Iterable[AssetKind] = ()) -> Select[SimilarityEdge]:
     """The base of every read of similarity edges: the tenant's, both ends' assets live (and of
-    ``kinds``, when given)."""
+    ``kinds``, when given); a near-duplicate edge of a pair an editor declared not to be
+    duplicates is never read (a reprocess writes it again; this keeps it unsuggested)."""
     return select(SimilarityEdge).where(
         SimilarityEdge.tenant_id == tenant_id,
         is_live(SimilarityEdge.source_asset_id, kinds),
         is_live(SimilarityEdge.target_asset_id, kinds),
+        or_(
+            SimilarityEdge.kind != SimilarityKind.NEAR_DUPLICATE,
+            ~declared_not_duplicate(SimilarityEdge.source_asset_id, SimilarityEdge.target_asset_id),
+        ),
     )
 
 
@@ -334,10 +340,16 @@ async def asset_embeddings(
 
 
 async def near_duplicate_edges(
-    session: AsyncSession, *, tenant_id: uuid.UUID, kinds: Sequence[AssetKind], min_score: float | None
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    kinds: Sequence[AssetKind],
+    min_score: float | None,
+    include_duplicates: bool = False,
 ) -> list[SimilarityEdge]:
     """The tenant's asset-to-asset near_duplicate edges whose both ends are live assets of
-    ``kinds`` (any kind when empty), scoring at least ``min_score`` (one statement)."""
+    ``kinds`` (any kind when empty), scoring at least ``min_score`` (one statement). An asset
+    marked a duplicate is resolved: its edges link nothing (unless ``include_duplicates``)."""
     # A deleted asset leaves every cluster at once: its edges stop linking anything.
     stmt = _edges(tenant_id, kinds).where(
         SimilarityEdge.kind == SimilarityKind.NEAR_DUPLICATE,
@@ -345,6 +357,11 @@ async def near_duplicate_edges(
         SimilarityEdge.target_type == OwnerType.ASSET,
         SimilarityEdge.source_asset_id != SimilarityEdge.target_asset_id,
     )
+    if not include_duplicates:
+        stmt = stmt.where(
+            ~is_marked_duplicate(SimilarityEdge.source_asset_id),
+            ~is_marked_duplicate(SimilarityEdge.target_asset_id),
+        )
     if min_score is not None:
         stmt = stmt.where(SimilarityEdge.score >= min_score)
     return list(await session.scalars(stmt))

@@ -158,6 +158,17 @@ PROBES: dict[str, dict[str, Probe]] = {
             lambda g, _: {"input": {"id": gid("Job", g.jobs["poster"].id)}},
             _typename_not_found("retryJob"),
         ),
+        "resolveDuplicates": Probe(
+            f"mutation($input: ResolveDuplicatesInput!) {{ resolveDuplicates(input: $input) {RESULT} }}",
+            lambda g, _: {
+                "input": {
+                    "clusterId": gid("DuplicateCluster", g.harbour.id),
+                    "keep": gid("Asset", g.harbour.id),
+                    "action": "NOT_DUPLICATES",
+                }
+            },
+            _typename_not_found("resolveDuplicates"),
+        ),
         # Loopback without the allowance: refused (UrlNotAllowed) before any connection.
         "createWebhook": Probe(
             f"mutation($input: CreateWebhookInput!) {{ createWebhook(input: $input) {RESULT} }}",

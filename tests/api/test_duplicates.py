@@ -193,6 +193,7 @@ async def test_clusters_are_connected_components_largest_first(gql: GraphQLClien
                     {
                         "cursor": _cursor(3, "a"),
                         "node": {
+                            "id": gid("DuplicateCluster", IDS["a"]),
                             "size": 3,
                             "pairCount": 2,
                             "bestScore": 0.95,
@@ -205,6 +206,7 @@ async def test_clusters_are_connected_components_largest_first(gql: GraphQLClien
                         # Equal sizes: the smaller anchor (smallest asset id) first.
                         "cursor": _cursor(2, "v1"),
                         "node": {
+                            "id": gid("DuplicateCluster", IDS["v1"]),
                             "size": 2,
                             "pairCount": 1,
                             "bestScore": 0.986,
@@ -217,6 +219,7 @@ async def test_clusters_are_connected_components_largest_first(gql: GraphQLClien
                     {
                         "cursor": _cursor(2, "t1"),
                         "node": {
+                            "id": gid("DuplicateCluster", IDS["t1"]),
                             "size": 2,
                             "pairCount": 1,
                             "bestScore": 0.81,

@@ -273,6 +273,11 @@ class AssetFilterInput:
     title_contains: str | None = strawberry.field(
         default=None, description="Keep assets whose title contains this text (case-insensitive)."
     )
+    include_duplicates: bool = strawberry.field(
+        default=False,
+        description="Also list assets an editor marked as duplicates of another (resolveDuplicates); "
+        "hidden by default.",
+    )
 
     def to_filter(self, field: list[str]) -> assets_repo.AssetFilter:
         """The repository filter, with ranges checked."""
@@ -290,4 +295,5 @@ class AssetFilterInput:
             min_duration_s=self.min_duration_seconds,
             max_duration_s=self.max_duration_seconds,
             title=self.title_contains or None,
+            include_duplicates=self.include_duplicates,
         )

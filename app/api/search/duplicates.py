@@ -17,6 +17,7 @@ import strawberry
 from app.api.context import Info
 from app.api.errors import InvalidCursorError, PageSizeError
 from app.api.fields import field
+from app.api.ids import to_global_id
 from app.api.media.types import SimilarityEdgeType
 from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
 from app.api.scalars import After, First
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from app.api.assets.types import AssetType
 
 _ASSETS = "app.api.assets.types"
+# The type name inside a cluster's ID (app/api/search/resolve_duplicates.py decodes it).
+CLUSTER_TYPE = "DuplicateCluster"
 _ORDERING = "duplicates"
 # Values a list inside a cluster returns when the client gives no `first`.
 DEFAULT_CLUSTER_ITEMS = 20
@@ -122,6 +125,13 @@ class DuplicateClusterType:
     cluster: strawberry.Private[dup.Cluster]
     # Live asset rows of the cluster, original (oldest) first.
     rows: strawberry.Private[list[Asset]]
+
+    @field(
+        description="Names the cluster for resolveDuplicates: it is the cluster that holds its smallest "
+        "asset (it changes only when the cluster does)."
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(CLUSTER_TYPE, self.cluster.anchor_id))
 
     @field(description="How many assets the cluster holds (at least 2).")
     def size(self) -> int:

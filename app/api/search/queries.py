@@ -55,6 +55,7 @@ from app.api.search.types import (
     encode_offset,
     text_field,
 )
+from app.assets import duplicate_repository as duplicate_repo
 from app.assets import repository as assets_repo
 from app.core.errors import InvalidInputError, NotFoundError
 from search.backend import GenerationInfo, SearchBackend, SearchError
@@ -75,6 +76,10 @@ CANDIDATES = 100
 # Most recent deletions excluded inside the engine (module docstring). Far above what one
 # reconciler interval sees; beyond it the asset loader still hides the hits.
 MAX_PENDING_DELETES = 1000
+# Marked duplicates excluded by id inside the engine, most recently decided first: a terms
+# filter of this size costs the engines little. Beyond it the oldest decisions show again in
+# search (not in lists); an index field would lift the cap (docs/search.md).
+MAX_HIDDEN_DUPLICATES = 1000
 
 
 async def query_vectors(info: Info, text: str, live: GenerationInfo) -> tuple[QueryVector, ...]:
@@ -182,21 +187,29 @@ async def _rows(info: Info, hits: Sequence[SearchHit]) -> list[tuple[int, Search
     return rows
 
 
-async def without_pending_deletes(info: Info, filters: Filters) -> Filters:
+async def without_pending_deletes(
+    info: Info, filters: Filters, *, include_duplicates: bool = False
+) -> Filters:
     """``filters`` that also exclude the caller's assets deleted within the settings' window
-    (at most ``MAX_PENDING_DELETES``, newest first): one indexed SQL statement."""
+    (at most ``MAX_PENDING_DELETES``, newest first) and, unless ``include_duplicates``, the assets
+    an editor marked duplicates (at most ``MAX_HIDDEN_DUPLICATES``): one indexed SQL statement
+    each. Marked duplicates stay in the index, so ``includeDuplicates`` can ask for them."""
     ctx = info.context
     window = ctx.settings.search_deleted_window_seconds
-    if window <= 0:
-        return filters
-    since = datetime.now(UTC) - timedelta(seconds=window)
+    excluded: list[uuid.UUID] = []
     async with ctx.read_session_factory() as session:
-        deleted = await assets_repo.recently_deleted_ids(
-            session, tenant_id=ctx.caller.tenant_id, since=since, limit=MAX_PENDING_DELETES
-        )
-    if not deleted:
+        if window > 0:
+            since = datetime.now(UTC) - timedelta(seconds=window)
+            excluded += await assets_repo.recently_deleted_ids(
+                session, tenant_id=ctx.caller.tenant_id, since=since, limit=MAX_PENDING_DELETES
+            )
+        if not include_duplicates:
+            excluded += await duplicate_repo.hidden_duplicate_ids(
+                session, tenant_id=ctx.caller.tenant_id, limit=MAX_HIDDEN_DUPLICATES
+            )
+    if not excluded:
         return filters
-    return replace(filters, exclude_asset_ids=(*filters.exclude_asset_ids, *(str(a) for a in deleted)))
+    return replace(filters, exclude_asset_ids=(*filters.exclude_asset_ids, *(str(a) for a in excluded)))
 
 
 def _check_page_size(info: Info, first: int) -> None:
@@ -231,6 +244,7 @@ class _Request:
     offset: int
     fingerprint: str
     min_score: float | None = None
+    include_duplicates: bool = False
 
 
 async def _run(
@@ -244,7 +258,9 @@ async def _run(
     limit = max(1, request.first)
     # The cursor fingerprint was taken from the caller's filters: the exclusions may change
     # between pages without invalidating it.
-    filters = await without_pending_deletes(info, request.filters)
+    filters = await without_pending_deletes(
+        info, request.filters, include_duplicates=request.include_duplicates
+    )
     search_query = SearchQuery(
         tenant_id=str(ctx.caller.tenant_id),
         text=request.text,
@@ -341,6 +357,7 @@ class SearchQueries:
             offset=offset,
             fingerprint=fingerprint,
             min_score=query.min_score,
+            include_duplicates=bool(query.filter and query.filter.include_duplicates),
         )
         return await _run(info, backend, live, request)
 
@@ -368,7 +385,9 @@ class SearchQueries:
         context = FacetContext(
             backend=backend,
             tenant_id=info.context.caller.tenant_id,
-            filters=await without_pending_deletes(info, filters),
+            filters=await without_pending_deletes(
+                info, filters, include_duplicates=bool(filter and filter.include_duplicates)
+            ),
             scope=_scope(scope),
             generation=live.name,
         )
@@ -445,5 +464,6 @@ class SearchQueries:
             first=first,
             offset=offset,
             fingerprint=fingerprint,
+            include_duplicates=bool(filter and filter.include_duplicates),
         )
         return await _run(info, backend, live, request)

@@ -156,6 +156,11 @@ class SearchFilterInput:
         description="Keep assets whose metadata has all these key/value pairs (a JSON object of "
         "strings, numbers and booleans; 2 and 2.0 are equal).",
     )
+    include_duplicates: bool = strawberry.field(
+        default=False,
+        description="Also find assets an editor marked as duplicates of another (resolveDuplicates); "
+        "hidden by default.",
+    )
 
     def to_filters(self, path: list[str]) -> Filters:
         """The backend filters, validated (GraphQL errors with the input path)."""
@@ -255,6 +260,7 @@ class SearchInput:
                 self.scope.value,
                 repr(filters),
                 self.min_score,
+                bool(self.filter and self.filter.include_duplicates),
             ],
             default=str,
         )
