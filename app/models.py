@@ -12,6 +12,7 @@ from app.media.models import (
     SimilarityEdge,
     TranscriptSegment,
 )
+from app.people.models import Face, FaceTrack, Person
 from app.tenancy.models import ApiKey, Tenant
 from app.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -24,9 +25,12 @@ __all__ = [
     "Detection",
     "DuplicateDecision",
     "Embedding",
+    "Face",
+    "FaceTrack",
     "IngestKey",
     "Job",
     "JobStage",
+    "Person",
     "Scene",
     "SimilarityEdge",
     "Tenant",

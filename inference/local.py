@@ -21,6 +21,8 @@ from inference import models as _models  # noqa: F401  (sets the offline guards 
 from inference.errors import UnknownModelError
 from inference.models.base import LocalOptions, Runner, RunnerFactory
 from inference.registry import (
+    DLIB_FACE_DESCRIPTOR,
+    DLIB_HOG_FACES,
     HAAR_FACES,
     MINILM_FP32,
     MINILM_INT8,
@@ -57,6 +59,8 @@ def default_factories() -> dict[str, RunnerFactory]:
         MOBILENET_LABELS.key: _factory("inference.models.vision", "load_mobilenet_labels"),
         MOBILENET_FEATURES_SPEC.key: _factory("inference.models.vision", "load_mobilenet_features"),
         HAAR_FACES.key: _factory("inference.models.vision", "load_haar_faces"),
+        DLIB_HOG_FACES.key: _factory("inference.models.faces", "load_dlib_hog"),
+        DLIB_FACE_DESCRIPTOR.key: _factory("inference.models.faces", "load_dlib_descriptor"),
     }
 
 

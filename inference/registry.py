@@ -24,6 +24,7 @@ Task = Literal[
     "labels",
     "embed_image",
     "faces",
+    "face_descriptors",
     "embed_bridge",
     "embed_text_clip",
     "embed_image_clip",
@@ -35,6 +36,7 @@ TASKS: tuple[Task, ...] = (
     "labels",
     "embed_image",
     "faces",
+    "face_descriptors",
     "embed_bridge",
     "embed_text_clip",
     "embed_image_clip",
@@ -234,6 +236,7 @@ MOBILENET_SIZE = 224
 MOBILENET_FEATURES = 1280
 IMAGENET_CLASSES = 1000
 SAMPLE_RATE = 16_000
+FACE_DESCRIPTOR_DIM = 128
 
 _TEXT_IN = (TensorSpec("text", "BYTES", ()),)
 _TEXT_OUT = (TensorSpec("embedding", "FP32", (MINILM_DIM,)),)
@@ -350,6 +353,28 @@ HAAR_FACES = ModelSpec(
     source="Debian opencv-data (haarcascade_frontalface_default.xml)",
     description="OpenCV Haar cascade; boxes are x, y, w, h in pixels.",
 )
+DLIB_HOG_FACES = ModelSpec(
+    name="dlib-hog-frontalface",
+    version="20.0.1-1",
+    task="faces",
+    inputs=_IMAGE_IN,
+    outputs=(TensorSpec("boxes", "FP32", (-1, 4)), TensorSpec("score", "FP32", (-1,))),
+    backends=_LOCAL_AND_TRITON,
+    server_batch_size=8,
+    source="dlib-bin==20.0.1.post1",
+    description="dlib HOG + linear SVM frontal faces (longest side 640); boxes x, y, w, h in pixels.",
+)
+DLIB_FACE_DESCRIPTOR = ModelSpec(
+    name="dlib-resnet-face",
+    version="v1-5pt-1",
+    task="face_descriptors",
+    inputs=(*_IMAGE_IN, TensorSpec("boxes", "FP32", (-1, 4))),
+    outputs=(TensorSpec("descriptor", "FP32", (-1, FACE_DESCRIPTOR_DIM)),),
+    backends=_LOCAL_AND_TRITON,
+    server_batch_size=8,
+    source="dlib-bin==20.0.1.post1 + face-recognition-models==0.3.0",
+    description="5-point alignment and dlib's 128-d ResNet descriptor per face box (same person < 0.6).",
+)
 IMAGENET_BRIDGE = ModelSpec(
     name="imagenet-bridge",
     version=f"{MOBILENET_LABELS.version}+{MINILM_FP32.version}",
@@ -419,6 +444,8 @@ def default_registry() -> ModelRegistry:
             MOBILENET_LABELS,
             MOBILENET_FEATURES_SPEC,
             HAAR_FACES,
+            DLIB_HOG_FACES,
+            DLIB_FACE_DESCRIPTOR,
             IMAGENET_BRIDGE,
             IMAGENET_BRIDGE_INT8,
         ]

@@ -28,6 +28,8 @@ from inference.local import LocalBackend, ModelPool
 from inference.models.base import LocalOptions, as_strings
 from inference.preprocess import RGBImage, as_rgb, imagenet_pixels
 from inference.registry import (
+    DLIB_FACE_DESCRIPTOR,
+    DLIB_HOG_FACES,
     HAAR_FACES,
     IMAGENET_BRIDGE,
     IMAGENET_BRIDGE_INT8,
@@ -48,6 +50,7 @@ from inference.telemetry import record_confidences, record_embedding_norms
 from inference.types import (
     Embeddings,
     Face,
+    FaceDescriptors,
     Faces,
     Label,
     Labels,
@@ -60,10 +63,12 @@ from inference.types import (
 
 WhisperChoice = Literal["tiny.en", "base"]
 TextEmbeddingChoice = Literal["fp32", "int8"]
+FaceDetectorChoice = Literal["hog", "haar"]
 
 _WHISPER: dict[str, ModelSpec] = {"tiny.en": WHISPER_TINY_EN, "base": WHISPER_BASE}
 _TEXT: dict[str, ModelSpec] = {"fp32": MINILM_FP32, "int8": MINILM_INT8}
 _BRIDGE: dict[str, ModelSpec] = {"fp32": IMAGENET_BRIDGE, "int8": IMAGENET_BRIDGE_INT8}
+_FACES: dict[str, ModelSpec] = {"hog": DLIB_HOG_FACES, "haar": HAAR_FACES}
 
 
 class SettingsLike(Protocol):
@@ -109,6 +114,9 @@ class InferenceConfig:
     # towards the same average label-name vector.
     bridge_top_k: int = 10
     haarcascade_dir: Path = Path("/usr/share/opencv4/haarcascades")
+    # The "faces" detector: OpenCV's Haar cascade or dlib's HOG (whose boxes are what the face
+    # descriptor is trained on).
+    face_detector: FaceDetectorChoice = "haar"
     # Where the bridge's label-name vectors are stored per text-model version
     # (inference.label_vectors); None computes them once per router.
     label_vectors_dir: Path | None = None
@@ -254,7 +262,9 @@ class InferenceRouter:
             case "embed_image":
                 spec = MOBILENET_FEATURES_SPEC
             case "faces":
-                spec = HAAR_FACES
+                spec = _FACES[config.face_detector]
+            case "face_descriptors":
+                spec = DLIB_FACE_DESCRIPTOR
             case "embed_bridge":
                 spec = _BRIDGE[config.text_embedding]
             case "embed_text_clip" | "embed_image_clip":
@@ -274,6 +284,7 @@ class InferenceRouter:
             "labels",
             "embed_image",
             "faces",
+            "face_descriptors",
             "embed_bridge",
         ]
         if self._clip is not None:
@@ -473,6 +484,20 @@ class InferenceRouter:
         _confidences(spec.ref, out["score"].tolist())
         return Faces(faces, spec.ref)
 
+    async def face_descriptors(
+        self, image: RGBImage, boxes: Sequence[tuple[float, float, float, float]]
+    ) -> FaceDescriptors:
+        """128-d descriptors of the faces at ``boxes`` (x, y, w, h in pixels) of one RGB image."""
+        spec = self._model_for_call("face_descriptors")
+        if not boxes:
+            return FaceDescriptors(
+                np.zeros((0, spec.output("descriptor").dims[-1]), dtype=np.float32), spec.ref
+            )
+        out = await self.backend.infer(
+            spec, {"image": as_rgb(image), "boxes": np.asarray(boxes, dtype=np.float32).reshape(-1, 4)}
+        )
+        return FaceDescriptors(np.asarray(out["descriptor"], dtype=np.float32), spec.ref)
+
     async def embed_text_clip(self, texts: Sequence[str]) -> Embeddings:
         """CLIP text embeddings (needs ``clip_model_dir``)."""
         spec = self._model_for_call("embed_text_clip")
@@ -513,6 +538,9 @@ class InferenceRouter:
             "transcribe": lambda: self.transcribe(np.zeros(16_000, dtype=np.float32)),
             "ocr": lambda: self.ocr(np.full((64, 64, 3), 255, dtype=np.uint8)),
             "faces": lambda: self.faces(np.zeros((64, 64, 3), dtype=np.uint8)),
+            "face_descriptors": lambda: self.face_descriptors(
+                np.zeros((64, 64, 3), dtype=np.uint8), [(8.0, 8.0, 48.0, 48.0)]
+            ),
         }
         blank = np.zeros((64, 64, 3), dtype=np.uint8)
         image_tasks: dict[Task, Callable[[], Awaitable[object]]] = {

@@ -99,6 +99,14 @@ def compare(spec: ModelSpec, live: Tensors, candidate: Tensors, config: ShadowCo
         case "faces":
             same = live["boxes"].shape == candidate["boxes"].shape
             return float(same), same
+        case "face_descriptors":
+            a = np.asarray(live["descriptor"], dtype=np.float64)
+            b = np.asarray(candidate["descriptor"], dtype=np.float64)
+            if a.shape != b.shape:
+                return 0.0, False
+            gap = float(np.linalg.norm(a - b, axis=1).max()) if len(a) else 0.0
+            # A tenth of the same-person threshold: numerically the same face.
+            return max(0.0, 1.0 - gap), gap < 0.06
     raise ValueError(f"no shadow comparison for task {spec.task!r}")
 
 

@@ -129,3 +129,12 @@ class Faces:
 
     faces: tuple[Face, ...]
     model: ModelRef
+
+
+@dataclass(frozen=True, slots=True)
+class FaceDescriptors:
+    """One 128-d descriptor per requested face box, in request order (Euclidean distance
+    under 0.6: the same person)."""
+
+    vectors: npt.NDArray[np.float32]
+    model: ModelRef

@@ -14,7 +14,7 @@ from inference.local import LocalBackend, ModelPool
 from inference.models.vision import imagenet_class_names
 from inference.preprocess import load_image
 from inference.registry import IMAGENET_BRIDGE, MOBILENET_FEATURES_SPEC, MOBILENET_LABELS
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import FaceDetectorChoice, InferenceConfig, InferenceRouter
 from tests.fixtures.media import image_bytes
 
 pytestmark = pytest.mark.models
@@ -54,14 +54,21 @@ async def test_confidence_floor_drops_weak_labels(router: InferenceRouter, photo
     assert [label.index for label in strong.labels] == [967]
 
 
-async def test_one_face_on_the_astronaut(model_pool: ModelPool, photos: Photos, haarcascades: Path) -> None:
-    router = InferenceRouter(InferenceConfig(haarcascade_dir=haarcascades), pool=model_pool)
+@pytest.mark.parametrize(
+    ("detector", "model_name"), [("haar", "haar-frontalface"), ("hog", "dlib-hog-frontalface")]
+)
+async def test_one_face_on_the_astronaut(
+    model_pool: ModelPool, photos: Photos, haarcascades: Path, detector: FaceDetectorChoice, model_name: str
+) -> None:
+    router = InferenceRouter(
+        InferenceConfig(haarcascade_dir=haarcascades, face_detector=detector), pool=model_pool
+    )
     try:
         faces = await router.faces(photos["astronaut"])
         coffee_faces = await router.faces(photos["coffee"], min_score=0.5)
     finally:
         await router.aclose()
-    assert faces.model.name == "haar-frontalface"
+    assert faces.model.name == model_name
     (face,) = faces.faces
     # Eileen Collins' face sits near (175-275, 60-160) in the 512x512 photo.
     cx, cy = face.x + face.width / 2, face.y + face.height / 2

@@ -92,7 +92,7 @@ def test_checked_in_repository_matches_the_registry() -> None:
     assert stale_files() == [], "run: python -m inference.triton.model_repository"
     names = sorted(p.name for p in REPOSITORY.iterdir() if p.is_dir())
     assert names == sorted(triton_model_name(s) for s in served_specs(default_registry()))
-    assert len(names) == 8
+    assert len(names) == 10
 
 
 def test_every_model_gets_dynamic_batching() -> None:

@@ -17,6 +17,8 @@ from inference.backend import strings
 from inference.local import LocalBackend, ModelPool
 from inference.preprocess import imagenet_pixels
 from inference.registry import (
+    DLIB_FACE_DESCRIPTOR,
+    DLIB_HOG_FACES,
     HAAR_FACES,
     MINILM_FP32,
     MINILM_INT8,
@@ -119,6 +121,19 @@ async def test_faces(
     out = await triton.infer(HAAR_FACES, inputs)
     assert_same(HAAR_FACES, out, await local.infer(HAAR_FACES, inputs))
     assert out["boxes"].shape == (1, 4)
+
+
+async def test_dlib_faces_and_descriptors(
+    triton: TritonBackend, local: LocalBackend, photos: dict[str, npt.NDArray[np.uint8]]
+) -> None:
+    inputs = {"image": photos["astronaut"]}
+    boxes = await triton.infer(DLIB_HOG_FACES, inputs)
+    assert_same(DLIB_HOG_FACES, boxes, await local.infer(DLIB_HOG_FACES, inputs))
+    assert boxes["boxes"].shape == (1, 4)
+    described = {"image": photos["astronaut"], "boxes": boxes["boxes"]}
+    out = await triton.infer(DLIB_FACE_DESCRIPTOR, described)
+    # dlib's ResNet on two NumPy majors: the same descriptor to well under its 0.6 threshold.
+    assert_same(DLIB_FACE_DESCRIPTOR, out, await local.infer(DLIB_FACE_DESCRIPTOR, described), atol=1e-3)
 
 
 @pytest.mark.parametrize("spec", [WHISPER_TINY_EN, WHISPER_BASE], ids=lambda s: s.key)

@@ -1,0 +1,1 @@
+"""People: face tracks found by the detect stage, clustered per tenant into named persons."""
