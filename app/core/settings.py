@@ -128,6 +128,15 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
         default="embedded://",
         description="Search backend: embedded:// (SQLite FTS5 + numpy) or http(s)://elasticsearch:9200.",
     )
+    search_ann_threshold: int = Field(
+        default=100_000,
+        ge=0,
+        description=(
+            "Embedded search: a vector field with at least this many vectors is searched through an "
+            "HNSW graph with int8 vectors (saved under <data_dir>/search/ann), a smaller one exactly; "
+            "0 keeps every field exact."
+        ),
+    )
     search_index_prefix: str = Field(
         default="mediakg", description="Prefix of Elasticsearch index and alias names."
     )

@@ -56,7 +56,10 @@ def build_services(settings: Settings) -> Services:
         # One backend per process (and per event loop: the job runtime builds its own), so the
         # embedded index keeps one in-memory matrix and Elasticsearch one connection pool.
         search=open_backend(
-            settings.search_url, data_dir=settings.data_dir, index_prefix=settings.search_index_prefix
+            settings.search_url,
+            data_dir=settings.data_dir,
+            index_prefix=settings.search_index_prefix,
+            ann_threshold=settings.search_ann_threshold or None,
         ),
         inference_factory=inference_for,
     )

@@ -1,4 +1,4 @@
-"""The default search backend: SQLite FTS5 for BM25 and exact numpy kNN, in one file.
+"""The default search backend: SQLite FTS5 for BM25 and numpy or HNSW kNN, in one file.
 
 Layout of the SQLite file (``<data_dir>/search/index.sqlite3``):
 
@@ -12,14 +12,18 @@ Layout of the SQLite file (``<data_dir>/search/index.sqlite3``):
   (float32 blobs), ``fts`` (external-content FTS5 kept in sync by triggers on ``doc``) and
   ``vlog`` (a change log filled by triggers on ``vec``).
 
-Vectors are searched exactly: each process keeps an in-memory matrix per (generation, field)
-and replays ``vlog`` before every search, so writes made by another process (the worker)
-are seen by this one (the server) without a full reload. Filters run in SQL first and give the
-set of allowed rows; the top-k is taken only among those, so a filter never empties a page
-that exact search could have filled.
+Vectors are searched exactly below ``ann_threshold`` vectors per field: each process keeps an
+in-memory matrix per (generation, field) and replays ``vlog`` before every search, so writes
+made by another process (the worker) are seen by this one (the server) without a full reload.
+From ``ann_threshold`` on, the field is searched through an HNSW graph of int8 vectors
+(``ann``) kept in step the same way and saved under ``<folder>/ann/`` so a restart or a
+second process loads it instead of building it; its candidates are re-scored exactly.
+Filters run in SQL first and give the set of allowed rows; the top-k is taken only among
+those, so a filter never empties a page that exact search could have filled.
 
 Modules: ``schema`` (tables, DDL), ``writes`` (documents to rows, deletes, the vector change
 log), ``reads`` (filters as SQL, BM25, facets, snippets), ``vectors`` (the in-memory matrices),
+``ann`` (the HNSW graphs),
 ``store`` (connections, transactions, generations, caches) and ``backend`` (the async
 :class:`EmbeddedBackend`).
 """

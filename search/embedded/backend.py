@@ -8,21 +8,33 @@ from pathlib import Path
 
 from search.backend import GenerationInfo, GenerationSpec, Health, WriteReport
 from search.documents import AssetDocument
+from search.embedded.ann import EXACT_BELOW
 from search.embedded.store import Store
 from search.query import FacetQuery, FacetResults, SearchQuery, SearchResults
 from search.telemetry import index_span, search_request
 
 
 class EmbeddedBackend:
-    """SQLite FTS5 + exact numpy kNN, no servers (see :mod:`search.embedded`)."""
+    """SQLite FTS5 + numpy kNN (exact, or an HNSW graph past a size), no servers (see
+    :mod:`search.embedded`)."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
-        self._store = Store(path, busy_timeout_ms)
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 10_000,
+        ann_threshold: int | None = None,
+        ann_exact_below: int = EXACT_BELOW,
+    ) -> None:
+        # ann_threshold: a vector field with at least this many vectors is searched through
+        # an HNSW graph saved under ``<path's folder>/ann`` (None: always exactly);
+        # ann_exact_below: a filter allowing at most this many rows is searched exactly.
+        self._store = Store(path, busy_timeout_ms, ann_threshold, ann_exact_below)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> EmbeddedBackend:
+    def in_data_dir(cls, data_dir: Path, *, ann_threshold: int | None = None) -> EmbeddedBackend:
         """The backend at ``<data_dir>/search/index.sqlite3``."""
-        return cls(data_dir / "search" / "index.sqlite3")
+        return cls(data_dir / "search" / "index.sqlite3", ann_threshold=ann_threshold)
 
     async def create_generation(self, spec: GenerationSpec) -> GenerationInfo:
         """See :meth:`search.backend.SearchBackend.create_generation`."""

@@ -7,6 +7,8 @@ import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +27,8 @@ from search.backend import (
     check_query_vectors,
 )
 from search.documents import AssetDocument, DocType, VectorField, check_id
-from search.embedded import writes
+from search.embedded import ann, writes
+from search.embedded.ann import AnnIndex
 from search.embedded.reads import (
     allowed_rows,
     bm25_ranking,
@@ -46,7 +49,7 @@ from search.embedded.schema import (
     spec_from_json,
     spec_to_json,
 )
-from search.embedded.vectors import VectorMatrix, sync_matrix
+from search.embedded.vectors import VectorMatrix, normalise, sync_matrix
 from search.fusion import FusedItem
 from search.query import (
     TEXT_RETRIEVER,
@@ -69,21 +72,35 @@ Ranked = dict[str, list[tuple[str, float]]]
 class Store:
     """The synchronous core; every public method runs in a worker thread."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout_ms: int,
+        ann_threshold: int | None = None,
+        ann_exact_below: int = ann.EXACT_BELOW,
+    ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        # A field with at least this many vectors is searched through the HNSW graph
+        # (search.embedded.ann), a smaller one exactly; None: always exactly.
+        self.ann_threshold = ann_threshold
+        self.ann_dir = path.parent / "ann"
+        # A filter allowing at most this many rows skips the graph (see search.embedded.ann).
+        self.ann_exact_below = ann_exact_below
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         # One writer per process; other processes queue on SQLite's busy timeout.
         self._write_lock = threading.Lock()
-        self._matrices: dict[tuple[int, VectorField], VectorMatrix] = {}
+        self._matrices: dict[tuple[int, VectorField], VectorMatrix | AnnIndex] = {}
         self._matrices_lock = threading.Lock()
         # (generation id, where, params) -> (write count, allowed rows). Turning 100k ids from
         # SQL into an array costs more than the kNN itself; the tenant-only filter of most
         # searches repeats, and any write to the generation invalidates its entries.
         self._allowed_cache: dict[tuple[int, str, tuple[Any, ...]], tuple[int, npt.NDArray[np.int64]]] = {}
         self._allowed_lock = threading.Lock()
+        # The kNN of a hybrid search runs here while BM25 runs in the calling thread.
+        self._knn_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="knn")
         self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._init_schema()
@@ -113,6 +130,7 @@ class Store:
 
     def close(self) -> None:
         self._closed = True
+        self._knn_pool.shutdown(wait=True)
         with self._connections_lock:
             for connection in self._connections:
                 connection.close()
@@ -236,6 +254,7 @@ class Store:
         with self._matrices_lock:
             for key in [key for key in self._matrices if key[0] == dropped]:
                 del self._matrices[key]
+        ann.drop_files(self.ann_dir, dropped)
 
     def list_generations(self) -> list[GenerationInfo]:
         return self._read(lambda c: [self._info(c, generation) for generation in self._generations(c)])
@@ -280,21 +299,50 @@ class Store:
             cached = self._allowed_cache.get(key)
         if cached is not None and cached[0] == writes:
             return cached[1]
-        allowed = allowed_rows(connection, p, where, params)
+        # Sorted: the graph search tests membership by binary search.
+        allowed = np.sort(allowed_rows(connection, p, where, params))
         with self._allowed_lock:
             if len(self._allowed_cache) >= _ALLOWED_CACHE_SIZE:
                 self._allowed_cache.pop(next(iter(self._allowed_cache)))
             self._allowed_cache[key] = (writes, allowed)
         return allowed
 
-    def _matrix(self, generation: Generation, field: VectorField) -> VectorMatrix:
+    def _vectors(
+        self, connection: sqlite3.Connection, generation: Generation, field: VectorField
+    ) -> VectorMatrix | AnnIndex:
+        """The synced in-memory index of (generation, field): exact below ``ann_threshold``
+        vectors, the HNSW graph from there on (a field that grows past it switches)."""
+        key = (generation.id, field)
+        dims = generation.spec.vectors[field].dims
         with self._matrices_lock:
-            matrix = self._matrices.get((generation.id, field))
-            if matrix is None:
-                matrix = self._matrices[(generation.id, field)] = VectorMatrix(
-                    generation.spec.vectors[field].dims
+            current = self._matrices.get(key)
+            if current is None:
+                current = self._matrices[key] = (
+                    AnnIndex(dims) if self._wants_ann(connection, generation, field) else VectorMatrix(dims)
                 )
-            return matrix
+        with current.lock:
+            if isinstance(current, AnnIndex):
+                ann.sync_ann(connection, generation, field, current, self.ann_dir)
+                return current
+            sync_matrix(connection, generation, field, current)
+            if self.ann_threshold is None or current.count - current.dead < self.ann_threshold:
+                return current
+        graph = AnnIndex(dims)
+        with graph.lock:
+            ann.sync_ann(connection, generation, field, graph, self.ann_dir)
+        with self._matrices_lock:
+            self._matrices[key] = graph
+        return graph
+
+    def _wants_ann(self, connection: sqlite3.Connection, generation: Generation, field: VectorField) -> bool:
+        if self.ann_threshold is None:
+            return False
+        if ann.saved_files(self.ann_dir, generation, field):
+            return True
+        count = connection.execute(
+            f"SELECT count(*) FROM {generation.prefix}vec WHERE field = ?", (field.value,)
+        ).fetchone()[0]
+        return bool(count >= self.ann_threshold)
 
     def search(self, query: SearchQuery) -> SearchResults:
         query.validate()
@@ -307,13 +355,12 @@ class Store:
             ranked: Ranked = {}
             row_of: dict[str, int] = {}
             match = fts_query(query.text)
+            knn = self._start_knn(connection, generation, query, where, params) if query.vectors else []
             if match is not None:
                 rows = bm25_ranking(connection, p, match, where, params, query.k)
                 ranked[TEXT_RETRIEVER] = [(doc_id, score) for _, doc_id, score in rows]
                 row_of.update((doc_id, row_id) for row_id, doc_id, _ in rows)
-            if query.vectors:
-                allowed = self._allowed(connection, generation, where, params)
-                self._rank_vectors(connection, generation, query, allowed, ranked, row_of)
+            self._finish_knn(connection, generation, query, knn, ranked, row_of)
             fused, page = query.fused(ranked)
             highlight = match if query.highlight else None
             hits = _hits(connection, p, page, [row_of[item.doc_id] for item in page], highlight)
@@ -323,23 +370,51 @@ class Store:
 
         return self._read(work)
 
-    def _rank_vectors(
+    def _start_knn(
         self,
         connection: sqlite3.Connection,
         generation: Generation,
         query: SearchQuery,
-        allowed: npt.NDArray[np.int64],
+        where: str,
+        params: Sequence[Any],
+    ) -> list[_Knn]:
+        """Start each query vector's kNN among the allowed rows in the pool, so it runs while
+        BM25 runs here. The pool touches no SQLite connection: what needs the snapshot (sync,
+        exact re-scoring, doc ids) stays in this thread."""
+        allowed = self._allowed(connection, generation, where, params)
+        started = []
+        for query_vector in query.vectors:
+            vectors = self._vectors(connection, generation, query_vector.field)
+            unit = normalise(query_vector.vector.values.reshape(1, -1))[0]
+            if isinstance(vectors, AnnIndex):
+                graph = self._knn_pool.submit(
+                    _locked_candidates, vectors, unit, allowed, query.k, self.ann_exact_below
+                )
+                started.append(_Knn(query_vector.field, unit, graph=graph))
+            else:
+                exact = self._knn_pool.submit(_locked_top_k, vectors, unit, allowed, query.k)
+                started.append(_Knn(query_vector.field, unit, exact=exact))
+        return started
+
+    def _finish_knn(
+        self,
+        connection: sqlite3.Connection,
+        generation: Generation,
+        query: SearchQuery,
+        started: list[_Knn],
         ranked: Ranked,
         row_of: dict[str, int],
     ) -> None:
-        """Add each query vector's exact top-k among ``allowed`` to ``ranked``."""
-        for query_vector in query.vectors:
-            matrix = self._matrix(generation, query_vector.field)
-            with matrix.lock:
-                sync_matrix(connection, generation, query_vector.field, matrix)
-                best = matrix.top_k(query_vector.vector.values, allowed, query.k)
+        """Add each query vector's top-k to ``ranked`` (graph candidates re-scored exactly)."""
+        for knn in started:
+            if knn.exact is not None:
+                best = knn.exact.result()
+            else:
+                assert knn.graph is not None
+                best = ann.rescore(connection, generation, knn.field, knn.unit, knn.graph.result(), query.k)
+            field = knn.field
             ids = doc_ids(connection, generation.prefix, [row_id for row_id, _ in best])
-            ranked[vector_retriever(query_vector.field)] = [
+            ranked[vector_retriever(field)] = [
                 (ids[row_id], similarity) for row_id, similarity in best if row_id in ids
             ]
             row_of.update((ids[row_id], row_id) for row_id, _ in best if row_id in ids)
@@ -369,6 +444,30 @@ class Store:
             live_generation=live.spec.name if live else None,
             detail="" if live else "no live generation",
         )
+
+
+@dataclass(slots=True)
+class _Knn:
+    """One query vector's kNN under way: exact top-k, or graph candidates to re-score."""
+
+    field: VectorField
+    unit: npt.NDArray[np.float32]
+    exact: Future[list[tuple[int, float]]] | None = None
+    graph: Future[list[int]] | None = None
+
+
+def _locked_top_k(
+    matrix: VectorMatrix, values: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64], k: int
+) -> list[tuple[int, float]]:
+    with matrix.lock:
+        return matrix.top_k(values, allowed, k)
+
+
+def _locked_candidates(
+    graph: AnnIndex, unit: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64], k: int, exact_below: int
+) -> list[int]:
+    with graph.lock:
+        return ann.candidates(graph, unit, allowed, k, exact_below)
 
 
 def _hits(

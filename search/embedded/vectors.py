@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -118,7 +119,6 @@ def sync_matrix(
     matrix: VectorMatrix,
 ) -> None:
     """Bring ``matrix`` up to this snapshot's ``vlog`` (caller holds ``matrix.lock``)."""
-    dims = generation.spec.vectors[field].dims
     p = generation.prefix
     top = connection.execute(f"SELECT coalesce(max(seq), 0) FROM {p}vlog").fetchone()[0]
     # Another thread may already have replayed past this (older) snapshot: replaying
@@ -127,13 +127,26 @@ def sync_matrix(
         return
     pruned = connection.execute(f"SELECT pruned_upto FROM {p}state").fetchone()[0]
     if matrix.seq is None or matrix.seq < pruned or matrix.dead > max(1024, matrix.count // 4):
-        rows = connection.execute(f"SELECT doc, data FROM {p}vec WHERE field = ?", (field.value,)).fetchall()
-        row_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        data = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
-        matrix.reset(row_ids, data.astype(np.float32), top)
+        row_ids, data = all_vectors(connection, generation, field)
+        matrix.reset(row_ids, data, top)
         return
+    replay(connection, generation, field, matrix.seq, matrix.put, matrix.remove)
+    matrix.seq = top
+
+
+def replay(
+    connection: sqlite3.Connection,
+    generation: Generation,
+    field: VectorField,
+    since: int,
+    put: Callable[[int, npt.NDArray[np.float32]], None],
+    remove: Callable[[int], None],
+) -> int:
+    """Apply every vector change logged after ``since`` through ``put``/``remove``; how many
+    documents changed."""
+    p = generation.prefix
     changed = [
-        row[0] for row in connection.execute(f"SELECT DISTINCT doc FROM {p}vlog WHERE seq > ?", (matrix.seq,))
+        row[0] for row in connection.execute(f"SELECT DISTINCT doc FROM {p}vlog WHERE seq > ?", (since,))
     ]
     present: dict[int, bytes] = {}
     for chunk in chunks(changed):
@@ -145,7 +158,32 @@ def sync_matrix(
     for row_id in changed:
         blob = present.get(row_id)
         if blob is None:
-            matrix.remove(row_id)
+            remove(row_id)
         else:
-            matrix.put(row_id, np.frombuffer(blob, dtype="<f4").astype(np.float32))
-    matrix.seq = top
+            put(row_id, np.frombuffer(blob, dtype="<f4").astype(np.float32))
+    return len(changed)
+
+
+def all_vectors(
+    connection: sqlite3.Connection, generation: Generation, field: VectorField
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Every stored vector of ``field``: (row ids, float32 rows)."""
+    batches = list(vector_batches(connection, generation, field, batch=100_000))
+    if not batches:
+        dims = generation.spec.vectors[field].dims
+        return np.zeros(0, dtype=np.int64), np.zeros((0, dims), dtype=np.float32)
+    return np.concatenate([ids for ids, _ in batches]), np.concatenate([data for _, data in batches])
+
+
+def vector_batches(
+    connection: sqlite3.Connection, generation: Generation, field: VectorField, batch: int
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+    """Every stored vector of ``field`` in batches of at most ``batch`` rows."""
+    dims = generation.spec.vectors[field].dims
+    cursor = connection.execute(
+        f"SELECT doc, data FROM {generation.prefix}vec WHERE field = ?", (field.value,)
+    )
+    while rows := cursor.fetchmany(batch):
+        row_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        data = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
+        yield row_ids, data.astype(np.float32)

@@ -33,13 +33,21 @@ SPEC = GenerationSpec(
 @pytest.fixture(
     params=[
         "embedded",
+        # The same backend with every vector field searched through its HNSW graph, even
+        # under a filter allowing a handful of rows (search/embedded/ann.py).
+        "embedded-ann",
         pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
     ]
 )
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchBackend]:
     """An empty backend with no generation yet."""
-    if request.param == "embedded":
-        embedded = EmbeddedBackend(tmp_path / "search" / "index.sqlite3")
+    if request.param in ("embedded", "embedded-ann"):
+        graph = request.param == "embedded-ann"
+        embedded = EmbeddedBackend(
+            tmp_path / "search" / "index.sqlite3",
+            ann_threshold=1 if graph else None,
+            ann_exact_below=0 if graph else 5000,
+        )
         yield embedded
         await embedded.aclose()
         return
