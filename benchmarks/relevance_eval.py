@@ -2,6 +2,13 @@
 from the generated fixtures, run through the real pipeline and the GraphQL `search` field.
 
     .venv/bin/python benchmarks/relevance_eval.py [--write-docs] [--workdir DIR]
+    .venv/bin/python benchmarks/relevance_eval.py --hard [--refit] [--write-docs]
+
+``--hard`` runs the harder set (tests/search/relevance_hard.py, 69 queries, 22 of them with no
+relevant document) instead: nDCG@10 / recall@10 per mode and fusion, the ASSET-scope "right
+asset first" rate, the no-match rate at the default relevance cutoff and the answers that
+cutoff keeps, on the ``eval`` split (the calibration is fitted on the ``fit`` split:
+``--refit`` refits it first in the same run, as scripts/fit_relevance_calibration.py does).
 
 The set and its labels live in tests/search/relevance.py (the test tests/search/test_relevance.py
 runs the same evaluation and asserts floors). ``--write-docs`` replaces the measured block of
@@ -12,6 +19,7 @@ dependencies (scikit-image's sample photos); takes about half a minute on 2 core
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -23,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "search.md"
 BEGIN = "<!-- relevance:begin (benchmarks/relevance_eval.py --write-docs) -->"
 END = "<!-- relevance:end -->"
+HARD_BEGIN = "<!-- relevance-hard:begin (benchmarks/relevance_eval.py --hard --write-docs) -->"
+HARD_END = "<!-- relevance-hard:end -->"
 
 
 def _core() -> ModuleType:
@@ -34,13 +44,57 @@ def _core() -> ModuleType:
     return core
 
 
-def write_docs(block: str) -> None:
+def write_docs(block: str, begin: str = BEGIN, end_marker: str = END) -> None:
     """Replace the text between the relevance markers of docs/search.md."""
     text = DOCS.read_text(encoding="utf-8")
-    start, end = text.find(BEGIN), text.find(END)
+    start, end = text.find(begin), text.find(end_marker)
     if start < 0 or end < start:
-        raise SystemExit(f"{DOCS} has no relevance markers ({BEGIN} ... {END})")
-    DOCS.write_text(text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:], encoding="utf-8")
+        raise SystemExit(f"{DOCS} has no relevance markers ({begin} ... {end_marker})")
+    DOCS.write_text(text[: start + len(begin)] + "\n" + block + "\n" + text[end:], encoding="utf-8")
+
+
+async def _hard(workdir: Path | None, *, refit: bool) -> str:
+    core = _core()
+    import tests.search.relevance_hard as hard
+
+    started = time.perf_counter()
+    lines = []
+    async with hard.processed_corpus(workdir) as corpus:
+        if refit:
+            await hard.fit_and_write(corpus, "embedded")
+        cutoff = corpus.services.settings.search_min_relevance
+        splits = {
+            "eval": [q for q in hard.QUERIES if q.split == "eval"],
+            "all": list(hard.QUERIES),
+        }
+        rows = []
+        for fusion in ("rrf", "relevance"):
+            hard.with_setting(corpus, search_fusion=fusion)
+            for split, queries in splits.items():
+                for mode in hard.MODES:
+                    s = await hard.evaluate_mode(corpus, mode, queries, asset_scope=mode != "SEMANTIC")
+                    first = "-" if s.asset_first is None else f"{s.asset_first:.2f}"
+                    rows.append(
+                        f"| {fusion} | {split} | {mode} | {s.ndcg:.3f} | {s.recall:.3f} | {first} | "
+                        f"{s.no_match_empty:.2f} | {s.kept_answer:.2f} |"
+                    )
+        total_s = time.perf_counter() - started
+    today = datetime.now(UTC).date().isoformat()
+    positives = sum(1 for q in hard.QUERIES if q.relevant)
+    eval_n = len(splits["eval"])
+    lines += [
+        f"Measured on {today}: {len(hard.QUERIES)} queries ({positives} answerable, "
+        f"{len(hard.QUERIES) - positives} with no relevant document; eval split {eval_n}), "
+        f"{len(hard.VIDEOS) + len(core.PHOTOS) + len(hard.NOTES)} assets, pipeline "
+        f"{corpus.pipeline_s:.1f} s, whole run {total_s:.1f} s on 2 cores; default cutoff "
+        f"minRelevance {cutoff}:",
+        "",
+        "| fusion | queries | mode | nDCG@10 | recall@10 | ASSET right first | no-match empty at cutoff "
+        "| answerable keeping an answer at cutoff |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write-docs", action="store_true", help="update docs/search.md with this run")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the corpus and database here")
+    parser.add_argument(
+        "--hard", action="store_true", help="run the harder set (tests/search/relevance_hard.py)"
+    )
+    parser.add_argument("--refit", action="store_true", help="with --hard: refit the calibration first")
     args = parser.parse_args(argv)
+    if args.hard:
+        block = asyncio.run(_hard(args.workdir, refit=args.refit))
+        print(block)  # noqa: T201
+        if args.write_docs:
+            write_docs(block, HARD_BEGIN, HARD_END)
+        return 0
     core = _core()
     started = time.perf_counter()
     if args.workdir is not None:

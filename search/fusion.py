@@ -42,6 +42,8 @@ class FusedItem:
     score: float
     ranks: Mapping[str, int]
     retriever_scores: Mapping[str, float]
+    # Calibrated relevance in 0..1 (search.calibration); 0 until the query attaches it.
+    relevance: float = 0.0
 
 
 def reciprocal_rank_fusion(

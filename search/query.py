@@ -9,6 +9,7 @@ fuses them with :func:`search.fusion.reciprocal_rank_fusion`, and pages the fuse
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import html
 import math
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from search.calibration import Calibration, query_terms, relevances, shipped_calibration
 from search.documents import (
     DocType,
     DocumentError,
@@ -35,6 +37,15 @@ HIGHLIGHT_POST = "</mark>"
 # Elasticsearch caps kNN num_candidates at 10 000.
 MAX_K = 1000
 MAX_PAGE = 100
+
+
+class Fusion(enum.StrEnum):
+    """How retrievers' lists become one order."""
+
+    # Reciprocal rank fusion (search.fusion): ``score`` in RRF units.
+    RRF = "rrf"
+    # Calibrated relevance (search.calibration) orders the hits: ``score == relevance``.
+    RELEVANCE = "relevance"
 
 
 class QueryError(ValueError):
@@ -145,6 +156,11 @@ class SearchQuery:
     limit: int = 20
     offset: int = 0
     min_score: float | None = None
+    # Hits whose calibrated relevance (0..1) is below this are dropped before paging.
+    min_relevance: float | None = None
+    fusion: Fusion = Fusion.RRF
+    # None = the calibration committed for the backend (search/calibration.json).
+    calibration: Calibration | None = None
     highlight: bool = True
     # None = the live generation; a name searches that generation (e.g. to evaluate a new
     # one before switching to it).
@@ -169,22 +185,41 @@ class SearchQuery:
             raise QueryError("offset must be >= 0")
         if self.rank_constant < 0:
             raise QueryError("rank_constant must be >= 0")
+        if self.min_relevance is not None and not 0.0 <= self.min_relevance <= 1.0:
+            raise QueryError("min_relevance must be between 0 and 1")
         for name, weight in self.weights.items():
             if not math.isfinite(weight) or weight < 0:
                 raise QueryError(f"weight of {name} must be a finite number >= 0")
         self.filters.validate()
 
     def fused(
-        self, ranked: Mapping[str, Sequence[tuple[str, float]]]
+        self, ranked: Mapping[str, Sequence[tuple[str, float]]], *, backend: str = "embedded"
     ) -> tuple[list[FusedItem], list[FusedItem]]:
-        """The retrievers' ranked lists fused with this query's settings, and the page asked for."""
-        fused = reciprocal_rank_fusion(
+        """The retrievers' ranked lists fused with this query's settings, each item with its
+        calibrated relevance (``backend`` picks the calibration of its BM25 scale), and the page."""
+        calibration = self.calibration or shipped_calibration(backend)
+        relevance = relevances(
             ranked,
-            rank_constant=self.rank_constant,
-            weights=self.weights,
+            calibration=calibration,
             groups=self.groups,
-            min_score=self.min_score,
+            terms=query_terms(self.text, tokenize(self.text or "")),
+            k=self.k,
         )
+        fused = [
+            dataclasses.replace(item, relevance=relevance[item.doc_id])
+            for item in reciprocal_rank_fusion(
+                ranked, rank_constant=self.rank_constant, weights=self.weights, groups=self.groups
+            )
+        ]
+        if self.fusion is Fusion.RELEVANCE:
+            fused = [dataclasses.replace(item, score=item.relevance) for item in fused]
+            fused.sort(key=lambda item: (-item.score, min(item.ranks.values()), item.doc_id))
+        fused = [
+            item
+            for item in fused
+            if (self.min_score is None or item.score >= self.min_score)
+            and (self.min_relevance is None or item.relevance >= self.min_relevance)
+        ]
         return fused, fused[self.offset : self.offset + self.limit]
 
 
@@ -246,6 +281,8 @@ class SearchHit:
     retriever_scores: Mapping[str, float]
     highlights: tuple[Highlight, ...] = ()
     time_codes: tuple[TimeCode, ...] = ()
+    # Calibrated chance that the hit is relevant, 0..1, comparable across queries.
+    relevance: float = 0.0
 
     @property
     def matched_fields(self) -> tuple[TextField, ...]:

@@ -757,6 +757,7 @@ class MediaKGClient(AsyncBaseClient):
                   node {
                     kind
                     score
+                    relevance
                     startSeconds
                     endSeconds
                     playFromSeconds

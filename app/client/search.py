@@ -25,6 +25,7 @@ class SearchSearchEdges(BaseModel):
 class SearchSearchEdgesNode(BaseModel):
     kind: SearchHitKind
     score: float
+    relevance: float
     start_seconds: Optional[float] = Field(alias="startSeconds")
     end_seconds: Optional[float] = Field(alias="endSeconds")
     play_from_seconds: float = Field(alias="playFromSeconds")

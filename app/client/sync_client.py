@@ -709,6 +709,7 @@ class MediaKGSyncClient(BaseClient):
                   node {
                     kind
                     score
+                    relevance
                     startSeconds
                     endSeconds
                     playFromSeconds

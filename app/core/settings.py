@@ -12,7 +12,7 @@ import ipaddress
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -160,6 +160,22 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
         ge=0,
         description=(
             "Default minimum fused score of a search hit (a query's minScore overrides it); unset keeps all."
+        ),
+    )
+    search_min_relevance: float | None = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description=(
+            "Default cutoff on a search hit's calibrated relevance (0-1) when the query gives no "
+            "minRelevance; unset or 0 keeps all. docs/search.md gives the no-match rate it buys."
+        ),
+    )
+    search_fusion: Literal["rrf", "relevance"] = Field(
+        default="rrf",
+        description=(
+            "How search orders fused hits: rrf (reciprocal rank fusion of the retrievers' ranks) or "
+            "relevance (the calibrated relevance, score == relevance)."
         ),
     )
     search_deleted_window_seconds: float = Field(

@@ -3,9 +3,10 @@
 - video: shots from PySceneDetect's ContentDetector on 160 px frames; per shot a keyframe
   (JPEG blob), a thumbnail (JPEG blob, fits 320x180) and the keyframe's perceptual hash;
 - image: one scene, the image itself as keyframe (fitted in 1920 px) and thumbnail;
-- audio: scenes cut at the middle of the pauses between speech spans (Silero VAD), so the
-  scenes tile the track and every spoken sentence falls inside one; a track without speech
-  is one scene.
+- audio: scenes cut where each phrase begins (the start of a Silero VAD speech span, padded
+  0.2 s), so the scenes tile the track, every spoken sentence falls inside one, and a scene
+  (and a search hit on it) starts at its speech rather than in the pause before it (the pause
+  ends the previous scene); a track without speech is one scene.
 
 Keyframe and thumbnail blobs are written before the transaction: they are content-addressed,
 so a retry writes the same keys and a failed run leaves at most an unreferenced blob.
@@ -101,12 +102,19 @@ def image_scene(blobs: BlobStore, data: bytes) -> list[dict[str, Any]]:
 
 
 def tile_spans(spans: list[media.Span], duration: float) -> list[tuple[float, float]]:
-    """Scenes covering [0, duration], cut in the middle of each pause between speech spans."""
+    """Scenes covering [0, duration], cut where each speech span after the first begins.
+
+    Cutting in the middle of the pause put a phrase's scene start up to half a pause before its
+    first word (a 2.2 s pause: 1.1 s of silence at the start of the hit); the VAD's own 0.2 s
+    padding is the only lead left. The first scene starts at 0 so the scenes tile the track.
+    """
     if duration <= 0:
         return [(0.0, 0.0)]
     if not spans:
         return [(0.0, duration)]
-    cuts = [(a.end + b.start) / 2 for a, b in itertools.pairwise(spans)]
+    # A span starting inside the previous one cannot happen with Silero's output; max() keeps
+    # the cut after the previous phrase's end all the same.
+    cuts = [max(b.start, a.end) for a, b in itertools.pairwise(spans)]
     bounds = [0.0, *cuts, duration]
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1) if bounds[i + 1] > bounds[i]]
 

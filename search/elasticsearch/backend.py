@@ -254,7 +254,7 @@ class ElasticsearchBackend:
         except (EsApiError, EsTransportError) as exc:
             raise SearchError(f"search failed: {exc}") from exc
         ranked, hits_by_id = rankings(retrievers, response["responses"])
-        fused, page = query.fused(ranked)
+        fused, page = query.fused(ranked, backend="elasticsearch")
         return SearchResults(
             hits=search_hits(page, hits_by_id), total=len(fused), offset=query.offset, generation=info.name
         )

@@ -123,6 +123,7 @@ def search_hits(
                 score=item.score,
                 ranks=item.ranks,
                 retriever_scores=item.retriever_scores,
+                relevance=item.relevance,
                 highlights=highlights,
                 time_codes=time_codes(highlights, functools.partial(stored_segments, source)),
             )

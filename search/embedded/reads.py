@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from search.calibration import STOP_WORDS as _STOPWORDS
 from search.documents import DocType, TimedText, metadata_token, timed_texts
 from search.embedded.schema import FTS_COLUMNS, chunks, epoch
 from search.query import (
@@ -26,12 +27,6 @@ from search.query import (
     tokenize,
 )
 
-# Lucene's English stop set: Elasticsearch's `english` analyser drops these, so dropping
-# them here keeps "the" from matching every document in one backend and none in the other.
-_STOPWORDS = frozenset(
-    "a an and are as at be but by for if in into is it no not of on or such that the their then "
-    "there these they this to was will with".split()
-)
 # snippet() markers: control characters cannot occur in tokenised text, so after HTML
 # escaping they can be turned into <mark> tags without ambiguity.
 _SNIP_PRE = "\x02"

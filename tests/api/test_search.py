@@ -22,6 +22,7 @@ from app.search_index.repository import load_snapshots
 from app.tenancy.models import Tenant
 from jobs.indexing import embed_missing, generation_spec, sync_assets
 from search.backend import GenerationSpec, SearchBackend, VectorSpec
+from search.calibration import shipped_calibration
 from search.documents import DocType, VectorField
 from search.query import SearchQuery
 from tests.api.conftest import GraphQLClient, operation
@@ -31,6 +32,18 @@ from tests.search.indexgraph import SPEC, T0, IndexGraph, build_index_graph
 
 RANK1 = 1 / 61  # RRF score of a first rank, weight 1, constant 60
 RANK2 = 1 / 62
+
+
+@pytest.fixture(autouse=True)
+def no_default_cutoff(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin ranking, paging, filters and deletes on an index of three assets, where
+    BM25's idf is a fraction of a real library's and the default relevance cutoff (fitted on the
+    labelled set) would drop what they look at; the cutoff has tests of its own below."""
+    monkeypatch.setattr(settings, "search_min_relevance", None)
+
+
+def _text_relevance(bm25: float, words: int) -> float:
+    return shipped_calibration().retriever("text", bm25, words)
 
 
 @pytest.fixture
@@ -55,9 +68,16 @@ def _error(body: dict[str, Any]) -> tuple[str, list[str] | None, str]:
 
 
 async def test_a_spoken_phrase_finds_its_moment_with_time_codes(
-    gql: GraphQLClient, graph: IndexGraph
+    gql: GraphQLClient, graph: IndexGraph, services: Services
 ) -> None:
     body = await gql(operation("Search"), _search("lighthouse keeper"))
+    # The relevance is the shipped calibration of the engine's own BM25 score (two query words).
+    (direct,) = (
+        await services.search.search(
+            SearchQuery(tenant_id=str(graph.harbour.tenant_id), text="lighthouse keeper")
+        )
+    ).hits
+    harbour_bm25 = direct.retriever_scores["text"]
     scene = graph.scenes[1]
     assert body == {
         "data": {
@@ -70,6 +90,7 @@ async def test_a_spoken_phrase_finds_its_moment_with_time_codes(
                         "node": {
                             "kind": "MOMENT",
                             "score": RANK1,
+                            "relevance": pytest.approx(_text_relevance(harbour_bm25, 2)),
                             "startSeconds": 30.0,
                             "endSeconds": 60.0,
                             "playFromSeconds": 41.5,
@@ -327,6 +348,14 @@ async def test_statements_per_search_do_not_grow_with_hits(
             _search("sea", minScore=-1),
             ("INVALID_INPUT", ["query", "minScore"], "minScore must be a number >= 0"),
         ),
+        (
+            _search("sea", minRelevance=-0.1),
+            ("INVALID_INPUT", ["query", "minRelevance"], "minRelevance must be a number from 0 to 1"),
+        ),
+        (
+            _search("sea", minRelevance=1.5),
+            ("INVALID_INPUT", ["query", "minRelevance"], "minRelevance must be a number from 0 to 1"),
+        ),
     ],
 )
 async def test_bad_input_gets_a_typed_error(
@@ -536,3 +565,24 @@ async def test_another_tenant_finds_nothing_of_this_one(
     facets = await ask(operation("Facets"))
     assert facets["data"]["facets"]
     assert all(facet["values"] == [] for facet in facets["data"]["facets"]), facets
+
+
+async def test_the_default_relevance_cutoff_applies_unless_the_query_sets_one(
+    gql: GraphQLClient, graph: IndexGraph, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = await gql(operation("Search"), _search("lighthouse keeper sea"))
+    relevance = [e["node"]["relevance"] for e in everything["data"]["search"]["edges"]]
+    assert len(relevance) >= 2
+    assert all(0.0 < r < 1.0 for r in relevance)
+    # TEXT: one retriever, so the relevance falls as the score does.
+    assert relevance == sorted(relevance, reverse=True)
+    cutoff = (relevance[0] + relevance[-1]) / 2
+    monkeypatch.setattr(settings, "search_min_relevance", cutoff)
+
+    kept = await gql(operation("Search"), _search("lighthouse keeper sea"))
+    overridden = await gql(operation("Search"), _search("lighthouse keeper sea", minRelevance=0))
+
+    page = kept["data"]["search"]
+    assert [e["node"]["relevance"] for e in page["edges"]] == [r for r in relevance if r >= cutoff]
+    assert page["totalCount"] == sum(1 for r in relevance if r >= cutoff)
+    assert [e["node"]["relevance"] for e in overridden["data"]["search"]["edges"]] == relevance

@@ -13,9 +13,20 @@ from typing import Any
 import pytest
 
 from search.backend import GenerationError, GenerationSpec, GenerationState, SearchError, VectorSpec
+from search.calibration import Calibration, GroupFusion, Logistic, logit, sigmoid
 from search.documents import AssetDocument, MomentDocument, TimedText, Vector, VectorField
 from search.elasticsearch import asset_sources, num_candidates
-from search.query import FacetField, FacetQuery, Filters, QueryVector, SearchQuery, TextField, TimeCode
+from search.elasticsearch.requests import search_bodies
+from search.query import (
+    FacetField,
+    FacetQuery,
+    Filters,
+    Fusion,
+    QueryVector,
+    SearchQuery,
+    TextField,
+    TimeCode,
+)
 from tests.search.fake_es import NOW, FakeElasticsearch, Request, backend_for
 
 LIST = "/mkg-search-gen-*?allow_no_indices=true&expand_wildcards=open"
@@ -741,6 +752,53 @@ async def test_search_sends_bm25_and_knn_together_with_filters_inside_knn() -> N
         (TextField.TITLE, "<mark>Zeppelin</mark> &amp; co")
     ]
     assert (first.asset_id, first.scene_id, first.start_s, first.end_s) == ("a2", "s1", 40.0, 50.0)
+
+
+async def test_relevance_comes_from_the_bm25_score_and_the_knn_similarity() -> None:
+    fake = FakeElasticsearch()
+    fake.expect("GET", "/mkg-search-gen-*", _indices(("g1", "live", True)))
+    fake.expect(
+        "POST",
+        "/_msearch",
+        {
+            "responses": [
+                {"status": 200, "hits": {"hits": [_hit("m:a1:s4", 16.0), _hit("m:a2:s1", 1.0)]}},
+                {"status": 200, "hits": {"hits": [_hit("m:a2:s1", 0.95), _hit("m:a3:s0", 0.55)]}},
+            ]
+        },
+    )
+    calibration = Calibration(
+        text=Logistic(slope=1.0, intercept=-2.0),
+        vectors={"vector:text": Logistic(slope=10.0, intercept=-6.0)},
+        fusion={"meaning+text": GroupFusion(intercept=0.0, weights={"meaning": 1.0, "text": 1.0})},
+    )
+    base = SearchQuery(
+        tenant_id="t1",
+        text="zeppelin landing",
+        vectors=(QueryVector.of(VectorField.TEXT, [1.0, 2.0, 2.0], "minilm@1"),),
+        groups={"vector:text": "meaning"},
+        k=10,
+    )
+    query = replace(base, fusion=Fusion.RELEVANCE, calibration=calibration, min_relevance=0.5)
+
+    results = await backend_for(fake).search(query)
+
+    # The cutoff and the calibration are applied to what came back: the request is the plain one.
+    index = "mkg-search-gen-g1"
+    assert fake.requests[1] == Request("POST", "/_msearch", search_bodies(index, base)[1])
+    # BM25 per query word (2 words), cosine from (1 + cos) / 2; a document one retriever did not
+    # return gets its floor: BM25 0 (the list was not cut at k), the kNN list's last cosine.
+    p = {
+        "m:a1:s4": (sigmoid(16.0 / 2 - 2), sigmoid(10 * 0.1 - 6)),
+        "m:a2:s1": (sigmoid(1.0 / 2 - 2), sigmoid(10 * 0.9 - 6)),
+        "m:a3:s0": (sigmoid(-2.0), sigmoid(10 * 0.1 - 6)),
+    }
+    fused = {doc: sigmoid(logit(t) + logit(v)) for doc, (t, v) in p.items()}
+    expected = sorted((doc for doc in fused if fused[doc] >= 0.5), key=lambda doc: -fused[doc])
+    assert [hit.doc_id for hit in results.hits] == expected == ["m:a2:s1", "m:a1:s4"]
+    assert [hit.relevance for hit in results.hits] == pytest.approx([fused[doc] for doc in expected])
+    assert [hit.score for hit in results.hits] == [hit.relevance for hit in results.hits]
+    assert results.total == 2
 
 
 async def test_time_codes_come_from_the_highlighted_transcript_words() -> None:

@@ -60,7 +60,16 @@ from app.assets import repository as assets_repo
 from app.core.errors import InvalidInputError, NotFoundError
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
-from search.query import MAX_K, Filters, QueryError, QueryVector, SearchHit, SearchQuery, vector_retriever
+from search.query import (
+    MAX_K,
+    Filters,
+    Fusion,
+    QueryError,
+    QueryVector,
+    SearchHit,
+    SearchQuery,
+    vector_retriever,
+)
 
 # RRF weights per retriever and the rank constant are settings (search_rrf_weights,
 # search_rrf_rank_constant): by default the bridge counts half, since it describes a picture by
@@ -140,6 +149,7 @@ def _hit(hit: SearchHit, asset: Any, scene: Any) -> SearchHitType:
         end_seconds=hit.end_s,
         play_from_seconds=play_from,
         score=hit.score,
+        relevance=hit.relevance,
         highlights=[
             SearchHighlightType(field=text_field(h.field), fragment=h.fragment) for h in hit.highlights
         ],
@@ -245,6 +255,7 @@ class _Request:
     fingerprint: str
     min_score: float | None = None
     include_duplicates: bool = False
+    min_relevance: float | None = None
 
 
 async def _run(
@@ -274,6 +285,8 @@ async def _run(
         limit=limit,
         offset=offset,
         min_score=request.min_score if request.min_score is not None else ctx.settings.search_min_score,
+        min_relevance=request.min_relevance,
+        fusion=Fusion(ctx.settings.search_fusion),
         generation=live.name,
     )
     try:
@@ -336,6 +349,10 @@ class SearchQueries:
         text = query.clean_text()
         if query.min_score is not None and not query.min_score >= 0:
             raise InvalidInputError("minScore must be a number >= 0", field=["query", "minScore"])
+        if query.min_relevance is not None and not 0.0 <= query.min_relevance <= 1.0:
+            raise InvalidInputError(
+                "minRelevance must be a number from 0 to 1", field=["query", "minRelevance"]
+            )
         filters = query.filter.to_filters(["query", "filter"]) if query.filter else Filters()
         fingerprint = query.fingerprint(filters)
         offset = decode_offset(after, fingerprint) if after is not None else 0
@@ -358,6 +375,13 @@ class SearchQueries:
             fingerprint=fingerprint,
             min_score=query.min_score,
             include_duplicates=bool(query.filter and query.filter.include_duplicates),
+            # The default cutoff is calibrated for text queries; image searches have no
+            # labelled set yet (their relevance is a monotone stand-in, search.calibration).
+            min_relevance=(
+                query.min_relevance
+                if query.min_relevance is not None
+                else info.context.settings.search_min_relevance
+            ),
         )
         return await _run(info, backend, live, request)
 

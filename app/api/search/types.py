@@ -239,6 +239,12 @@ class SearchInput:
         default=None,
         description="Drop hits whose fused score is below this (RRF: about 0.016 per retriever at rank 1).",
     )
+    min_relevance: float | None = strawberry.field(
+        default=None,
+        description="Drop hits whose relevance (0 to 1) is below this; unset applies the server's default "
+        "cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE), 0 keeps every hit. A search with no good match returns "
+        "an empty or short page.",
+    )
 
     def clean_text(self) -> str:
         """The query text, stripped and checked."""
@@ -261,6 +267,7 @@ class SearchInput:
                 repr(filters),
                 self.min_score,
                 bool(self.filter and self.filter.include_duplicates),
+                self.min_relevance,
             ],
             default=str,
         )
@@ -341,7 +348,14 @@ class SearchHitType:
         description="Where a player should start: the first matched time code, else the moment's "
         "start (0 for assets)."
     )
-    score: float = strawberry.field(description="Fused score (reciprocal rank fusion); higher is better.")
+    score: float = strawberry.field(
+        description="Fused score that orders the hits (reciprocal rank fusion, or the relevance itself "
+        "when the server fuses by calibrated relevance); higher is better, comparable within one search only."
+    )
+    relevance: float = strawberry.field(
+        description="Calibrated chance, 0 to 1, that this hit answers the search: the same scale for every "
+        "query and mode (fitted per retriever on a labelled set), so a threshold means the same everywhere."
+    )
     highlights: list[SearchHighlightType] = strawberry.field(description="Matched text fragments.")
     time_codes: list[SearchTimeCodeType] = strawberry.field(
         description="Matched transcript segments and on-screen lines, in time order."

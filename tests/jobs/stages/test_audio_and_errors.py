@@ -16,9 +16,9 @@ from tests.fixtures.media import SpeechClip
 from tests.jobs.stages.conftest import AUDIO_CHAIN, Harness, png
 
 
-def test_speech_spans_tile_the_track_cut_in_the_pauses() -> None:
+def test_speech_spans_tile_the_track_cut_where_each_phrase_begins() -> None:
     spans = [Span(0.5, 2.0), Span(4.0, 6.0), Span(6.4, 7.0)]
-    assert tile_spans(spans, 8.0) == [(0.0, 3.0), (3.0, 6.2), (6.2, 8.0)]
+    assert tile_spans(spans, 8.0) == [(0.0, 4.0), (4.0, 6.4), (6.4, 8.0)]
     assert tile_spans([], 5.0) == [(0.0, 5.0)]
 
 
@@ -29,9 +29,12 @@ async def test_audio_scenes_follow_the_speech_and_hold_their_segments(
     asset_id = await harness.ingest("speech.wav", speech_clip.path, title="Two sentences")
     await harness.chain(asset_id, AUDIO_CHAIN)
     scenes = sorted(await harness.rows(Scene, Scene.asset_id == asset_id), key=lambda s: s.ordinal)
-    # Two sentences, one cut, inside the planted pause; the scenes cover the whole track.
+    # Two sentences, one cut, inside the planted pause (an SSML break) where the second sentence
+    # begins: at most the VAD's 0.2 s padding (and a 20 ms analysis window) before its first
+    # sound, never in the middle of the pause; the scenes cover the whole track.
     assert len(scenes) == 2
     assert speech_clip.pause_start < scenes[0].end_s == scenes[1].start_s < speech_clip.pause_end
+    assert speech_clip.pause_end - 0.3 <= scenes[1].start_s
     assert (scenes[0].start_s, scenes[1].end_s) == (0.0, pytest.approx(speech_clip.duration, abs=0.01))
     assert all(s.keyframe_blob_key is None for s in scenes)
 

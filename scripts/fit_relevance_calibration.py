@@ -1,0 +1,47 @@
+"""Fit the relevance calibration (search/calibration.json) on the labelled relevance set.
+
+    PYTHONPATH=. .venv/bin/python scripts/fit_relevance_calibration.py [--workdir DIR]
+
+Builds the harder labelled set (tests/search/relevance_hard.py), runs it through the real
+pipeline, searches every query of its ``fit`` split in HYBRID mode (all retrievers, every
+candidate: about 40 moments) and fits each retriever's curve and the group fusion
+(search/calibration_fit.py). The ``eval`` split is left for benchmarks/relevance_eval.py --hard.
+With MEDIAKG_SEARCH_URL pointing at Elasticsearch the same run fits that backend's BM25 scale
+and writes it under ``backends.elasticsearch``. Takes about two minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.search import relevance_hard as hard  # noqa: E402  (after the path set-up above)
+
+
+async def _main(workdir: Path | None) -> None:
+    async with hard.processed_corpus(workdir) as corpus:
+        url = corpus.services.settings.search_url
+        backend = "embedded" if url.startswith("embedded") else "elasticsearch"
+        entry = await hard.fit_and_write(corpus, backend)
+    print(json.dumps(entry, indent=2))  # noqa: T201  (the script's output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the corpus and database here")
+    args = parser.parse_args(argv)
+    asyncio.run(_main(args.workdir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
