@@ -30,6 +30,7 @@ from app.api.auth import NOBODY, AuthenticatingTransportWSHandler, unauthenticat
 from app.api.authz import BLOB_SCOPE, forbidden_message
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.context import Caller, CallerResolver, Context, Loaders
+from app.api.fanout import encode_next
 from app.api.guards import browser_guards
 from app.api.media_type import GraphQLResponseMediaType
 from app.api.observability import TraceHeadersMiddleware
@@ -100,6 +101,12 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         self.services = services
         self.callers = callers
         self.url_signer = url_signer
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A subscription event shared by many subscribers is encoded once (app/api/fanout.py).
+        if isinstance(data, dict) and (shared := encode_next(data)) is not None:
+            return shared
+        return super().encode_json(data)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

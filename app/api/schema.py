@@ -17,6 +17,7 @@ from app.api.audit.queries import AuditQueries
 from app.api.authz import apply_rules
 from app.api.context import Info
 from app.api.documents import ComplexityLimit, DocumentCache, PreparedDocuments
+from app.api.fanout import SharedEventExecutor
 from app.api.fields import field
 from app.api.jobs.mutations import JobMutations
 from app.api.jobs.queries import JobQueries
@@ -145,6 +146,8 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        # Subscription events executed once per group of identical subscribers.
+        execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(auto_camel_case=True),
         scalar_overrides=SCALARS,
     )

@@ -7,12 +7,14 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
 
 from app.api.assets.types import AssetType
 from app.api.context import Info
+from app.api.fanout import events as shared_events
 from app.api.fields import field, subscription
 from app.api.ids import decode_id, to_global_id
 from app.api.node import resolve_node
@@ -120,7 +122,8 @@ class AssetSubscriptions:
     ) -> AsyncGenerator[AssetEvent, None]:
         ctx = info.context
         row_id = decode_id(asset_id, "Asset", field=["assetId"])
-        async with ctx.services.publisher.subscribe(asset_channel(row_id)) as events:
+        channel = asset_channel(row_id)
+        async with ctx.services.publisher.subscribe(channel) as events:
             ctx.loaders.clear()
             asset: AssetType | None = await resolve_node(info, asset_id, field=["assetId"], expected="Asset")
             if asset is None:
@@ -143,7 +146,9 @@ class AssetSubscriptions:
                     if await resync.load((ctx.caller.tenant_id, row_id)) is None:
                         return
                     continue
-                event = AssetEvent.from_event(row_id, payload)
+                # One event object per published payload, so its execution and JSON are
+                # shared by the subscribers of the same group (app/api/fanout.py).
+                event = shared_events.get(payload, channel, partial(AssetEvent.from_event, row_id, payload))
                 if event is None:
                     continue
                 yield event
