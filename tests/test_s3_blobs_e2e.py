@@ -12,10 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +22,7 @@ import pytest
 
 from app.core.blobs.s3 import S3BlobStore
 from tests.fixtures.media import image_bytes, photo
+from tests.fixtures.processes import Process, free_port
 from tests.fixtures.s3 import CREDENTIALS, create_bucket, object_keys, s3_endpoint
 
 __all__ = ["s3_endpoint"]  # fixtures used by this module
@@ -49,56 +46,6 @@ INGEST = """mutation ($input: IngestAssetInput!) {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Process:
-    """A `mediakg` subprocess whose output goes to a log file; stopped by ``close``."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.entrypoints.cli", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        """What it logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def wait_until(self, ready: Any, *, within: float, what: str) -> None:
-        """Poll ``ready()`` until true; fail with the log if the process exits or time runs out."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{what}: the process exited ({self.process.returncode}):\n{self.output()}")
-            try:
-                if ready():
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"{what}: not within {within} s:\n{self.output()[-4000:]}")
-
-    def close(self) -> None:
-        """SIGTERM, then SIGKILL if it does not stop."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
-
-
 @pytest.fixture
 def processes(
     tmp_path: Path, database_url: str, redis_url: str, s3_endpoint: str
@@ -110,7 +57,7 @@ def processes(
         pytest.skip("runs on PostgreSQL only (MEDIAKG_TEST_DATABASE_URL): SQLite would be a shared disk")
     bucket = create_bucket(s3_endpoint)
     api_data, worker_data = tmp_path / "api-data", tmp_path / "worker-data"
-    port = _free_port()
+    port = free_port()
     common = {
         **os.environ,
         **CREDENTIALS,

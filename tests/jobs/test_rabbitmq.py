@@ -7,11 +7,8 @@ afterwards, so runs sharing the server never meet (queue names carry the key pre
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +25,7 @@ from app.tenancy.models import Tenant
 from inference.triton.launcher import free_port
 from jobs.broker import actor_name_for, dead_letters
 from jobs.registry import StageRegistry
-from tests.fixtures.required import skip_unless_required
+from tests.fixtures.processes import rabbitmq_vhost
 from tests.jobs.conftest import (
     RuntimeFactory,
     ingest_video,
@@ -41,33 +38,11 @@ from tests.jobs.conftest import (
 pytestmark = pytest.mark.slow
 
 
-def _rabbitmq_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture
 def rabbitmq_settings(job_settings: Settings) -> Iterator[Settings]:
     """``job_settings`` on a fresh RabbitMQ virtual host of this test."""
-    if shutil.which("rabbitmqctl") is None or not _rabbitmq_reachable():
-        skip_unless_required("RabbitMQ not available on 127.0.0.1:5672 (with rabbitmqctl)")
-    vhost = f"mkgtest_{uuid.uuid4().hex[:10]}"
-    try:
-        _ctl("add_vhost", vhost)
-        _ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    except (subprocess.CalledProcessError, OSError) as exc:
-        skip_unless_required(f"cannot create a RabbitMQ virtual host: {exc}")
-    try:
-        yield job_settings.model_copy(update={"broker_url": f"amqp://guest:guest@127.0.0.1:5672/{vhost}"})
-    finally:
-        _ctl("delete_vhost", vhost)
+    with rabbitmq_vhost() as url:
+        yield job_settings.model_copy(update={"broker_url": url})
 
 
 async def test_job_completes_over_rabbitmq_with_a_transient_retry(
