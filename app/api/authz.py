@@ -40,6 +40,7 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "facets": READ,
         "searchByImage": READ,
         "duplicates": READ,
+        "relationGraph": READ,
         "node": READ,
         "systemStatus": READ,
         "auditEvents": ADMIN,

@@ -51,6 +51,9 @@ from graphql import (
 # Distinct document texts remembered per schema: the committed operations are about 40; the
 # rest is room for other clients' documents. A text is at most MAX_TOKENS tokens.
 DOCUMENT_CACHE_SIZE = 512
+# Arguments that bound how many objects a list field returns: a connection's `first`, and the
+# `limit` of relationGraph (its nodes and its edges are each at most `limit`).
+PAGE_ARGUMENTS = ("first", "limit")
 
 
 @dataclass(slots=True)
@@ -126,7 +129,7 @@ class ComplexityLimit:
 
     def _page_size(self, node: FieldNode, variables: Mapping[str, Any]) -> int:
         for arg in node.arguments or ():
-            if arg.name.value != "first":
+            if arg.name.value not in PAGE_ARGUMENTS:
                 continue
             value: Any = None
             if isinstance(arg.value, IntValueNode):
@@ -162,7 +165,11 @@ class ComplexityLimit:
                 if field_def is None:
                     continue
                 child_type = get_named_type(field_def.type)
-                pages = self._page_size(selection, variables) if "first" in field_def.args else 1
+                pages = (
+                    self._page_size(selection, variables)
+                    if any(name in field_def.args for name in PAGE_ARGUMENTS)
+                    else 1
+                )
                 total += multiplier
                 total += self._cost(
                     selection.selection_set,

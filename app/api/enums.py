@@ -14,7 +14,15 @@ from collections.abc import Mapping
 import strawberry
 from strawberry.types.enum import StrawberryEnumDefinition
 
-from app.core.enums import AssetKind, AssetStatus, DetectionKind, JobStatus, SimilarityKind, StageStatus
+from app.core.enums import (
+    AssetKind,
+    AssetStatus,
+    DetectionKind,
+    JobStatus,
+    RelationReason,
+    SimilarityKind,
+    StageStatus,
+)
 from app.jobs.pipeline import StageName as PipelineStage
 
 
@@ -137,3 +145,15 @@ __all__ = [
     "SimilarityKind",
     "StageStatus",
 ]
+register(
+    RelationReason,
+    name="RelationReason",
+    description="Why two assets are related.",
+    values={
+        "SAME_PERSON": "The same person appears in both.",
+        "NEAR_DUPLICATE": "One is a copy of the other (re-encoded, resized, trimmed).",
+        "SIMILAR_SCENE": "Some of their scenes look or mean alike.",
+        "SHARED_TEXT": "Both show the same distinctive on-screen text (a code, a name).",
+        "SHARED_LABEL": "Both show the same recognised things, weighted by how rare they are.",
+    },
+)

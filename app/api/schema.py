@@ -24,6 +24,7 @@ from app.api.jobs.queries import JobQueries
 from app.api.jobs.subscriptions import JobSubscriptions
 from app.api.limits import MAX_TOKENS, ErrorPolicy
 from app.api.media.queries import MediaQueries
+from app.api.media.relations import RelationQueries
 from app.api.node import resolve_node
 from app.api.observability import OperationTelemetry
 from app.api.ops.queries import OpsQueries
@@ -45,6 +46,7 @@ from graphql import GraphQLError
 class Query(
     AssetQueries,
     MediaQueries,
+    RelationQueries,
     JobQueries,
     AuditQueries,
     SearchQueries,

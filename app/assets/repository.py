@@ -69,6 +69,21 @@ async def assets_by_id(
     return await rows_by_id(session, _assets(tenant_id), Asset.id, ids)
 
 
+async def shown_asset_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` are the tenant's live assets not marked duplicates (one statement)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    stmt = (
+        _assets(tenant_id)
+        .with_only_columns(Asset.id)
+        .where(Asset.id.in_(wanted), ~is_marked_duplicate(Asset.id))
+    )
+    return set(await session.scalars(stmt))
+
+
 async def get_ingest_key(
     session: AsyncSession, *, tenant_id: uuid.UUID, key: str, lock: bool = False
 ) -> IngestKey | None:

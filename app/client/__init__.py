@@ -80,6 +80,7 @@ from .enums import (
     JobStatus,
     OrderDirection,
     PipelineStage,
+    RelationReason,
     SearchFacetField,
     SearchHitKind,
     SearchMode,
@@ -99,6 +100,13 @@ from .exceptions import (
     GraphQLClientInvalidResponseError,
 )
 from .facets import Facets, FacetsFacets, FacetsFacetsValues
+from .fragments import (
+    RelationReasonFields,
+    RelationReasonFieldsScenePairs,
+    RelationReasonFieldsScenePairsOtherScene,
+    RelationReasonFieldsScenePairsScene,
+    RelationReasonFieldsSimilarities,
+)
 from .ingest_asset import (
     IngestAsset,
     IngestAssetIngestAssetBackpressure,
@@ -187,6 +195,22 @@ from .redeliver_webhook import (
     RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccess,
     RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccessDelivery,
     RedeliverWebhookRedeliverWebhookWrongIdType,
+)
+from .related_assets import (
+    RelatedAssets,
+    RelatedAssetsAsset,
+    RelatedAssetsAssetRelated,
+    RelatedAssetsAssetRelatedEdges,
+    RelatedAssetsAssetRelatedEdgesNode,
+    RelatedAssetsAssetRelatedEdgesReasons,
+    RelatedAssetsAssetRelatedPageInfo,
+)
+from .relation_graph import (
+    RelationGraph,
+    RelationGraphRelationGraph,
+    RelationGraphRelationGraphEdges,
+    RelationGraphRelationGraphEdgesReasons,
+    RelationGraphRelationGraphNodes,
 )
 from .reprocess_asset import (
     ReprocessAsset,
@@ -457,6 +481,24 @@ __all__ = [
     "RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccess",
     "RedeliverWebhookRedeliverWebhookRedeliverWebhookSuccessDelivery",
     "RedeliverWebhookRedeliverWebhookWrongIdType",
+    "RelatedAssets",
+    "RelatedAssetsAsset",
+    "RelatedAssetsAssetRelated",
+    "RelatedAssetsAssetRelatedEdges",
+    "RelatedAssetsAssetRelatedEdgesNode",
+    "RelatedAssetsAssetRelatedEdgesReasons",
+    "RelatedAssetsAssetRelatedPageInfo",
+    "RelationGraph",
+    "RelationGraphRelationGraph",
+    "RelationGraphRelationGraphEdges",
+    "RelationGraphRelationGraphEdgesReasons",
+    "RelationGraphRelationGraphNodes",
+    "RelationReason",
+    "RelationReasonFields",
+    "RelationReasonFieldsScenePairs",
+    "RelationReasonFieldsScenePairsOtherScene",
+    "RelationReasonFieldsScenePairsScene",
+    "RelationReasonFieldsSimilarities",
     "ReprocessAsset",
     "ReprocessAssetInput",
     "ReprocessAssetReprocessAssetBackpressure",

@@ -29,6 +29,8 @@ from .job_cost import JobCost
 from .job_monitor import JobMonitor
 from .job_progress import JobProgress
 from .redeliver_webhook import RedeliverWebhook
+from .related_assets import RelatedAssets
+from .relation_graph import RelationGraph
 from .reprocess_asset import ReprocessAsset
 from .resolve_duplicates import ResolveDuplicates
 from .retry_job import RetryJob
@@ -571,6 +573,111 @@ class MediaKGClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return RedeliverWebhook.model_validate(data)
+
+    async def related_assets(
+        self,
+        id: str,
+        first: Union[Optional[int], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RelatedAssets:
+        query = gql("""
+            query RelatedAssets($id: ID!, $first: Int = 20, $after: String) {
+              asset(id: $id) {
+                id
+                title
+                related(first: $first, after: $after) {
+                  edges {
+                    cursor
+                    score
+                    node {
+                      id
+                      title
+                      kind
+                    }
+                    reasons {
+                      ...RelationReasonFields
+                    }
+                  }
+                  pageInfo {
+                    hasNextPage
+                    endCursor
+                  }
+                }
+              }
+            }
+
+            fragment RelationReasonFields on RelationReasonScore {
+              reason
+              score
+              weight
+              terms
+              personIds
+              scenePairs {
+                kind
+                score
+                scene {
+                  id
+                  startSeconds
+                }
+                otherScene {
+                  id
+                  startSeconds
+                }
+              }
+              similarities {
+                id
+                kind
+                score
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "first": first, "after": after}
+        response = await self.execute(
+            query=query, operation_name="RelatedAssets", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RelatedAssets.model_validate(data)
+
+    async def relation_graph(
+        self,
+        asset_id: str,
+        depth: Union[Optional[int], UnsetType] = UNSET,
+        limit: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RelationGraph:
+        query = gql("""
+            query RelationGraph($assetId: ID!, $depth: Int = 1, $limit: Int = 20) {
+              relationGraph(assetId: $assetId, depth: $depth, limit: $limit) {
+                nodes {
+                  id
+                  title
+                  kind
+                }
+                edges {
+                  source
+                  target
+                  score
+                  reasons {
+                    reason
+                    score
+                    terms
+                    personIds
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "assetId": asset_id,
+            "depth": depth,
+            "limit": limit,
+        }
+        response = await self.execute(
+            query=query, operation_name="RelationGraph", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RelationGraph.model_validate(data)
 
     async def reprocess_asset(
         self,

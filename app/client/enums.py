@@ -87,6 +87,14 @@ class PipelineStage(str, Enum):
     INDEX = "INDEX"
 
 
+class RelationReason(str, Enum):
+    SAME_PERSON = "SAME_PERSON"
+    NEAR_DUPLICATE = "NEAR_DUPLICATE"
+    SIMILAR_SCENE = "SIMILAR_SCENE"
+    SHARED_TEXT = "SHARED_TEXT"
+    SHARED_LABEL = "SHARED_LABEL"
+
+
 class SearchFacetField(str, Enum):
     KIND = "KIND"
     TAGS = "TAGS"

@@ -26,6 +26,8 @@ from .input_types import (
 from .job_cost import JobCost
 from .job_monitor import JobMonitor
 from .redeliver_webhook import RedeliverWebhook
+from .related_assets import RelatedAssets
+from .relation_graph import RelationGraph
 from .reprocess_asset import ReprocessAsset
 from .resolve_duplicates import ResolveDuplicates
 from .retry_job import RetryJob
@@ -523,6 +525,111 @@ class MediaKGSyncClient(BaseClient):
         )
         data = self.get_data(response)
         return RedeliverWebhook.model_validate(data)
+
+    def related_assets(
+        self,
+        id: str,
+        first: Union[Optional[int], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RelatedAssets:
+        query = gql("""
+            query RelatedAssets($id: ID!, $first: Int = 20, $after: String) {
+              asset(id: $id) {
+                id
+                title
+                related(first: $first, after: $after) {
+                  edges {
+                    cursor
+                    score
+                    node {
+                      id
+                      title
+                      kind
+                    }
+                    reasons {
+                      ...RelationReasonFields
+                    }
+                  }
+                  pageInfo {
+                    hasNextPage
+                    endCursor
+                  }
+                }
+              }
+            }
+
+            fragment RelationReasonFields on RelationReasonScore {
+              reason
+              score
+              weight
+              terms
+              personIds
+              scenePairs {
+                kind
+                score
+                scene {
+                  id
+                  startSeconds
+                }
+                otherScene {
+                  id
+                  startSeconds
+                }
+              }
+              similarities {
+                id
+                kind
+                score
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "first": first, "after": after}
+        response = self.execute(
+            query=query, operation_name="RelatedAssets", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RelatedAssets.model_validate(data)
+
+    def relation_graph(
+        self,
+        asset_id: str,
+        depth: Union[Optional[int], UnsetType] = UNSET,
+        limit: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RelationGraph:
+        query = gql("""
+            query RelationGraph($assetId: ID!, $depth: Int = 1, $limit: Int = 20) {
+              relationGraph(assetId: $assetId, depth: $depth, limit: $limit) {
+                nodes {
+                  id
+                  title
+                  kind
+                }
+                edges {
+                  source
+                  target
+                  score
+                  reasons {
+                    reason
+                    score
+                    terms
+                    personIds
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "assetId": asset_id,
+            "depth": depth,
+            "limit": limit,
+        }
+        response = self.execute(
+            query=query, operation_name="RelationGraph", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RelationGraph.model_validate(data)
 
     def reprocess_asset(
         self,

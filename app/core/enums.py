@@ -61,6 +61,16 @@ class DuplicateVerdict(enum.StrEnum):
     NOT_DUPLICATE = "not_duplicate"
 
 
+class RelationReason(enum.StrEnum):
+    """Why two assets are related (app/media/relations.py)."""
+
+    SAME_PERSON = "same_person"
+    NEAR_DUPLICATE = "near_duplicate"
+    SIMILAR_SCENE = "similar_scene"
+    SHARED_TEXT = "shared_text"
+    SHARED_LABEL = "shared_label"
+
+
 class JobStatus(enum.StrEnum):
     """Lifecycle of a job."""
 

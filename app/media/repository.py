@@ -367,6 +367,41 @@ async def near_duplicate_edges(
     return list(await session.scalars(stmt))
 
 
+async def edges_touching(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_ids: Sequence[uuid.UUID],
+    kinds: Sequence[SimilarityKind],
+) -> list[SimilarityEdge]:
+    """The tenant's edges of ``kinds`` between one of ``asset_ids`` and ANOTHER asset (either
+    end; both live), best first (one statement)."""
+    stmt = (
+        _edges(tenant_id)
+        .where(
+            SimilarityEdge.kind.in_(kinds),
+            SimilarityEdge.source_asset_id != SimilarityEdge.target_asset_id,
+            or_(SimilarityEdge.source_asset_id.in_(asset_ids), SimilarityEdge.target_asset_id.in_(asset_ids)),
+        )
+        .order_by(SimilarityEdge.score.desc(), SimilarityEdge.id)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def detection_terms(
+    session: AsyncSession, *, tenant_id: uuid.UUID, kind: DetectionKind, min_confidence: float
+) -> list[tuple[uuid.UUID, str]]:
+    """Distinct (asset id, text) of the tenant's live detections of ``kind`` at least this
+    confident: the corpus relations weigh shared text and labels over (one statement)."""
+    stmt = (
+        _rows(Detection, tenant_id)
+        .with_only_columns(Detection.asset_id, Detection.label)
+        .where(Detection.kind == kind, Detection.confidence >= min_confidence)
+        .distinct()
+    )
+    return [(asset_id, label) for asset_id, label in await session.execute(stmt)]
+
+
 # --- writes --------------------------------------------------------------------------------
 
 

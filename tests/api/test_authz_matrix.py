@@ -118,6 +118,11 @@ PROBES: dict[str, dict[str, Probe]] = {
             lambda g, _: {"id": gid("Asset", g.poster.id)},
         ),
         "duplicates": Probe("{ duplicates(first: 5) { edges { node { size } } } }", lambda g, _: {}),
+        "relationGraph": Probe(
+            "query($id: ID!) { relationGraph(assetId: $id) { nodes { id } } }",
+            lambda g, _: {"id": gid("Asset", g.harbour.id)},
+            lambda data: data["relationGraph"] is not None,
+        ),
         "systemStatus": Probe("{ systemStatus { workersAlive } }", lambda g, _: {}),
         "node": Probe(
             "query($id: ID!) { node(id: $id) { id } }",

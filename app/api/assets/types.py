@@ -26,6 +26,7 @@ from app.media import repository as repo
 if TYPE_CHECKING:
     from app.api.audit.types import AuditEventType
     from app.api.jobs.types import JobType
+    from app.api.media.relations import RelatedAssetConnectionType
     from app.api.media.types import (
         DetectionFilterInput,
         DetectionType,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     )
 
 _MEDIA = "app.api.media.types"
+_RELATIONS = "app.api.media.relations"
 
 
 @strawberry.type(
@@ -212,6 +214,18 @@ class AssetType(relay.Node):
         where = similarity_filter(filter, field=["similarAssets", "filter"])
         page = page_of(info, repo.EDGE_ORDER, first, after, field=["similarAssets"])
         return await similar_assets(info, self.row.id, page, where)
+
+    @field(
+        description="Assets related to this one and why: same person, near-duplicate, similar scenes, shared "
+        "on-screen text, shared labels; each reason with its score and evidence, strongest combined first. "
+        "Deleted assets and marked duplicates never appear."
+    )
+    async def related(
+        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+    ) -> Annotated[RelatedAssetConnectionType, strawberry.lazy(_RELATIONS)]:
+        from app.api.media.relations import related_assets
+
+        return await related_assets(info, self.row.id, first, after)
 
     @field(description="Pipeline runs over this asset, newest first.")
     async def jobs(

@@ -12,8 +12,10 @@ from strawberry.dataloader import DataLoader
 from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
 from app.core.enums import OwnerType
 from app.core.pagination import Page, PageRows
+from app.media import relations
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
+from app.media.relations import Relation
 from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, SegmentFilter
 
 
@@ -88,6 +90,7 @@ class MediaLoaders:
     detections_by_scene: DataLoader[PagedKey[DetectionFilter], PageRows[Detection]] = field(init=False)
     similar_assets_by_asset: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
     similar_scenes_by_scene: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
+    relations_by_asset: DataLoader[uuid.UUID, list[Relation]] = field(init=False)
 
     def __post_init__(self) -> None:
         f, t = self.factory, self.tenant_id
@@ -102,6 +105,15 @@ class MediaLoaders:
         self.detections_by_scene = paged_loader(f, t, _detections_of_scenes)
         self.similar_assets_by_asset = paged_loader(f, t, _similar_assets)
         self.similar_scenes_by_scene = paged_loader(f, t, _similar_scenes)
+        self.relations_by_asset = DataLoader(load_fn=self._relations)
+
+    async def _relations(self, ids: list[uuid.UUID]) -> list[list[Relation]]:
+        """Each asset's related assets with reasons: one read session per batch."""
+        async with self.factory() as session:
+            found = await relations.related(
+                session, tenant_id=self.tenant_id, asset_ids=list(dict.fromkeys(ids))
+            )
+        return [found.get(i, []) for i in ids]
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
@@ -117,5 +129,6 @@ class MediaLoaders:
             self.detections_by_scene,
             self.similar_assets_by_asset,
             self.similar_scenes_by_scene,
+            self.relations_by_asset,
         ):
             loader.clear_all()
