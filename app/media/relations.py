@@ -2,8 +2,10 @@
 
 Each reason comes from one ``ReasonSource``; a source scores, for a batch of assets, every
 other asset it relates them to and says why (the evidence). The sources are independent and
-pluggable (``REASON_SOURCES``; ``register_reason_source`` adds one, e.g. same person):
+pluggable (``REASON_SOURCES``; ``register_reason_source`` adds one):
 
+- SAME_PERSON: a person of the people tables (app/people, not hidden) appears in both; each
+  shared person counts ``PERSON_SCORE`` (noisy-or); evidence: the people;
 - NEAR_DUPLICATE: the similarity stage's asset-to-asset near_duplicate edge (its score);
 - SIMILAR_SCENE: scene-to-scene visual or semantic edges between the two assets (the best
   score; evidence: the best scene pairs), and text documents' asset-level semantic edges;
@@ -41,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assets import repository as assets_repo
 from app.core.enums import DetectionKind, OwnerType, RelationReason, SimilarityKind
 from app.media import repository
+from app.people import repository as people_repo
 
 # How much each reason counts towards the combined score (a near-duplicate is the strongest
 # statement; a shared label the weakest).
@@ -54,6 +57,8 @@ REASON_WEIGHTS: dict[RelationReason, float] = {
 # Below these a shared-text or shared-label cosine is noise, not a reason.
 MIN_TERM_SCORE = 0.1
 MIN_LABEL_CONFIDENCE = 0.25
+# One person both assets show: a strong reason (the face threshold already separates people).
+PERSON_SCORE = 0.8
 # Evidence kept per reason: the best scene pairs, the rarest terms.
 MAX_EVIDENCE = 5
 # Related assets computed per asset (a page of `related` is cut from these).
@@ -280,7 +285,32 @@ class SharedLabelSource:
         return weighted_overlaps(documents, asset_ids, self.reason)
 
 
+# --- people ----------------------------------------------------------------------------------
+
+
+class SamePersonSource:
+    """SAME_PERSON from the people tables (app/people): a person (not hidden) appears in both.
+    Each shared person counts ``PERSON_SCORE``, several add up as a noisy-or; the evidence is
+    the people, most tracks first."""
+
+    reason = RelationReason.SAME_PERSON
+
+    async def scores(
+        self, session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
+    ) -> Scores:
+        out = _empty(asset_ids)
+        for mine in asset_ids:  # one statement per asset (a page of related assets asks for one)
+            people: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+            for shared in await people_repo.co_person_assets(session, tenant_id, mine, limit=MAX_RELATED):
+                people[shared.asset_id].append(shared.person_id)
+            for other, person_ids in people.items():
+                score = 1.0 - (1.0 - PERSON_SCORE) ** len(person_ids)
+                out[mine][other] = ReasonScore(self.reason, round(score, 6), person_ids=tuple(person_ids))
+        return out
+
+
 REASON_SOURCES: list[ReasonSource] = [
+    SamePersonSource(),
     NearDuplicateSource(),
     SimilarSceneSource(),
     SharedTextSource(),

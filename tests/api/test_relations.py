@@ -19,6 +19,7 @@ from app.core.db import session_scope
 from app.core.enums import AssetKind, AssetStatus, DetectionKind, DuplicateVerdict, OwnerType, SimilarityKind
 from app.media.models import Detection, Scene, SimilarityEdge
 from app.media.relations import terms_of
+from app.people.models import FaceTrack, Person
 from app.tenancy.models import Tenant
 from app.tenancy.service import ensure_tenant
 from tests.api.conftest import GraphQLClient, Keys, operation
@@ -26,6 +27,7 @@ from tests.api.graph import gid
 from tests.fixtures.keys import auth
 
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+ADA = uuid.UUID(int=0xADA)
 NAMES = ["v1", "v2", "v3", "v4", "img", "dup", "gone", "x1"]
 IDS = {name: uuid.UUID(int=n) for n, name in enumerate(NAMES, 1)}
 # On-screen text per asset: "breaking news" is on most assets (never distinctive), the code
@@ -148,6 +150,27 @@ async def world(services: Services, tenant: Tenant) -> World:
                         **common,
                     )
                 )
+        # Ada appears in v4 (twice) and in img; a hidden person in v1 and v2 relates nothing.
+        ada = Person(id=ADA, tenant_id=tenant.id, name="Ada")
+        hidden = Person(tenant_id=tenant.id, name="Nobody", hidden=True)
+        session.add_all([ada, hidden])
+        await session.flush()
+        for name, person in [("v4", ada), ("v4", ada), ("img", ada), ("v1", hidden), ("v2", hidden)]:
+            session.add(
+                FaceTrack(
+                    tenant_id=tenant.id,
+                    asset_id=IDS[name],
+                    person_id=person.id,
+                    start_s=0.0,
+                    end_s=1.0,
+                    box_x=0.1,
+                    box_y=0.1,
+                    box_w=0.2,
+                    box_h=0.2,
+                    descriptor=b"\0" * 512,
+                    **common,
+                )
+            )
         session.add(
             DuplicateDecision(
                 tenant_id=tenant.id,
@@ -174,13 +197,19 @@ def _cosine(mine: dict[str, float], theirs: dict[str, float]) -> float:
 
 
 def _reason(reason: str, score: Any, **evidence: Any) -> dict[str, Any]:
-    weights = {"NEAR_DUPLICATE": 1.0, "SIMILAR_SCENE": 0.8, "SHARED_TEXT": 0.7, "SHARED_LABEL": 0.5}
+    weights = {
+        "SAME_PERSON": 0.9,
+        "NEAR_DUPLICATE": 1.0,
+        "SIMILAR_SCENE": 0.8,
+        "SHARED_TEXT": 0.7,
+        "SHARED_LABEL": 0.5,
+    }
     return {
         "reason": reason,
         "score": score,
         "weight": weights[reason],
         "terms": evidence.get("terms", []),
-        "personIds": [],
+        "personIds": evidence.get("personIds", []),
         "scenePairs": evidence.get("scenePairs", []),
         "similarities": evidence.get("similarities", []),
     }
@@ -253,6 +282,16 @@ async def test_relations_explain_themselves(gql: GraphQLClient, world: World) ->
     ]
     # "breaking news" is on most assets: it relates nothing (img shares only that with v1).
     assert "img" not in {e["node"]["title"] for e in related["edges"]}
+
+
+async def test_the_same_person_relates_assets(gql: GraphQLClient, world: World) -> None:
+    body = await gql(operation("RelatedAssets"), {"id": gid("Asset", IDS["v4"])})
+    edges = body["data"]["asset"]["related"]["edges"]
+    assert [(e["node"]["title"], e["score"]) for e in edges] == [
+        ("img", pytest.approx(0.9 * 0.8, abs=1e-6)),
+        ("v2", pytest.approx(0.8 * 0.85, abs=1e-6)),
+    ]
+    assert edges[0]["reasons"] == [_reason("SAME_PERSON", 0.8, personIds=[gid("Person", ADA)])]
 
 
 async def test_related_pages_continue_after_the_cursor(gql: GraphQLClient, world: World) -> None:
