@@ -10,8 +10,8 @@ Why these choices:
   from the float32 blobs in SQLite, so a hit reports the cosine exact search gives.
 - Filters (the tenant first of all) are a bitmap of the allowed rows' graph labels passed to
   the graph search, so a row outside the allowed set is never returned; a filter that allows
-  few rows is searched exactly over those rows' float32 blobs instead (a graph walk that may
-  visit only allowed rows finds too few of them).
+  few rows scans those rows' int8 codes instead (a graph walk in which nearly every node is
+  filtered out finds too few of them).
 - FAISS's HNSW cannot delete: a removed or replaced row's label is marked dead (kept out by the
   bitmap) and the graph is rebuilt once a quarter of it is dead, as the exact matrix compacts.
   usearch deletes in place but its extension crashed the process when onnxruntime was imported
@@ -50,8 +50,8 @@ EF_CONSTRUCTION = 80
 EF_SEARCH = 64
 # Candidates re-scored exactly per result wanted.
 RERANK_FACTOR = 2
-# A filter allowing at most this many rows is searched exactly over their float32 blobs.
-EXACT_BELOW = 5000
+# A filter allowing at most this many rows is searched by scanning their int8 codes.
+EXACT_BELOW = 20_000
 # Vectors the scalar quantiser learns its per-dimension ranges from.
 TRAIN_SAMPLE = 50_000
 # Save again once this many changes were replayed since the file was written.
@@ -122,7 +122,7 @@ class AnnIndex:
             self.dead += 1
 
     def candidates(
-        self, unit: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64], want: int
+        self, unit: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64], want: int, exact_below: int
     ) -> list[int]:
         """Up to ``want`` allowed row ids near ``unit``, by quantised similarity."""
         if self.index is None or self.live == 0 or len(allowed) == 0:
@@ -136,12 +136,19 @@ class AnnIndex:
         bits[labels] = True
         bitmap = np.packbits(bits, bitorder="little")
         selector = faiss.IDSelectorBitmap(len(self.rows), faiss.swig_ptr(bitmap))
-        # A narrower filter hides more of each beam: widen it in proportion (bounded).
-        fraction = len(labels) / self.live
-        ef = int(min(2000, max(EF_SEARCH, want) / max(fraction, 0.05)))
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
         count = min(want, len(labels))
-        _, found = self.index.search(unit.reshape(1, -1).astype(np.float32), count, params=params)
+        query = unit.reshape(1, -1).astype(np.float32)
+        if len(labels) <= exact_below:
+            # Few allowed rows: scan their int8 codes (the graph's flat storage) instead of
+            # walking a graph where nearly every node is filtered out.
+            storage = faiss.downcast_index(self.index.storage)
+            _, found = storage.search(query, count, params=faiss.SearchParameters(sel=selector))
+        else:
+            # A narrower filter hides more of each beam: widen it in proportion (bounded).
+            fraction = len(labels) / self.live
+            ef = int(min(2000, max(EF_SEARCH, want) / max(fraction, 0.05)))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+            _, found = self.index.search(query, count, params=params)
         hits = found[0][found[0] >= 0]
         return [int(row) for row in self.rows[hits] if row >= 0]
 
@@ -154,9 +161,7 @@ def candidates(
     exact_below: int = EXACT_BELOW,
 ) -> list[int]:
     """The rows to re-score exactly for a top-k among ``allowed`` near ``unit``."""
-    if len(allowed) <= exact_below:
-        return [int(row) for row in allowed]
-    return graph.candidates(unit, allowed, RERANK_FACTOR * k)
+    return graph.candidates(unit, allowed, RERANK_FACTOR * k, exact_below)
 
 
 def rescore(

@@ -28,7 +28,7 @@ class EmbeddedBackend:
     ) -> None:
         # ann_threshold: a vector field with at least this many vectors is searched through
         # an HNSW graph saved under ``<path's folder>/ann`` (None: always exactly);
-        # ann_exact_below: a filter allowing at most this many rows is searched exactly.
+        # ann_exact_below: a filter allowing at most this many rows scans their int8 codes.
         self._store = Store(path, busy_timeout_ms, ann_threshold, ann_exact_below)
 
     @classmethod

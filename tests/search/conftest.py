@@ -16,7 +16,7 @@ import pytest
 
 from search.backend import GenerationSpec, SearchBackend, VectorSpec
 from search.documents import VectorField
-from search.embedded import EmbeddedBackend
+from search.embedded import EmbeddedBackend, ann
 from tests.search.corpus import TEXT_DIMS, TEXT_MODEL, VISUAL_DIMS, VISUAL_MODEL
 
 ES_URL = os.environ.get("MEDIAKG_TEST_ELASTICSEARCH_URL", "")
@@ -46,7 +46,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         embedded = EmbeddedBackend(
             tmp_path / "search" / "index.sqlite3",
             ann_threshold=1 if graph else None,
-            ann_exact_below=0 if graph else 5000,
+            ann_exact_below=0 if graph else ann.EXACT_BELOW,
         )
         yield embedded
         await embedded.aclose()
