@@ -70,6 +70,7 @@ class CallerResolver:
         self._anonymous: Caller | None = None
         self._lock = asyncio.Lock()
         self._verified: dict[str, tuple[float, VerifiedKey]] = {}
+        self._inflight: dict[str, asyncio.Future[VerifiedKey]] = {}
 
     @property
     def auth_disabled(self) -> bool:
@@ -104,6 +105,17 @@ class CallerResolver:
             key = cached[1]
             if key.expires_at is None or key.expires_at > utcnow():
                 return _caller_of(key)
+        # Single flight: the requests that miss the cache together (a burst of clients, or all
+        # of them when the entry expires) wait for one lookup instead of each writing the key's
+        # last use and queueing for the write lock.
+        pending = self._inflight.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(token, digest, now, ttl))
+            self._inflight[digest] = pending
+            pending.add_done_callback(lambda _done: self._inflight.pop(digest, None))
+        return _caller_of(await asyncio.shield(pending))
+
+    async def _look_up(self, token: str, digest: str, now: float, ttl: float) -> VerifiedKey:
         async with session_scope(self._services.session_factory) as session:
             try:
                 key = await verify_key(session, presented=token)
@@ -112,7 +124,7 @@ class CallerResolver:
                 raise
         if ttl > 0:
             self._verified[digest] = (now, key)
-        return _caller_of(key)
+        return key
 
     def forget(self) -> None:
         """Drop every remembered key (the next request of each looks it up again)."""

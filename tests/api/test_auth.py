@@ -286,3 +286,30 @@ async def test_cross_origin_websockets_are_refused(api_app: Starlette, keys: Key
         assert refused.value.response.status_code == 403
         same = await _init(address, {"Authorization": f"Bearer {keys.read}"}, {"origin": f"http://{address}"})
         assert same == {"type": "connection_ack"}
+
+
+async def test_requests_missing_the_key_cache_together_share_one_lookup(
+    services: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.api import context as context_module
+    from app.api.context import CallerResolver
+    from app.tenancy.service import verify_key as verify
+
+    key = await issue_key(services.session_factory, tenant=tenant.slug, name="burst")
+    lookups: list[str] = []
+
+    async def counting(session: Any, *, presented: str) -> Any:
+        lookups.append(presented)
+        await asyncio.sleep(0.05)  # the burst arrives while the first lookup is under way
+        return await verify(session, presented=presented)
+
+    monkeypatch.setattr(context_module, "verify_key", counting)
+    callers = CallerResolver(services)
+    found = await asyncio.gather(*(callers.authenticate(key) for _ in range(20)))
+    assert lookups == [key]
+    assert {(c.tenant_id, c.actor) for c in found} == {(tenant.id, "burst")}
+    # A wrong secret fails for every request of its burst, with one lookup too.
+    wrong = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
+    outcomes = await asyncio.gather(*(callers.authenticate(wrong) for _ in range(5)), return_exceptions=True)
+    assert lookups == [key, wrong]
+    assert all(type(o).__name__ == "UnauthenticatedError" for o in outcomes), outcomes
