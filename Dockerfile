@@ -53,9 +53,10 @@ RUN /opt/mediakg/bin/python scripts/weight_hashes.py check \
  && /opt/mediakg/bin/mediakg --help >/dev/null
 
 FROM base AS runtime
-# Haar face cascades (inference.models.faces reads /usr/share/opencv4/haarcascades).
+# Haar face cascades (inference.models.faces reads /usr/share/opencv4/haarcascades); fpcalc
+# (libchromaprint-tools) fingerprints audio for audio near-duplicates.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends opencv-data libgl1 libglib2.0-0 \
+ && apt-get install -y --no-install-recommends opencv-data libchromaprint-tools libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/mediakg /opt/mediakg
 RUN install -d -o 10001 -g 10001 -m 0750 /var/lib/mediakg

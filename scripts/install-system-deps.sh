@@ -5,6 +5,8 @@ set -u
 need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -d /usr/share/opencv4/haarcascades ] || need+=(opencv-data)
+# fpcalc fingerprints audio for the audio near-duplicate rule (inference/audio_fingerprint.py).
+command -v fpcalc >/dev/null 2>&1 || need+=(libchromaprint-tools)
 # promtool checks the alert rules and their unit tests (deploy/prometheus).
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.enums import DetectionKind, Modality, OwnerType, SimilarityKind
 from app.media import repository
-from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
+from app.media.models import AudioFingerprint, Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
 
 
 def vector_to_bytes(vector: Sequence[float] | np.ndarray[Any, Any]) -> bytes:
@@ -28,7 +28,7 @@ def vector_from_bytes(data: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
-_Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding, SimilarityEdge)
+_Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding, SimilarityEdge, AudioFingerprint)
 
 
 async def _replace(session: AsyncSession, rows: list[_Row], model: Any, **scope: Any) -> list[_Row]:
@@ -202,3 +202,33 @@ async def replace_asset_edges(
         model_version=model_version,
         kinds=kinds,
     )
+
+
+async def replace_fingerprint(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    duration_s: float,
+    fingerprint: bytes,
+) -> AudioFingerprint:
+    """Replace the asset's audio fingerprint from this model."""
+    row = AudioFingerprint(
+        tenant_id=tenant_id,
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
+        duration_s=duration_s,
+        fingerprint=fingerprint,
+    )
+    await _replace(
+        session,
+        [row],
+        AudioFingerprint,
+        asset_id=asset_id,
+        model_name=model_name,
+        model_version=model_version,
+    )
+    return row

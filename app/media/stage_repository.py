@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
 from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
-from app.media.models import Detection, Embedding, Scene, TranscriptSegment
+from app.media.models import AudioFingerprint, Detection, Embedding, Scene, TranscriptSegment
 
 OutputT = TypeVar("OutputT", TranscriptSegment, Detection)
 
@@ -174,5 +174,25 @@ async def live_chunk_vectors(
             *_live(tenant_id),
             Asset.kind == AssetKind.TEXT,
         )
+    )
+    return rows.all()
+
+
+async def live_fingerprints(
+    session: AsyncSession, *, tenant_id: uuid.UUID, kind: AssetKind, model_name: str, model_version: str
+) -> Sequence[Row[uuid.UUID, float, bytes]]:
+    """(asset id, duration_s, fingerprint bytes) of every audio fingerprint of the tenant's live
+    assets of ``kind`` from one model, by asset."""
+    rows = await session.execute(
+        select(AudioFingerprint.asset_id, AudioFingerprint.duration_s, AudioFingerprint.fingerprint)
+        .join(Asset, Asset.id == AudioFingerprint.asset_id)
+        .where(
+            AudioFingerprint.tenant_id == tenant_id,
+            AudioFingerprint.model_name == model_name,
+            AudioFingerprint.model_version == model_version,
+            Asset.kind == kind,
+            *_live(tenant_id),
+        )
+        .order_by(AudioFingerprint.asset_id)
     )
     return rows.all()

@@ -6,6 +6,7 @@ and the unique constraint turns the race into a retry instead of a duplicate. A 
 every edge of its kinds and models that touches the asset, whichever end it was stored from.
 
 - near_duplicate, asset to asset, same kind:
+  - audio: Chromaprint fingerprints, length-aware (jobs/stages/audio_similarity.py);
   - images: score = mean of the visual cosine (MobileNetV2 features) and the pHash similarity
     (1 - Hamming distance / 64); an edge at or above ``image_near_duplicate_threshold``. The
     two fail differently (downscaling lowers the cosine, crops move the hash), the mean
@@ -51,6 +52,8 @@ from app.media.service import replace_asset_edges, vector_from_bytes
 from inference.media import hash_distance
 from inference.registry import ModelRef
 from jobs.registry import StageContext, StageOutput, StageRegistry
+from jobs.stages.audio_similarity import MODEL_NAME as AUDIO_MODEL
+from jobs.stages.audio_similarity import audio_output, write_audio
 from jobs.stages.common import permanent_errors, router_of
 
 FloatArray = npt.NDArray[np.float32]
@@ -379,6 +382,7 @@ async def run_similarity(ctx: StageContext) -> StageOutput:
     # (kind, model name, model version, edges) per replace call.
     outputs: list[Output] = []
     async with ctx.session_factory() as session:
+        sound = await audio_output(ctx, session)
         if kind in (AssetKind.VIDEO, AssetKind.IMAGE):
             outputs.extend(await _visual_outputs(ctx, session, visual_model))
         await ctx.report_progress(0.5)
@@ -401,6 +405,8 @@ async def run_similarity(ctx: StageContext) -> StageOutput:
     await ctx.report_progress(1.0)
 
     async def write(session: AsyncSession) -> None:
+        if sound is not None:
+            await write_audio(session, ctx, sound)
         for edge_kind, name, version, edges in outputs:
             await replace_asset_edges(
                 session,
@@ -412,7 +418,10 @@ async def run_similarity(ctx: StageContext) -> StageOutput:
                 edges=edges,
             )
 
-    return StageOutput(write=write, model_versions={f"{k.value}:{n}": v for k, n, v, _ in outputs})
+    versions = {f"{k.value}:{n}": v for k, n, v, _ in outputs}
+    if sound is not None:
+        versions[f"{SimilarityKind.NEAR_DUPLICATE.value}:{AUDIO_MODEL}"] = sound.edge_version
+    return StageOutput(write=write, model_versions=versions)
 
 
 def register_stages(registry: StageRegistry) -> None:
