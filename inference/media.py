@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -305,6 +305,58 @@ def video_frame(path: Path, time: float) -> RGBImage:
     if found is None:
         raise MediaError(f"no frame at {time:.3f}s in {path.name}")
     return found[1]
+
+
+# Decoding forward this far is cheaper than a seek (which restarts at the keyframe before the
+# target and decodes up to it anyway).
+_FORWARD_DECODE_S = 4.0
+
+
+def video_frames(
+    path: Path, times: Sequence[float], *, max_side: int = 0, cancel: threading.Event | None = None
+) -> list[tuple[float, RGBImage]]:
+    """(time, RGB frame) of the first frame at or after each of ``times``, in time order, from
+    one pass over the container: it decodes forward to a near target and seeks to a far one;
+    targets past the end are left out. ``max_side`` > 0 shrinks larger frames."""
+    container = _open(path)
+    out: list[tuple[float, RGBImage]] = []
+    try:
+        if not container.streams.video:
+            raise NoVideoStreamError(f"{path.name} has no video stream")
+        stream = container.streams.video[0]
+        if stream.time_base is None:
+            raise MediaError("video stream has no time base")
+        frames: Iterator[av.VideoFrame] | None = None
+        position = -1.0
+        for target in sorted(times):
+            _check(cancel, "frame sampling")
+            if frames is None or target < position or target - position > _FORWARD_DECODE_S:
+                container.seek(max(0, int(target / stream.time_base)), stream=stream, backward=True)
+                frames = container.decode(stream)
+            found = None
+            try:
+                for frame in frames:
+                    if frame.time is None:
+                        continue
+                    position = float(frame.time)
+                    if position + 1e-6 >= target:
+                        found = frame
+                        break
+            except av.FFmpegError as exc:
+                raise MediaError(f"decoding failed: {exc}") from exc
+            if found is None:
+                break
+            image = np.asarray(found.to_ndarray(format="rgb24"), dtype=np.uint8)
+            if max_side and max(image.shape[0], image.shape[1]) > max_side:
+                scale = max_side / max(image.shape[0], image.shape[1])
+                size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+                image = np.asarray(
+                    Image.fromarray(image).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8
+                )
+            out.append((position, image))
+    finally:
+        container.close()
+    return out
 
 
 # --- audio -------------------------------------------------------------------------------

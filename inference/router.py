@@ -114,9 +114,9 @@ class InferenceConfig:
     # towards the same average label-name vector.
     bridge_top_k: int = 10
     haarcascade_dir: Path = Path("/usr/share/opencv4/haarcascades")
-    # The "faces" detector: OpenCV's Haar cascade or dlib's HOG (whose boxes are what the face
-    # descriptor is trained on).
-    face_detector: FaceDetectorChoice = "haar"
+    # The "faces" detector: dlib's HOG (its boxes are what the face descriptor is trained on)
+    # or OpenCV's Haar cascade.
+    face_detector: FaceDetectorChoice = "hog"
     # Where the bridge's label-name vectors are stored per text-model version
     # (inference.label_vectors); None computes them once per router.
     label_vectors_dir: Path | None = None

@@ -42,7 +42,7 @@ from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.media.probe import CORRUPT_MEDIA
 from app.tenancy.service import ensure_tenant
-from inference.registry import HAAR_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
+from inference.registry import DLIB_HOG_FACES, MOBILENET_LABELS, RAPIDOCR, WHISPER_TINY_EN
 from inference.triton.launcher import free_port
 from tests.api.conftest import operation
 from tests.fixtures.keys import admin_headers
@@ -287,7 +287,7 @@ async def test_metrics_after_processing_the_fixture_media(
         for s in families["mediakg_model_confidence"].samples
         if s.name.endswith("_count") and s.value > 0
     }
-    assert confident >= {MOBILENET_LABELS.name, HAAR_FACES.name, RAPIDOCR.name, WHISPER_TINY_EN.name}
+    assert confident >= {MOBILENET_LABELS.name, DLIB_HOG_FACES.name, RAPIDOCR.name, WHISPER_TINY_EN.name}
     drift = {
         (s.labels["mediakg_model_name"], s.labels["mediakg_drift_signal"]): s.value
         for s in families["mediakg_model_drift"].samples

@@ -131,7 +131,9 @@ async def test_an_ingest_through_the_whole_pipeline_is_one_connected_trace(
     # Model calls (model, version, backend, batch size) inside stage spans.
     model_spans = [s for s in in_trace if s.name.startswith("infer ")]
     models = Counter(str((s.attributes or {})["mediakg.model.name"]) for s in model_spans)
-    assert {"mobilenet_v2-imagenet", "haar-frontalface", "rapidocr-ppocr"} <= set(models), models
+    assert {"mobilenet_v2-imagenet", "dlib-hog-frontalface", "dlib-resnet-face", "rapidocr-ppocr"} <= set(
+        models
+    ), models
     for span in model_spans:
         attributes = span.attributes or {}
         assert attributes["mediakg.model.backend"] == "local"

@@ -72,7 +72,16 @@ _INFERENCE_LOCK = "inference_lock"
 _POOLS: dict[Any, Any] = {}
 _POOLS_GUARD = threading.Lock()
 # What the stages call (jobs/stages): warmed at worker start with local:// models.
-STAGE_MODEL_TASKS = ("transcribe", "ocr", "labels", "faces", "embed_text", "embed_image", "embed_bridge")
+STAGE_MODEL_TASKS = (
+    "transcribe",
+    "ocr",
+    "labels",
+    "faces",
+    "face_descriptors",
+    "embed_text",
+    "embed_image",
+    "embed_bridge",
+)
 
 
 def _shared_pool(config: Any) -> Any:

@@ -1,7 +1,8 @@
 """Faces, face tracks and the people they are clustered into.
 
-- ``Face``: one face in one analysed frame, with its box and its 128-d descriptor (little-endian
-  float32, like ``Embedding.vector``), stamped with the model that computed it.
+- ``Face``: a described face of one analysed frame (a track's best face), with its box and
+  its 128-d descriptor (little-endian float32, like ``Embedding.vector``), stamped with the
+  model that computed it.
 - ``FaceTrack``: one on-screen appearance: the faces of one shot followed across its sampled
   frames, with start and end time, the best face (largest, most confident) as its crop, and
   the mean descriptor clustering compares. An image has one track per face.
@@ -76,7 +77,8 @@ class FaceTrack(UUIDPrimaryKey, ModelOutput, Base):
 
 
 class Face(UUIDPrimaryKey, ModelOutput, Base):
-    """One face in one analysed frame, with its descriptor."""
+    """A described face: one face of one analysed frame and its descriptor (a track's best
+    face; the descriptor model runs once per track, not per sampled frame)."""
 
     __tablename__ = "face"
     __table_args__ = (Index("ix_face_asset", "asset_id"),)

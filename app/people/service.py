@@ -37,9 +37,22 @@ class NewTrack:
     track: Track
     scene_id: uuid.UUID | None
     crop_blob_key: str | None = None
+    # The appearance's span when it is wider than its sampled faces (seen in a shot's first
+    # and last samples: the whole shot); None: the faces' own times.
+    span: tuple[float, float] | None = None
+
+    @property
+    def start_s(self) -> float:
+        """Start of the appearance."""
+        return self.span[0] if self.span else self.track.start_s
+
+    @property
+    def end_s(self) -> float:
+        """End of the appearance."""
+        return self.span[1] if self.span else self.track.end_s
 
 
-def _overlaps(old: FaceTrack, new: Track) -> bool:
+def _overlaps(old: FaceTrack, new: NewTrack) -> bool:
     # An image's tracks all sit at 0 s; a video's repeat when their spans touch.
     return old.start_s <= new.end_s + 0.5 and new.start_s <= old.end_s + 0.5
 
@@ -66,7 +79,7 @@ async def replace_asset_faces(
         (distance(descriptors[i], repository.vector_of(o.descriptor)), i, j)
         for i, n in enumerate(tracks)
         for j, o in enumerate(old)
-        if o.person_id is not None and o.model_version == model_version and _overlaps(o, n.track)
+        if o.person_id is not None and o.model_version == model_version and _overlaps(o, n)
     )
     used: set[int] = set()
     for d, i, j in pairs:
@@ -113,8 +126,8 @@ def _track_row(
     row = FaceTrack(
         **stamp,
         scene_id=new.scene_id,
-        start_s=new.track.start_s,
-        end_s=new.track.end_s,
+        start_s=new.start_s,
+        end_s=new.end_s,
         face_count=len(new.track.faces),
         best_time_s=best.time_s,
         box_x=best.box[0],
@@ -135,10 +148,11 @@ def _track_row(
             box_w=f.box[2],
             box_h=f.box[3],
             score=f.score,
-            dimension=int(f.descriptor.shape[0]),
+            dimension=len(f.descriptor),
             descriptor=repository.bytes_of(f.descriptor),
         )
         for f in new.track.faces
+        if f.descriptor is not None
     ]
     return row, faces
 

@@ -1,11 +1,14 @@
-"""The detect stage: ImageNet labels and frontal faces of keyframes (video) and images.
+"""The detect stage: ImageNet labels and frontal faces of keyframes (video) and images, and
+the asset's face tracks clustered into people.
 
 Writes Detection rows with the scene and the scene's start time:
 - kind=label: up to ``TOP_K`` ImageNet classes per frame (MobileNetV2 softmax probability as
   confidence), whole-frame (no box);
-- kind=face: one per Haar-cascade face, box normalised to the frame, the cascade's monotone
-  score as confidence.
-Both keep only detections at or above ``settings.detection_min_confidence``.
+- kind=face: one per face the "faces" model finds on the keyframe, box normalised to the
+  frame, the detector's monotone score as confidence.
+Both keep only detections at or above ``settings.detection_min_confidence``. Shots and images
+with a face on their keyframe then get face tracks (``jobs.stages.faces``), which replace the
+asset's earlier tracks and join the tenant's people (``app.people.service``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.enums import DetectionKind
 from app.jobs.pipeline import StageName
 from app.media.service import replace_detections
+from app.people.service import NewTrack, replace_asset_faces
 from inference.preprocess import RGBImage
 from inference.registry import ModelRef
 from inference.types import Faces, Labels
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import SceneRef, frame_of, load_scenes, permanent_errors, router_of
+from jobs.stages.faces import KeyframeFaces, face_tracks
 
 # Labels kept per frame before the confidence floor: past five, ImageNet's 1000 classes are
 # mostly near-synonyms of the first ones (tabby, tiger cat, Egyptian cat).
@@ -71,8 +76,10 @@ async def run_detect(ctx: StageContext) -> StageOutput:
     scenes = await load_scenes(ctx)
     label_model: ModelRef = router.model_for("labels").ref
     face_model: ModelRef = router.model_for("faces").ref
+    descriptor_model: ModelRef = router.model_for("face_descriptors").ref
     labels: list[dict[str, Any]] = []
     faces: list[dict[str, Any]] = []
+    tracks: list[NewTrack] = []
     for start in range(0, len(scenes), CHUNK):
         chunk = scenes[start : start + CHUNK]
         frames = await asyncio.gather(*(frame_of(ctx, s) for s in chunk))
@@ -87,6 +94,10 @@ async def run_detect(ctx: StageContext) -> StageOutput:
                 labels += label_rows(scene, frame_labels)
                 faces += face_rows(scene, frame_faces, int(frame.shape[1]), int(frame.shape[0]))
                 label_model, face_model = frame_labels.model, frame_faces.model
+            keyframes = [KeyframeFaces(s, f, ff) for (s, f), ff in zip(pairs, found_faces, strict=True)]
+            chunk_tracks, used = await face_tracks(ctx, router, keyframes, min_score=floor)
+            tracks += chunk_tracks
+            descriptor_model = used or descriptor_model
         await ctx.report_progress(min(len(scenes), start + CHUNK) / len(scenes))
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
@@ -104,10 +115,22 @@ async def run_detect(ctx: StageContext) -> StageOutput:
                 model_version=model.version,
                 detections=rows,
             )
+        await replace_asset_faces(
+            session,
+            tenant_id=tenant_id,
+            asset_id=asset_id,
+            model_name=descriptor_model.name,
+            model_version=descriptor_model.version,
+            tracks=tracks,
+        )
 
     return StageOutput(
         write=write,
-        model_versions={label_model.name: label_model.version, face_model.name: face_model.version},
+        model_versions={
+            label_model.name: label_model.version,
+            face_model.name: face_model.version,
+            descriptor_model.name: descriptor_model.version,
+        },
     )
 
 

@@ -59,7 +59,8 @@ from inference.cache import EmbeddingCache, content_hash
 from inference.fallback import ResilientRouter
 from inference.models.vision import imagenet_class_names
 from inference.registry import (
-    HAAR_FACES,
+    DLIB_FACE_DESCRIPTOR,
+    DLIB_HOG_FACES,
     IMAGENET_BRIDGE,
     IMAGENET_BRIDGE_INT8,
     MINILM_FP32,
@@ -84,7 +85,7 @@ log = logging.getLogger(__name__)
 # What the pipeline sends to Triton: int8 MiniLM too, because while the breaker is half-open
 # the substitute's calls are the probes that find the server back (as in production, where
 # every model of the repository is deployed).
-TRITON_MODELS = (MINILM_FP32, MINILM_INT8, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, HAAR_FACES)
+TRITON_MODELS = (MINILM_FP32, MINILM_INT8, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, DLIB_HOG_FACES)
 # The bridge follows its text half (docs/inference.md): mapping MiniLM alone would leave
 # fp32-bridge vectors beside int8 text vectors of the same outage.
 FALLBACK_MODELS = {MINILM_FP32.key: MINILM_INT8.key, IMAGENET_BRIDGE.key: IMAGENET_BRIDGE_INT8.key}
@@ -257,7 +258,7 @@ def expected_model_versions(p: Processed, text: ModelSpec, bridge: ModelSpec) ->
     if p.image is None:
         return {"embed": versions(text)}
     return {
-        "detect": versions(MOBILENET_LABELS, HAAR_FACES),
+        "detect": versions(MOBILENET_LABELS, DLIB_HOG_FACES, DLIB_FACE_DESCRIPTOR),
         "embed": versions(text, MOBILENET_FEATURES_SPEC, bridge),
     }
 
@@ -274,7 +275,7 @@ def assert_stamped(p: Processed, out: Outputs, text: ModelSpec, bridge: ModelSpe
         detected = {(d.kind, f"{d.model_name}:{d.model_version}") for d in out.detections}
         assert detected <= {
             (DetectionKind.LABEL, MOBILENET_LABELS.key),
-            (DetectionKind.FACE, HAAR_FACES.key),
+            (DetectionKind.FACE, DLIB_HOG_FACES.key),
             (DetectionKind.TEXT, RAPIDOCR.key),
         }, p.name
 
@@ -465,7 +466,7 @@ async def test_killing_triton_mid_pipeline_jobs_complete_via_fallback(
         assert exported_fallbacks(exported) == Counter(
             {**reasons, "substitution": sum(after_b.substitutions.values())}
         )
-        for spec in (MINILM_INT8, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, HAAR_FACES):
+        for spec in (MINILM_INT8, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, DLIB_HOG_FACES):
             assert after_b.served[(spec.key, "local")] > 0, spec.key
         summary.update(
             substituted_jobs=f"{len(substituted)}/{len(during)}",
@@ -487,7 +488,7 @@ async def test_killing_triton_mid_pipeline_jobs_complete_via_fallback(
         assert after_c.breaker is BreakerState.CLOSED
         assert after_c.states[0] == "open"
         assert after_c.states[-2:] == ["half_open", "closed"]
-        for spec in (MINILM_FP32, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, HAAR_FACES):
+        for spec in (MINILM_FP32, MOBILENET_LABELS, MOBILENET_FEATURES_SPEC, DLIB_HOG_FACES):
             assert after_c.served[(spec.key, "triton")] > after_b.served[(spec.key, "triton")], spec.key
             assert after_c.served[(spec.key, "local")] == after_b.served[(spec.key, "local")], spec.key
             assert after_c.last_served[spec.key] == "triton", spec.key

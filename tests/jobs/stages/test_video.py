@@ -117,7 +117,11 @@ async def test_video_chain_writes_every_stage_and_a_redelivery_changes_nothing(
 
     # Every stage recorded the models it used.
     assert set(runs["transcribe"].output.model_versions) == {segments[0].model_name}
-    assert set(runs["detect"].output.model_versions) == {"mobilenet_v2-imagenet", "haar-frontalface"}
+    assert set(runs["detect"].output.model_versions) == {
+        "mobilenet_v2-imagenet",
+        "dlib-hog-frontalface",
+        "dlib-resnet-face",
+    }
     assert {"all-MiniLM-L6-v2", "mobilenet_v2-features", "imagenet-bridge"} <= set(
         runs["embed"].output.model_versions
     )
