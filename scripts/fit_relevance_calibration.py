@@ -25,8 +25,11 @@ if str(ROOT) not in sys.path:
 from tests.search import relevance_hard as hard  # noqa: E402  (after the path set-up above)
 
 
-async def _main(workdir: Path | None) -> None:
+async def _main(workdir: Path | None, dump: Path | None) -> None:
     async with hard.processed_corpus(workdir) as corpus:
+        if dump is not None:
+            await hard.dump_runs(corpus, dump)
+            return
         url = corpus.services.settings.search_url
         backend = "embedded" if url.startswith("embedded") else "elasticsearch"
         entry = await hard.fit_and_write(corpus, backend)
@@ -38,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the corpus and database here")
+    parser.add_argument("--dump", type=Path, default=None, help="only write every query's lists to this file")
     args = parser.parse_args(argv)
-    asyncio.run(_main(args.workdir))
+    asyncio.run(_main(args.workdir, args.dump))
     return 0
 
 

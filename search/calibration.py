@@ -14,9 +14,11 @@ of relevance by a logistic curve fitted on the labelled relevance set
   retriever (a bridge cosine of 0.5 means less than a text cosine of 0.5).
 
 Fused relevance: retrievers of one fusion group (one query embedding against several views of a
-moment) count at their best, as in RRF; the groups present are then combined in the logit domain
-with weights fitted on the same labelled set: ``logit(p) = c0 + sum_g c_g * logit(p_g)``. With a
-single group (TEXT or SEMANTIC mode) the relevance is that group's own. A document one retriever
+moment) count at their best, as in RRF, and so do the groups: a hit is as relevant as its
+strongest calibrated evidence (an exact code BM25 found, or a meaning the vectors found). A
+fusion fitted in the logit domain, ``logit(p) = c0 + sum_g c_g * logit(p_g)``, is supported
+(``Calibration.fusion``, fitted by ``search.calibration_fit``) but not shipped: on the labelled
+set it ranked worse than the maximum (docs/search.md, "Calibrated relevance"). A document one retriever
 did not return gets that retriever's evidence of "no better than its last candidate": BM25 score
 0 when the list was not cut at ``k`` (no query word occurs in it), else the last candidate's
 score; for vectors, the last candidate's cosine.

@@ -87,7 +87,8 @@ def scene_model(kind: AssetKind) -> tuple[str, str]:
     if kind == AssetKind.AUDIO:
         import faster_whisper
 
-        return AUDIO_SCENES_MODEL, f"{faster_whisper.__version__}-s700"
+        # s700: 700 ms minimum pause; o: cut where a phrase begins (jobs.stages.scenes.tile_spans).
+        return AUDIO_SCENES_MODEL, f"{faster_whisper.__version__}-s700-o"
     raise ValueError(f"{kind.value} assets have no scenes")
 
 
