@@ -115,6 +115,72 @@ def make_speech(
     return SpeechClip(path=path, text=" ".join(sentences), audio=audio, pause_start=start, pause_end=end)
 
 
+# Speech of the routing calibration (scripts/calibrate_routing.py) and of the routing-policy
+# benchmark (inference.bench_routing): two disjoint sets of two-sentence clips, so thresholds
+# chosen on the first are judged on the second.
+CALIBRATION_CLIPS: tuple[tuple[str, str], ...] = (
+    ("The council will vote on the new budget next week.", "Heavy rain is expected across the coast."),
+    ("Please send the quarterly report to the finance team.", "The meeting starts after lunch today."),
+    ("Green lights shone over the northern hills all night.", "The train to the city leaves at noon."),
+    ("Our new library opens to the public on Monday.", "Children can borrow three books each visit."),
+    ("The river flooded the lower fields after the storm.", "Farmers moved their sheep to higher ground."),
+    ("A small boat sailed slowly into the bay.", "The crew tied it to the old wooden dock."),
+    ("The bakery on the corner sells warm bread.", "It opens early every day except Sunday."),
+    ("The students finished their exams in June.", "Most of them will travel during the summer."),
+    ("A strong wind knocked down the old oak tree.", "Workers cleared the road within an hour."),
+    ("The new bridge will connect the two towns.", "Building work begins early next spring."),
+    ("He cooked a simple dinner of rice and fish.", "His friends arrived just before eight."),
+    ("The hospital hired more nurses this year.", "Patients now wait less time to be seen."),
+)
+HELD_OUT_CLIPS: tuple[tuple[str, str], ...] = (
+    (FIRST_SENTENCE, SECOND_SENTENCE),
+    ("The museum will close early on Friday evening.", "Visitors should leave their bags at the desk."),
+    ("The doctor asked him to rest for a few days.", "He went back to work the following week."),
+    ("Snow fell across the mountains during the night.", "The roads were closed until the morning."),
+    ("The band played their new songs to a large crowd.", "Everyone sang along to the final song."),
+    ("She planted tomatoes and beans in the garden.", "The plants grew tall by the end of summer."),
+)
+# Noisy fixtures: the clean clip plus white noise at this signal-to-noise ratio (speech power
+# over noise power), from a fixed seed so every run hears the same noise.
+NOISE_SNR_DB = 5.0
+NOISE_SEED = 20_261_205
+
+
+def add_noise(audio: npt.NDArray[np.float32], *, snr_db: float, seed: int) -> npt.NDArray[np.float32]:
+    """``audio`` mixed with Gaussian white noise at ``snr_db`` over its voiced samples' power."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(audio.size).astype(np.float32)
+    voiced = audio[np.abs(audio) > 1e-4]
+    power = float(np.mean(voiced**2)) if voiced.size else 1e-6
+    noise *= np.sqrt(power / 10 ** (snr_db / 10)) / np.sqrt(float(np.mean(noise**2)))
+    mixed: npt.NDArray[np.float32] = np.clip(audio + noise, -1.0, 1.0).astype(np.float32)
+    return mixed
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingClip:
+    """A speech fixture of the routing calibration and benchmark."""
+
+    name: str
+    text: str
+    audio: npt.NDArray[np.float32]
+    noisy: bool
+
+
+def routing_clips(
+    directory: Path, clips: Sequence[tuple[str, str]], *, prefix: str
+) -> tuple[list[RoutingClip], list[RoutingClip]]:
+    """The clean and the noisy version of each clip (noise seeded per clip)."""
+    clean: list[RoutingClip] = []
+    noisy: list[RoutingClip] = []
+    for i, sentences in enumerate(clips):
+        speech = make_speech(directory / f"{prefix}-{i}.wav", sentences, pause_ms=800)
+        clean.append(RoutingClip(f"{prefix}-{i}", speech.text, speech.audio, noisy=False))
+        mixed = add_noise(speech.audio, snr_db=NOISE_SNR_DB, seed=NOISE_SEED + i)
+        noisy.append(RoutingClip(f"{prefix}-{i}-noisy", speech.text, mixed, noisy=True))
+    return clean, noisy
+
+
 # --- images ------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -57,6 +58,34 @@ def bench(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
+
+
+@app.command()
+def routing(
+    out: Annotated[Path | None, typer.Option(help="Also write the markdown tables here.")] = None,
+) -> None:
+    """WER, latency and CPU cost of each speech routing policy (fast-only, accurate-only,
+    fast+escalation, fast+upgrade) on clean and noisy held-out speech fixtures."""
+    from inference.bench_routing import run_policy_bench
+    from inference.bench_routing import to_markdown as policy_tables
+    from inference.router import InferenceConfig, InferenceRouter
+    from inference.routing import EscalationRule
+
+    calibrated = json.loads((Path(__file__).parent / "calibration" / "transcribe.json").read_text())
+    rule = EscalationRule(calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"])
+
+    async def main() -> str:
+        router = InferenceRouter(InferenceConfig(batching=False))
+        try:
+            return policy_tables(await run_policy_bench(router, rule))
+        finally:
+            await router.aclose()
+
+    tables = asyncio.run(main())
+    typer.echo(tables)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(tables)
 
 
 @app.command()

@@ -249,9 +249,10 @@ class ResilientRouter(InferenceRouter):
         """The primary backend's breaker."""
         return self.fallback_backend.breaker
 
-    def _substitute(self, task: Task) -> tuple[ModelSpec, ModelSpec]:
-        """(configured model, model to use): the configured substitute while the primary is down."""
-        spec = super().model_for(task)
+    def _substitute(self, task: Task, requested: ModelSpec | None = None) -> tuple[ModelSpec, ModelSpec]:
+        """(configured or requested model, model to use): the configured substitute while the
+        primary is down."""
+        spec = requested if requested is not None else super().model_for(task)
         substitute = self.routing.fallback_models.get(spec.key)
         if substitute is None or self.breaker.state is BreakerState.CLOSED:
             return spec, spec
@@ -261,9 +262,9 @@ class ResilientRouter(InferenceRouter):
         """The configured model, or its configured substitute while the primary is down."""
         return self._substitute(task)[1]
 
-    def _model_for_call(self, task: Task) -> ModelSpec:
+    def _model_for_call(self, task: Task, requested: ModelSpec | None = None) -> ModelSpec:
         # Counted per call actually served by the substitute, not per question asked.
-        spec, used = self._substitute(task)
+        spec, used = self._substitute(task, requested)
         if used is spec:
             return spec
         self.metrics.on_substitution(task, spec.key, used.key)

@@ -250,6 +250,10 @@ _TRANSCRIPT_OUT = (
     TensorSpec("segment_start", "FP32", (-1,)),
     TensorSpec("segment_end", "FP32", (-1,)),
     TensorSpec("segment_text", "BYTES", (-1,)),
+    # Whisper's own confidence per segment: mean token log-probability and the probability that
+    # the span holds no speech (what quality-aware routing escalates on, inference.routing).
+    TensorSpec("segment_avg_logprob", "FP32", (-1,)),
+    TensorSpec("segment_no_speech_prob", "FP32", (-1,)),
     TensorSpec("word_start", "FP32", (-1,)),
     TensorSpec("word_end", "FP32", (-1,)),
     TensorSpec("word_text", "BYTES", (-1,)),

@@ -241,11 +241,12 @@ class InferenceRouter:
 
     # --- selection -------------------------------------------------------------------------
 
-    def _model_for_call(self, task: Task) -> ModelSpec:
-        """The model that runs a call for ``task`` now. Only model calls ask this, so a router
-        that substitutes models counts substitutions here (``model_for`` is a plain question
-        stages and status pages ask as often as they like)."""
-        return self.model_for(task)
+    def _model_for_call(self, task: Task, requested: ModelSpec | None = None) -> ModelSpec:
+        """The model that runs a call for ``task`` now (``requested``, when the caller routes to
+        one on purpose). Only model calls ask this, so a router that substitutes models counts
+        substitutions here (``model_for`` is a plain question stages and status pages ask as
+        often as they like)."""
+        return requested if requested is not None else self.model_for(task)
 
     def model_for(self, task: Task) -> ModelSpec:
         """The model version serving ``task`` under the current configuration."""
@@ -422,9 +423,16 @@ class InferenceRouter:
         norms = np.linalg.norm(mixed, axis=1, keepdims=True)
         return _observed(Embeddings((mixed / np.clip(norms, 1e-12, None)).astype(np.float32), spec.ref))
 
-    async def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
-        """Speech to text with word timings; ``audio`` is 16 kHz mono float32 (see media.decode_audio)."""
-        spec = self._model_for_call("transcribe")
+    async def transcribe(
+        self, audio: npt.NDArray[np.float32], *, model: ModelSpec | None = None
+    ) -> Transcript:
+        """Speech to text with word timings; ``audio`` is 16 kHz mono float32 (see media.decode_audio).
+
+        ``model``: a speech model the caller routes to on purpose (``inference.routing``); by
+        default the configured one (or its substitute while Triton is down)."""
+        if model is not None and model.task != "transcribe":
+            raise UnknownModelError(f"{model.key} does not transcribe")
+        spec = self._model_for_call("transcribe", model)
         out = await self.backend.infer(
             spec, {"audio": np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)}
         )
@@ -441,12 +449,21 @@ class InferenceRouter:
                 Word(text, float(start), float(end), float(prob))
             )
         segments = tuple(
-            Segment(float(start), float(end), text, tuple(words_by_segment.get(i, ())))
-            for i, (start, end, text) in enumerate(
+            Segment(
+                float(start),
+                float(end),
+                text,
+                tuple(words_by_segment.get(i, ())),
+                avg_logprob=float(logprob),
+                no_speech_prob=float(no_speech),
+            )
+            for i, (start, end, text, logprob, no_speech) in enumerate(
                 zip(
                     out["segment_start"].tolist(),
                     out["segment_end"].tolist(),
                     as_strings(out["segment_text"]),
+                    out["segment_avg_logprob"].tolist(),
+                    out["segment_no_speech_prob"].tolist(),
                     strict=True,
                 )
             )

@@ -44,6 +44,10 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...]
+    # Whisper's mean token log-probability of the segment and its no-speech probability
+    # (defaults: a segment whose model gives neither counts as confident).
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,13 @@ NODE_RULES: dict[str, Scope] = {
 FIELD_RULES: dict[str, dict[str, Scope]] = {
     # Which processes run where, on which hosts and models: the operator's view. Any reader
     # sees the queue depths and how many workers are alive.
-    "SystemStatus": {"workers": ADMIN, "modelsLoaded": ADMIN, "backends": ADMIN, "breakers": ADMIN},
+    "SystemStatus": {
+        "workers": ADMIN,
+        "modelsLoaded": ADMIN,
+        "backends": ADMIN,
+        "breakers": ADMIN,
+        "routing": ADMIN,
+    },
 }
 """Fields of non-root types that need more than the root field that reached them."""
 

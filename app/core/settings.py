@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.core.routing_policy import RoutingPolicy
 from app.core.settings_inference import InferenceTelemetrySettings
 
 
@@ -28,6 +29,7 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_nested_delimiter="__",
     )
 
     # --- locations -------------------------------------------------------------------
@@ -377,6 +379,10 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
     # --- analysis ------------------------------------------------------------------------
     whisper_model: str = Field(
         default="tiny.en", description="Speech model: tiny.en (fast) or base (accurate)."
+    )
+    routing: RoutingPolicy = Field(
+        default_factory=RoutingPolicy,
+        description="Per task, the model of realtime and of batch jobs and when to escalate (docs/models.md).",
     )
     detection_min_confidence: float = Field(
         default=0.25, ge=0, le=1, description="Confidence floor for label and face detections."

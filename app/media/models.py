@@ -64,6 +64,9 @@ class TranscriptSegment(UUIDPrimaryKey, ModelOutput, Base):
     confidence: Mapped[float | None] = mapped_column(default=None)
     # [{"word": str, "start": float, "end": float, "probability": float}, ...]
     words: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    # "name:version" of the model whose output this row is, when not the pass's own model
+    # (model_name, model_version): a span escalated to the accurate model (inference.routing).
+    produced_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
     asset: Mapped[Asset] = relationship(lazy="raise")
 

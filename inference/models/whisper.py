@@ -66,6 +66,8 @@ def transcribe(model: Any, audio: npt.NDArray[np.float32], *, language: str | No
     seg_start: list[float] = []
     seg_end: list[float] = []
     seg_text: list[str] = []
+    seg_logprob: list[float] = []
+    seg_no_speech: list[float] = []
     word_start: list[float] = []
     word_end: list[float] = []
     word_text: list[str] = []
@@ -87,6 +89,8 @@ def transcribe(model: Any, audio: npt.NDArray[np.float32], *, language: str | No
             seg_start.append(float(segment.start))
             seg_end.append(float(segment.end))
             seg_text.append(segment.text.strip())
+            seg_logprob.append(float(segment.avg_logprob))
+            seg_no_speech.append(float(segment.no_speech_prob))
             for word in segment.words or ():
                 word_start.append(float(word.start))
                 word_end.append(float(word.end))
@@ -100,6 +104,8 @@ def transcribe(model: Any, audio: npt.NDArray[np.float32], *, language: str | No
         "segment_start": np.asarray(seg_start, dtype=np.float32),
         "segment_end": np.asarray(seg_end, dtype=np.float32),
         "segment_text": strings(seg_text),
+        "segment_avg_logprob": np.asarray(seg_logprob, dtype=np.float32),
+        "segment_no_speech_prob": np.asarray(seg_no_speech, dtype=np.float32),
         "word_start": np.asarray(word_start, dtype=np.float32),
         "word_end": np.asarray(word_end, dtype=np.float32),
         "word_text": strings(word_text),

@@ -29,6 +29,7 @@ from inference import media
 from inference.errors import NoAudioStreamError
 from inference.language import detect_language
 from inference.registry import SAMPLE_RATE, ModelRef
+from inference.routing import ModelRun, route_for_queue, transcribe_routed
 from inference.types import Transcript
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import SceneRef, load_scenes, permanent_errors, router_of, scene_at
@@ -60,13 +61,18 @@ def plan_windows(audio: npt.NDArray[np.float32], window_s: float = WINDOW_SECOND
 
 
 def segment_rows(
-    transcripts: list[tuple[float, Transcript]], scenes: list[SceneRef]
+    transcripts: list[tuple[float, Transcript]], scenes: list[SceneRef], *, model: ModelRef | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """TranscriptSegment values of windowed transcripts (offset in seconds, transcript), and
-    the language most of the speech is in."""
+    """TranscriptSegment values of windowed transcripts (offset in seconds, transcript), in
+    time order, and the language most of the speech is in. A transcript by another model than
+    the pass's ``model`` (an escalated span) names its model in each row's ``produced_by``."""
     rows: list[dict[str, Any]] = []
     spoken: Counter[str] = Counter()
-    for offset, transcript in transcripts:
+    ordered = sorted(
+        transcripts, key=lambda item: item[0] + (item[1].segments[0].start if item[1].segments else 0.0)
+    )
+    for offset, transcript in ordered:
+        produced_by = str(transcript.model) if model is not None and transcript.model != model else None
         for segment in transcript.segments:
             text = segment.text.strip()
             if not text:
@@ -93,6 +99,7 @@ def segment_rows(
                     "confidence": round(confidence, 4) if confidence is not None else None,
                     "words": words,
                     "scene_id": scene.id if scene is not None else None,
+                    "produced_by": produced_by,
                 }
             )
             spoken[transcript.language] += len(text)
@@ -113,21 +120,32 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             audio = np.zeros(0, dtype=np.float32)
         windows = await ctx.run_sync(plan_windows, audio) if audio.size else []
     await ctx.report_progress(0.05)
-    model: ModelRef = router.model_for("transcribe").ref
+    # The job's queue picks the model: the fast one first on realtime jobs, its low-confidence
+    # spans escalated to the accurate one (settings.routing, inference.routing).
+    route = route_for_queue(
+        router.registry,
+        ctx.settings.routing.transcribe,
+        ctx.job.queue,
+        default_model=ctx.settings.whisper_model,
+    )
+    model: ModelRef = route.model.ref
     transcripts: list[tuple[float, Transcript]] = []
+    runs: dict[str, ModelRun] = {}
     with permanent_errors("transcribing"):
         for index, (a, b) in enumerate(windows):
-            transcript = await router.transcribe(audio[a:b])
-            if index and transcript.model != model:
+            routed = await transcribe_routed(router, audio[a:b], route)
+            if index and routed.model != model:
                 # The router substituted a smaller model mid-way (Triton down): one asset's
                 # segments must come from one model, so the whole track is done again.
                 raise TransientStageError(
-                    MODEL_CHANGED, f"window {index} was transcribed by {transcript.model}, not {model}"
+                    MODEL_CHANGED, f"window {index} was transcribed by {routed.model}, not {model}"
                 )
-            model = transcript.model
-            transcripts.append((a / SAMPLE_RATE, transcript))
+            model = routed.model
+            transcripts += [(a / SAMPLE_RATE + offset, transcript) for offset, transcript in routed.pieces]
+            for key, run in routed.runs.items():
+                runs.setdefault(key, ModelRun(key)).add(run)
             await ctx.report_progress(0.05 + 0.95 * (index + 1) / len(windows))
-    rows, spoken = segment_rows(transcripts, scenes)
+    rows, spoken = segment_rows(transcripts, scenes, model=model)
     # What the words are written in beats the speech model's own guess: an English-only
     # Whisper reports "en" for every track.
     written = await ctx.run_sync(detect_language, " ".join(str(row["text"]) for row in rows))
@@ -147,7 +165,9 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
         if language is not None:
             await stage_repository.set_language(session, asset_id=asset_id, language=language)
 
-    return StageOutput(write=write, model_versions={model.name: model.version})
+    versions = {model.name: model.version}
+    versions.update({key.partition(":")[0]: key.partition(":")[2] for key in runs})
+    return StageOutput(write=write, model_versions=versions)
 
 
 def register_stages(registry: StageRegistry) -> None:

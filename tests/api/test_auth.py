@@ -119,6 +119,8 @@ async def test_a_read_key_cannot_write_nor_read_the_audit_trail(
         api_app, {"query": "{ systemStatus { workersAlive workers { id } } }"}, auth(keys.read)
     )
     assert [e["extensions"]["code"] for e in details.json()["errors"]] == ["FORBIDDEN"]
+    routing = await _post(api_app, {"query": "{ systemStatus { routing { model } } }"}, auth(keys.read))
+    assert [e["extensions"]["code"] for e in routing.json()["errors"]] == ["FORBIDDEN"]
     summary = await _post(api_app, {"query": "{ systemStatus { workersAlive } }"}, auth(keys.read))
     assert "errors" not in summary.json()
 

@@ -37,6 +37,26 @@ NO_RUNTIME_BACKENDS = [
 ]
 
 
+# The default policy: the fast model first on realtime jobs, its unsure segments re-run on the
+# accurate model (thresholds: inference/calibration/transcribe.json); batch jobs get the accurate one.
+DEFAULT_ROUTING = [
+    {
+        "task": "transcribe",
+        "queue": "realtime",
+        "model": "whisper-tiny.en:ct2-int8-1",
+        "escalatesTo": "whisper-base:ct2-int8-1",
+        "escalationRule": "segment avg_logprob < -0.7 or no_speech_prob > 0.25",
+    },
+    {
+        "task": "transcribe",
+        "queue": "batch",
+        "model": "whisper-base:ct2-int8-1",
+        "escalatesTo": None,
+        "escalationRule": None,
+    },
+]
+
+
 def _status(body: dict[str, Any]) -> dict[str, Any]:
     status: dict[str, Any] = body["data"]["systemStatus"]
     assert isinstance(status.pop("checkedAt"), str)
@@ -96,7 +116,30 @@ async def test_a_process_without_job_runtime_reports_what_it_can(gql: GraphQLCli
         "modelsLoaded": [],
         "backends": NO_RUNTIME_BACKENDS,
         "breakers": [],
+        "routing": DEFAULT_ROUTING,
     }
+
+
+async def test_the_routing_policy_follows_the_settings(gql: GraphQLClient, services: Services) -> None:
+    policy = services.settings.routing.model_copy(deep=True)
+    policy.transcribe.realtime = "base"
+    policy.transcribe.escalate_to = ""
+    original = services.settings
+    services.settings = original.model_copy(update={"routing": policy})
+    try:
+        body = await gql(operation("SystemStatus"))
+    finally:
+        services.settings = original
+    assert body["data"]["systemStatus"]["routing"] == [
+        {
+            "task": "transcribe",
+            "queue": queue,
+            "model": "whisper-base:ct2-int8-1",
+            "escalatesTo": None,
+            "escalationRule": None,
+        }
+        for queue in ("realtime", "batch")
+    ]
 
 
 async def test_queues_dead_letters_and_workers_of_the_embedded_runtime(
@@ -135,6 +178,7 @@ async def test_queues_dead_letters_and_workers_of_the_embedded_runtime(
             {"name": "inference", "healthy": True, "detail": "ok"},
         ],
         "breakers": [],
+        "routing": DEFAULT_ROUTING,
     }
     # The same reads feed the queue gauges at /metrics.
     gauges = {

@@ -316,13 +316,16 @@ class TranscriptSegmentType(relay.Node):
     def words(self) -> list[WordTimingType]:
         return [WordTimingType.from_json(word) for word in self.row.words]
 
-    @field(description="Model that produced the segment.")
+    @field(
+        description="Model that produced the segment (the accurate model where a low-confidence "
+        "span was escalated to it)."
+    )
     def model_name(self) -> str:
-        return self.row.model_name
+        return self.row.produced_by.partition(":")[0] if self.row.produced_by else self.row.model_name
 
     @field(description="Version of that model.")
     def model_version(self) -> str:
-        return self.row.model_version
+        return self.row.produced_by.partition(":")[2] if self.row.produced_by else self.row.model_version
 
     @field(description="The asset the segment belongs to.")
     async def asset(self, info: Info) -> Annotated[AssetType, strawberry.lazy(_ASSETS)] | None:

@@ -32,7 +32,10 @@ from typing import Any, Protocol, TypeVar
 
 from app.core.container import Services
 from app.core.db import check_database, utcnow
+from app.core.settings import Settings
 from app.core.telemetry import QueueStat
+from inference.registry import default_registry
+from inference.routing import route_for_queue
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,17 @@ class BackendReport:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteReport:
+    """Which model serves one task on one queue, and when its output escalates."""
+
+    task: str
+    queue: str
+    model: str
+    escalates_to: str | None
+    escalation_rule: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SystemStatus:
     """Everything ``systemStatus`` shows."""
 
@@ -113,6 +127,7 @@ class SystemStatus:
     models: tuple[ModelReport, ...]
     breakers: tuple[BreakerReport, ...]
     backends: tuple[BackendReport, ...]
+    routing: tuple[RouteReport, ...] = ()
 
 
 async def _bounded(check: Callable[[], Awaitable[T]]) -> T:
@@ -211,6 +226,27 @@ def _own_breakers(services: Services, runtime_services: Services | None) -> tupl
     return (BreakerReport(worker=API_PROCESS, backend=str(breaker.name), state=str(breaker.state)),)
 
 
+def routing_report(settings: Settings) -> tuple[RouteReport, ...]:
+    """The routing policy of ``settings`` resolved to registry keys, per task and queue."""
+    registry = default_registry()
+    reports = []
+    for queue in ("realtime", "batch"):
+        route = route_for_queue(
+            registry, settings.routing.transcribe, queue, default_model=settings.whisper_model
+        )
+        escalates = route.escalate_to if route.escalates else None
+        reports.append(
+            RouteReport(
+                task="transcribe",
+                queue=queue,
+                model=route.model.key,
+                escalates_to=escalates.key if escalates is not None else None,
+                escalation_rule=route.rule.describe() if escalates is not None and route.rule else None,
+            )
+        )
+    return tuple(reports)
+
+
 async def collect_status(services: Services) -> SystemStatus:
     """The status of the deployment as this process sees it (checks run concurrently)."""
     runtime: JobSystemView | None = services.extras.get("jobs")
@@ -240,4 +276,5 @@ async def collect_status(services: Services) -> SystemStatus:
         models=_models(workers),
         breakers=breakers,
         backends=(database, broker, search_report, _inference(workers, breakers)),
+        routing=routing_report(services.settings),
     )

@@ -8,7 +8,14 @@ from datetime import datetime
 import strawberry
 
 from app.api.fields import field
-from app.api.ops.status import BackendReport, BreakerReport, ModelReport, SystemStatus, WorkerReport
+from app.api.ops.status import (
+    BackendReport,
+    BreakerReport,
+    ModelReport,
+    RouteReport,
+    SystemStatus,
+    WorkerReport,
+)
 from app.core.telemetry import QueueStat
 
 
@@ -130,6 +137,35 @@ class BackendHealthType:
         return self.report.detail
 
 
+@strawberry.type(
+    name="RoutingRule", description="Which model serves a task on a queue, and when its output escalates."
+)
+class RoutingRuleType:
+    """GraphQL view of one route of the routing policy."""
+
+    report: strawberry.Private[RouteReport]
+
+    @field(description="The model task (transcribe).")
+    def task(self) -> str:
+        return self.report.task
+
+    @field(description="The job queue (realtime or batch).")
+    def queue(self) -> str:
+        return self.report.queue
+
+    @field(description="Model (name:version) of the first pass of this task's jobs on this queue.")
+    def model(self) -> str:
+        return self.report.model
+
+    @field(description="Model (name:version) low-confidence output is re-run on; null: no escalation.")
+    def escalates_to(self) -> str | None:
+        return self.report.escalates_to
+
+    @field(description="When output counts as low-confidence (calibrated thresholds); null: no escalation.")
+    def escalation_rule(self) -> str | None:
+        return self.report.escalation_rule
+
+
 @strawberry.type(name="SystemStatus", description="The deployment's health as this API process sees it.")
 class SystemStatusType:
     """GraphQL view of ``collect_status``."""
@@ -159,6 +195,10 @@ class SystemStatusType:
     @field(description="Database, broker, search and inference, in that order.")
     def backends(self) -> list[BackendHealthType]:
         return [BackendHealthType(report=b) for b in self.status.backends]
+
+    @field(description="The routing policy: per task and queue, the model and its escalation rule.")
+    def routing(self) -> list[RoutingRuleType]:
+        return [RoutingRuleType(report=r) for r in self.status.routing]
 
     @field(description="Circuit breakers of the live workers' model backends, and of this API process's.")
     def breakers(self) -> list[BreakerStatusType]:

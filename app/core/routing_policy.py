@@ -1,0 +1,40 @@
+"""The routing policy in settings: which model serves each queue of a task, and when to escalate.
+
+Set as ``MEDIAKG_ROUTING`` (JSON) or per value with ``__`` between levels, e.g.
+``MEDIAKG_ROUTING__TRANSCRIBE__REALTIME=whisper-tiny.en``. The escalation thresholds default to
+the numbers ``scripts/calibrate_routing.py`` chose on the speech fixtures (written to
+``inference/calibration/transcribe.json``; ``tests/inference/test_routing.py`` checks the two agree).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class TranscribeRouting(BaseModel):
+    """Speech-to-text routing."""
+
+    realtime: str = Field(
+        default="",
+        description="Model of realtime jobs (uploads someone waits on); empty: MEDIAKG_WHISPER_MODEL.",
+    )
+    batch: str = Field(default="whisper-base", description="Model of batch jobs (bulk ingest, reprocessing).")
+    escalate_to: str = Field(
+        default="whisper-base",
+        description="Model low-confidence segments of a first pass are re-run on; empty: no escalation.",
+    )
+    escalate_below_logprob: float = Field(
+        default=-0.7, description="A segment whose mean token log-probability is below this is escalated."
+    )
+    escalate_above_no_speech: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A segment whose no-speech probability is above this is escalated.",
+    )
+
+
+class RoutingPolicy(BaseModel):
+    """Per task, the models of the realtime and batch queues and the escalation rule."""
+
+    transcribe: TranscribeRouting = Field(default_factory=TranscribeRouting)

@@ -1,0 +1,240 @@
+"""Quality-aware routing of speech: a fast model first, the accurate one where the fast one is unsure.
+
+A :class:`TranscribeRoute` names the first-pass model and, optionally, the model low-confidence
+segments escalate to and the :class:`EscalationRule` that says which segments are low-confidence
+(Whisper's per-segment mean token log-probability and no-speech probability; the thresholds are
+calibrated on the speech fixtures by ``scripts/calibrate_routing.py``, whose output is
+``inference/calibration/transcribe.json``).
+
+:func:`transcribe_routed` runs the first pass, re-runs only the flagged spans (merged when
+adjacent, padded a little so no word is cut) on the accurate model, and keeps, span by span,
+the result with the higher mean log-probability. Every returned piece carries the model that
+produced it, so each stored row can name its own model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from inference.errors import UnknownModelError
+from inference.registry import SAMPLE_RATE, ModelRef, ModelRegistry, ModelSpec, Task
+from inference.types import Segment, Transcript
+
+# Short names the settings accept besides registry names and keys.
+_ALIASES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRule:
+    """When a first-pass segment counts as low-confidence."""
+
+    # Escalate a segment whose mean token log-probability is below this ...
+    min_avg_logprob: float
+    # ... or whose no-speech probability is above this (whisper hears noise, not words).
+    max_no_speech_prob: float
+    # Seconds added on each side of a re-run span: segment bounds are the model's guess and a
+    # word cut in half is a word lost.
+    pad_s: float = 0.3
+
+    def flags(self, segment: Segment) -> bool:
+        """True when ``segment`` should be re-run on the accurate model."""
+        return segment.avg_logprob < self.min_avg_logprob or segment.no_speech_prob > self.max_no_speech_prob
+
+    def describe(self) -> str:
+        """The rule in words (status pages)."""
+        return (
+            f"segment avg_logprob < {self.min_avg_logprob:g} or no_speech_prob > {self.max_no_speech_prob:g}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeRoute:
+    """Which speech model a job's first pass uses and where its unsure segments go."""
+
+    model: ModelSpec
+    escalate_to: ModelSpec | None = None
+    rule: EscalationRule | None = None
+
+    @property
+    def escalates(self) -> bool:
+        """True when low-confidence segments are re-run on another model."""
+        return self.escalate_to is not None and self.rule is not None and self.escalate_to != self.model
+
+
+@dataclass(slots=True)
+class ModelRun:
+    """What one model did for one routed call: audio seconds it heard and seconds it took."""
+
+    model: str
+    calls: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    # Duration-weighted mean of exp(avg_logprob) of the segments of this model that were kept.
+    confidence_sum: float = 0.0
+    confidence_weight: float = 0.0
+
+    def add(self, other: ModelRun) -> None:
+        """Count ``other`` (the same model's run on another window) into this one."""
+        self.calls += other.calls
+        self.audio_s += other.audio_s
+        self.wall_s += other.wall_s
+        self.confidence_sum += other.confidence_sum
+        self.confidence_weight += other.confidence_weight
+
+    @property
+    def mean_confidence(self) -> float | None:
+        """Estimated quality of this model's kept output (mean token probability), or None."""
+        return self.confidence_sum / self.confidence_weight if self.confidence_weight else None
+
+
+@dataclass(slots=True)
+class RoutedTranscript:
+    """A transcript assembled from one or more models: (offset in seconds, transcript) pieces in
+    time order, each transcript stamped with the model that produced it."""
+
+    # The first-pass model (what a re-run replaces; escalated pieces name their own).
+    model: ModelRef
+    pieces: list[tuple[float, Transcript]]
+    audio_s: float
+    escalated_s: float = 0.0
+    flagged_segments: int = 0
+    replaced_segments: int = 0
+    runs: dict[str, ModelRun] = field(default_factory=dict)
+
+    @property
+    def escalated_share(self) -> float:
+        """Share of the audio re-run on the accurate model."""
+        return self.escalated_s / self.audio_s if self.audio_s else 0.0
+
+    @property
+    def text(self) -> str:
+        """All kept segments' text in time order."""
+        return " ".join(t.text for _, t in self.pieces if t.text)
+
+
+class Transcriber(Protocol):
+    """What routing needs of the router (``inference.router.InferenceRouter.transcribe``)."""
+
+    async def transcribe(
+        self, audio: npt.NDArray[np.float32], *, model: ModelSpec | None = None
+    ) -> Transcript: ...
+
+
+def resolve_model(registry: ModelRegistry, task: Task, value: str) -> ModelSpec:
+    """The registry spec a setting names: a short name (``tiny.en``), a model name, or a key."""
+    name = _ALIASES.get(value, value)
+    spec = registry.get(*name.split(":", 1)) if ":" in name else registry.get(name)
+    if spec.task != task:
+        raise UnknownModelError(f"{spec.key} is a {spec.task} model, not a {task} one")
+    return spec
+
+
+class TranscribePolicy(Protocol):
+    """The transcribe routing settings (``app.core.routing_policy.TranscribeRouting``), read by attribute."""
+
+    realtime: str
+    batch: str
+    escalate_to: str
+    escalate_below_logprob: float
+    escalate_above_no_speech: float
+
+
+def route_for_queue(
+    registry: ModelRegistry, policy: TranscribePolicy, queue: str, *, default_model: str
+) -> TranscribeRoute:
+    """The route of a job on ``queue``: realtime jobs get the fast model (``default_model`` when
+    the policy names none) and escalation; batch jobs the batch model, escalating only when it
+    is not already the escalation target."""
+    name = policy.batch if queue == "batch" else (policy.realtime or default_model)
+    model = resolve_model(registry, "transcribe", name)
+    if not policy.escalate_to:
+        return TranscribeRoute(model)
+    target = resolve_model(registry, "transcribe", policy.escalate_to)
+    rule = EscalationRule(
+        min_avg_logprob=policy.escalate_below_logprob, max_no_speech_prob=policy.escalate_above_no_speech
+    )
+    return TranscribeRoute(model, escalate_to=target, rule=rule)
+
+
+def _score(segments: Sequence[Segment]) -> float:
+    """Duration-weighted mean log-probability: which of two transcripts of one span is better."""
+    weights = [max(s.end - s.start, 0.01) for s in segments]
+    return float(np.average([s.avg_logprob for s in segments], weights=weights)) if segments else -np.inf
+
+
+def _spans(
+    flagged: Sequence[Segment], pad_s: float, duration_s: float
+) -> list[tuple[float, float, list[Segment]]]:
+    """Padded spans covering the flagged segments; overlapping spans merge."""
+    spans: list[tuple[float, float, list[Segment]]] = []
+    for segment in sorted(flagged, key=lambda s: s.start):
+        start, end = max(0.0, segment.start - pad_s), min(duration_s, segment.end + pad_s)
+        if spans and start <= spans[-1][1]:
+            last = spans[-1]
+            spans[-1] = (last[0], max(last[1], end), [*last[2], segment])
+        else:
+            spans.append((start, end, [segment]))
+    return spans
+
+
+def _run(runs: dict[str, ModelRun], transcript: Transcript, audio_s: float, wall_s: float) -> None:
+    run = runs.setdefault(str(transcript.model), ModelRun(str(transcript.model)))
+    run.calls += 1
+    run.audio_s += audio_s
+    run.wall_s += wall_s
+
+
+def _kept(runs: dict[str, ModelRun], transcript: Transcript, segments: Sequence[Segment]) -> None:
+    run = runs.setdefault(str(transcript.model), ModelRun(str(transcript.model)))
+    for segment in segments:
+        weight = max(segment.end - segment.start, 0.01)
+        run.confidence_sum += float(np.exp(segment.avg_logprob)) * weight
+        run.confidence_weight += weight
+
+
+async def transcribe_routed(
+    router: Transcriber, audio: npt.NDArray[np.float32], route: TranscribeRoute
+) -> RoutedTranscript:
+    """Transcribe ``audio`` the way ``route`` says (see the module docstring)."""
+    duration = audio.size / SAMPLE_RATE
+    runs: dict[str, ModelRun] = {}
+    started = time.perf_counter()
+    first = await router.transcribe(audio, model=route.model)
+    _run(runs, first, duration, time.perf_counter() - started)
+    result = RoutedTranscript(model=first.model, pieces=[], audio_s=duration, runs=runs)
+    if not route.escalates:
+        _kept(runs, first, first.segments)
+        result.pieces = [(0.0, first)]
+        return result
+    rule, target = route.rule, route.escalate_to
+    assert rule is not None  # route.escalates
+    assert target is not None
+    flagged = [s for s in first.segments if rule.flags(s)]
+    result.flagged_segments = len(flagged)
+    replaced: set[int] = set()
+    pieces: list[tuple[float, Transcript]] = []
+    for start, end, segments in _spans(flagged, rule.pad_s, duration):
+        a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
+        result.escalated_s += (b - a) / SAMPLE_RATE
+        started = time.perf_counter()
+        second = await router.transcribe(audio[a:b], model=target)
+        _run(runs, second, (b - a) / SAMPLE_RATE, time.perf_counter() - started)
+        kept = [s for s in second.segments if s.text.strip()]
+        # The better of the two readings of the span; an accurate model that hears no words
+        # where the fast one heard some does not erase them (VAD may have cut the padded span).
+        if kept and _score(kept) >= _score(segments):
+            replaced.update(id(s) for s in segments)
+            pieces.append((start, second))
+            _kept(runs, second, kept)
+    result.replaced_segments = sum(1 for s in first.segments if id(s) in replaced)
+    remaining = tuple(s for s in first.segments if id(s) not in replaced)
+    _kept(runs, first, remaining)
+    pieces.append((0.0, replace(first, segments=remaining)))
+    result.pieces = sorted(pieces, key=lambda p: p[0] + (p[1].segments[0].start if p[1].segments else 0.0))
+    return result

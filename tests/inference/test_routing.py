@@ -1,0 +1,133 @@
+"""Quality-aware routing: which model a queue gets, which segments escalate, which result is kept."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from app.core.routing_policy import TranscribeRouting
+from inference.benchsets import HELD_OUT_CLIPS, RoutingClip, routing_clips
+from inference.local import ModelPool
+from inference.registry import SAMPLE_RATE, WHISPER_BASE, WHISPER_TINY_EN, ModelSpec, default_registry
+from inference.router import InferenceConfig, InferenceRouter
+from inference.routing import EscalationRule, TranscribeRoute, route_for_queue, transcribe_routed
+from inference.types import Segment, Transcript
+from tests.inference.conftest import _require_espeak
+
+CALIBRATION = Path(__file__).resolve().parents[2] / "inference" / "calibration" / "transcribe.json"
+
+
+def test_the_default_thresholds_are_the_calibrated_ones() -> None:
+    calibrated = json.loads(CALIBRATION.read_text())
+    defaults = TranscribeRouting()
+    assert defaults.escalate_below_logprob == calibrated["min_avg_logprob"]
+    assert defaults.escalate_above_no_speech == calibrated["max_no_speech_prob"]
+    # The rule keeps to its clean budget on the audio it was chosen on.
+    assert calibrated["calibration"]["clean_share"] <= calibrated["clean_budget"]
+
+
+def test_realtime_gets_the_fast_model_and_escalation_batch_the_accurate_one() -> None:
+    registry = default_registry()
+    policy = TranscribeRouting()
+    realtime = route_for_queue(registry, policy, "realtime", default_model="tiny.en")
+    assert (realtime.model, realtime.escalate_to, realtime.escalates) == (WHISPER_TINY_EN, WHISPER_BASE, True)
+    batch = route_for_queue(registry, policy, "batch", default_model="tiny.en")
+    # The batch model is already the accurate one: nothing to escalate to.
+    assert (batch.model, batch.escalates) == (WHISPER_BASE, False)
+    off = route_for_queue(
+        registry, policy.model_copy(update={"escalate_to": ""}), "realtime", default_model="base"
+    )
+    assert (off.model, off.escalates) == (WHISPER_BASE, False)
+
+
+def _segment(start: float, end: float, text: str, logprob: float, no_speech: float = 0.0) -> Segment:
+    return Segment(start, end, text, (), avg_logprob=logprob, no_speech_prob=no_speech)
+
+
+@dataclass
+class ScriptedTranscriber:
+    """Answers the fast model with fixed segments and the accurate one with one segment per call."""
+
+    fast: tuple[Segment, ...]
+    accurate_logprob: float
+    calls: list[tuple[str, float]]
+
+    async def transcribe(
+        self, audio: npt.NDArray[np.float32], *, model: ModelSpec | None = None
+    ) -> Transcript:
+        assert model is not None
+        seconds = audio.size / SAMPLE_RATE
+        self.calls.append((model.name, seconds))
+        if model == WHISPER_TINY_EN:
+            segments = self.fast
+        else:
+            segments = (_segment(0.2, seconds - 0.2, "accurate words", self.accurate_logprob),)
+        return Transcript("en", 1.0, segments, model.ref)
+
+
+ROUTE = TranscribeRoute(
+    WHISPER_TINY_EN, WHISPER_BASE, EscalationRule(min_avg_logprob=-0.6, max_no_speech_prob=0.5, pad_s=0.3)
+)
+FAST = (
+    _segment(0.0, 2.0, "sure one", -0.2),
+    _segment(3.0, 4.0, "unsure one", -0.9),
+    _segment(4.0, 5.0, "noise", -0.3, no_speech=0.8),
+    _segment(7.0, 8.0, "sure two", -0.3),
+)
+
+
+async def test_only_the_flagged_spans_are_re_run_and_the_better_reading_replaces_them() -> None:
+    transcriber = ScriptedTranscriber(FAST, accurate_logprob=-0.4, calls=[])
+    routed = await transcribe_routed(transcriber, np.zeros(9 * SAMPLE_RATE, dtype=np.float32), ROUTE)
+    # The two adjacent flagged segments are one padded span, 2.7 to 5.3 s.
+    assert transcriber.calls == [("whisper-tiny.en", 9.0), ("whisper-base", pytest.approx(2.6))]
+    assert (routed.flagged_segments, routed.replaced_segments) == (2, 2)
+    assert routed.escalated_s == pytest.approx(2.6)
+    kept = [(offset + s.start, s.text, t.model.name) for offset, t in routed.pieces for s in t.segments]
+    assert sorted(kept) == [
+        (0.0, "sure one", "whisper-tiny.en"),
+        (pytest.approx(2.9), "accurate words", "whisper-base"),
+        (7.0, "sure two", "whisper-tiny.en"),
+    ]
+    assert routed.model == WHISPER_TINY_EN.ref
+    assert set(routed.runs) == {WHISPER_TINY_EN.key, WHISPER_BASE.key}
+
+
+async def test_a_worse_accurate_reading_keeps_the_fast_one() -> None:
+    transcriber = ScriptedTranscriber(FAST, accurate_logprob=-1.5, calls=[])
+    routed = await transcribe_routed(transcriber, np.zeros(9 * SAMPLE_RATE, dtype=np.float32), ROUTE)
+    assert (routed.flagged_segments, routed.replaced_segments) == (2, 0)
+    assert [t.model for _, t in routed.pieces] == [WHISPER_TINY_EN.ref]
+    assert [s.text for s in routed.pieces[0][1].segments] == ["sure one", "unsure one", "noise", "sure two"]
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[RoutingClip, RoutingClip]:
+    """A held-out clip of the calibration (never used to choose the thresholds), clean and noisy."""
+    _require_espeak()
+    clean, noisy = routing_clips(tmp_path_factory.mktemp("routing"), HELD_OUT_CLIPS[1:2], prefix="held")
+    return clean[0], noisy[0]
+
+
+@pytest.mark.models
+async def test_escalation_triggers_on_noisy_speech_and_not_on_clean(
+    model_pool: ModelPool, held_out: tuple[RoutingClip, RoutingClip]
+) -> None:
+    clean, noisy = held_out
+    route = route_for_queue(default_registry(), TranscribeRouting(), "realtime", default_model="tiny.en")
+    router = InferenceRouter(InferenceConfig(), pool=model_pool)
+    try:
+        quiet = await transcribe_routed(router, clean.audio, route)
+        loud = await transcribe_routed(router, noisy.audio, route)
+    finally:
+        await router.aclose()
+    assert (quiet.flagged_segments, quiet.escalated_s) == (0, 0.0)
+    assert set(quiet.runs) == {WHISPER_TINY_EN.key}
+    assert loud.flagged_segments >= 1
+    assert loud.escalated_share > 0.7
+    assert set(loud.runs) == {WHISPER_TINY_EN.key, WHISPER_BASE.key}
