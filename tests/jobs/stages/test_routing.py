@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.api.media.types import TranscriptSegmentType
 from app.media.models import TranscriptSegment
-from inference.benchsets import HELD_OUT_CLIPS, routing_clips, write_wav
 from inference.registry import WHISPER_BASE, WHISPER_TINY_EN
-from tests.jobs.stages.conftest import Harness, require_espeak
-
-# The held-out clip of tests/inference/test_routing.py: never used to choose the thresholds.
-CLIP = 1
+from tests.fixtures.media import SpeechClip
+from tests.jobs.stages.conftest import Harness
 
 
 @pytest.mark.models
 async def test_escalated_segments_name_the_model_that_produced_them(
-    harness: Harness, stage_media: Path
+    harness: Harness, speech_clip: SpeechClip
 ) -> None:
-    require_espeak()
-    _, [noisy] = routing_clips(stage_media, HELD_OUT_CLIPS[CLIP : CLIP + 1], prefix="stage-held")
-    path = stage_media / "noisy.wav"
-    write_wav(path, noisy.audio)
-    asset_id = await harness.ingest("noisy.wav", path)
-    runs = await harness.chain(asset_id, ("probe", "scenes", "transcribe"))
+    # A rule that escalates every segment: on clean speech base reads each span with a higher
+    # log-probability than tiny.en (-0.48/-0.35 against -0.66/-0.59 on this clip), so its
+    # readings replace them. Which segments a calibrated rule flags is tests/inference/test_routing.py's.
+    settings = harness.services.settings
+    policy = settings.routing.model_copy(deep=True)
+    policy.transcribe.escalate_below_logprob = 0.0
+    harness.services.settings = settings.model_copy(update={"routing": policy})
+    try:
+        asset_id = await harness.ingest("speech.wav", speech_clip.path)
+        runs = await harness.chain(asset_id, ("probe", "scenes", "transcribe"))
+    finally:
+        harness.services.settings = settings
 
     segments = await harness.rows(TranscriptSegment, TranscriptSegment.asset_id == asset_id)
     assert segments
