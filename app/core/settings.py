@@ -382,7 +382,7 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
     )
     routing: RoutingPolicy = Field(
         default_factory=RoutingPolicy,
-        description="Per task, the model of realtime and of batch jobs and when to escalate (docs/models.md).",
+        description="Per task, the models of realtime and batch jobs, and when to escalate (docs/models.md).",
     )
     detection_min_confidence: float = Field(
         default=0.25, ge=0, le=1, description="Confidence floor for label and face detections."
