@@ -297,6 +297,7 @@ from .system_status import (
     SystemStatusSystemStatusBreakers,
     SystemStatusSystemStatusModelsLoaded,
     SystemStatusSystemStatusQueues,
+    SystemStatusSystemStatusRouting,
     SystemStatusSystemStatusWorkers,
 )
 from .transcript_search import (
@@ -583,6 +584,7 @@ __all__ = [
     "SystemStatusSystemStatusBreakers",
     "SystemStatusSystemStatusModelsLoaded",
     "SystemStatusSystemStatusQueues",
+    "SystemStatusSystemStatusRouting",
     "SystemStatusSystemStatusWorkers",
     "TranscriptSearch",
     "TranscriptSearchAsset",

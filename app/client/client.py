@@ -1028,6 +1028,13 @@ class MediaKGClient(AsyncBaseClient):
                   backend
                   state
                 }
+                routing {
+                  task
+                  queue
+                  model
+                  escalatesTo
+                  escalationRule
+                }
               }
             }
             """)

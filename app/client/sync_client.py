@@ -980,6 +980,13 @@ class MediaKGSyncClient(BaseClient):
                   backend
                   state
                 }
+                routing {
+                  task
+                  queue
+                  model
+                  escalatesTo
+                  escalationRule
+                }
               }
             }
             """)

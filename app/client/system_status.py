@@ -21,6 +21,7 @@ class SystemStatusSystemStatus(BaseModel):
     )
     backends: list["SystemStatusSystemStatusBackends"]
     breakers: list["SystemStatusSystemStatusBreakers"]
+    routing: list["SystemStatusSystemStatusRouting"]
 
 
 class SystemStatusSystemStatusQueues(BaseModel):
@@ -52,6 +53,14 @@ class SystemStatusSystemStatusBreakers(BaseModel):
     worker: str
     backend: str
     state: BreakerState
+
+
+class SystemStatusSystemStatusRouting(BaseModel):
+    task: str
+    queue: str
+    model: str
+    escalates_to: Optional[str] = Field(alias="escalatesTo")
+    escalation_rule: Optional[str] = Field(alias="escalationRule")
 
 
 SystemStatus.model_rebuild()
