@@ -1,8 +1,8 @@
 """The routing policy in settings: which model serves each queue of a task, and when to escalate.
 
 Set as ``MEDIAKG_ROUTING`` (JSON) or per value with ``__`` between levels after the prefix,
-e.g. ``ROUTING__TRANSCRIBE__REALTIME=whisper-tiny.en`` (docs/configuration.md). The escalation thresholds default to
-the numbers ``scripts/calibrate_routing.py`` chose on the speech fixtures (written to
+e.g. ``ROUTING__TRANSCRIBE__REALTIME=whisper-tiny.en`` (docs/configuration.md). The escalation
+thresholds default to the numbers ``scripts/calibrate_routing.py`` chose on the speech fixtures (written to
 ``inference/calibration/transcribe.json``; ``tests/inference/test_routing.py`` checks the two agree).
 """
 
