@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint schema install system-deps bench clean triton-env conformance-deps client-env client
+.PHONY: run test lint schema install system-deps bench clean triton-env conformance-deps client-env client web
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,8 +19,24 @@ install: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(VENV)/bin/mediakg serve
+
+# The explorer (web/): `npm ci` when the lockfile changed, `npm run build` (type check, Vite,
+# GraphiQL's files) when a source did, into web/dist, which `mediakg serve` serves at /. Without
+# npm it is skipped (/ then says how to build it), unless MEDIAKG_REQUIRE_SERVICES is set.
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/.build-stamp: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build --silent
+	touch $@
+
+web:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory web/dist/.build-stamp; \
+	  else echo "web: npm not found; the explorer is not built (its page says how to build it)"; \
+	  [ -z "$$MEDIAKG_REQUIRE_SERVICES" ] || [ "$$MEDIAKG_REQUIRE_SERVICES" = 0 ] || exit 1; fi
 
 # The Triton server's own environment (scripts/triton-env.sh says why it is separate). A failed
 # build does not stop the suite: the Triton tests then skip and name the build log; unless
@@ -44,7 +60,7 @@ client-env:
 client: client-env
 	.venv-codegen/bin/python scripts/generate_client.py
 
-test: $(STAMP) system-deps triton-env conformance-deps client-env
+test: $(STAMP) system-deps triton-env conformance-deps client-env web
 	bash scripts/test.sh
 
 lint: $(STAMP)
@@ -61,4 +77,4 @@ schema: $(STAMP)
 	$(VENV)/bin/mediakg schema export graphql/schema.graphql
 
 clean:
-	rm -rf $(VENV) .venv-triton .venv-codegen var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-triton .venv-codegen var .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

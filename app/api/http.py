@@ -1,5 +1,6 @@
 """The API as an ASGI app: /graphql (HTTP, multipart uploads, multipart subscriptions and
-graphql-transport-ws) and /blobs/{key} (keyframes and thumbnails of the caller's tenant).
+graphql-transport-ws), /blobs/{key} (keyframes, thumbnails and content of the caller's tenant,
+with byte ranges for players) and, below them, the explorer at / (app/api/explorer.py).
 
 Every response carries an ``X-Request-ID`` (the client's, if it sent a sane one); masked
 errors quote it, and the logs of the request carry it, so a report can be traced.
@@ -30,6 +31,7 @@ from app.api.auth import NOBODY, AuthenticatingTransportWSHandler, unauthenticat
 from app.api.authz import BLOB_SCOPE, forbidden_message
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.context import Caller, CallerResolver, Context, Loaders
+from app.api.explorer import explorer_routes, local_graphiql_html
 from app.api.fanout import encode_next
 from app.api.guards import browser_guards
 from app.api.media_type import GraphQLResponseMediaType
@@ -38,6 +40,7 @@ from app.api.rate_limits import take_request, too_many_requests
 from app.api.schema import SchemaLimits, create_schema
 from app.api.trusted_documents import trusted_documents
 from app.api.urls import BLOB_ROUTE, SIGNATURE_PARAMS
+from app.assets import repository as assets_repository
 from app.core.blobs import BlobReader
 from app.core.container import Services
 from app.core.errors import UnreadableFileError
@@ -108,6 +111,11 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
             return shared
         return super().encode_json(data)
 
+    @property
+    def graphql_ide_html(self) -> str:
+        # strawberry's page loads GraphiQL from unpkg.com: served from the explorer's build.
+        return local_graphiql_html()
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -159,10 +167,46 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         )
 
 
-async def _closing(reader: BlobReader) -> AsyncIterator[bytes]:
-    # Closes the file or connection also when the client leaves mid-body.
+_BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range (first, last; inclusive) a Range header asks of a blob of ``size``
+    bytes; None to send it whole (no header, or one this does not serve, e.g. several ranges:
+    RFC 9110 lets a server ignore Range). ValueError: unsatisfiable (answer 416)."""
+    match = _BYTE_RANGE.match((header or "").strip())
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if not first:  # "-N": the last N bytes
+        if int(last) == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid, so ignored (RFC 9110, 14.1.1)
+    if start >= size:
+        raise ValueError("range starts after the end")
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+async def _closing(reader: BlobReader, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    """The bytes ``start`` to ``start + length`` of the blob (the stores read from the start:
+    the chunks before are read and dropped). Closes the file or connection also when the client
+    leaves mid-body."""
+    skip = start
+    left = reader.size - start if length is None else length
     try:
         async for chunk in iterate_in_threadpool(reader.chunks):
+            if skip:
+                if len(chunk) <= skip:
+                    skip -= len(chunk)
+                    continue
+                chunk, skip = chunk[skip:], 0
+            if len(chunk) >= left:
+                yield chunk[:left]
+                return
+            left -= len(chunk)
             yield chunk
     finally:
         reader.close()
@@ -214,23 +258,37 @@ def create_graphql_app(services: Services) -> Starlette:
             return too_many_requests(retry_after)
         async with services.read_session_factory() as session:
             owned = await media_repository.tenant_owns_blob(session, tenant_id=caller.tenant_id, key=key)
-        if not owned:
+            # Not a keyframe or thumbnail: the content of one of the tenant's live assets?
+            content_type = (
+                None
+                if owned
+                else await assets_repository.content_mime_type(session, tenant_id=caller.tenant_id, key=key)
+            )
+        if not owned and content_type is None:
             # The same answer for "missing" and "another tenant's": existence is not leaked.
             return JSONResponse({"error": "not found"}, status_code=404)
         try:
             reader = await asyncio.to_thread(services.blobs.open_read, key)
         except UnreadableFileError:
             return JSONResponse({"error": "not found"}, status_code=404)
-        media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        # Streamed from the store (a local file or S3), chunk by chunk, never whole in memory.
+        media_type = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         # Content-addressed: the bytes behind a key never change.
+        headers = {"Cache-Control": "private, max-age=31536000, immutable", "Accept-Ranges": "bytes"}
+        try:
+            wanted = byte_range(request.headers.get("range"), reader.size)
+        except ValueError:
+            reader.close()
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{reader.size}"})
+        if wanted is None:
+            # Streamed from the store (a local file or S3), chunk by chunk, never whole in memory.
+            headers["Content-Length"] = str(reader.size)
+            return StreamingResponse(_closing(reader), media_type=media_type, headers=headers)
+        first, last = wanted
+        # A player seeking in a video asks for ranges.
+        headers["Content-Length"] = str(last - first + 1)
+        headers["Content-Range"] = f"bytes {first}-{last}/{reader.size}"
         return StreamingResponse(
-            _closing(reader),
-            media_type=media_type,
-            headers={
-                "Content-Length": str(reader.size),
-                "Cache-Control": "private, max-age=31536000, immutable",
-            },
+            _closing(reader, first, last - first + 1), status_code=206, media_type=media_type, headers=headers
         )
 
     return Starlette(
@@ -238,6 +296,7 @@ def create_graphql_app(services: Services) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route(f"{BLOB_ROUTE}/{{key:path}}", blob, methods=["GET"]),
+            *explorer_routes(),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -62,6 +62,13 @@ async def get(session: AsyncSession, *, tenant_id: uuid.UUID, asset_id: uuid.UUI
     return await session.scalar(_assets(tenant_id).where(Asset.id == asset_id))
 
 
+async def content_mime_type(session: AsyncSession, *, tenant_id: uuid.UUID, key: str) -> str | None:
+    """The MIME type of the tenant's live asset whose content is stored under ``key`` (None: no
+    such asset, so the blob is not the caller's to read as content)."""
+    stmt = _assets(tenant_id).where(Asset.blob_key == key).with_only_columns(Asset.mime_type).limit(1)
+    return await session.scalar(stmt)
+
+
 async def assets_by_id(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Asset]:

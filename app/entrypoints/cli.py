@@ -139,6 +139,22 @@ def _announce_key(key_file: tuple[Path, bool] | None, host: str, port: int, auth
         highlight=False,
         soft_wrap=True,
     )
+    link = _explorer_link(path, shown, port, loopback=_keys_cli.is_loopback(host))
+    err.print(f"the explorer: {link}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _explorer_link(key_path: Path, host: str, port: int, *, loopback: bool) -> str:
+    """The explorer's address; on a loopback bind with the admin key in its fragment (a fragment
+    never reaches the server or its access log; the app moves it into the tab's session
+    storage), elsewhere without it: the terminal's output may end up in a shared log."""
+    base = f"http://{host}:{port}/"
+    if not loopback:
+        return f"{base} (paste the admin key when it asks)"
+    try:
+        key = key_path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return base
+    return f"{base}#key={key}"
 
 
 ServerOption = Annotated[

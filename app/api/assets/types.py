@@ -15,6 +15,7 @@ from app.api.enums import AssetKind, AssetStatus, JobStatus
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
+from app.api.urls import blob_url
 from app.assets import repository as assets_repo
 from app.assets.models import Asset
 from app.assets.sources import relative_source
@@ -79,6 +80,16 @@ class AssetType(relay.Node):
     @field(description="MIME type detected from the content.")
     def mime_type(self) -> str:
         return self.row.mime_type
+
+    @field(
+        description="URL of the content itself (same origin as the API), for a player or a download: "
+        "signed like keyframe URLs, it loads without a header and expires (signed_url_ttl_seconds); "
+        "answers HTTP range requests."
+    )
+    def content_url(self, info: Info) -> str:
+        return blob_url(
+            self.row.blob_key, signer=info.context.url_signer, tenant_id=info.context.caller.tenant_id
+        )
 
     @field(description="Size of the content in bytes.")
     def size_bytes(self) -> BigInt:

@@ -1,0 +1,115 @@
+import { useState } from "react";
+import { Link } from "react-router-dom";
+import { Empty, ErrorBox, Loading, StatusBadge, Thumb } from "../components/ui";
+import { ExplorerDeleteAssetDocument, ExplorerDuplicatesDocument, type ExplorerDuplicatesQuery } from "../gql/graphql";
+import { ApiError, request, userError } from "../lib/api";
+import { formatBytes, formatDuration, percent } from "../lib/format";
+import { useQuery } from "../lib/hooks";
+import { useSession } from "../lib/session";
+
+type Cluster = ExplorerDuplicatesQuery["duplicates"]["edges"][number]["node"];
+type Member = Cluster["assets"][number];
+
+const FACTS: [string, (a: Member) => string][] = [
+  ["kind", (a) => a.kind.toLowerCase()],
+  ["type", (a) => a.mimeType],
+  ["size", (a) => formatBytes(a.sizeBytes)],
+  ["frame", (a) => (a.width ? `${a.width}×${a.height}` : "")],
+  ["duration", (a) => formatDuration(a.durationSeconds)],
+  ["added", (a) => new Date(a.createdAt).toLocaleString()],
+];
+
+function ClusterView({ cluster, onResolved }: { cluster: Cluster; onResolved: () => void }) {
+  const { canWrite } = useSession();
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const keep = async (kept: Member) => {
+    const others = cluster.assets.filter((a) => a.id !== kept.id);
+    if (!window.confirm(`Keep “${kept.title}” and delete ${others.length} other(s)?`)) return;
+    setBusy(true);
+    try {
+      for (const other of others) {
+        const refused = userError((await request(ExplorerDeleteAssetDocument, { id: other.id })).deleteAsset);
+        if (refused) throw refused;
+      }
+      onResolved();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <li className="cluster" data-testid="cluster">
+      <p className="hint">
+        {cluster.size} assets · {cluster.pairCount} links · scores {percent(cluster.worstScore)}–{percent(cluster.bestScore)}
+      </p>
+      <table className="table compare">
+        <thead>
+          <tr>
+            <th />
+            {cluster.assets.map((a) => (
+              <th key={a.id}>
+                <Link to={`/asset/${encodeURIComponent(a.id)}`}>
+                  <Thumb url={a.scenes.edges[0]?.node.thumbnailUrl} alt="" />
+                  {a.title}
+                </Link>{" "}
+                <StatusBadge status={a.status} />
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {FACTS.map(([name, value]) => {
+            const values = cluster.assets.map(value);
+            const differs = new Set(values).size > 1;
+            return (
+              <tr key={name} className={differs ? "differs" : ""}>
+                <th scope="row">{name}</th>
+                {values.map((v, i) => (
+                  <td key={i}>{v}</td>
+                ))}
+              </tr>
+            );
+          })}
+          {canWrite && (
+            <tr>
+              <th scope="row">resolve</th>
+              {cluster.assets.map((a) => (
+                <td key={a.id}>
+                  <button type="button" disabled={busy} onClick={() => void keep(a)}>
+                    Keep this one
+                  </button>
+                </td>
+              ))}
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <ErrorBox error={error} />
+    </li>
+  );
+}
+
+export function DuplicatesPage() {
+  const query = useQuery(ExplorerDuplicatesDocument, { first: 20 });
+  const clusters = query.data?.duplicates.edges ?? [];
+  return (
+    <main className="page duplicates">
+      <h1>Duplicates</h1>
+      <p className="hint">Near-duplicate uploads (re-encoded, resized or trimmed copies), largest groups first. Rows that differ are marked.</p>
+      <ErrorBox error={query.error} />
+      {query.loading && !query.data ? (
+        <Loading what="Finding duplicates" />
+      ) : clusters.length === 0 ? (
+        <Empty>No duplicates found.</Empty>
+      ) : (
+        <ul className="clusters">
+          {clusters.map(({ node, cursor }) => (
+            <ClusterView key={cursor} cluster={node} onResolved={query.reload} />
+          ))}
+        </ul>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,192 @@
+import cytoscape, { type Core } from "cytoscape";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { Empty, ErrorBox, Loading } from "../components/ui";
+import { ExplorerLibraryDocument, ExplorerNeighboursDocument } from "../gql/graphql";
+import { ApiError, request } from "../lib/api";
+import { percent } from "../lib/format";
+import { useQuery } from "../lib/hooks";
+
+interface GraphNode {
+  id: string;
+  title: string;
+  kind: string;
+  expanded: boolean;
+}
+
+interface GraphEdge {
+  id: string;
+  source: string;
+  target: string;
+  kind: string;
+  score: number;
+}
+
+const EDGE_COLOURS: Record<string, string> = { NEAR_DUPLICATE: "#c2410c", VISUAL: "#2563eb", SEMANTIC: "#16a34a" };
+
+function Picker() {
+  const recent = useQuery(ExplorerLibraryDocument, { first: 30, filter: { status: ["READY"] } });
+  if (recent.loading) return <Loading what="Loading assets" />;
+  const assets = recent.data?.assets.edges ?? [];
+  return (
+    <>
+      <ErrorBox error={recent.error} />
+      {assets.length === 0 ? (
+        <Empty>No analysed asset yet.</Empty>
+      ) : (
+        <>
+          <p className="hint">Pick an asset to start from:</p>
+          <ul>
+            {assets.map(({ node }) => (
+              <li key={node.id}>
+                <Link to={`/relations/${encodeURIComponent(node.id)}`}>{node.title}</Link>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
+
+export default function RelationsPage() {
+  const { id } = useParams();
+  const navigate = useNavigate();
+  const container = useRef<HTMLDivElement>(null);
+  const cy = useRef<Core | null>(null);
+  const [nodes, setNodes] = useState<Map<string, GraphNode>>(new Map());
+  const [edges, setEdges] = useState<Map<string, GraphEdge>>(new Map());
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(false);
+
+  const expand = useCallback(async (assetId: string) => {
+    setLoading(true);
+    try {
+      const data = await request(ExplorerNeighboursDocument, { id: assetId });
+      const asset = data.asset;
+      if (!asset) throw new ApiError("the asset does not exist or is not visible to this key", "NOT_FOUND");
+      setNodes((old) => {
+        const next = new Map(old);
+        next.set(asset.id, { id: asset.id, title: asset.title, kind: asset.kind, expanded: true });
+        for (const edge of asset.similarAssets.edges) {
+          if (!next.has(edge.node.id)) next.set(edge.node.id, { ...edge.node, expanded: false });
+        }
+        return next;
+      });
+      setEdges((old) => {
+        const next = new Map(old);
+        for (const edge of asset.similarAssets.edges) {
+          const [a, b] = [asset.id, edge.node.id].sort();
+          const key = `${a}|${b}|${edge.kind}`;
+          next.set(key, { id: key, source: a, target: b, kind: edge.kind, score: edge.score });
+        }
+        return next;
+      });
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+    } finally {
+      setLoading(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    setNodes(new Map());
+    setEdges(new Map());
+    if (id) void expand(id);
+  }, [id, expand]);
+
+  useEffect(() => {
+    if (!container.current || !id) return;
+    const graph = cytoscape({
+      container: container.current,
+      style: [
+        {
+          selector: "node",
+          style: {
+            label: "data(label)",
+            "font-size": 11,
+            "text-wrap": "ellipsis",
+            "text-max-width": "120px",
+            "background-color": "#64748b",
+            width: 22,
+            height: 22,
+          },
+        },
+        { selector: "node[?expanded]", style: { "background-color": "#0f766e" } },
+        { selector: "node[?root]", style: { "border-width": 3, "border-color": "#111827" } },
+        { selector: "edge", style: { width: "data(width)", "line-color": "data(colour)", "curve-style": "bezier" } },
+      ],
+      wheelSensitivity: 0.3,
+    });
+    graph.on("tap", "node", (event) => void expand(event.target.id() as string));
+    graph.on("dbltap", "node", (event) => navigate(`/asset/${encodeURIComponent(event.target.id() as string)}`));
+    cy.current = graph;
+    return () => {
+      graph.destroy();
+      cy.current = null;
+    };
+  }, [id, expand, navigate]);
+
+  useEffect(() => {
+    const graph = cy.current;
+    if (!graph) return;
+    graph.batch(() => {
+      for (const node of nodes.values()) {
+        const existing = graph.getElementById(node.id);
+        const data = { id: node.id, label: node.title, expanded: node.expanded, root: node.id === id };
+        if (existing.nonempty()) existing.data(data);
+        else graph.add({ group: "nodes", data });
+      }
+      for (const edge of edges.values()) {
+        if (graph.getElementById(edge.id).empty()) {
+          graph.add({
+            group: "edges",
+            data: { ...edge, colour: EDGE_COLOURS[edge.kind] ?? "#999", width: 1 + 4 * edge.score },
+          });
+        }
+      }
+    });
+    graph.layout({ name: "cose", animate: false, padding: 20 }).run();
+  }, [nodes, edges, id]);
+
+  return (
+    <main className="page relations">
+      <h1>Relations</h1>
+      {!id ? (
+        <Picker />
+      ) : (
+        <>
+          <p className="hint">
+            Click a node to expand it, double-click to open the asset. Links: <span style={{ color: EDGE_COLOURS.NEAR_DUPLICATE }}>near-duplicate</span>,{" "}
+            <span style={{ color: EDGE_COLOURS.VISUAL }}>visual</span>, <span style={{ color: EDGE_COLOURS.SEMANTIC }}>semantic</span>; thicker is closer.
+          </p>
+          <ErrorBox error={error} />
+          {loading && <Loading what="Expanding" />}
+          <div className="relations-body">
+            <div ref={container} className="graph" data-testid="graph" role="img" aria-label="Relation graph" />
+            <ul className="graph-list" aria-label="Assets in the graph" data-testid="graph-nodes">
+              {[...nodes.values()].map((node) => (
+                <li key={node.id} data-expanded={node.expanded}>
+                  <Link to={`/asset/${encodeURIComponent(node.id)}`}>{node.title}</Link>{" "}
+                  {!node.expanded && (
+                    <button type="button" className="link" onClick={() => void expand(node.id)}>
+                      expand
+                    </button>
+                  )}
+                  <span className="hint">
+                    {" "}
+                    {[...edges.values()]
+                      .filter((e) => e.source === node.id || e.target === node.id)
+                      .map((e) => `${e.kind.toLowerCase().replace("_", " ")} ${percent(e.score)}`)
+                      .join(", ")}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          </div>
+        </>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,182 @@
+import { useEffect, useState, type DragEvent, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router-dom";
+import { Empty, ErrorBox, Loading, Thumb } from "../components/ui";
+import {
+  ExplorerSearchByImageDocument,
+  ExplorerSearchDocument,
+  type ExplorerHitsFragment,
+  type SearchMode,
+  type SearchScope,
+} from "../gql/graphql";
+import { ApiError, request, upload } from "../lib/api";
+import { formatTime } from "../lib/format";
+
+const MODES: SearchMode[] = ["HYBRID", "TEXT", "SEMANTIC"];
+
+/** A fragment from the API: HTML-escaped text with <mark> around matched words. Rendered from
+ * its parts (never as HTML), so nothing but the marks becomes markup. */
+function Highlight({ fragment }: { fragment: string }) {
+  const parts = fragment.split(/<\/?mark>/);
+  const unescape = (text: string) =>
+    text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+  return (
+    <span className="snippet">
+      {parts.map((part, i) => (i % 2 ? <mark key={i}>{unescape(part)}</mark> : <span key={i}>{unescape(part)}</span>))}
+    </span>
+  );
+}
+
+function Results({ hits, cutoff }: { hits: ExplorerHitsFragment; cutoff: number | null }) {
+  if (!hits.edges.length) return <Empty>No moment matches{cutoff ? ` above the cutoff ${cutoff}` : ""}.</Empty>;
+  return (
+    <>
+      <p className="hint" data-testid="search-summary">
+        {hits.totalCount} candidates · retrievers {hits.retrievers.join(", ").toLowerCase()}
+        {cutoff != null && <> · relevance cutoff {cutoff} (hits scoring below are hidden)</>}
+      </p>
+      <ol className="hits" data-testid="hits">
+        {hits.edges.map(({ node: hit, cursor }) => {
+          const at = hit.playFromSeconds;
+          const to = `/asset/${encodeURIComponent(hit.asset.id)}${at ? `?t=${at.toFixed(2)}` : ""}`;
+          return (
+            <li key={cursor} className="hit">
+              <Link to={to} data-testid="hit-link" data-play-from={at}>
+                <Thumb url={hit.scene?.thumbnailUrl} alt="" />
+                <span className="hit-title">{hit.asset.title}</span>
+                {hit.kind === "MOMENT" && <span className="time">{formatTime(at)}</span>}
+              </Link>
+              <span className="score" title="fused relevance score">
+                score {hit.score.toFixed(4)} · {hit.matchedFields.join(", ").toLowerCase()}
+              </span>
+              {hit.highlights.map((h, i) => (
+                <p key={i} className="highlight">
+                  <span className="field">{h.field.toLowerCase()}</span> <Highlight fragment={h.fragment} />
+                </p>
+              ))}
+            </li>
+          );
+        })}
+      </ol>
+    </>
+  );
+}
+
+export function SearchPage() {
+  const [params, setParams] = useSearchParams();
+  const text = params.get("q") ?? "";
+  const mode = (params.get("mode") as SearchMode) || "HYBRID";
+  const scope = (params.get("scope") as SearchScope) || "MOMENT";
+  const cutoffParam = params.get("min");
+  const cutoff = cutoffParam ? Number(cutoffParam) : null;
+  const [draft, setDraft] = useState(text);
+  const [hits, setHits] = useState<ExplorerHitsFragment | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [imageName, setImageName] = useState<string | null>(null);
+
+  useEffect(() => setDraft(text), [text]);
+  useEffect(() => {
+    if (!text) {
+      if (!imageName) setHits(null);
+      return;
+    }
+    const controller = new AbortController();
+    setLoading(true);
+    setImageName(null);
+    request(
+      ExplorerSearchDocument,
+      { query: { text, mode, scope, minScore: cutoff }, first: 20 },
+      controller.signal,
+    ).then(
+      (data) => {
+        setHits(data.search);
+        setError(null);
+        setLoading(false);
+      },
+      (err: unknown) => {
+        if (controller.signal.aborted) return;
+        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setLoading(false);
+      },
+    );
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [text, mode, scope, cutoff]);
+
+  const update = (patch: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [name, value] of Object.entries(patch)) {
+      if (value) next.set(name, value);
+      else next.delete(name);
+    }
+    setParams(next);
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    update({ q: draft.trim() || null });
+  };
+  const byImage = (file: File | undefined) => {
+    if (!file) return;
+    setImageName(file.name);
+    setLoading(true);
+    update({ q: null });
+    upload(ExplorerSearchByImageDocument, { image: null as unknown as File, scope }, "image", file).then(
+      (data) => {
+        setHits(data.searchByImage);
+        setError(null);
+        setLoading(false);
+      },
+      (err: unknown) => {
+        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setLoading(false);
+      },
+    );
+  };
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    byImage(event.dataTransfer.files[0]);
+  };
+
+  return (
+    <main className="page search" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+      <h1>Search</h1>
+      <form role="search" onSubmit={submit} className="search-form">
+        <label htmlFor="search-box" className="visually-hidden">
+          Search
+        </label>
+        <input id="search-box" type="search" value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="What is said, shown or written…" autoFocus />
+        <button type="submit">Search</button>
+      </form>
+      <div className="search-options">
+        <fieldset>
+          <legend>Mode</legend>
+          {MODES.map((m) => (
+            <label key={m}>
+              <input type="radio" name="mode" value={m} checked={mode === m} onChange={() => update({ mode: m })} /> {m.toLowerCase()}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset>
+          <legend>Results</legend>
+          {(["MOMENT", "ASSET"] as SearchScope[]).map((s) => (
+            <label key={s}>
+              <input type="radio" name="scope" value={s} checked={scope === s} onChange={() => update({ scope: s })} /> {s === "MOMENT" ? "moments" : "assets"}
+            </label>
+          ))}
+        </fieldset>
+        <label>
+          Relevance cutoff{" "}
+          <input type="number" min={0} step={0.001} value={cutoffParam ?? ""} placeholder="none" onChange={(e) => update({ min: e.target.value || null })} style={{ width: "7em" }} />
+        </label>
+        <label className="button">
+          Search by image
+          <input type="file" accept="image/*" hidden data-testid="image-input" onChange={(e) => byImage(e.target.files?.[0])} />
+        </label>
+        <span className="hint">or drop a picture here</span>
+      </div>
+      {imageName && <p className="hint">Moments that look like {imageName}</p>}
+      <ErrorBox error={error} />
+      {loading ? <Loading what="Searching" /> : hits ? <Results hits={hits} cutoff={cutoff} /> : <Empty>Type words that are spoken, shown on screen or written, or drop a picture.</Empty>}
+    </main>
+  );
+}
