@@ -2,9 +2,10 @@
 served from this process: nothing loads from a CDN.
 
 Hashed build files (``/assets/*``) never change under their name: cached for a year. The
-page itself (``index.html``) answers every other path, so the app's own routes (``/asset/<id>``,
-``/search?q=…``) load on a reload or a shared link; it is revalidated on every load, so a new
-build shows at once. Without a build, ``/`` says how to make one.
+page itself (``index.html``) answers the app's own routes (``/asset/<id>``, ``/search?q=…``: the
+routes of web/src/App.tsx), so a reload or a shared link works; it is revalidated on every load,
+so a new build shows at once. Other paths stay 404. Without a build, the page says how to make
+one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ EXPLORER_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 """Where `make web` (npm run build in web/) puts the explorer; gitignored."""
 
 GRAPHIQL_ROUTE = "/graphiql"
+CLIENT_ROUTES = (
+    "/",
+    "/asset/{id:path}",
+    "/search",
+    "/people",
+    "/duplicates",
+    "/relations",
+    "/relations/{id:path}",
+    "/operations",
+)
+"""The explorer's pages (react-router routes of web/src/App.tsx): each answers the app."""
 _UNPKG = re.compile(r'https://unpkg\.com/((?:@[^/"]+/)?[^@/"]+)@[^/"]+/([^"]+)')
 _INTEGRITY = re.compile(r'\s+integrity="[^"]*"|\s+crossorigin(?=[\s>])')
 NOT_BUILT = """<!doctype html>
@@ -74,7 +86,7 @@ class _CachedFiles(StaticFiles):
 
 
 def explorer_routes(dist: Path = EXPLORER_DIR) -> list[BaseRoute]:
-    """Routes of the built app; put them after the API's own (the page answers any path)."""
+    """Routes of the built app: its pages, its files and GraphiQL's."""
 
     async def page(_request: Request) -> Response:
         index = dist / "index.html"
@@ -82,7 +94,9 @@ def explorer_routes(dist: Path = EXPLORER_DIR) -> list[BaseRoute]:
             return HTMLResponse(NOT_BUILT, status_code=503, headers={"Cache-Control": "no-store"})
         return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
+    pages: list[BaseRoute] = [Route(path, page, methods=["GET", "HEAD"]) for path in CLIENT_ROUTES]
     return [
+        *pages,
         Mount(
             "/assets",
             app=_CachedFiles(directory=dist / "assets", cache_control="public, max-age=31536000, immutable"),
@@ -91,5 +105,4 @@ def explorer_routes(dist: Path = EXPLORER_DIR) -> list[BaseRoute]:
             GRAPHIQL_ROUTE,
             app=_CachedFiles(directory=dist / "graphiql", cache_control="public, max-age=86400"),
         ),
-        Route("/{path:path}", page, methods=["GET", "HEAD"]),
     ]

@@ -28,11 +28,15 @@ def dist(tmp_path: Path) -> Path:
 
 def test_client_routes_get_the_page_revalidated_every_time(dist: Path) -> None:
     client = _client(dist)
-    for path in ("/", "/asset/QXNzZXQ6MQ==", "/search?q=fox", "/relations/x"):
+    # Global IDs are base64: "/" and "+" arrive percent-encoded and decoded.
+    for path in ("/", "/asset/QXNzZXQ6MQ==", "/asset/ab%2Fcd%2B", "/search?q=fox", "/relations/x"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "<title>explorer</title>" in response.text
         assert response.headers["cache-control"] == "no-cache"
+    # Not a page of the app: no page either.
+    assert client.get("/etc/passwd").status_code == 404
+    assert client.get("/assetx").status_code == 404
 
 
 def test_hashed_assets_are_immutable_and_missing_ones_404(dist: Path) -> None:
@@ -41,7 +45,9 @@ def test_hashed_assets_are_immutable_and_missing_ones_404(dist: Path) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert client.get("/assets/index-gone.js").status_code == 404
-    assert client.get("/graphiql/graphiql/graphiql.min.js").headers["cache-control"] == "public, max-age=86400"
+    assert (
+        client.get("/graphiql/graphiql/graphiql.min.js").headers["cache-control"] == "public, max-age=86400"
+    )
 
 
 def test_without_a_build_the_page_says_how_to_make_one(tmp_path: Path) -> None:

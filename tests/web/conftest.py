@@ -134,7 +134,9 @@ class Screenshots:
             if (SHOTS / f"{name}.png").exists()
         ]
         text = DOC.read_text(encoding="utf-8")
-        DOC.write_text(_SECTION.sub(lambda m: m.group(1) + "\n".join(lines) + m.group(2), text), encoding="utf-8")
+        DOC.write_text(
+            _SECTION.sub(lambda m: m.group(1) + "\n".join(lines) + m.group(2), text), encoding="utf-8"
+        )
 
 
 @pytest.fixture(scope="module")

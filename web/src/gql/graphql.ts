@@ -187,6 +187,8 @@ export type AssetFilter = {
   createdAfter?: InputMaybe<Scalars['DateTime']['input']>;
   /** Keep assets registered before this time. */
   createdBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Also list assets an editor marked as duplicates of another (resolveDuplicates); hidden by default. */
+  includeDuplicates?: Scalars['Boolean']['input'];
   /** Keep assets of these kinds. */
   kind?: InputMaybe<Array<AssetKind>>;
   /** Keep assets at most this long (assets without a duration are dropped). */
@@ -491,6 +493,13 @@ export type DetectionKind =
   /** A line of text read from the picture (OCR), with its box. */
   | 'TEXT';
 
+/** What an editor decides about a near-duplicate cluster. */
+export type DuplicateAction =
+  /** The other assets are copies of `keep`: hide them from lists and search (unless `includeDuplicates` asks for them). */
+  | 'MARK_DUPLICATES'
+  /** None of the cluster's scored pairs are copies: never suggest them again, even after a reprocess scores them anew. */
+  | 'NOT_DUPLICATES';
+
 /** Assets that are near-duplicates of one another, directly or through a chain of links. */
 export type DuplicateCluster = {
   __typename?: 'DuplicateCluster';
@@ -498,6 +507,8 @@ export type DuplicateCluster = {
   assets: Array<Asset>;
   /** The highest pairwise score in the cluster. */
   bestScore: Scalars['Float']['output'];
+  /** Names the cluster for resolveDuplicates: it is the cluster that holds its smallest asset (it changes only when the cluster does). */
+  id: Scalars['ID']['output'];
   /** How many scored pairs link the cluster's assets. */
   pairCount: Scalars['Int']['output'];
   /** The scored pairs, best first. */
@@ -947,6 +958,8 @@ export type Mutation = {
   redeliverWebhook: RedeliverWebhookResult;
   /** Queue a new job re-running some stages (and everything downstream) over an asset. */
   reprocessAsset: ReprocessAssetResult;
+  /** Resolve a near-duplicate cluster: mark its other assets as duplicates of `keep` (hidden from lists and search), or declare its pairs not duplicates (never suggested again). Decisions persist across reprocessing and are audited on every asset of the cluster. */
+  resolveDuplicates: ResolveDuplicatesResult;
   /** Run a failed or cancelled job again from where it stopped; finished stages are kept. */
   retryJob: RetryJobResult;
   /** Change an asset's title, tags or metadata. */
@@ -1001,6 +1014,12 @@ export type MutationRedeliverWebhookArgs = {
 /** Everything a client can change. Every mutation is audited. */
 export type MutationReprocessAssetArgs = {
   input: ReprocessAssetInput;
+};
+
+
+/** Everything a client can change. Every mutation is audited. */
+export type MutationResolveDuplicatesArgs = {
+  input: ResolveDuplicatesInput;
 };
 
 
@@ -1277,6 +1296,30 @@ export type ReprocessAssetSuccess = {
   job: Job;
 };
 
+/** A verdict on one near-duplicate cluster. */
+export type ResolveDuplicatesInput = {
+  /** The verdict. */
+  action: DuplicateAction;
+  /** The cluster's `id` (from `duplicates`). */
+  clusterId: Scalars['ID']['input'];
+  /** The asset of the cluster to keep (an Asset ID). */
+  keep: Scalars['ID']['input'];
+};
+
+/** The verdict, or why it was not recorded. */
+export type ResolveDuplicatesResult = Forbidden | InvalidInput | MalformedId | NotFound | ResolveDuplicatesSuccess | WrongIdType;
+
+/** The verdict is recorded. */
+export type ResolveDuplicatesSuccess = {
+  __typename?: 'ResolveDuplicatesSuccess';
+  /** The assets now hidden as duplicates of `kept` (empty for NOT_DUPLICATES). */
+  hidden: Array<Asset>;
+  /** The asset kept. */
+  kept: Asset;
+  /** How many pairs of assets the verdict was recorded for. */
+  pairCount: Scalars['Int']['output'];
+};
+
 /** The job to retry. */
 export type RetryJobInput = {
   /** The failed or cancelled job to run again. */
@@ -1436,6 +1479,8 @@ export type SearchFilter = {
   createdAfter?: InputMaybe<Scalars['DateTime']['input']>;
   /** Keep assets registered before this time. */
   createdBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Also find assets an editor marked as duplicates of another (resolveDuplicates); hidden by default. */
+  includeDuplicates?: Scalars['Boolean']['input'];
   /** Keep assets of any of these kinds. */
   kinds?: InputMaybe<Array<AssetKind>>;
   /** Keep hits showing all these labels (a moment's own labels; an asset's from any scene). */
@@ -2123,7 +2168,14 @@ export type ExplorerDuplicatesQueryVariables = Exact<{
 }>;
 
 
-export type ExplorerDuplicatesQuery = { __typename?: 'Query', duplicates: { __typename?: 'DuplicateClusterConnection', totalCount: number, edges: Array<{ __typename?: 'DuplicateClusterEdge', cursor: string, node: { __typename?: 'DuplicateCluster', size: number, pairCount: number, bestScore: number, worstScore: number, assets: Array<{ __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } }> } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+export type ExplorerDuplicatesQuery = { __typename?: 'Query', duplicates: { __typename?: 'DuplicateClusterConnection', totalCount: number, edges: Array<{ __typename?: 'DuplicateClusterEdge', cursor: string, node: { __typename?: 'DuplicateCluster', id: string, size: number, pairCount: number, bestScore: number, worstScore: number, assets: Array<{ __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } }> } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+
+export type ExplorerResolveDuplicatesMutationVariables = Exact<{
+  input: ResolveDuplicatesInput;
+}>;
+
+
+export type ExplorerResolveDuplicatesMutation = { __typename?: 'Mutation', resolveDuplicates: { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidInput', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'ResolveDuplicatesSuccess', pairCount: number, hidden: Array<{ __typename?: 'Asset', id: string }> } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
 
 export type ExplorerSystemStatusQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -2608,6 +2660,7 @@ export const ExplorerDuplicatesDocument = new TypedDocumentString(`
     edges {
       cursor
       node {
+        id
         size
         pairCount
         bestScore
@@ -2640,6 +2693,23 @@ export const ExplorerDuplicatesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ExplorerDuplicatesQuery, ExplorerDuplicatesQueryVariables>;
+export const ExplorerResolveDuplicatesDocument = new TypedDocumentString(`
+    mutation ExplorerResolveDuplicates($input: ResolveDuplicatesInput!) {
+  resolveDuplicates(input: $input) {
+    __typename
+    ... on ResolveDuplicatesSuccess {
+      pairCount
+      hidden {
+        id
+      }
+    }
+    ... on UserError {
+      message
+      code
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerResolveDuplicatesMutation, ExplorerResolveDuplicatesMutationVariables>;
 export const ExplorerSystemStatusDocument = new TypedDocumentString(`
     query ExplorerSystemStatus {
   systemStatus {

@@ -1,7 +1,12 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { Empty, ErrorBox, Loading, StatusBadge, Thumb } from "../components/ui";
-import { ExplorerDeleteAssetDocument, ExplorerDuplicatesDocument, type ExplorerDuplicatesQuery } from "../gql/graphql";
+import {
+  ExplorerDuplicatesDocument,
+  ExplorerResolveDuplicatesDocument,
+  type DuplicateAction,
+  type ExplorerDuplicatesQuery,
+} from "../gql/graphql";
 import { ApiError, request, userError } from "../lib/api";
 import { formatBytes, formatDuration, percent } from "../lib/format";
 import { useQuery } from "../lib/hooks";
@@ -23,15 +28,14 @@ function ClusterView({ cluster, onResolved }: { cluster: Cluster; onResolved: ()
   const { canWrite } = useSession();
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const keep = async (kept: Member) => {
-    const others = cluster.assets.filter((a) => a.id !== kept.id);
-    if (!window.confirm(`Keep “${kept.title}” and delete ${others.length} other(s)?`)) return;
+  const resolve = async (kept: Member, action: DuplicateAction) => {
     setBusy(true);
     try {
-      for (const other of others) {
-        const refused = userError((await request(ExplorerDeleteAssetDocument, { id: other.id })).deleteAsset);
-        if (refused) throw refused;
-      }
+      const result = await request(ExplorerResolveDuplicatesDocument, {
+        input: { clusterId: cluster.id, keep: kept.id, action },
+      });
+      const refused = userError(result.resolveDuplicates);
+      if (refused) throw refused;
       onResolved();
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
@@ -43,6 +47,14 @@ function ClusterView({ cluster, onResolved }: { cluster: Cluster; onResolved: ()
     <li className="cluster" data-testid="cluster">
       <p className="hint">
         {cluster.size} assets · {cluster.pairCount} links · scores {percent(cluster.worstScore)}–{percent(cluster.bestScore)}
+        {canWrite && (
+          <>
+            {" "}
+            <button type="button" disabled={busy} onClick={() => void resolve(cluster.assets[0], "NOT_DUPLICATES")}>
+              Not duplicates
+            </button>
+          </>
+        )}
       </p>
       <table className="table compare">
         <thead>
@@ -77,7 +89,7 @@ function ClusterView({ cluster, onResolved }: { cluster: Cluster; onResolved: ()
               <th scope="row">resolve</th>
               {cluster.assets.map((a) => (
                 <td key={a.id}>
-                  <button type="button" disabled={busy} onClick={() => void keep(a)}>
+                  <button type="button" disabled={busy} onClick={() => void resolve(a, "MARK_DUPLICATES")} title="Hide the others as its copies">
                     Keep this one
                   </button>
                 </td>
@@ -97,7 +109,10 @@ export function DuplicatesPage() {
   return (
     <main className="page duplicates">
       <h1>Duplicates</h1>
-      <p className="hint">Near-duplicate uploads (re-encoded, resized or trimmed copies), largest groups first. Rows that differ are marked.</p>
+      <p className="hint">
+        Near-duplicate uploads (re-encoded, resized or trimmed copies), largest groups first. Rows that differ are marked.
+        “Keep this one” hides the others as its copies (from lists and search); “Not duplicates” stops suggesting the group.
+      </p>
       <ErrorBox error={query.error} />
       {query.loading && !query.data ? (
         <Loading what="Finding duplicates" />

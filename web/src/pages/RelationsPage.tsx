@@ -118,6 +118,9 @@ export default function RelationsPage() {
         { selector: "edge", style: { width: "data(width)", "line-color": "data(colour)", "curve-style": "bezier" } },
       ],
       wheelSensitivity: 0.3,
+      // A graph of two nodes would otherwise fill the canvas with giant labels.
+      maxZoom: 1.6,
+      minZoom: 0.2,
     });
     graph.on("tap", "node", (event) => void expand(event.target.id() as string));
     graph.on("dbltap", "node", (event) => navigate(`/asset/${encodeURIComponent(event.target.id() as string)}`));
@@ -147,7 +150,7 @@ export default function RelationsPage() {
         }
       }
     });
-    graph.layout({ name: "cose", animate: false, padding: 20 }).run();
+    graph.layout({ name: "cose", animate: false, padding: 40, fit: true }).run();
   }, [nodes, edges, id]);
 
   return (

@@ -46,7 +46,8 @@ function Results({ hits, cutoff }: { hits: ExplorerHitsFragment; cutoff: number 
                 {hit.kind === "MOMENT" && <span className="time">{formatTime(at)}</span>}
               </Link>
               <span className="score" title="fused relevance score">
-                score {hit.score.toFixed(4)} · {hit.matchedFields.join(", ").toLowerCase()}
+                score {hit.score.toFixed(4)} ·{" "}
+                {hit.matchedFields.length ? hit.matchedFields.join(", ").toLowerCase() : "similar in meaning or look (no word matched)"}
               </span>
               {hit.highlights.map((h, i) => (
                 <p key={i} className="highlight">
