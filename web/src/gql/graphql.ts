@@ -59,6 +59,8 @@ export type Asset = Node & {
   metadata: Scalars['JSON']['output'];
   /** MIME type detected from the content. */
   mimeType: Scalars['String']['output'];
+  /** Assets related to this one and why: same person, near-duplicate, similar scenes, shared on-screen text, shared labels; each reason with its score and evidence, strongest combined first. Deleted assets and marked duplicates never appear. */
+  related: RelatedAssetConnection;
   /** Scenes (shots of a video, the frame of an image) in time order. */
   scenes: SceneConnection;
   /** Assets linked to this one by similarity, best score first. */
@@ -104,6 +106,13 @@ export type AssetJobsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: Scalars['Int']['input'];
   status?: InputMaybe<Array<JobStatus>>;
+};
+
+
+/** An ingested video, audio file, image or text document, and the entry point to everything the pipeline learned about it. */
+export type AssetRelatedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: Scalars['Int']['input'];
 };
 
 
@@ -1128,6 +1137,8 @@ export type Query = {
   jobs: JobConnection;
   /** Any object by its ID, or null if it does not exist for the caller. */
   node: Maybe<Node>;
+  /** The assets related to one asset, and to those (depth 2), as nodes and typed edges with reasons, for a graph view; at most `limit` nodes and `limit` edges. */
+  relationGraph: RelationGraph;
   /** The scene with this ID, or null if it does not exist. */
   scene: Maybe<Scene>;
   /** Hybrid search over everything the pipeline found (titles, tags, speech, on-screen text, labels, and their vectors): moments with time codes to jump to, or whole assets, best first. */
@@ -1204,6 +1215,14 @@ export type QueryNodeArgs = {
 
 
 /** Everything a client can read. */
+export type QueryRelationGraphArgs = {
+  assetId: Scalars['ID']['input'];
+  depth?: Scalars['Int']['input'];
+  limit?: Scalars['Int']['input'];
+};
+
+
+/** Everything a client can read. */
 export type QuerySceneArgs = {
   id: Scalars['ID']['input'];
 };
@@ -1276,6 +1295,95 @@ export type RedeliverWebhookSuccess = {
   __typename?: 'RedeliverWebhookSuccess';
   /** The delivery (status PENDING). */
   delivery: WebhookDelivery;
+};
+
+/** Related assets, strongest first. */
+export type RelatedAssetConnection = {
+  __typename?: 'RelatedAssetConnection';
+  /** The rows of this page, in order. */
+  edges: Array<RelatedAssetEdge>;
+  /** Pagination state of this page. */
+  pageInfo: PageInfo;
+};
+
+/** A related asset, why, and how much. */
+export type RelatedAssetEdge = {
+  __typename?: 'RelatedAssetEdge';
+  /** Opaque position of this row; pass it as `after` to continue. */
+  cursor: Scalars['String']['output'];
+  /** The related asset. */
+  node: Asset;
+  /** Every reason they are related, in a fixed order, with its evidence. */
+  reasons: Array<RelationReasonScore>;
+  /** Combined score (0 to 1): 1 - the product of (1 - weight x score) over the reasons. */
+  score: Scalars['Float']['output'];
+};
+
+/** A scene of each asset that look or mean alike. */
+export type RelatedScenePair = {
+  __typename?: 'RelatedScenePair';
+  /** How they are alike: VISUAL (look) or SEMANTIC (meaning). */
+  kind: SimilarityKind;
+  /** The scene of the related asset (null if it was deleted meanwhile). */
+  otherScene: Maybe<Scene>;
+  /** The scene of the asset asked about (null if it was deleted meanwhile). */
+  scene: Maybe<Scene>;
+  /** How alike (0 to 1). */
+  score: Scalars['Float']['output'];
+};
+
+/** The assets around one asset and how they relate. */
+export type RelationGraph = {
+  __typename?: 'RelationGraph';
+  /** The edges: first those that reached each node (the graph is connected), then the strongest others between nodes; at most `limit`. */
+  edges: Array<RelationGraphEdge>;
+  /** The assets, the one asked about first, then breadth first (strongest first). */
+  nodes: Array<Asset>;
+};
+
+/** A typed, undirected edge of a relation graph. */
+export type RelationGraphEdge = {
+  __typename?: 'RelationGraphEdge';
+  /** Every reason they are related, with its evidence. */
+  reasons: Array<RelationReasonScore>;
+  /** Combined score (0 to 1). */
+  score: Scalars['Float']['output'];
+  /** The ID of one asset (a node of the graph; from it the other was found). */
+  source: Scalars['ID']['output'];
+  /** The ID of the other asset (a node of the graph). */
+  target: Scalars['ID']['output'];
+};
+
+/** Why two assets are related. */
+export type RelationReason =
+  /** One is a copy of the other (re-encoded, resized, trimmed). */
+  | 'NEAR_DUPLICATE'
+  /** The same person appears in both. */
+  | 'SAME_PERSON'
+  /** Both show the same recognised things, weighted by how rare they are. */
+  | 'SHARED_LABEL'
+  /** Both show the same distinctive on-screen text (a code, a name). */
+  | 'SHARED_TEXT'
+  /** Some of their scenes look or mean alike. */
+  | 'SIMILAR_SCENE';
+
+/** One reason two assets are related, and its evidence. */
+export type RelationReasonScore = {
+  __typename?: 'RelationReasonScore';
+  /** SAME_PERSON: the IDs of the people both assets show. */
+  personIds: Array<Scalars['ID']['output']>;
+  /** Why. */
+  reason: RelationReason;
+  /** SIMILAR_SCENE: the best scene pairs, best first (at most 5). */
+  scenePairs: Array<RelatedScenePair>;
+  /** How strongly this reason holds (0 to 1). */
+  score: Scalars['Float']['output'];
+  /** NEAR_DUPLICATE (and documents' SIMILAR_SCENE): the similarity links behind it. */
+  similarities: Array<SimilarityEdge>;
+  /** SHARED_TEXT: the shared on-screen words and phrases, rarest first; SHARED_LABEL: the shared labels, rarest first (at most 5). */
+  terms: Array<Scalars['String']['output']>;
+  /** How much this reason counts towards the combined score (0 to 1). */
+  weight: Scalars['Float']['output'];
 };
 
 /** Run (part of) the pipeline again over an asset. */
@@ -1523,9 +1631,11 @@ export type SearchHit = {
   playFromSeconds: Scalars['Float']['output'];
   /** Each retriever's rank of this hit. */
   ranks: Array<SearchRank>;
+  /** Calibrated chance, 0 to 1, that this hit answers the search: the same scale for every query and mode (fitted per retriever on a labelled set), so a threshold means the same everywhere. */
+  relevance: Scalars['Float']['output'];
   /** The scene of a moment (null for asset hits and for chunks of text documents). */
   scene: Maybe<Scene>;
-  /** Fused score (reciprocal rank fusion); higher is better. */
+  /** Fused score that orders the hits (reciprocal rank fusion, or the relevance itself when the server fuses by calibrated relevance); higher is better, comparable within one search only. */
   score: Scalars['Float']['output'];
   /** Start of the moment in seconds (null for asset hits). */
   startSeconds: Maybe<Scalars['Float']['output']>;
@@ -1544,6 +1654,8 @@ export type SearchHitKind =
 export type SearchInput = {
   /** Structured conditions. */
   filter?: InputMaybe<SearchFilter>;
+  /** Drop hits whose relevance (0 to 1) is below this; unset applies the server's default cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE), 0 keeps every hit. A search with no good match returns an empty or short page. */
+  minRelevance?: InputMaybe<Scalars['Float']['input']>;
   /** Drop hits whose fused score is below this (RRF: about 0.016 per retriever at rank 1). */
   minScore?: InputMaybe<Scalars['Float']['input']>;
   /** TEXT matches words (BM25), SEMANTIC meaning (vectors), HYBRID fuses both. */
