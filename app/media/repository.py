@@ -32,6 +32,7 @@ from app.core.pagination import (
     rows_by_id,
 )
 from app.media.models import Detection, Embedding, Scene, SimilarityEdge, TranscriptSegment
+from app.people.models import FaceTrack
 
 _Row = TypeVar("_Row", Scene, TranscriptSegment, Detection, Embedding)
 
@@ -309,19 +310,24 @@ async def neighbours(
 
 
 async def tenant_owns_blob(session: AsyncSession, *, tenant_id: uuid.UUID, key: str) -> bool:
-    """Whether ``key`` is a keyframe or thumbnail of one of the tenant's live scenes."""
+    """Whether ``key`` is a keyframe or thumbnail of one of the tenant's live scenes, or the
+    face crop of one of its live assets' face tracks."""
     owned = _rows(Scene, tenant_id).where(
         or_(Scene.keyframe_blob_key == key, Scene.thumbnail_blob_key == key)
     )
-    return bool(await session.scalar(select(owned.exists())))
+    crop = select(FaceTrack.id).where(
+        FaceTrack.tenant_id == tenant_id, FaceTrack.crop_blob_key == key, is_live(FaceTrack.asset_id)
+    )
+    return bool(await session.scalar(select(or_(owned.exists(), crop.exists()))))
 
 
 async def referenced_blob_keys(session: AsyncSession, *, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` a scene of any tenant, of a deleted asset or not, has as its keyframe
-    or thumbnail (the blob sweep's question)."""
+    or thumbnail, or a face track as its crop (the blob sweep's question)."""
     frames = select(Scene.keyframe_blob_key).where(Scene.keyframe_blob_key.in_(keys))
     thumbs = select(Scene.thumbnail_blob_key).where(Scene.thumbnail_blob_key.in_(keys))
-    rows = await session.scalars(frames.union(thumbs))
+    crops = select(FaceTrack.crop_blob_key).where(FaceTrack.crop_blob_key.in_(keys))
+    rows = await session.scalars(frames.union(thumbs, crops))
     return {key for key in rows if key is not None}
 
 

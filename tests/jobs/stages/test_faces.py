@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.media import repository as media_repository
 from app.people import repository, service
 from app.people.models import Face, FaceTrack, Person
 from tests.fixtures.faces import PEOPLE, FaceShot, FaceVideo, jpeg_of, make_face_video
@@ -65,6 +66,15 @@ async def test_photos_and_video_cluster_into_people(harness: Harness, face_video
     assert [round(t.start_s) for t in tracks] == starts
     assert all(t.face_count >= 2 and t.crop_blob_key for t in tracks)
     assert all(t.end_s - t.start_s > 2.0 for t in tracks)
+    # The crops are the tenant's blobs (signed URLs serve them) and the blob sweep keeps them.
+    crops = [t.crop_blob_key for t in tracks if t.crop_blob_key]
+
+    async def owned(session: AsyncSession) -> tuple[set[str], bool]:
+        kept = await media_repository.referenced_blob_keys(session, keys=crops)
+        mine = await media_repository.tenant_owns_blob(session, tenant_id=harness.tenant.id, key=crops[0])
+        return kept, mine
+
+    assert await harness.execute(owned) == (set(crops), True)
     # Each box-overlap chain's best face was described once, by the descriptor model: a face
     # sliding out of frame between samples makes two chains, joined by their descriptors.
     faces = await harness.rows(Face, Face.asset_id == video)
