@@ -241,9 +241,10 @@ async def test_an_uploaded_copy_finds_its_original_first(
             }
         }
     }
-    # The recent deletions to exclude, one batch of assets and one of scenes: the picture is
-    # embedded, not looked up.
-    assert counter.count == 3
+    # The recent deletions to exclude, one batch of assets and one of scenes, and the assets an
+    # editor marked duplicates (hidden unless includeDuplicates): the picture is embedded, not
+    # looked up.
+    assert counter.count == 4
 
 
 async def test_a_deleted_copy_never_appears(http: httpx.AsyncClient, pictures: Pictures) -> None:
@@ -273,9 +274,10 @@ async def test_an_asset_finds_what_looks_like_it_without_itself(
         "asset": {"id": gid("Asset", copy.id), "title": "cat copy", "kind": "IMAGE"},
         "scene": None,
     }
-    # The query asset, its stored vectors, the recent deletions to exclude, then the page's
-    # assets (asset hits have no scenes: the scene batch is empty and not sent).
-    assert counter.count == 4
+    # The query asset, its stored vectors, the recent deletions and the marked duplicates to
+    # exclude, then the page's assets (asset hits have no scenes: the scene batch is empty and
+    # not sent).
+    assert counter.count == 5
 
 
 async def test_pages_and_cursors_belong_to_one_picture(gql: GraphQLClient, pictures: Pictures) -> None:
