@@ -77,8 +77,11 @@ async def replace_segments(
     model_name: str,
     model_version: str,
     segments: Sequence[dict[str, Any]],
+    replaces: Sequence[tuple[str, str]] = (),
 ) -> list[TranscriptSegment]:
-    """Replace the asset's transcript segments (or text chunks) from this model."""
+    """Replace the asset's transcript segments (or text chunks) from this model, and those of
+    the other models (name, version) in ``replaces``: a transcript routed to another speech
+    model (an accurate reprocess after a fast first pass) supersedes the earlier one."""
     stamp = {
         "tenant_id": tenant_id,
         "asset_id": asset_id,
@@ -86,6 +89,11 @@ async def replace_segments(
         "model_version": model_version,
     }
     rows = [TranscriptSegment(**stamp, **values) for values in segments]
+    for name, version in replaces:
+        if (name, version) != (model_name, model_version):
+            await repository.delete_outputs(
+                session, TranscriptSegment, asset_id=asset_id, model_name=name, model_version=version
+            )
     return await _replace(
         session,
         rows,

@@ -152,6 +152,8 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
     language = written or spoken
     await ctx.report_progress(1.0)
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
+    # Every speech model's rows: the asset has one transcript, whichever route wrote it last.
+    speech_models = [(spec.name, spec.version) for spec in router.registry.for_task("transcribe")]
 
     async def write(session: AsyncSession) -> None:
         await replace_segments(
@@ -161,6 +163,7 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             model_name=model.name,
             model_version=model.version,
             segments=rows,
+            replaces=speech_models,
         )
         if language is not None:
             await stage_repository.set_language(session, asset_id=asset_id, language=language)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.media.types import TranscriptSegmentType
+from app.jobs.models import Job
 from app.media.models import TranscriptSegment
 from inference.registry import WHISPER_BASE, WHISPER_TINY_EN
 from tests.fixtures.media import SpeechClip
@@ -43,3 +46,25 @@ async def test_escalated_segments_name_the_model_that_produced_them(
     assert ("whisper-base", "ct2-int8-1") in by_api
     starts = [s.start_s for s in sorted(segments, key=lambda s: s.ordinal)]
     assert starts == sorted(starts)
+
+
+@pytest.mark.models
+async def test_a_batch_run_replaces_the_realtime_transcript(
+    harness: Harness, speech_clip: SpeechClip
+) -> None:
+    asset_id = await harness.ingest("speech.wav", speech_clip.path)
+    await harness.chain(asset_id, ("probe", "scenes", "transcribe"))
+    first = await harness.rows(TranscriptSegment, TranscriptSegment.asset_id == asset_id)
+    assert {s.model_name for s in first} == {WHISPER_TINY_EN.name}
+
+    async def to_batch(session: AsyncSession) -> None:
+        await session.execute(update(Job).where(Job.asset_id == asset_id).values(queue="batch"))
+
+    # The same asset on the batch queue (a reprocess): the accurate model's transcript replaces
+    # the fast one's instead of standing beside it.
+    await harness.execute(to_batch)
+    await harness.run("transcribe", asset_id)
+    second = await harness.rows(TranscriptSegment, TranscriptSegment.asset_id == asset_id)
+    assert second
+    assert {(s.model_name, s.produced_by) for s in second} == {(WHISPER_BASE.name, None)}
+    assert not {s.id for s in first} & {s.id for s in second}
