@@ -1,9 +1,12 @@
 """The declared stage graph of the media pipeline (data only; ``jobs/`` runs it).
 
-probe -> scenes -> {transcribe, ocr, detect} -> embed -> similarity -> index, with a
-``text`` stage instead of scenes/transcribe/ocr/detect for text assets. ``embed`` waits for
-transcribe/ocr/detect because it embeds the text they produce. A stage whose ``kinds``
-exclude the asset's kind is recorded as SKIPPED with the reason, so the job shows it.
+probe -> {scenes -> {ocr, detect}, transcribe} -> embed -> similarity -> index, with a
+``text`` stage instead of scenes/transcribe/ocr/detect for text assets. ``transcribe`` needs
+only the audio, so it runs beside ``scenes`` (the longest stage starts first; it links its
+segments to the scenes if they are written by then, and ``embed`` links them in any case).
+``embed`` waits for transcribe/ocr/detect because it embeds the text they produce. A stage
+whose ``kinds`` exclude the asset's kind is recorded as SKIPPED with the reason, so the job
+shows it.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ MEDIA_PIPELINE = Pipeline(
         StageSpec(S.PROBE, (), _ALL, weight=1.0),
         StageSpec(S.TEXT, (S.PROBE,), frozenset({AssetKind.TEXT}), weight=2.0),
         StageSpec(S.SCENES, (S.PROBE,), _ALL - {AssetKind.TEXT}, weight=3.0),
-        StageSpec(S.TRANSCRIBE, (S.SCENES,), frozenset({AssetKind.VIDEO, AssetKind.AUDIO}), weight=8.0),
+        StageSpec(S.TRANSCRIBE, (S.PROBE,), frozenset({AssetKind.VIDEO, AssetKind.AUDIO}), weight=8.0),
         StageSpec(S.OCR, (S.SCENES,), _VISUAL, weight=4.0),
         StageSpec(S.DETECT, (S.SCENES,), _VISUAL, weight=3.0),
         StageSpec(S.EMBED, (S.TEXT, S.TRANSCRIBE, S.OCR, S.DETECT), _ALL, weight=3.0),

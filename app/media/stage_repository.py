@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
@@ -75,6 +75,32 @@ async def _latest_version_rows(
 async def latest_segments(session: AsyncSession, *, asset_id: uuid.UUID) -> list[TranscriptSegment]:
     """The asset's transcript segments (or text chunks) of the newest model version."""
     return await _latest_version_rows(session, TranscriptSegment, [TranscriptSegment.asset_id == asset_id])
+
+
+async def segment_spans(
+    session: AsyncSession, *, asset_id: uuid.UUID
+) -> Sequence[Row[uuid.UUID, float, float, uuid.UUID | None]]:
+    """(id, start_s, end_s, scene_id) of the asset's transcript segments, every model version."""
+    rows = await session.execute(
+        select(
+            TranscriptSegment.id,
+            TranscriptSegment.start_s,
+            TranscriptSegment.end_s,
+            TranscriptSegment.scene_id,
+        ).where(TranscriptSegment.asset_id == asset_id)
+    )
+    return rows.all()
+
+
+async def set_segment_scenes(session: AsyncSession, links: dict[uuid.UUID, uuid.UUID | None]) -> None:
+    """Point each segment (key) at its scene (value): one UPDATE per distinct scene."""
+    by_scene: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for segment_id, scene_id in links.items():
+        by_scene.setdefault(scene_id, []).append(segment_id)
+    for scene_id, segment_ids in by_scene.items():
+        await session.execute(
+            update(TranscriptSegment).where(TranscriptSegment.id.in_(segment_ids)).values(scene_id=scene_id)
+        )
 
 
 async def latest_detections(

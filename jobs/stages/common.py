@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.core.enums import AssetKind
 from app.jobs.errors import PermanentStageError
 from app.media import stage_repository
@@ -115,18 +117,43 @@ async def load_scenes(ctx: StageContext, *, require: bool = True) -> list[SceneR
     ``require``: fail permanently when there are none (the scenes stage of this version has
     not run for the asset), instead of silently writing nothing.
     """
-    name, version = scene_model(ctx.asset.kind)
     async with ctx.session_factory() as session:
-        rows = await stage_repository.scenes_of_model(
-            session, asset_id=ctx.asset.id, model_name=name, model_version=version
-        )
-    scenes = [SceneRef(*row) for row in rows]
+        scenes = await scenes_in(session, kind=ctx.asset.kind, asset_id=ctx.asset.id)
     if require and not scenes:
+        name, version = scene_model(ctx.asset.kind)
         raise PermanentStageError(
             SCENES_MISSING,
             f"the asset has no scenes of {name}:{version}; reprocess it from the scenes stage",
         )
     return scenes
+
+
+async def scenes_in(session: AsyncSession, *, kind: AssetKind, asset_id: uuid.UUID) -> list[SceneRef]:
+    """The asset's scenes of the current scene model, in order, read in ``session``."""
+    name, version = scene_model(kind)
+    rows = await stage_repository.scenes_of_model(
+        session, asset_id=asset_id, model_name=name, model_version=version
+    )
+    return [SceneRef(*row) for row in rows]
+
+
+async def link_segments(session: AsyncSession, *, kind: AssetKind, asset_id: uuid.UUID) -> None:
+    """Point every transcript segment of the asset at the current scene it overlaps most
+    (``scene_at``), or at none while the asset has no scenes.
+
+    Transcribe runs beside the scenes stage (it needs only the audio), so whichever of the two
+    commits second finds the other's rows: transcribe links its segments in its own write, and
+    the embed stage, which runs after both, links them again (after a scenes-only reprocess the
+    old scenes are gone and their segments point nowhere)."""
+    scenes = await scenes_in(session, kind=kind, asset_id=asset_id)
+    links: dict[uuid.UUID, uuid.UUID | None] = {}
+    for segment_id, start, end, current in await stage_repository.segment_spans(session, asset_id=asset_id):
+        scene = scene_at(scenes, start, end)
+        wanted = scene.id if scene is not None else None
+        if wanted != current:
+            links[segment_id] = wanted
+    if links:
+        await stage_repository.set_segment_scenes(session, links)
 
 
 def scene_at(scenes: Sequence[SceneRef], start: float, end: float) -> SceneRef | None:

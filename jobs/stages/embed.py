@@ -47,7 +47,15 @@ from inference.registry import ModelRef, Task
 from inference.router import InferenceRouter
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.scene_text import scene_text
-from jobs.stages.common import SceneRef, frame_of, frame_source, load_scenes, permanent_errors, router_of
+from jobs.stages.common import (
+    SceneRef,
+    frame_of,
+    frame_source,
+    link_segments,
+    load_scenes,
+    permanent_errors,
+    router_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +273,12 @@ async def run_embed(ctx: StageContext) -> StageOutput:
     await ctx.report_progress(1.0)
     tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
 
+    kind = ctx.asset.kind
+
     async def write(session: AsyncSession) -> None:
+        if kind != AssetKind.TEXT:
+            # Transcribe ran beside scenes: the segments it wrote first get their scenes here.
+            await link_segments(session, kind=kind, asset_id=asset_id)
         for modality, model, pairs in outputs:
             await replace_embeddings(
                 session,

@@ -2,7 +2,9 @@
 
 Writes one TranscriptSegment per recognised segment: text, language, confidence (the mean
 probability of its words), words with start/end/probability in seconds from the asset start,
-and the scene it overlaps most. The asset's language is set from the transcript (identified
+and the scene it overlaps most. The stage runs beside the scenes stage (it needs only the
+audio): segments are linked to the scenes if those are written first, else by the embed stage
+(``jobs.stages.common.link_segments``). The asset's language is set from the transcript (identified
 from its words by ``inference.language``, else the speech model's own guess). A video
 without an audio track gets no segments (and no error): silence is a valid answer.
 
@@ -32,7 +34,7 @@ from inference.registry import SAMPLE_RATE, ModelRef
 from inference.routing import ModelRun, route_for_queue, transcribe_routed
 from inference.types import Transcript
 from jobs.registry import StageContext, StageOutput, StageRegistry
-from jobs.stages.common import SceneRef, load_scenes, permanent_errors, router_of, scene_at
+from jobs.stages.common import link_segments, permanent_errors, router_of
 
 # Ten minutes: whisper base transcribes that in ~2-4 minutes on 2 cores (RTF 0.2-0.4), well
 # inside Triton's transcribe deadline (120 s per call is for tiny.en; see triton_timeouts).
@@ -61,11 +63,12 @@ def plan_windows(audio: npt.NDArray[np.float32], window_s: float = WINDOW_SECOND
 
 
 def segment_rows(
-    transcripts: list[tuple[float, Transcript]], scenes: list[SceneRef], *, model: ModelRef | None = None
+    transcripts: list[tuple[float, Transcript]], *, model: ModelRef | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """TranscriptSegment values of windowed transcripts (offset in seconds, transcript), in
     time order, and the language most of the speech is in. A transcript by another model than
-    the pass's ``model`` (an escalated span) names its model in each row's ``produced_by``."""
+    the pass's ``model`` (an escalated span) names its model in each row's ``produced_by``.
+    Scenes are linked when the rows are written (``link_segments``)."""
     rows: list[dict[str, Any]] = []
     spoken: Counter[str] = Counter()
     ordered = sorted(
@@ -87,7 +90,6 @@ def segment_rows(
                 for word in segment.words
             ]
             start, end = round(segment.start + offset, 3), round(segment.end + offset, 3)
-            scene = scene_at(scenes, start, end)
             confidence = float(np.mean([w.probability for w in segment.words])) if segment.words else None
             rows.append(
                 {
@@ -98,7 +100,6 @@ def segment_rows(
                     "language": transcript.language,
                     "confidence": round(confidence, 4) if confidence is not None else None,
                     "words": words,
-                    "scene_id": scene.id if scene is not None else None,
                     "produced_by": produced_by,
                 }
             )
@@ -111,7 +112,6 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
     """Transcribe the asset's audio; replace its segments of the current speech model."""
     await ctx.report_progress(0.0)
     router = await router_of(ctx)
-    scenes = await load_scenes(ctx)
     path = ctx.blobs.local_path(ctx.asset.blob_key)
     with permanent_errors("decoding the audio"):
         try:
@@ -145,13 +145,13 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             for key, run in routed.runs.items():
                 runs.setdefault(key, ModelRun(key)).add(run)
             await ctx.report_progress(0.05 + 0.95 * (index + 1) / len(windows))
-    rows, spoken = segment_rows(transcripts, scenes, model=model)
+    rows, spoken = segment_rows(transcripts, model=model)
     # What the words are written in beats the speech model's own guess: an English-only
     # Whisper reports "en" for every track.
     written = await ctx.run_sync(detect_language, " ".join(str(row["text"]) for row in rows))
     language = written or spoken
     await ctx.report_progress(1.0)
-    tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
+    tenant_id, asset_id, kind = ctx.asset.tenant_id, ctx.asset.id, ctx.asset.kind
     # Every speech model's rows: the asset has one transcript, whichever route wrote it last.
     speech_models = [(spec.name, spec.version) for spec in router.registry.for_task("transcribe")]
 
@@ -165,6 +165,9 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             segments=rows,
             replaces=speech_models,
         )
+        # The scenes stage runs beside this one: its scenes are linked if already written,
+        # else the embed stage links them (``link_segments``).
+        await link_segments(session, kind=kind, asset_id=asset_id)
         if language is not None:
             await stage_repository.set_language(session, asset_id=asset_id, language=language)
 
