@@ -71,7 +71,7 @@ lint: $(STAMP)
 # Every benchmarks/*_bench.py and api_load.py, each beside its baseline measured in the same run;
 # the results and this machine's facts go into docs/benchmarks.md (benchmarks/run.py).
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 schema: $(STAMP)
 	$(VENV)/bin/mediakg schema export graphql/schema.graphql

@@ -2,13 +2,18 @@
 docs/benchmarks.md (``make bench``).
 
     .venv/bin/python benchmarks/run.py [--only api_load fanout_bench] [--out docs/benchmarks.md]
+        [--pipeline-videos 4]    # or: make bench BENCH_ARGS="--pipeline-videos 4"
 
 Every ``benchmarks/*_bench.py`` runs, plus the scripts in ``EXTRA``; each prints its result
 (a markdown section, ``## ...``, beside its baseline measured in the same run) on stdout.
 Output that is not markdown is kept in a code block under the script's name. A script that
 fails is reported with the end of its stderr, and the others still run. Only the part of the
 output file between the ``bench:begin`` and ``bench:end`` markers is replaced: the notes
-around it (such as before/after comparisons) are kept.
+around it (such as before/after comparisons) are kept. Each section ends with the script's
+time and the 1-minute load average before and after it: the machine may be shared.
+
+``--pipeline-videos`` shortens pipeline_bench's batch (20 videos by default: on a loaded
+2-core machine that part alone takes tens of minutes).
 """
 
 from __future__ import annotations
@@ -70,8 +75,9 @@ def machine_facts() -> str:
     )
 
 
-def run_one(path: Path, timeout_s: float) -> str:
-    """The markdown section of one script."""
+def run_one(path: Path, timeout_s: float, args: list[str] | None = None) -> str:
+    """The markdown section of one script (run with ``args``)."""
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     env = {
         **os.environ,
@@ -79,7 +85,12 @@ def run_one(path: Path, timeout_s: float) -> str:
     }
     try:
         done = subprocess.run(
-            [sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
+            [sys.executable, str(path), *(args or [])],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
         )
     except subprocess.TimeoutExpired:
         return f"## {path.name}\n\nDid not finish within {timeout_s:.0f} s.\n"
@@ -90,7 +101,9 @@ def run_one(path: Path, timeout_s: float) -> str:
         return f"## {path.name}\n\nFailed (exit {done.returncode}):\n\n```\n{tail}\n```\n"
     if not out.startswith("## "):
         out = f"## {path.name}\n\n```\n{out}\n```"
-    return f"{out}\n\n_{path.name}: {took:.0f} s._\n"
+    load_after = os.getloadavg()[0]
+    loads = f"load average {load_before:.1f} before, {load_after:.1f} after"
+    return f"{out}\n\n_{path.name}: {took:.0f} s; {loads}._\n"
 
 
 def write(out_path: Path, body: str) -> None:
@@ -112,12 +125,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per script")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per script")
+    parser.add_argument(
+        "--pipeline-videos", type=int, default=None, help="videos in pipeline_bench's batch (default 20)"
+    )
     args = parser.parse_args()
+    extra = {"pipeline_bench": ["--videos", str(args.pipeline_videos)]} if args.pipeline_videos else {}
     sections = [f"## Machine\n\n{machine_facts()}\n"]
     for path in scripts(args.only):
         sys.stderr.write(f"running {path.name} ...\n")
-        sections.append(run_one(path, args.timeout))
+        sections.append(run_one(path, args.timeout, extra.get(path.stem)))
     write(args.out, "\n".join(sections))
     sys.stderr.write(f"wrote {args.out}\n")
 
