@@ -422,7 +422,17 @@ async def _events_until_complete(ws: AsyncWebSocketSession) -> list[tuple[Any, .
 # Overall progress of an audio job: probe 1, scenes 3, transcribe 8, embed 3, similarity 1 and
 # index 1 (app/jobs/pipeline.py), rounded to 4 places.
 AFTER_PROBE = round(1 / 17, 4)
-AFTER_SCENES = round(4 / 17, 4)
+PROBE_EVENTS = [
+    ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+    ("PROGRESS", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
+    ("PROGRESS", "RUNNING", AFTER_PROBE, "probe", "RUNNING", 1.0, None),
+    ("STAGE_COMPLETED", "RUNNING", AFTER_PROBE, "probe", "SUCCEEDED", 1.0, None),
+]
+
+
+def _stage_events(events: list[tuple[Any, ...]], stage: str) -> list[tuple[Any, ...]]:
+    """(kind, stage status, stage progress, error code) of ``stage``'s events, in order."""
+    return [(e[0], e[4], e[5], e[6]) for e in events if e[3] == stage]
 
 
 @pytest.mark.redis
@@ -454,22 +464,28 @@ async def test_a_failing_job_from_the_job_runner_streams_to_job_failed(
             )  # fmt: skip
             start_runner(registry)
             events = await asyncio.wait_for(_events_until_complete(ws), 30)
-    half = round((4 + 8 * 0.5) / 17, 4)
-    assert events == [
-        ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", AFTER_PROBE, "probe", "RUNNING", 1.0, None),
-        ("STAGE_COMPLETED", "RUNNING", AFTER_PROBE, "probe", "SUCCEEDED", 1.0, None),
-        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, None),
-        ("STAGE_RETRYING", "RUNNING", AFTER_PROBE, "scenes", "QUEUED", 0.0, "TEST_FLAKY"),
-        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, "TEST_FLAKY"),
-        ("PROGRESS", "RUNNING", AFTER_SCENES, "scenes", "RUNNING", 1.0, "TEST_FLAKY"),
-        ("STAGE_COMPLETED", "RUNNING", AFTER_SCENES, "scenes", "SUCCEEDED", 1.0, None),
-        ("STAGE_STARTED", "RUNNING", AFTER_SCENES, "transcribe", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", half, "transcribe", "RUNNING", 0.5, None),
-        ("STAGE_FAILED", "RUNNING", half, "transcribe", "FAILED", 0.5, "TEST_BROKEN"),
-        ("JOB_FAILED", "FAILED", half, None, None, None, "TEST_BROKEN"),
+    assert events[:4] == PROBE_EVENTS
+    # scenes and transcribe both follow probe and run side by side: each stage's own events
+    # come in order, interleaved with the other's.
+    assert _stage_events(events[4:], "transcribe") == [
+        ("STAGE_STARTED", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", 0.5, None),
+        ("STAGE_FAILED", "FAILED", 0.5, "TEST_BROKEN"),
     ]
+    scenes = _stage_events(events[4:], "scenes")
+    assert (
+        scenes
+        == [
+            ("STAGE_STARTED", "RUNNING", 0.0, None),
+            ("STAGE_RETRYING", "QUEUED", 0.0, "TEST_FLAKY"),
+            ("STAGE_STARTED", "RUNNING", 0.0, "TEST_FLAKY"),
+            ("PROGRESS", "RUNNING", 1.0, "TEST_FLAKY"),
+            ("STAGE_COMPLETED", "SUCCEEDED", 1.0, None),
+        ][: len(scenes)]
+    )
+    assert {e[1] for e in events[:-1]} == {"RUNNING"}
+    failed = events[-1]
+    assert (failed[0], failed[1], failed[3:]) == ("JOB_FAILED", "FAILED", (None, None, None, "TEST_BROKEN"))
     await _eventually_zero(runner_services.publisher, job_channel(job.id))
 
 
@@ -487,7 +503,6 @@ async def test_a_cancelled_job_from_the_job_runner_streams_to_job_cancelled(
 
     registry = build_registry(TEST_MODULES)
     registry.register("scenes", long_scenes, replace=True)
-    stopped = round((1 + 3 * 0.25) / 17, 4)  # probe done, a quarter of scenes
     job = await _ingest_talk(runner_services, tenant, media_root, {})
     job_id = gid("Job", job.id)
     async with (
@@ -514,21 +529,21 @@ async def test_a_cancelled_job_from_the_job_runner_streams_to_job_cancelled(
                 }
             }
             after = await asyncio.wait_for(_events_until_complete(ws), 10)
-    assert before == [
-        ("STAGE_STARTED", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", 0.0, "probe", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", AFTER_PROBE, "probe", "RUNNING", 1.0, None),
-        ("STAGE_COMPLETED", "RUNNING", AFTER_PROBE, "probe", "SUCCEEDED", 1.0, None),
-        ("STAGE_STARTED", "RUNNING", AFTER_PROBE, "scenes", "RUNNING", 0.0, None),
-        ("PROGRESS", "RUNNING", stopped, "scenes", "RUNNING", 0.25, None),
+    assert before[:4] == PROBE_EVENTS
+    assert _stage_events(before[4:], "scenes") == [
+        ("STAGE_STARTED", "RUNNING", 0.0, None),
+        ("PROGRESS", "RUNNING", 0.25, None),
     ]
+    # transcribe (a quick test stage) runs beside scenes: it may finish before the cancel.
+    done = ("STAGE_COMPLETED", "transcribe") in [(e[0], e[3]) for e in before + after]
     # The running stage and every one not started are cancelled; the job ends CANCELLED.
-    assert after == [
-        ("STAGE_CANCELLED", "CANCELLED", stopped, "scenes", "CANCELLED", 0.25, None),
-        ("STAGE_CANCELLED", "CANCELLED", stopped, "transcribe", "CANCELLED", 0.0, None),
-        ("STAGE_CANCELLED", "CANCELLED", stopped, "embed", "CANCELLED", 0.0, None),
-        ("STAGE_CANCELLED", "CANCELLED", stopped, "similarity", "CANCELLED", 0.0, None),
-        ("STAGE_CANCELLED", "CANCELLED", stopped, "index", "CANCELLED", 0.0, None),
-        ("JOB_CANCELLED", "CANCELLED", stopped, None, None, None, None),
-    ]
+    stopped = after[-1][2]
+    assert stopped >= round((1 + 3 * 0.25) / 17, 4)  # probe done, a quarter of scenes
+    assert after[-1] == ("JOB_CANCELLED", "CANCELLED", stopped, None, None, None, None)
+    cancelled = [e for e in after if e[0] == "STAGE_CANCELLED"]
+    assert sorted(e[3] for e in cancelled) == sorted(
+        ["scenes", "embed", "similarity", "index"] + ([] if done else ["transcribe"])
+    )
+    assert ("STAGE_CANCELLED", "CANCELLED", stopped, "scenes", "CANCELLED", 0.25, None) in cancelled
+    assert {e[1:3] for e in cancelled} == {("CANCELLED", stopped)}
     await _eventually_zero(runner_services.publisher, job_channel(job.id))

@@ -120,23 +120,21 @@ async def test_unregistered_stage_fails_the_job_with_stage_not_implemented(
     await wait_jobs(services.session_factory, [job.id], within=20)
     stages = await stages_by_name(services.session_factory, job.id)
     assert stages["probe"].status == StageStatus.SUCCEEDED
-    assert (stages["scenes"].status, stages["scenes"].error_code) == (
-        StageStatus.FAILED,
-        STAGE_NOT_IMPLEMENTED,
-    )
-    assert "no implementation of the 'scenes' stage" in (stages["scenes"].error_message or "")
-    assert all(stages[n].status == StageStatus.PENDING for n in VIDEO_STAGES[2:])
     async with services.session_factory() as session:
         failed = await session.get(Job, job.id)
     assert failed is not None
-    assert (failed.status, failed.current_stage, failed.error_code) == (
-        JobStatus.FAILED,
-        "scenes",
-        STAGE_NOT_IMPLEMENTED,
+    # scenes and transcribe both follow probe: whichever a worker takes first fails the job.
+    first = str(failed.current_stage)
+    assert first in ("scenes", "transcribe")
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, STAGE_NOT_IMPLEMENTED)
+    assert (stages[first].status, stages[first].error_code) == (StageStatus.FAILED, STAGE_NOT_IMPLEMENTED)
+    assert f"no implementation of the '{first}' stage" in (stages[first].error_message or "")
+    assert all(
+        stages[n].status == StageStatus.PENDING for n in ("ocr", "detect", "embed", "similarity", "index")
     )
     assert runtime.broker is not None
     dead = dead_letters(runtime.broker, "realtime")
-    assert [(m.kwargs["job_id"], m.kwargs["stage"]) for m in dead] == [(str(job.id), "scenes")]
+    assert (str(job.id), first) in [(m.kwargs["job_id"], m.kwargs["stage"]) for m in dead]
 
 
 async def test_job_created_without_a_broker_is_sent_by_the_sweeper(
@@ -180,7 +178,10 @@ async def test_cancel_stops_a_running_stage_and_everything_after_it(
     assert waited < 2.0, "cancellation is honoured inside the stage, not after its 30 s"
     stages = await stages_by_name(services.session_factory, job.id)
     assert stages["probe"].status == StageStatus.SUCCEEDED
-    assert {stages[n].status for n in VIDEO_STAGES[1:]} == {StageStatus.CANCELLED}
+    # Transcribe runs beside scenes (it needs only the probe): it may have finished first.
+    assert stages["transcribe"].status in (StageStatus.SUCCEEDED, StageStatus.CANCELLED)
+    after = [n for n in VIDEO_STAGES[1:] if n != "transcribe"]
+    assert {stages[n].status for n in after} == {StageStatus.CANCELLED}
     async with services.session_factory() as session:
         cancelled = await session.get(Job, job.id)
         asset = await session.get(Asset, job.asset_id)
