@@ -221,7 +221,7 @@ class SearchInput(BaseModel):
     min_score: Optional[float] = Field(alias="minScore", default=None)
     "Drop hits whose fused score is below this (RRF: about 0.016 per retriever at rank 1)."
     min_relevance: Optional[float] = Field(alias="minRelevance", default=None)
-    "Drop hits whose relevance (0 to 1) is below this; unset applies the server's default cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE), 0 keeps every hit. A search with no good match returns an empty or short page."
+    "Drop hits whose relevance (0 to 1) is below this; unset applies the server's default cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE) in SEMANTIC and HYBRID mode, none in TEXT; 0 keeps every hit. A search with no good match returns an empty or short page."
 
 
 class SimilarityFilter(BaseModel):

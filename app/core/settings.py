@@ -169,8 +169,8 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
         ge=0,
         le=1,
         description=(
-            "Default cutoff on a search hit's calibrated relevance (0-1) when the query gives no "
-            "minRelevance; unset or 0 keeps all. docs/search.md gives the no-match rate it buys."
+            "Default cutoff on a search hit's calibrated relevance (0-1) for SEMANTIC and HYBRID searches "
+            "that give no minRelevance; unset or 0 keeps all. docs/search.md gives the no-match rate it buys."
         ),
     )
     search_fusion: Literal["rrf", "relevance"] = Field(

@@ -375,11 +375,13 @@ class SearchQueries:
             fingerprint=fingerprint,
             min_score=query.min_score,
             include_duplicates=bool(query.filter and query.filter.include_duplicates),
-            # The default cutoff is calibrated for text queries; image searches have no
-            # labelled set yet (their relevance is a monotone stand-in, search.calibration).
+            # The default cutoff applies where vectors make every document a candidate. TEXT
+            # returns only documents sharing a query word, and BM25's scale follows the library's
+            # size (idf): in a library of a few assets an exact match scores under the cutoff.
+            # Image searches have no labelled set (search.calibration's stand-in), so none either.
             min_relevance=(
                 query.min_relevance
-                if query.min_relevance is not None
+                if query.min_relevance is not None or query.mode is SearchMode.TEXT
                 else info.context.settings.search_min_relevance
             ),
         )

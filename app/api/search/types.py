@@ -242,8 +242,8 @@ class SearchInput:
     min_relevance: float | None = strawberry.field(
         default=None,
         description="Drop hits whose relevance (0 to 1) is below this; unset applies the server's default "
-        "cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE), 0 keeps every hit. A search with no good match returns "
-        "an empty or short page.",
+        "cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE) in SEMANTIC and HYBRID mode, none in TEXT; 0 keeps every "
+        "hit. A search with no good match returns an empty or short page.",
     )
 
     def clean_text(self) -> str:
