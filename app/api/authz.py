@@ -46,6 +46,7 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "auditEvents": ADMIN,
         "webhooks": ADMIN,
         "webhookDeliveries": ADMIN,
+        "people": READ,
     },
     "Mutation": {
         "ingestAsset": WRITE,
@@ -60,6 +61,10 @@ ROOT_RULES: dict[str, dict[str, Scope]] = {
         "updateWebhook": ADMIN,
         "deleteWebhook": ADMIN,
         "redeliverWebhook": ADMIN,
+        "renamePerson": WRITE,
+        "hidePerson": WRITE,
+        "mergePeople": WRITE,
+        "moveFaces": WRITE,
     },
     "Subscription": {
         "assetEvents": READ,
@@ -77,6 +82,7 @@ NODE_RULES: dict[str, Scope] = {
     "Job": READ,
     "JobStage": READ,
     "AuditEvent": ADMIN,
+    "Person": READ,
 }
 """Scope ``node(id:)`` needs, by the type the ID names (the same as that type's own root field)."""
 

@@ -30,6 +30,7 @@ from app.api.observability import OperationTelemetry
 from app.api.ops.queries import OpsQueries
 from app.api.ops.types import SystemStatusType
 from app.api.pagination import DEFAULT_PAGE_SIZE
+from app.api.people.schema import PeopleMutations, PeopleQueries
 from app.api.rate_limits import RequestRateLimiter
 from app.api.scalars import SCALARS
 from app.api.search.duplicates import DuplicateQueries
@@ -53,6 +54,7 @@ class Query(
     DuplicateQueries,
     OpsQueries,
     WebhookQueries,
+    PeopleQueries,
 ):
     """Root query type."""
 
@@ -65,7 +67,7 @@ class Query(
 
 
 @strawberry.type(name="Mutation", description="Everything a client can change. Every mutation is audited.")
-class Mutation(AssetMutations, JobMutations, DuplicateMutations, WebhookMutations):
+class Mutation(AssetMutations, JobMutations, DuplicateMutations, WebhookMutations, PeopleMutations):
     """Root mutation type."""
 
 

@@ -149,6 +149,15 @@ class IngestSource(BaseModel):
     "An http(s) URL the server fetches: its host must resolve to public addresses only (every redirect is checked again); size and time are capped."
 
 
+class PeopleFilter(BaseModel):
+    """Which people to list."""
+
+    name_contains: Optional[str] = Field(alias="nameContains", default=None)
+    "Name contains this (any case)."
+    hidden: Optional[bool] = False
+    "Hidden people only (true), visible only (false, the default), or both (null)."
+
+
 class ReprocessAssetInput(BaseModel):
     """Run (part of) the pipeline again over an asset."""
 

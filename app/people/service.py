@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.core.errors import NotFoundError
 from app.people import repository
 from app.people.models import Face, FaceTrack, Person
 from app.people.tracking import SAME_FACE, Track, distance
@@ -26,8 +27,8 @@ PERSON_THRESHOLD = SAME_FACE
 DESCRIPTOR_DIM = 128
 
 
-class PersonNotFoundError(LookupError):
-    """No such person in the tenant (or it was merged away)."""
+class PersonNotFoundError(NotFoundError):
+    """No such person (or face) in the tenant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ async def move_tracks(
     await repository.lock_people(session, tenant_id)
     tracks = await repository.tracks_by_id(session, tenant_id=tenant_id, ids=track_ids)
     if len(tracks) != len(set(track_ids)):
-        raise LookupError("no such face: " + ", ".join(str(t) for t in track_ids if t not in tracks))
+        raise PersonNotFoundError("no such face: " + ", ".join(str(t) for t in track_ids if t not in tracks))
     if person_id is None:
         version = next(iter(tracks.values())).model_version if tracks else ""
         target = await repository.add_person(session, tenant_id=tenant_id, model_version=version)

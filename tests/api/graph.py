@@ -26,6 +26,7 @@ from app.core.enums import (
 from app.jobs.models import Job, JobStage
 from app.jobs.pipeline import MEDIA_PIPELINE, StageName
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
+from app.people.models import FaceTrack, Person
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KEYFRAME_BYTES = b"\xff\xd8\xff\xe0 fake jpeg bytes of the first keyframe"
@@ -52,6 +53,9 @@ class Graph:
     edges: list[SimilarityEdge] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
+    # Two people, each with one appearance (face track) in the harbour.
+    people: list[Person] = field(default_factory=list)
+    faces: list[FaceTrack] = field(default_factory=list)
     keyframe_key: str = ""
 
 
@@ -358,5 +362,25 @@ async def build_graph(
         )
         await session.flush()
         session.add_all(stage_rows)
+        graph.people = [Person(tenant_id=tenant_id, name="Ada"), Person(tenant_id=tenant_id)]
+        session.add_all(graph.people)
+        await session.flush()
+        graph.faces = [
+            FaceTrack(
+                asset_id=harbour.id,
+                scene_id=graph.scenes[i].id,
+                person_id=person.id,
+                start_s=4.0 * i,
+                end_s=4.0 * i + 3.0,
+                box_x=0.1,
+                box_y=0.1,
+                box_w=0.2,
+                box_h=0.3,
+                descriptor=bytes(4 * 128),
+                **common,
+            )
+            for i, person in enumerate(graph.people)
+        ]
+        session.add_all(graph.faces)
         await session.commit()
     return graph

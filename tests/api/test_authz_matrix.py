@@ -124,6 +124,7 @@ PROBES: dict[str, dict[str, Probe]] = {
             lambda data: data["relationGraph"] is not None,
         ),
         "systemStatus": Probe("{ systemStatus { workersAlive } }", lambda g, _: {}),
+        "people": Probe("{ people(first: 5) { edges { node { id } } } }", lambda g, _: {}, _edges("people")),
         "node": Probe(
             "query($id: ID!) { node(id: $id) { id } }",
             lambda g, _: {"id": gid("Asset", g.harbour.id)},
@@ -173,6 +174,26 @@ PROBES: dict[str, dict[str, Probe]] = {
                 }
             },
             _typename_not_found("resolveDuplicates"),
+        ),
+        "renamePerson": Probe(
+            f'mutation($id: ID!) {{ renamePerson(id: $id, name: "Grace") {RESULT} }}',
+            lambda g, _: {"id": gid("Person", g.people[0].id)},
+            _typename_not_found("renamePerson"),
+        ),
+        "hidePerson": Probe(
+            f"mutation($id: ID!) {{ hidePerson(id: $id, hidden: false) {RESULT} }}",
+            lambda g, _: {"id": gid("Person", g.people[0].id)},
+            _typename_not_found("hidePerson"),
+        ),
+        "mergePeople": Probe(
+            f"mutation($into: ID!, $ids: [ID!]!) {{ mergePeople(into: $into, ids: $ids) {RESULT} }}",
+            lambda g, _: {"into": gid("Person", g.people[0].id), "ids": [gid("Person", g.people[1].id)]},
+            _typename_not_found("mergePeople"),
+        ),
+        "moveFaces": Probe(
+            f"mutation($ids: [ID!]!, $to: ID) {{ moveFaces(ids: $ids, to: $to) {RESULT} }}",
+            lambda g, _: {"ids": [gid("Face", g.faces[1].id)], "to": gid("Person", g.people[0].id)},
+            _typename_not_found("moveFaces"),
         ),
         # Loopback without the allowance: refused (UrlNotAllowed) before any connection.
         "createWebhook": Probe(
@@ -370,6 +391,7 @@ async def _node_ids(services: Services, graph: Graph) -> dict[str, str]:
         "Job": gid("Job", graph.jobs["harbour"].id),
         "JobStage": gid("JobStage", stage.id),
         "AuditEvent": gid("AuditEvent", graph.audit[0].id),
+        "Person": gid("Person", graph.people[0].id),
     }
 
 

@@ -401,6 +401,7 @@ async def test_node_resolves_every_type(gql: GraphQLClient, services: Services, 
         ("AuditEvent", g.audit[1].id, "... on AuditEvent { action entityType entityId details }",
          {"action": "asset.update", "entityType": "asset", "entityId": gid("Asset", g.harbour.id),
           "details": {"changed": ["tags"]}}),
+        ("Person", g.people[0].id, "... on Person { name faceCount }", {"name": "Ada", "faceCount": 1}),
     ]  # fmt: skip
     # Every type implementing Node is covered.
     node = schema._schema.get_type("Node")

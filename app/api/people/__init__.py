@@ -1,0 +1,1 @@
+"""GraphQL of people: the Person node, the people list and the editors' corrections."""

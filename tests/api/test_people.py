@@ -1,0 +1,102 @@
+"""People through the API: the list and its filters, a Person's appearances, cover and
+co-appearances, and the audited corrections (rename, hide, merge, move) with their refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.core.container import Services
+from app.tenancy.models import Tenant
+from tests.api.conftest import GraphQLClient
+from tests.api.graph import Graph, build_graph, gid
+
+PEOPLE = """query($filter: PeopleFilter) { people(first: 10, filter: $filter) { edges { node {
+  id name hidden faceCount coverUrl
+  appearances { id startS endS locked cropUrl asset { id } }
+  coAppearing { assetCount person { id } }
+} } } }"""
+RESULT = (
+    "{ __typename ... on PersonSuccess { person { id name hidden faceCount } } ... on UserError { code } }"
+)
+
+
+@pytest.fixture
+async def graph(services: Services, tenant: Tenant) -> Graph:
+    return await build_graph(services.session_factory, tenant.id, services.blobs)
+
+
+async def _people(gql: GraphQLClient, **filter: Any) -> list[dict[str, Any]]:
+    body = await gql(PEOPLE, {"filter": filter or None})
+    assert "errors" not in body, body
+    return [edge["node"] for edge in body["data"]["people"]["edges"]]
+
+
+async def test_people_list_and_corrections(gql: GraphQLClient, graph: Graph, services: Services) -> None:
+    ada, other = (gid("Person", p.id) for p in graph.people)
+    harbour = gid("Asset", graph.harbour.id)
+    listed = await _people(gql)
+    assert [p["id"] for p in listed] == [ada, other]
+    first = listed[0]
+    assert (first["name"], first["hidden"], first["faceCount"], first["coverUrl"]) == ("Ada", False, 1, None)
+    [appearance] = first["appearances"]
+    assert (appearance["asset"]["id"], appearance["startS"], appearance["endS"]) == (harbour, 0.0, 3.0)
+    assert first["coAppearing"] == [{"assetCount": 1, "person": {"id": other}}]
+    assert [p["id"] for p in await _people(gql, nameContains="ad")] == [ada]
+
+    renamed = await gql(
+        f'mutation($id: ID!) {{ renamePerson(id: $id, name: " Grace ") {RESULT} }}', {"id": other}
+    )
+    assert renamed["data"]["renamePerson"]["person"]["name"] == "Grace"
+    hidden = await gql(f"mutation($id: ID!) {{ hidePerson(id: $id) {RESULT} }}", {"id": other})
+    assert hidden["data"]["hidePerson"]["person"]["hidden"] is True
+    assert [p["id"] for p in await _people(gql)] == [ada]
+    assert [p["id"] for p in await _people(gql, hidden=True)] == [other]
+
+    moved = await gql(
+        f"mutation($ids: [ID!]!) {{ moveFaces(ids: $ids) {RESULT} }}", {"ids": [appearance["id"]]}
+    )
+    new_person = moved["data"]["moveFaces"]["person"]
+    assert new_person["faceCount"] == 1
+    assert new_person["id"] not in (ada, other)
+    merged = await gql(
+        f"mutation($into: ID!, $ids: [ID!]!) {{ mergePeople(into: $into, ids: $ids) {RESULT} }}",
+        {"into": ada, "ids": [new_person["id"]]},
+    )
+    assert merged["data"]["mergePeople"]["person"] == {
+        "id": ada,
+        "name": "Ada",
+        "hidden": False,
+        "faceCount": 1,
+    }
+    # The merged-away ID leads to the person it went into.
+    node = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": new_person["id"]})
+    assert node["data"]["node"] == {"id": ada}
+    [locked] = (await _people(gql))[0]["appearances"]
+    assert locked["locked"] is True
+
+    async with services.session_factory() as session:
+        actions = sorted(
+            a.action
+            for a in await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "person"))
+        )
+    assert actions == ["person.hide", "person.merge", "person.move_faces", "person.rename"]
+
+
+RENAME = f"mutation($id: ID!, $name: String) {{ renamePerson(id: $id, name: $name) {RESULT} }}"
+
+
+async def test_refusals(gql: GraphQLClient, graph: Graph) -> None:
+    ada = gid("Person", graph.people[0].id)
+    wrong = await gql(RENAME, {"id": gid("Asset", graph.harbour.id), "name": "x"})
+    assert wrong["data"]["renamePerson"] == {"__typename": "WrongIdType", "code": "WRONG_ID_TYPE"}
+    too_long = await gql(RENAME, {"id": ada, "name": "x" * 201})
+    assert too_long["data"]["renamePerson"]["code"] == "INVALID_INPUT"
+    missing = await gql(
+        f"mutation($ids: [ID!]!) {{ moveFaces(ids: $ids) {RESULT} }}",
+        {"ids": [gid("Face", graph.harbour.id)]},
+    )
+    assert missing["data"]["moveFaces"]["code"] == "NOT_FOUND"
