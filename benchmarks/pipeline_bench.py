@@ -9,7 +9,10 @@ naive script with the same models (benchmarks/naive_pipeline.py), measured in th
    for a spoken phrase returns a moment of it. Per-stage times are the job's stage durations.
 
 Every video has its own captions (distinct content: the service skips known content).
-Usage: ``.venv/bin/python benchmarks/pipeline_bench.py [--videos 20] [--work var/pipeline-bench]``.
+Last, ``--rounds`` more videos alternate script and service (warm), so both halves of each pair
+see the same load: on a shared machine the sequential parts above can run at different loads.
+Usage: ``.venv/bin/python benchmarks/pipeline_bench.py [--videos 20] [--rounds 3]
+[--work var/pipeline-bench]``.
 Needs espeak-ng. Prints the tables that docs/benchmarks.md quotes.
 """
 
@@ -19,6 +22,7 @@ import argparse
 import concurrent.futures
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -84,6 +88,7 @@ def run_script(videos: list[Path], batch: list[Path]) -> dict[str, Any]:
         "warm_cpu": warm_cpu,
         "loop": time.perf_counter() - started,
         "loads": loads,
+        "models": models,
     }
 
 
@@ -123,7 +128,24 @@ def one_video(serve: ServeProcess, path: Path) -> tuple[float, dict[str, float]]
     return time.perf_counter() - started, stages
 
 
-def run_service(videos: list[Path], batch: list[Path], media_root: Path) -> dict[str, Any]:
+def alternate(
+    serve: ServeProcess, models: naive_pipeline.Models, clips: list[Path]
+) -> list[tuple[float, float]]:
+    """(script, service) seconds per clip, warm, one after the other: both see the same load."""
+    pairs = []
+    for path in clips:
+        script_s = math.fsum(naive_pipeline.process(models, path).seconds.values())
+        pairs.append((script_s, one_video(serve, path)[0]))
+    return pairs
+
+
+def run_service(
+    videos: list[Path],
+    batch: list[Path],
+    media_root: Path,
+    clips: list[Path],
+    models: naive_pipeline.Models,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         loads = [load_average()]
         started = time.perf_counter()
@@ -140,20 +162,26 @@ def run_service(videos: list[Path], batch: list[Path], media_root: Path) -> dict
                 list(pool.map(lambda pair: wait_searchable(serve, *pair), ids))
             loop = time.perf_counter() - started
             loads.append(load_average())
-    return {"ready": ready, "cold": cold, "warm": warm, "loop": loop, "loads": loads}
+            pairs = alternate(serve, models, clips)
+            loads.append(load_average())
+    return {"ready": ready, "cold": cold, "warm": warm, "loop": loop, "loads": loads, "pairs": pairs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--videos", type=int, default=20, help="videos queued at once (default 20)")
     parser.add_argument("--work", type=Path, default=Path("var/pipeline-bench"))
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="warm videos measured alternating script and service"
+    )
     args = parser.parse_args()
     work = args.work.resolve()
-    paths = make_media(work, args.videos + 2)
-    videos, batch = paths[:2], paths[2:]
+    paths = make_media(work, args.videos + 2 + args.rounds)
+    videos, batch, clips = paths[:2], paths[2 : 2 + args.videos], paths[2 + args.videos :]
 
     script = run_script(videos, batch)
-    service = run_service(videos, batch, work)
+    service = run_service(videos, batch, work, clips, script["models"])
+    pairs = service["pairs"]
 
     load = script["load"]
     s_cold, s_warm = script["cold"], script["warm"]
@@ -180,6 +208,16 @@ def main() -> None:
         f"| {len(batch)} videos at once / script loop | {service['loop']:.2f} | {script['loop']:.2f} | "
         f"{service['loop'] / script['loop']:.2f} | <= 0.7 | {v_loads[1]} / {v_loads[2]} | "
         f"{s_loads[1]} / {s_loads[2]} |",
+    ]
+    if pairs:
+        s_median = statistics.median(p[0] for p in pairs)
+        v_median = statistics.median(p[1] for p in pairs)
+        lines.append(
+            f"| warm, alternating script and service, median of {len(pairs)} | {v_median:.2f} | "
+            f"{s_median:.2f} | {v_median / s_median:.2f} | <= 0.7 | {v_loads[2]} / {v_loads[3]} | "
+            "same |"
+        )
+    lines += [
         "",
         f"CPU-seconds of the warm video: service {v_warm_cpu:.2f} (the job's cost meter; it also "
         f"detects labels and faces, writes keyframes and indexes), script {script['warm_cpu']:.2f} "
