@@ -164,6 +164,11 @@ def test_clicking_a_transcript_line_seeks_the_player(
     # The spoken line is highlighted.
     assert second.get_attribute("aria-current") == "true"
     page.wait_for_function("() => document.querySelector('[data-testid=player]').readyState >= 2")
+    # Asset.related names why: the re-encoded copy is a near duplicate.
+    assert (
+        "near duplicate"
+        in page.get_by_test_id("related").get_by_role("listitem", has_text="harbour-copy").inner_text()
+    )
     screenshots.take(page, "asset")
 
 
@@ -178,6 +183,8 @@ def test_a_spoken_phrase_is_found_and_opens_at_its_second(
     assert "q=market+every+morning" in page.url
     assert page.locator(".hit mark").count() >= 1
     assert "harbour" in first.inner_text()
+    assert "relevance cutoff the server's default" in page.get_by_test_id("search-summary").inner_text()
+    assert "relevance" in page.locator(".hit .score").first.inner_text()
     screenshots.take(page, "search")
     play_from = float(first.get_attribute("data-play-from") or "nan")
     # "market" is the sixth word of the second sentence, spoken after the pause espeak was told

@@ -1444,6 +1444,21 @@ export type RetryJobSuccess = {
   job: Job;
 };
 
+/** Which model serves a task on a queue, and when its output escalates. */
+export type RoutingRule = {
+  __typename?: 'RoutingRule';
+  /** Model (name:version) low-confidence output is re-run on; null: no escalation. */
+  escalatesTo: Maybe<Scalars['String']['output']>;
+  /** When output counts as low-confidence (calibrated thresholds); null: no escalation. */
+  escalationRule: Maybe<Scalars['String']['output']>;
+  /** Model (name:version) of the first pass of this task's jobs on this queue. */
+  model: Scalars['String']['output'];
+  /** The job queue (realtime or batch). */
+  queue: Scalars['String']['output'];
+  /** The model task (transcribe). */
+  task: Scalars['String']['output'];
+};
+
 /** A shot of a video, the single frame of an image, or a span of audio. */
 export type Scene = Node & {
   __typename?: 'Scene';
@@ -1874,6 +1889,8 @@ export type SystemStatus = {
   modelsLoaded: Array<ModelStatus>;
   /** Every job queue, by name. */
   queues: Array<QueueStatus>;
+  /** The routing policy: per task and queue, the model and its escalation rule. */
+  routing: Array<RoutingRule>;
   /** The live worker processes, by id. */
   workers: Array<WorkerStatus>;
   /** How many worker processes sent a heartbeat in the last 30 seconds. */
@@ -1893,7 +1910,7 @@ export type TranscriptSegment = Node & {
   id: Scalars['ID']['output'];
   /** Language of the text (BCP 47), if detected. */
   language: Maybe<Scalars['String']['output']>;
-  /** Model that produced the segment. */
+  /** Model that produced the segment (the accurate model where a low-confidence span was escalated to it). */
   modelName: Scalars['String']['output'];
   /** Version of that model. */
   modelVersion: Scalars['String']['output'];
@@ -2191,7 +2208,7 @@ export type ExplorerAssetQueryVariables = Exact<{
 }>;
 
 
-export type ExplorerAssetQuery = { __typename?: 'Query', asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, contentUrl: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, language: string | null, tags: Array<string>, sourceUri: string | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', id: string, ordinal: number, startSeconds: number, endSeconds: number, thumbnailUrl: string | null, keyframeUrl: string | null } }> }, transcript: { __typename?: 'TranscriptSegmentConnection', edges: Array<{ __typename?: 'TranscriptSegmentEdge', node: { __typename?: 'TranscriptSegment', id: string, startSeconds: number, endSeconds: number, text: string } }> }, detections: { __typename?: 'DetectionConnection', edges: Array<{ __typename?: 'DetectionEdge', node: { __typename?: 'Detection', id: string, kind: DetectionKind, label: string, confidence: number, timeSeconds: number } }> }, similarAssets: { __typename?: 'SimilarAssetConnection', edges: Array<{ __typename?: 'SimilarAssetEdge', score: number, kind: SimilarityKind, node: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } } }> }, jobs: { __typename?: 'JobConnection', edges: Array<{ __typename?: 'JobEdge', node: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } }> } } | null };
+export type ExplorerAssetQuery = { __typename?: 'Query', asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, contentUrl: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, language: string | null, tags: Array<string>, sourceUri: string | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', id: string, ordinal: number, startSeconds: number, endSeconds: number, thumbnailUrl: string | null, keyframeUrl: string | null } }> }, transcript: { __typename?: 'TranscriptSegmentConnection', edges: Array<{ __typename?: 'TranscriptSegmentEdge', node: { __typename?: 'TranscriptSegment', id: string, startSeconds: number, endSeconds: number, text: string } }> }, detections: { __typename?: 'DetectionConnection', edges: Array<{ __typename?: 'DetectionEdge', node: { __typename?: 'Detection', id: string, kind: DetectionKind, label: string, confidence: number, timeSeconds: number } }> }, related: { __typename?: 'RelatedAssetConnection', edges: Array<{ __typename?: 'RelatedAssetEdge', score: number, reasons: Array<{ __typename?: 'RelationReasonScore', reason: RelationReason, score: number, terms: Array<string> }>, node: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } } }> }, jobs: { __typename?: 'JobConnection', edges: Array<{ __typename?: 'JobEdge', node: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } }> } } | null };
 
 export type ExplorerJobFragment = { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } };
 
@@ -2223,19 +2240,13 @@ export type ExplorerCancelJobMutationVariables = Exact<{
 
 export type ExplorerCancelJobMutation = { __typename?: 'Mutation', cancelJob: { __typename: 'CancelJobSuccess', job: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
 
-export type ExplorerDeleteAssetMutationVariables = Exact<{
-  id: Scalars['ID']['input'];
+export type ExplorerRelationGraphQueryVariables = Exact<{
+  assetId: Scalars['ID']['input'];
+  limit: Scalars['Int']['input'];
 }>;
 
 
-export type ExplorerDeleteAssetMutation = { __typename?: 'Mutation', deleteAsset: { __typename: 'DeleteAssetSuccess' } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
-
-export type ExplorerNeighboursQueryVariables = Exact<{
-  id: Scalars['ID']['input'];
-}>;
-
-
-export type ExplorerNeighboursQuery = { __typename?: 'Query', asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, similarAssets: { __typename?: 'SimilarAssetConnection', edges: Array<{ __typename?: 'SimilarAssetEdge', score: number, kind: SimilarityKind, node: { __typename?: 'Asset', id: string, title: string, kind: AssetKind } }> } } | null };
+export type ExplorerRelationGraphQuery = { __typename?: 'Query', relationGraph: { __typename?: 'RelationGraph', nodes: Array<{ __typename?: 'Asset', id: string, title: string, kind: AssetKind }>, edges: Array<{ __typename?: 'RelationGraphEdge', source: string, target: string, score: number, reasons: Array<{ __typename?: 'RelationReasonScore', reason: RelationReason, score: number, terms: Array<string> }> }> } };
 
 export type ExplorerLibraryQueryVariables = Exact<{
   filter?: InputMaybe<AssetFilter>;
@@ -2294,7 +2305,7 @@ export type ExplorerSystemStatusQueryVariables = Exact<{ [key: string]: never; }
 
 export type ExplorerSystemStatusQuery = { __typename?: 'Query', systemStatus: { __typename?: 'SystemStatus', checkedAt: string, workersAlive: number, queues: Array<{ __typename?: 'QueueStatus', name: string, depth: number, oldestMessageAgeSeconds: number, deadLetters: number }>, workers: Array<{ __typename?: 'WorkerStatus', id: string, lastSeenSecondsAgo: number, modelsLoaded: Array<string> }>, modelsLoaded: Array<{ __typename?: 'ModelStatus', name: string, version: string, workers: number }>, backends: Array<{ __typename?: 'BackendHealth', name: string, healthy: boolean | null, detail: string }>, breakers: Array<{ __typename?: 'BreakerStatus', worker: string, backend: string, state: BreakerState }> } };
 
-export type ExplorerHitsFragment = { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } };
+export type ExplorerHitsFragment = { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, relevance: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } };
 
 export type ExplorerSearchQueryVariables = Exact<{
   query: SearchInput;
@@ -2303,7 +2314,7 @@ export type ExplorerSearchQueryVariables = Exact<{
 }>;
 
 
-export type ExplorerSearchQuery = { __typename?: 'Query', search: { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+export type ExplorerSearchQuery = { __typename?: 'Query', search: { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, relevance: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
 
 export type ExplorerSearchByImageQueryVariables = Exact<{
   image: Scalars['Upload']['input'];
@@ -2311,7 +2322,7 @@ export type ExplorerSearchByImageQueryVariables = Exact<{
 }>;
 
 
-export type ExplorerSearchByImageQuery = { __typename?: 'Query', searchByImage: { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+export type ExplorerSearchByImageQuery = { __typename?: 'Query', searchByImage: { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, relevance: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
 
 export type ExplorerProbeWriteMutationVariables = Exact<{ [key: string]: never; }>;
 
@@ -2396,6 +2407,7 @@ export const ExplorerHitsFragmentDoc = new TypedDocumentString(`
       endSeconds
       playFromSeconds
       score
+      relevance
       matchedFields
       highlights {
         field
@@ -2468,10 +2480,14 @@ export const ExplorerAssetDocument = new TypedDocumentString(`
         }
       }
     }
-    similarAssets(first: 12) {
+    related(first: 12) {
       edges {
         score
-        kind
+        reasons {
+          reason
+          score
+          terms
+        }
         node {
           id
           title
@@ -2630,37 +2646,27 @@ export const ExplorerCancelJobDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<ExplorerCancelJobMutation, ExplorerCancelJobMutationVariables>;
-export const ExplorerDeleteAssetDocument = new TypedDocumentString(`
-    mutation ExplorerDeleteAsset($id: ID!) {
-  deleteAsset(input: {id: $id}) {
-    __typename
-    ... on UserError {
-      message
-      code
+export const ExplorerRelationGraphDocument = new TypedDocumentString(`
+    query ExplorerRelationGraph($assetId: ID!, $limit: Int!) {
+  relationGraph(assetId: $assetId, depth: 1, limit: $limit) {
+    nodes {
+      id
+      title
+      kind
     }
-  }
-}
-    `) as unknown as TypedDocumentString<ExplorerDeleteAssetMutation, ExplorerDeleteAssetMutationVariables>;
-export const ExplorerNeighboursDocument = new TypedDocumentString(`
-    query ExplorerNeighbours($id: ID!) {
-  asset(id: $id) {
-    id
-    title
-    kind
-    similarAssets(first: 12) {
-      edges {
+    edges {
+      source
+      target
+      score
+      reasons {
+        reason
         score
-        kind
-        node {
-          id
-          title
-          kind
-        }
+        terms
       }
     }
   }
 }
-    `) as unknown as TypedDocumentString<ExplorerNeighboursQuery, ExplorerNeighboursQueryVariables>;
+    `) as unknown as TypedDocumentString<ExplorerRelationGraphQuery, ExplorerRelationGraphQueryVariables>;
 export const ExplorerLibraryDocument = new TypedDocumentString(`
     query ExplorerLibrary($filter: AssetFilter, $first: Int!, $after: String) {
   assets(filter: $filter, first: $first, after: $after) {
@@ -2873,6 +2879,7 @@ export const ExplorerSearchDocument = new TypedDocumentString(`
       endSeconds
       playFromSeconds
       score
+      relevance
       matchedFields
       highlights {
         field
@@ -2911,6 +2918,7 @@ export const ExplorerSearchByImageDocument = new TypedDocumentString(`
       endSeconds
       playFromSeconds
       score
+      relevance
       matchedFields
       highlights {
         field

@@ -26,3 +26,8 @@ export function formatBytes(bytes: number): string {
 export function percent(fraction: number): string {
   return `${Math.round(fraction * 100)} %`;
 }
+
+/** A relation reason (NEAR_DUPLICATE) as words (near duplicate). */
+export function reasonName(reason: string): string {
+  return reason.toLowerCase().replace(/_/g, " ");
+}

@@ -11,7 +11,7 @@ import {
   type ExplorerJobFragment,
 } from "../gql/graphql";
 import { ApiError, request, userError } from "../lib/api";
-import { formatBytes, formatDuration, formatTime, percent } from "../lib/format";
+import { formatBytes, formatDuration, formatTime, percent, reasonName } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
 
@@ -281,19 +281,21 @@ export function AssetPage() {
               ))}
             </ol>
           )}
-          <h2>Similar and related</h2>
-          {asset.similarAssets.edges.length === 0 ? (
-            <Empty>No similar asset.</Empty>
+          <h2>Related</h2>
+          {asset.related.edges.length === 0 ? (
+            <Empty>{asset.status === "READY" ? "Nothing related yet." : "Not analysed yet."}</Empty>
           ) : (
-            <ul className="similar">
-              {asset.similarAssets.edges.map((edge) => (
-                <li key={edge.node.id + edge.kind}>
+            <ul className="similar" data-testid="related">
+              {asset.related.edges.map((edge) => (
+                <li key={edge.node.id}>
                   <Link to={`/asset/${encodeURIComponent(edge.node.id)}`}>
                     <Thumb url={edge.node.scenes.edges[0]?.node.thumbnailUrl} alt="" />
                     <span>{edge.node.title}</span>
                   </Link>
                   <span className="reason">
-                    {edge.kind.toLowerCase().replace("_", " ")} · {percent(edge.score)}
+                    {edge.reasons
+                      .map((r) => `${reasonName(r.reason)} ${percent(r.score)}${r.terms.length ? ` (${r.terms.slice(0, 3).join(", ")})` : ""}`)
+                      .join(" · ")}
                   </span>
                 </li>
               ))}

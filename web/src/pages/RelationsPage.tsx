@@ -2,9 +2,9 @@ import cytoscape, { type Core } from "cytoscape";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { Empty, ErrorBox, Loading } from "../components/ui";
-import { ExplorerLibraryDocument, ExplorerNeighboursDocument } from "../gql/graphql";
+import { ExplorerLibraryDocument, ExplorerRelationGraphDocument } from "../gql/graphql";
 import { ApiError, request } from "../lib/api";
-import { percent } from "../lib/format";
+import { percent, reasonName } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 
 interface GraphNode {
@@ -18,11 +18,20 @@ interface GraphEdge {
   id: string;
   source: string;
   target: string;
+  /** The strongest reason: it colours the edge. */
   kind: string;
   score: number;
+  why: string;
 }
 
-const EDGE_COLOURS: Record<string, string> = { NEAR_DUPLICATE: "#c2410c", VISUAL: "#2563eb", SEMANTIC: "#16a34a" };
+const EDGE_COLOURS: Record<string, string> = {
+  SAME_PERSON: "#9333ea",
+  NEAR_DUPLICATE: "#c2410c",
+  SIMILAR_SCENE: "#2563eb",
+  SHARED_TEXT: "#16a34a",
+  SHARED_LABEL: "#ca8a04",
+};
+const GRAPH_LIMIT = 30;
 
 function Picker() {
   const recent = useQuery(ExplorerLibraryDocument, { first: 30, filter: { status: ["READY"] } });
@@ -62,23 +71,26 @@ export default function RelationsPage() {
   const expand = useCallback(async (assetId: string) => {
     setLoading(true);
     try {
-      const data = await request(ExplorerNeighboursDocument, { id: assetId });
-      const asset = data.asset;
-      if (!asset) throw new ApiError("the asset does not exist or is not visible to this key", "NOT_FOUND");
+      const data = await request(ExplorerRelationGraphDocument, { assetId, limit: GRAPH_LIMIT });
+      const graph = data.relationGraph;
       setNodes((old) => {
         const next = new Map(old);
-        next.set(asset.id, { id: asset.id, title: asset.title, kind: asset.kind, expanded: true });
-        for (const edge of asset.similarAssets.edges) {
-          if (!next.has(edge.node.id)) next.set(edge.node.id, { ...edge.node, expanded: false });
+        for (const node of graph.nodes) {
+          const known = next.get(node.id);
+          next.set(node.id, { ...node, expanded: node.id === assetId || (known?.expanded ?? false) });
         }
         return next;
       });
       setEdges((old) => {
         const next = new Map(old);
-        for (const edge of asset.similarAssets.edges) {
-          const [a, b] = [asset.id, edge.node.id].sort();
-          const key = `${a}|${b}|${edge.kind}`;
-          next.set(key, { id: key, source: a, target: b, kind: edge.kind, score: edge.score });
+        for (const edge of graph.edges) {
+          const [a, b] = [edge.source, edge.target].sort();
+          const strongest = [...edge.reasons].sort((x, y) => y.score - x.score)[0];
+          const why = edge.reasons
+            .map((r) => `${reasonName(r.reason)} ${percent(r.score)}${r.terms.length ? ` (${r.terms.slice(0, 3).join(", ")})` : ""}`)
+            .join(", ");
+          const key = `${a}|${b}`;
+          next.set(key, { id: key, source: a, target: b, kind: strongest?.reason ?? "", score: edge.score, why });
         }
         return next;
       });
@@ -161,11 +173,18 @@ export default function RelationsPage() {
       ) : (
         <>
           <p className="hint">
-            Click a node to expand it, double-click to open the asset. Links: <span style={{ color: EDGE_COLOURS.NEAR_DUPLICATE }}>near-duplicate</span>,{" "}
-            <span style={{ color: EDGE_COLOURS.VISUAL }}>visual</span>, <span style={{ color: EDGE_COLOURS.SEMANTIC }}>semantic</span>; thicker is closer.
+            Click a node to expand it, double-click to open the asset. An edge takes the colour of its strongest reason:{" "}
+            {Object.entries(EDGE_COLOURS).map(([reason, colour], i) => (
+              <span key={reason}>
+                {i ? ", " : ""}
+                <span style={{ color: colour }}>{reasonName(reason)}</span>
+              </span>
+            ))}
+            ; thicker is closer.
           </p>
           <ErrorBox error={error} />
           {loading && <Loading what="Expanding" />}
+          {!loading && nodes.size === 1 && <Empty>Nothing is related to this asset yet.</Empty>}
           <div className="relations-body">
             <div ref={container} className="graph" data-testid="graph" role="img" aria-label="Relation graph" />
             <ul className="graph-list" aria-label="Assets in the graph" data-testid="graph-nodes">
@@ -181,8 +200,8 @@ export default function RelationsPage() {
                     {" "}
                     {[...edges.values()]
                       .filter((e) => e.source === node.id || e.target === node.id)
-                      .map((e) => `${e.kind.toLowerCase().replace("_", " ")} ${percent(e.score)}`)
-                      .join(", ")}
+                      .map((e) => e.why)
+                      .join("; ")}
                   </span>
                 </li>
               ))}

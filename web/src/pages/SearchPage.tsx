@@ -9,7 +9,7 @@ import {
   type SearchScope,
 } from "../gql/graphql";
 import { ApiError, request, upload } from "../lib/api";
-import { formatTime } from "../lib/format";
+import { formatTime, percent } from "../lib/format";
 
 const MODES: SearchMode[] = ["HYBRID", "TEXT", "SEMANTIC"];
 
@@ -27,12 +27,13 @@ function Highlight({ fragment }: { fragment: string }) {
 }
 
 function Results({ hits, cutoff }: { hits: ExplorerHitsFragment; cutoff: number | null }) {
-  if (!hits.edges.length) return <Empty>No moment matches{cutoff ? ` above the cutoff ${cutoff}` : ""}.</Empty>;
+  if (!hits.edges.length)
+    return <Empty>No good match{cutoff != null ? ` at a relevance of ${percent(cutoff)} or more` : " (the server's default relevance cutoff applies)"}.</Empty>;
   return (
     <>
       <p className="hint" data-testid="search-summary">
         {hits.totalCount} candidates · retrievers {hits.retrievers.join(", ").toLowerCase()}
-        {cutoff != null && <> · relevance cutoff {cutoff} (hits scoring below are hidden)</>}
+        {" "}· relevance cutoff {cutoff != null ? percent(cutoff) : "the server's default"} (hits below it are hidden)
       </p>
       <ol className="hits" data-testid="hits">
         {hits.edges.map(({ node: hit, cursor }) => {
@@ -45,8 +46,8 @@ function Results({ hits, cutoff }: { hits: ExplorerHitsFragment; cutoff: number 
                 <span className="hit-title">{hit.asset.title}</span>
                 {hit.kind === "MOMENT" && <span className="time">{formatTime(at)}</span>}
               </Link>
-              <span className="score" title="fused relevance score">
-                score {hit.score.toFixed(4)} ·{" "}
+              <span className="score" title="calibrated relevance (0 to 1) and the fused ranking score">
+                relevance {percent(hit.relevance)} · score {hit.score.toFixed(4)} ·{" "}
                 {hit.matchedFields.length ? hit.matchedFields.join(", ").toLowerCase() : "similar in meaning or look (no word matched)"}
               </span>
               {hit.highlights.map((h, i) => (
@@ -86,7 +87,7 @@ export function SearchPage() {
     setImageName(null);
     request(
       ExplorerSearchDocument,
-      { query: { text, mode, scope, minScore: cutoff }, first: 20 },
+      { query: { text, mode, scope, minRelevance: cutoff }, first: 20 },
       controller.signal,
     ).then(
       (data) => {
@@ -166,8 +167,15 @@ export function SearchPage() {
           ))}
         </fieldset>
         <label>
-          Relevance cutoff{" "}
-          <input type="number" min={0} step={0.001} value={cutoffParam ?? ""} placeholder="none" onChange={(e) => update({ min: e.target.value || null })} style={{ width: "7em" }} />
+          Relevance at least{" "}
+          <select value={cutoffParam ?? ""} onChange={(e) => update({ min: e.target.value || null })} data-testid="cutoff">
+            <option value="">server default</option>
+            {["0", "0.1", "0.25", "0.5", "0.75", "0.9"].map((v) => (
+              <option key={v} value={v}>
+                {percent(Number(v))}
+              </option>
+            ))}
+          </select>
         </label>
         <label className="button">
           Search by image
