@@ -392,6 +392,15 @@ export type CancelJobSuccess = {
   job: Job;
 };
 
+/** A person seen in the same assets, and in how many. */
+export type CoAppearance = {
+  __typename?: 'CoAppearance';
+  /** Assets both appear in. */
+  assetCount: Scalars['Int']['output'];
+  /** The other person. */
+  person: Person;
+};
+
 /** An endpoint to register. */
 export type CreateWebhookInput = {
   /** Event types to receive: job.succeeded, job.failed, asset.ready, asset.deleted. */
@@ -959,12 +968,20 @@ export type Mutation = {
   deleteAsset: DeleteAssetResult;
   /** Remove an endpoint and its delivery log (admin). */
   deleteWebhook: DeleteWebhookResult;
+  /** Hide a person from lists and assets (or show it again). */
+  hidePerson: PersonResult;
   /** Register one asset from a server path or an upload and queue its processing. Idempotent: the same content returns the existing asset. */
   ingestAsset: IngestAssetResult;
   /** Register up to 50 assets; each item succeeds or fails on its own. Runs on the batch queue (behind interactive uploads). */
   ingestAssets: IngestAssetsResult;
+  /** Merge people into one: their appearances move to `into` (kept there for good) and their IDs lead to it from now on. */
+  mergePeople: PersonResult;
+  /** Move appearances (Face IDs, from Person.appearances) to another person, or to a new one when `to` is null; they stay there for good. */
+  moveFaces: PersonResult;
   /** Attempt a delivery again now; a dead-lettered one gets one more attempt (admin). */
   redeliverWebhook: RedeliverWebhookResult;
+  /** Name a person (null or blank removes the name). Names are searchable. */
+  renamePerson: PersonResult;
   /** Queue a new job re-running some stages (and everything downstream) over an asset. */
   reprocessAsset: ReprocessAssetResult;
   /** Resolve a near-duplicate cluster: mark its other assets as duplicates of `keep` (hidden from lists and search), or declare its pairs not duplicates (never suggested again). Decisions persist across reprocessing and are audited on every asset of the cluster. */
@@ -1003,6 +1020,13 @@ export type MutationDeleteWebhookArgs = {
 
 
 /** Everything a client can change. Every mutation is audited. */
+export type MutationHidePersonArgs = {
+  hidden?: Scalars['Boolean']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a client can change. Every mutation is audited. */
 export type MutationIngestAssetArgs = {
   input: IngestAssetInput;
 };
@@ -1015,8 +1039,29 @@ export type MutationIngestAssetsArgs = {
 
 
 /** Everything a client can change. Every mutation is audited. */
+export type MutationMergePeopleArgs = {
+  ids: Array<Scalars['ID']['input']>;
+  into: Scalars['ID']['input'];
+};
+
+
+/** Everything a client can change. Every mutation is audited. */
+export type MutationMoveFacesArgs = {
+  ids: Array<Scalars['ID']['input']>;
+  to?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/** Everything a client can change. Every mutation is audited. */
 export type MutationRedeliverWebhookArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** Everything a client can change. Every mutation is audited. */
+export type MutationRenamePersonArgs = {
+  id: Scalars['ID']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -1097,6 +1142,84 @@ export type PathNotAllowed = UserError & {
   message: Scalars['String']['output'];
 };
 
+/** Which people to list. */
+export type PeopleFilter = {
+  /** Hidden people only (true), visible only (false, the default), or both (null). */
+  hidden?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Name contains this (any case). */
+  nameContains?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A person: face appearances clustered across the tenant's assets. */
+export type Person = Node & {
+  __typename?: 'Person';
+  /** The person's appearances, by asset then time (at most `first`). */
+  appearances: Array<PersonAppearance>;
+  /** People seen in the same assets, most shared assets first (hidden ones left out). */
+  coAppearing: Array<CoAppearance>;
+  /** Signed URL of the cover face crop (the largest, most confident face), or null. */
+  coverUrl: Maybe<Scalars['String']['output']>;
+  /** How many appearances (face tracks) the person has on live assets. */
+  faceCount: Scalars['Int']['output'];
+  /** Whether an editor hid the person (left out of lists and assets). */
+  hidden: Scalars['Boolean']['output'];
+  /** The Globally Unique ID of this object */
+  id: Scalars['ID']['output'];
+  /** The name an editor gave, or null. */
+  name: Maybe<Scalars['String']['output']>;
+};
+
+
+/** A person: face appearances clustered across the tenant's assets. */
+export type PersonAppearancesArgs = {
+  first?: Scalars['Int']['input'];
+};
+
+/** One on-screen appearance of a person: a face track. */
+export type PersonAppearance = {
+  __typename?: 'PersonAppearance';
+  /** The asset it is in. */
+  asset: Maybe<Asset>;
+  /** Signed URL of the face's crop (JPEG, fits 160 px), or null. */
+  cropUrl: Maybe<Scalars['String']['output']>;
+  /** Seconds from the asset start where it is last on screen. */
+  endS: Scalars['Float']['output'];
+  /** The appearance's ID (Face): what moveFaces moves. */
+  id: Scalars['ID']['output'];
+  /** Whether an editor placed it in this person (re-clustering never moves it). */
+  locked: Scalars['Boolean']['output'];
+  /** Seconds from the asset start where the face is first on screen (0 for an image). */
+  startS: Scalars['Float']['output'];
+};
+
+/** A page of a list, in the Relay connection shape. */
+export type PersonConnection = {
+  __typename?: 'PersonConnection';
+  /** The rows of this page, in order. */
+  edges: Array<PersonEdge>;
+  /** Pagination state of this page. */
+  pageInfo: PageInfo;
+};
+
+/** One row of a connection and its cursor. */
+export type PersonEdge = {
+  __typename?: 'PersonEdge';
+  /** Opaque position of this row; pass it as `after` to continue after it. */
+  cursor: Scalars['String']['output'];
+  /** The row. */
+  node: Person;
+};
+
+/** The person, or why the change was not made. */
+export type PersonResult = Forbidden | InvalidInput | MalformedId | NotFound | PersonSuccess | WrongIdType;
+
+/** The person as it is after the change. */
+export type PersonSuccess = {
+  __typename?: 'PersonSuccess';
+  /** The person changed (or created by moveFaces). */
+  person: Person;
+};
+
 /** A stage of the media pipeline. */
 export type PipelineStage =
   /** Recognise labels and faces (video and images). */
@@ -1137,6 +1260,8 @@ export type Query = {
   jobs: JobConnection;
   /** Any object by its ID, or null if it does not exist for the caller. */
   node: Maybe<Node>;
+  /** The tenant's people (with an appearance on a live asset, or a name), oldest first. */
+  people: PersonConnection;
   /** The assets related to one asset, and to those (depth 2), as nodes and typed edges with reasons, for a graph view; at most `limit` nodes and `limit` edges. */
   relationGraph: RelationGraph;
   /** The scene with this ID, or null if it does not exist. */
@@ -1211,6 +1336,14 @@ export type QueryJobsArgs = {
 /** Everything a client can read. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** Everything a client can read. */
+export type QueryPeopleArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PeopleFilter>;
+  first?: Scalars['Int']['input'];
 };
 
 
@@ -1669,7 +1802,7 @@ export type SearchHitKind =
 export type SearchInput = {
   /** Structured conditions. */
   filter?: InputMaybe<SearchFilter>;
-  /** Drop hits whose relevance (0 to 1) is below this; unset applies the server's default cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE), 0 keeps every hit. A search with no good match returns an empty or short page. */
+  /** Drop hits whose relevance (0 to 1) is below this; unset applies the server's default cutoff (MEDIAKG_SEARCH_MIN_RELEVANCE) in SEMANTIC and HYBRID mode, none in TEXT; 0 keeps every hit. A search with no good match returns an empty or short page. */
   minRelevance?: InputMaybe<Scalars['Float']['input']>;
   /** Drop hits whose fused score is below this (RRF: about 0.016 per retriever at rank 1). */
   minScore?: InputMaybe<Scalars['Float']['input']>;
