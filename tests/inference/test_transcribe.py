@@ -44,16 +44,21 @@ async def test_transcript_accuracy_timings_and_pause(
         assert all(segment.start - 0.05 <= w.start and w.end <= segment.end + 0.05 for w in segment.words)
 
     # The 2 s SSML break (measured from signal energy at pause_start..pause_end) lies between two
-    # segments. Whisper stretches a segment's last word by up to ~0.5 s, hence the margins.
+    # words. Whisper stretches a phrase's last word by up to ~0.5 s (0.52 s measured with tiny.en
+    # on this fixture), hence the margins. Whether the two phrases also come as two segments is
+    # the VAD's and the model's choice (tiny.en gives one segment on some CPUs): the word
+    # timings are what search time codes use, so they are what is checked.
     assert speech.pause_end - speech.pause_start > 1.5
-    middle = (speech.pause_start + 0.5, speech.pause_end - 0.5)
+    middle = (speech.pause_start + 0.6, speech.pause_end - 0.6)
     assert not any(w.start < middle[1] and w.end > middle[0] for w in words)
     gaps = [
         (a, b)
-        for a, b in zip(transcript.segments, transcript.segments[1:], strict=False)
+        for a, b in itertools.pairwise(words)
         if b.start - a.end >= 1.0 and a.end <= middle[0] and b.start >= middle[1]
     ]
     assert len(gaps) == 1
     before, after = gaps[0]
-    assert "fox" in " ".join(s.text for s in transcript.segments if s.end <= before.end).lower()
-    assert "morning" in after.text.lower() or "morning" in transcript.segments[-1].text.lower()
+    spoken_before = " ".join(w.text for w in words if w.end <= before.end).lower()
+    spoken_after = " ".join(w.text for w in words if w.start >= after.start).lower()
+    assert "fox" in spoken_before
+    assert "morning" in spoken_after
