@@ -46,6 +46,14 @@ async def test_people_list_and_corrections(gql: GraphQLClient, graph: Graph, ser
     assert (appearance["asset"]["id"], appearance["startS"], appearance["endS"]) == (harbour, 0.0, 3.0)
     assert first["coAppearing"] == [{"assetCount": 1, "person": {"id": other}}]
     assert [p["id"] for p in await _people(gql, nameContains="ad")] == [ada]
+    seen = await gql(
+        "query($id: ID!) { asset(id: $id) { people { id } "
+        "scenes(first: 3) { edges { node { people { id } } } } } }",
+        {"id": harbour},
+    )
+    assert seen["data"]["asset"]["people"] == [{"id": ada}, {"id": other}]
+    scenes = [[p["id"] for p in e["node"]["people"]] for e in seen["data"]["asset"]["scenes"]["edges"]]
+    assert scenes == [[ada], [other], []]
 
     renamed = await gql(
         f'mutation($id: ID!) {{ renamePerson(id: $id, name: " Grace ") {RESULT} }}', {"id": other}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         SimilarityFilterInput,
         TranscriptSegmentType,
     )
+    from app.api.people.types import PersonType
 
 _MEDIA = "app.api.media.types"
 _RELATIONS = "app.api.media.relations"
@@ -237,6 +238,15 @@ class AssetType(relay.Node):
         from app.api.media.relations import related_assets
 
         return await related_assets(info, self.row.id, first, after)
+
+    @field(description="The people seen in this asset (not hidden ones), by first appearance.")
+    async def people(
+        self, info: Info
+    ) -> list[Annotated[PersonType, strawberry.lazy("app.api.people.types")]]:
+        from app.api.people.types import PersonType
+
+        rows = await info.context.loaders.media.people_by_asset.load(self.row.id)
+        return [PersonType.from_row(r) for r in rows]
 
     @field(description="Pipeline runs over this asset, newest first.")
     async def jobs(

@@ -17,6 +17,8 @@ from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 from app.media.relations import Relation
 from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, SegmentFilter
+from app.people import repository as people_repository
+from app.people.models import Person
 
 
 async def _scenes_of_assets(
@@ -91,6 +93,8 @@ class MediaLoaders:
     similar_assets_by_asset: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
     similar_scenes_by_scene: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
     relations_by_asset: DataLoader[uuid.UUID, list[Relation]] = field(init=False)
+    people_by_asset: DataLoader[uuid.UUID, list[Person]] = field(init=False)
+    people_by_scene: DataLoader[uuid.UUID, list[Person]] = field(init=False)
 
     def __post_init__(self) -> None:
         f, t = self.factory, self.tenant_id
@@ -106,6 +110,20 @@ class MediaLoaders:
         self.similar_assets_by_asset = paged_loader(f, t, _similar_assets)
         self.similar_scenes_by_scene = paged_loader(f, t, _similar_scenes)
         self.relations_by_asset = DataLoader(load_fn=self._relations)
+        self.people_by_asset = DataLoader(load_fn=self._people_of_assets)
+        self.people_by_scene = DataLoader(load_fn=self._people_of_scenes)
+
+    async def _people_of_assets(self, ids: list[uuid.UUID]) -> list[list[Person]]:
+        """The visible people of each asset: one statement per batch."""
+        async with self.factory() as session:
+            found = await people_repository.people_of_assets(session, tenant_id=self.tenant_id, asset_ids=ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _people_of_scenes(self, ids: list[uuid.UUID]) -> list[list[Person]]:
+        """The visible people of each scene: one statement per batch."""
+        async with self.factory() as session:
+            found = await people_repository.people_of_scenes(session, tenant_id=self.tenant_id, scene_ids=ids)
+        return [found.get(i, []) for i in ids]
 
     async def _relations(self, ids: list[uuid.UUID]) -> list[list[Relation]]:
         """Each asset's related assets with reasons: one read session per batch."""

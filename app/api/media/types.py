@@ -24,6 +24,7 @@ from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 
 if TYPE_CHECKING:
     from app.api.assets.types import AssetType
+    from app.api.people.types import PersonType
 
 _ASSETS = "app.api.assets.types"
 
@@ -196,6 +197,15 @@ class SceneType(relay.Node):
             PagedKey(self.row.id, page, where)
         )
         return connection(rows, repo.SEGMENT_ORDER, TranscriptSegmentType.from_row)
+
+    @field(description="The people seen in this scene (not hidden ones), by first appearance.")
+    async def people(
+        self, info: Info
+    ) -> list[Annotated[PersonType, strawberry.lazy("app.api.people.types")]]:
+        from app.api.people.types import PersonType
+
+        rows = await info.context.loaders.media.people_by_scene.load(self.row.id)
+        return [PersonType.from_row(r) for r in rows]
 
     @field(description="Labels, faces and on-screen text found in the scene, in time order.")
     async def detections(
