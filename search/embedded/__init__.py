@@ -17,13 +17,14 @@ in-memory matrix per (generation, field) and replays ``vlog`` before every searc
 made by another process (the worker) are seen by this one (the server) without a full reload.
 From ``ann_threshold`` on, the field is searched through an HNSW graph of int8 vectors
 (``ann``) kept in step the same way and saved under ``<folder>/ann/`` so a restart or a
-second process loads it instead of building it; its candidates are re-scored exactly.
+second process loads it instead of building it; its candidates are re-scored exactly. A
+field is searched exactly while its graph is built in a background thread.
 Filters run in SQL first and give the set of allowed rows; the top-k is taken only among
 those, so a filter never empties a page that exact search could have filled.
 
 Modules: ``schema`` (tables, DDL), ``writes`` (documents to rows, deletes, the vector change
 log), ``reads`` (filters as SQL, BM25, facets, snippets), ``vectors`` (the in-memory matrices),
-``ann`` (the HNSW graphs),
+``ann`` (the HNSW graphs), ``ann_builds`` (their background builds),
 ``store`` (connections, transactions, generations, caches) and ``backend`` (the async
 :class:`EmbeddedBackend`).
 """

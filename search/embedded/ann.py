@@ -31,7 +31,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +57,81 @@ TRAIN_SAMPLE = 50_000
 # Save again once this many changes were replayed since the file was written.
 RESAVE_AFTER = 20_000
 _SUFFIX = ".npz"
+_LOCK_SUFFIX = ".lock"
 # faiss 1.15.1's bundled stubs miss SearchParametersHNSW and the HNSW indexes' ``hnsw`` and
 # type enums as classes: the module is used untyped.
 faiss: Any = _faiss
 
 
+class ReadWriteLock:
+    """Shared readers or one writer. FAISS CPU indexes are thread-safe for concurrent searches
+    (not for adds), so graph searches share the lock and log replays and builds take it alone;
+    a waiting writer holds off new readers, so a replay is not starved by a stream of searches.
+    Not re-entrant."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    def acquire_read(self, blocking: bool = True) -> bool:
+        with self._condition:
+            while self._writer or self._writers_waiting:
+                if not blocking:
+                    return False
+                self._condition.wait()
+            self._readers += 1
+            return True
+
+    def release_read(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            if not self._readers:
+                self._condition.notify_all()
+
+    def acquire_write(self, blocking: bool = True) -> bool:
+        with self._condition:
+            if not blocking and (self._writer or self._readers):
+                return False
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._condition.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+            return True
+
+    def release_write(self) -> None:
+        with self._condition:
+            self._writer = False
+            self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        self.acquire_read()
+        try:
+            yield
+        finally:
+            self.release_read()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        self.acquire_write()
+        try:
+            yield
+        finally:
+            self.release_write()
+
+
 class AnnIndex:
-    """The HNSW graph of one (generation, field) and its label <-> row maps; callers hold
-    ``lock``."""
+    """The HNSW graph of one (generation, field) and its label <-> row maps; searches hold
+    ``lock`` shared, changes hold it alone."""
 
     def __init__(self, dims: int) -> None:
         self.dims = dims
-        self.lock = threading.Lock()
+        self.lock = ReadWriteLock()
         self.index: Any = None
         # Graph label -> doc row id (-1: dead), and doc row id -> live label (-1: none).
         self.rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -81,6 +144,11 @@ class AnnIndex:
     def live(self) -> int:
         """Rows the graph serves."""
         return len(self.rows) - self.dead
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """A quarter of the graph is dead: a new build would be smaller and faster."""
+        return self.dead > max(1024, len(self.rows) // 4)
 
     def build(self, batches: Iterable[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]) -> None:
         """A new graph over these (row ids, vectors) batches; the quantiser learns its ranges
@@ -247,9 +315,15 @@ def drop_files(directory: Path, generation_id: int) -> None:
     """Delete every saved graph of a dropped generation."""
     if not directory.is_dir():
         return
-    for path in directory.glob(f"g{generation_id}-*{_SUFFIX}"):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    for pattern in (f"g{generation_id}-*{_SUFFIX}", f"g{generation_id}-*{_LOCK_SUFFIX}"):
+        for path in directory.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def lock_path(directory: Path, generation: Generation, field: VectorField) -> Path:
+    """The file whose ``flock`` one process holds while it builds this field's graph."""
+    return directory / f"{_stem(generation, field)[:-2]}{_LOCK_SUFFIX}"
 
 
 def load(directory: Path, generation: Generation, field: VectorField, graph: AnnIndex, pruned: int) -> bool:
@@ -283,23 +357,34 @@ def sync_ann(
     field: VectorField,
     graph: AnnIndex,
     directory: Path,
-) -> None:
-    """Bring ``graph`` up to this snapshot's ``vlog`` (caller holds ``graph.lock``): from a saved
-    graph when the log can bring one up to date, else by a full build (then saved)."""
+    *,
+    build: bool = True,
+) -> bool:
+    """Bring ``graph`` up to this snapshot's ``vlog``: from a saved graph when the log can bring
+    one up to date, else (``build``) by a full build, then saved. Takes ``graph.lock`` alone
+    only when there is something to change. False: only a full build could, and ``build`` is
+    False (the graph is unusable)."""
     p = generation.prefix
     top = connection.execute(f"SELECT coalesce(max(seq), 0) FROM {p}vlog").fetchone()[0]
-    if graph.seq is not None and top <= graph.seq:
-        return
+    seq = graph.seq
+    if seq is not None and top <= seq:
+        return True
     pruned = connection.execute(f"SELECT pruned_upto FROM {p}state").fetchone()[0]
-    if graph.seq is None:
-        load(directory, generation, field, graph, pruned)
-    if graph.seq is None or graph.seq < pruned or graph.dead > max(1024, len(graph.rows) // 4):
-        graph.build(vector_batches(connection, generation, field, batch=TRAIN_SAMPLE))
-        graph.seq = top
-        save(directory, generation, field, graph)
-        return
-    if top > graph.seq:
-        replay(connection, generation, field, graph.seq, graph.put, graph.remove)
-        graph.seq = top
-    if graph.saved_seq is None or graph.seq - graph.saved_seq >= RESAVE_AFTER:
-        save(directory, generation, field, graph)
+    with graph.lock.write():
+        if graph.seq is None:
+            load(directory, generation, field, graph, pruned)
+        seq = graph.seq
+        if seq is not None and seq >= pruned and top > seq:
+            replay(connection, generation, field, seq, graph.put, graph.remove)
+            graph.seq = seq = top
+        # Dead labels counted after the replay, so a loaded file does not hide them.
+        if seq is None or seq < pruned or (build and graph.needs_rebuild):
+            if not build:
+                return False
+            graph.build(vector_batches(connection, generation, field, batch=TRAIN_SAMPLE))
+            graph.seq = top
+            save(directory, generation, field, graph)
+            return True
+        if graph.saved_seq is None or seq - graph.saved_seq >= RESAVE_AFTER:
+            save(directory, generation, field, graph)
+        return True

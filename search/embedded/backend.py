@@ -9,6 +9,7 @@ from pathlib import Path
 from search.backend import GenerationInfo, GenerationSpec, Health, WriteReport
 from search.documents import AssetDocument
 from search.embedded.ann import EXACT_BELOW
+from search.embedded.ann_builds import BuildHook
 from search.embedded.store import Store
 from search.query import FacetQuery, FacetResults, SearchQuery, SearchResults
 from search.telemetry import index_span, search_request
@@ -25,11 +26,14 @@ class EmbeddedBackend:
         busy_timeout_ms: int = 10_000,
         ann_threshold: int | None = None,
         ann_exact_below: int = EXACT_BELOW,
+        ann_build_hook: BuildHook | None = None,
     ) -> None:
         # ann_threshold: a vector field with at least this many vectors is searched through
-        # an HNSW graph saved under ``<path's folder>/ann`` (None: always exactly);
-        # ann_exact_below: a filter allowing at most this many rows scans their int8 codes.
-        self._store = Store(path, busy_timeout_ms, ann_threshold, ann_exact_below)
+        # an HNSW graph saved under ``<path's folder>/ann`` (None: always exactly), built in
+        # the background while the field is searched exactly; ann_exact_below: a filter
+        # allowing at most this many rows scans their int8 codes; ann_build_hook: called in
+        # the build thread before a build starts (tests).
+        self._store = Store(path, busy_timeout_ms, ann_threshold, ann_exact_below, ann_build_hook)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, *, ann_threshold: int | None = None) -> EmbeddedBackend:
@@ -82,6 +86,10 @@ class EmbeddedBackend:
     async def health(self) -> Health:
         """See :meth:`search.backend.SearchBackend.health`."""
         return await asyncio.to_thread(self._store.health)
+
+    async def wait_for_graphs(self) -> None:
+        """Return once no HNSW graph is being built in the background (tests, benchmarks)."""
+        await asyncio.to_thread(self._store.wait_for_graphs)
 
     async def aclose(self) -> None:
         """Close every connection this backend opened."""

@@ -29,6 +29,7 @@ from search.backend import (
 from search.documents import AssetDocument, DocType, VectorField, check_id
 from search.embedded import ann, writes
 from search.embedded.ann import AnnIndex
+from search.embedded.ann_builds import BuildHook, GraphBuilds
 from search.embedded.reads import (
     allowed_rows,
     bm25_ranking,
@@ -78,6 +79,7 @@ class Store:
         busy_timeout_ms: int,
         ann_threshold: int | None = None,
         ann_exact_below: int = ann.EXACT_BELOW,
+        ann_build_hook: BuildHook | None = None,
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
@@ -87,6 +89,7 @@ class Store:
         self.ann_dir = path.parent / "ann"
         # A filter allowing at most this many rows skips the graph (see search.embedded.ann).
         self.ann_exact_below = ann_exact_below
+        self._builds = GraphBuilds(path, busy_timeout_ms, self.ann_dir, ann_build_hook)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -127,6 +130,10 @@ class Store:
             with self._connections_lock:
                 self._connections.append(connection)
         return connection
+
+    def wait_for_graphs(self) -> None:
+        """Return once no HNSW graph is being built in the background."""
+        self._builds.wait()
 
     def close(self) -> None:
         self._closed = True
@@ -311,38 +318,61 @@ class Store:
         self, connection: sqlite3.Connection, generation: Generation, field: VectorField
     ) -> VectorMatrix | AnnIndex:
         """The synced in-memory index of (generation, field): exact below ``ann_threshold``
-        vectors, the HNSW graph from there on (a field that grows past it switches)."""
+        vectors, the HNSW graph from there on. A field that has no usable graph yet is
+        searched exactly while its graph is built in the background (``ann_builds``)."""
         key = (generation.id, field)
         dims = generation.spec.vectors[field].dims
         with self._matrices_lock:
             current = self._matrices.get(key)
             if current is None:
                 current = self._matrices[key] = (
-                    AnnIndex(dims) if self._wants_ann(connection, generation, field) else VectorMatrix(dims)
+                    AnnIndex(dims) if self._has_saved_graph(generation, field) else VectorMatrix(dims)
                 )
+        if isinstance(current, AnnIndex):
+            if ann.sync_ann(connection, generation, field, current, self.ann_dir, build=False):
+                if current.needs_rebuild:
+                    # Still correct (dead labels are filtered out), only larger: rebuild aside.
+                    self._build_graph(generation, field, current)
+                return current
+            # No saved graph the log can bring up to date: exact until a new one is built.
+            exact = VectorMatrix(dims)
+            with self._matrices_lock:
+                if self._matrices.get(key) is current:
+                    self._matrices[key] = exact
+                else:
+                    return self._vectors(connection, generation, field)
+            current = exact
         with current.lock:
-            if isinstance(current, AnnIndex):
-                ann.sync_ann(connection, generation, field, current, self.ann_dir)
-                return current
             sync_matrix(connection, generation, field, current)
-            if self.ann_threshold is None or current.count - current.dead < self.ann_threshold:
-                return current
-        graph = AnnIndex(dims)
-        with graph.lock:
-            ann.sync_ann(connection, generation, field, graph, self.ann_dir)
-        with self._matrices_lock:
-            self._matrices[key] = graph
-        return graph
+            wants_graph = (
+                self.ann_threshold is not None and current.count - current.dead >= self.ann_threshold
+            )
+        if wants_graph:
+            self._build_graph(generation, field, current)
+        return current
 
-    def _wants_ann(self, connection: sqlite3.Connection, generation: Generation, field: VectorField) -> bool:
-        if self.ann_threshold is None:
-            return False
-        if ann.saved_files(self.ann_dir, generation, field):
-            return True
-        count = connection.execute(
-            f"SELECT count(*) FROM {generation.prefix}vec WHERE field = ?", (field.value,)
-        ).fetchone()[0]
-        return bool(count >= self.ann_threshold)
+    def _build_graph(
+        self, generation: Generation, field: VectorField, current: VectorMatrix | AnnIndex
+    ) -> None:
+        """Build the graph of (generation, field) in the background (unless under way); it
+        replaces ``current`` once ready, unless something else replaced it meanwhile."""
+        key = (generation.id, field)
+
+        def publish(graph: AnnIndex) -> None:
+            with self._matrices_lock:
+                if self._matrices.get(key) is current:
+                    self._matrices[key] = graph
+                    return
+                dropped = key not in self._matrices
+            if dropped:
+                # The generation was dropped while its graph was built: no file outlives it.
+                for _, saved in ann.saved_files(self.ann_dir, generation, field):
+                    saved.unlink(missing_ok=True)
+
+        self._builds.start(generation, field, publish)
+
+    def _has_saved_graph(self, generation: Generation, field: VectorField) -> bool:
+        return self.ann_threshold is not None and bool(ann.saved_files(self.ann_dir, generation, field))
 
     def search(self, query: SearchQuery) -> SearchResults:
         query.validate()
@@ -466,7 +496,8 @@ def _locked_top_k(
 def _locked_candidates(
     graph: AnnIndex, unit: npt.NDArray[np.float32], allowed: npt.NDArray[np.int64], k: int, exact_below: int
 ) -> list[int]:
-    with graph.lock:
+    # Shared: FAISS searches one index from many threads safely; replays wait for them.
+    with graph.lock.read():
         return ann.candidates(graph, unit, allowed, k, exact_below)
 
 

@@ -39,9 +39,15 @@ def _query(values: np.ndarray, tenant: str = TENANT, k: int = K, text: str | Non
     )
 
 
+async def _graph_ready(backend: EmbeddedBackend, probe: np.ndarray) -> None:
+    """A search starts the background build of the graph (served exactly meanwhile); wait for it."""
+    await backend.search(_query(probe))
+    await backend.wait_for_graphs()
+
+
 def _files(path: Path) -> list[str]:
     folder = path.parent / "ann"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(p.name for p in folder.glob("*.npz")) if folder.is_dir() else []
 
 
 async def test_graph_and_exact_give_the_same_hits_on_the_fixtures(tmp_path: Path) -> None:
@@ -52,6 +58,7 @@ async def test_graph_and_exact_give_the_same_hits_on_the_fixtures(tmp_path: Path
         await backend.create_generation(SPEC)
         await backend.upsert(assets)
     rng = np.random.default_rng(3)
+    await _graph_ready(graph, rng.normal(size=8).astype(np.float32))
     for probe in [rng.normal(size=8).astype(np.float32) for _ in range(10)]:
         for text in (None, "segment a03"):
             want = await exact.search(_query(probe, text=text))
@@ -76,6 +83,7 @@ async def test_a_field_switches_to_the_graph_at_the_threshold(path: Path) -> Non
     assert _files(path) == []
 
     await backend.upsert(assets[4:])
+    await _graph_ready(backend, probe)
     hits = (await backend.search(_query(probe, k=1))).hits
     assert [hit.doc_id for hit in hits] == ["m:a05:s1"]
     assert [name.split("-")[1] for name in _files(path)] == ["text"]
@@ -90,7 +98,7 @@ async def test_a_restart_loads_the_saved_graph_and_replays_later_writes(
     assets = corpus(8)
     await first.upsert(assets[:6])
     probe = assets[7].moments[2].vectors[VectorField.TEXT].values
-    await first.search(_query(probe))
+    await _graph_ready(first, probe)
     await first.aclose()
     saved = _files(path)
     assert len(saved) == 1
@@ -115,6 +123,7 @@ async def test_deletes_and_replacements_are_honoured_across_processes(path: Path
     assets = corpus(6)
     await worker.upsert(assets)
     probe = assets[3].moments[1].vectors[VectorField.TEXT].values
+    await _graph_ready(server, probe)
     assert (await server.search(_query(probe, k=1))).hits[0].doc_id == "m:a03:s1"
 
     await worker.delete_asset(tenant_id=TENANT, asset_id="a03", version=2)
@@ -155,6 +164,7 @@ async def test_the_graph_never_returns_another_tenants_rows(path: Path) -> None:
     theirs = [replace(asset, tenant_id=OTHER_TENANT) for asset in mine]
     theirs += [make_asset(rng, index, tenant_id=OTHER_TENANT) for index in range(4, 40)]
     await backend.upsert(mine + theirs)
+    await _graph_ready(backend, mine[0].moments[0].vectors[VectorField.TEXT].values)
     for asset in mine:
         for moment in asset.moments:
             result = await backend.search(_query(moment.vectors[VectorField.TEXT].values, k=50))
