@@ -45,8 +45,16 @@ class GraphBuilds:
     """The background graph builds of one store."""
 
     def __init__(
-        self, path: Path, busy_timeout_ms: int, directory: Path, hook: BuildHook | None = None
+        self,
+        path: Path,
+        busy_timeout_ms: int,
+        directory: Path,
+        hook: BuildHook | None = None,
+        background: bool = True,
     ) -> None:
+        # background=False builds in the calling thread (tests that must search the graph
+        # from the first search on).
+        self.background = background
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.directory = directory
@@ -70,7 +78,10 @@ class GraphBuilds:
                 daemon=True,
             )
             self._running[key] = thread
-        thread.start()
+        if self.background:
+            thread.start()
+        else:
+            self._run(key, generation, field, publish)
         return True
 
     def running(self) -> int:

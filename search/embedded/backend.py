@@ -27,13 +27,18 @@ class EmbeddedBackend:
         ann_threshold: int | None = None,
         ann_exact_below: int = EXACT_BELOW,
         ann_build_hook: BuildHook | None = None,
+        ann_background: bool = True,
     ) -> None:
         # ann_threshold: a vector field with at least this many vectors is searched through
         # an HNSW graph saved under ``<path's folder>/ann`` (None: always exactly), built in
         # the background while the field is searched exactly; ann_exact_below: a filter
         # allowing at most this many rows scans their int8 codes; ann_build_hook: called in
         # the build thread before a build starts (tests).
-        self._store = Store(path, busy_timeout_ms, ann_threshold, ann_exact_below, ann_build_hook)
+        # ann_background=False builds in the search that needs the graph (tests that must
+        # search it from the first search on).
+        self._store = Store(
+            path, busy_timeout_ms, ann_threshold, ann_exact_below, ann_build_hook, ann_background
+        )
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, *, ann_threshold: int | None = None) -> EmbeddedBackend:

@@ -80,6 +80,7 @@ class Store:
         ann_threshold: int | None = None,
         ann_exact_below: int = ann.EXACT_BELOW,
         ann_build_hook: BuildHook | None = None,
+        ann_background: bool = True,
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
@@ -89,7 +90,7 @@ class Store:
         self.ann_dir = path.parent / "ann"
         # A filter allowing at most this many rows skips the graph (see search.embedded.ann).
         self.ann_exact_below = ann_exact_below
-        self._builds = GraphBuilds(path, busy_timeout_ms, self.ann_dir, ann_build_hook)
+        self._builds = GraphBuilds(path, busy_timeout_ms, self.ann_dir, ann_build_hook, ann_background)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -349,6 +350,12 @@ class Store:
             )
         if wants_graph:
             self._build_graph(generation, field, current)
+            if not self._builds.background:
+                # Built in this thread and published: serve it from this search on.
+                with self._matrices_lock:
+                    built = self._matrices.get(key)
+                if isinstance(built, AnnIndex):
+                    return self._vectors(connection, generation, field)
         return current
 
     def _build_graph(

@@ -47,6 +47,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             tmp_path / "search" / "index.sqlite3",
             ann_threshold=1 if graph else None,
             ann_exact_below=0 if graph else ann.EXACT_BELOW,
+            # Built in the first search, so every search goes through the graph.
+            ann_background=not graph,
         )
         yield embedded
         await embedded.aclose()
