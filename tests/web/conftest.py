@@ -107,7 +107,7 @@ PAGES = {
     "search": "Search: moments with highlighted snippets, opening the asset at the time code",
     "duplicates": "Duplicates: clusters side by side, differences marked",
     "relations": "Relations: the graph around an asset (Cytoscape.js)",
-    "people": "People",
+    "people": "People: faces grouped by person; rename, merge, move faces",
     "operations": "Operations: backends, queues, workers, breakers",
     "readonly": "A read key: read-only controls",
     "phone": "Library at 390 px wide",

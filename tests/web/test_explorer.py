@@ -1,7 +1,8 @@
 """The explorer as an editor uses it, in Chromium against one real `mediakg serve`: upload a
 talking video and a re-encoded copy through the page, watch them to READY, play the video from
 a transcript line, search a spoken phrase and land on its second, walk the relation graph,
-resolve the duplicate, and see every page at desktop and phone width, with a read key too.
+resolve the duplicate, rename a person found in uploaded photos, and see every page at desktop
+and phone width, with a read key too.
 
 The uploads run the whole pipeline with every real model (several minutes on two loaded cores
 for the first, which loads the models): one server and one pair of uploads serve the module.
@@ -13,10 +14,12 @@ import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fixtures.faces import jpeg_of
 from tests.fixtures.media import (
     FIRST_SENTENCE,
     SECOND_SENTENCE,
@@ -243,7 +246,6 @@ def test_operations_people_and_error_codes(
     screenshots.take(page, "operations")
     page.get_by_role("link", name="People").click()
     page.get_by_role("heading", name="People").wait_for()
-    screenshots.take(page, "people")
     # An ID the API did not issue: the error shows with its code.
     page.goto(f"{serve.base}/asset/not-an-id")
     alert = page.get_by_role("alert")
@@ -338,3 +340,35 @@ def test_content_urls_answer_byte_ranges(uploaded: Uploaded, serve: ServeProcess
         assert response.status == 206
         assert response.headers["Content-Range"] == f"bytes 4-11/{asset['sizeBytes']}"
         assert response.read() == b"ftypisom"  # an MP4's first box: size (4 bytes), then its type
+
+
+def test_a_person_is_renamed_on_the_people_page(
+    uploaded: Uploaded,
+    serve: ServeProcess,
+    browser_page: BrowserPage,
+    screenshots: Screenshots,
+    tmp_path: Path,
+) -> None:
+    # Two photos of one man and one of another: faces the pipeline groups into two people.
+    for name in ("obama", "obama2", "biden"):
+        (tmp_path / f"{name}.jpg").write_bytes(jpeg_of(name))
+    page = browser_page.open("/", serve.api_key)
+    photos = [str(tmp_path / f"{name}.jpg") for name in ("obama", "obama2", "biden")]
+    page.get_by_test_id("upload-input").set_input_files(photos)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=ingest-task]')]"
+        ".filter(t => t.dataset.status === 'SUCCEEDED').length === 3",
+        timeout=READY_WITHIN_MS,
+    )
+    page.get_by_role("link", name="People").click()
+    people = page.get_by_test_id("person")
+    people.first.wait_for()
+    assert people.count() == 2
+    grouped = people.filter(has=page.locator(".faces li:nth-child(2)"))
+    grouped.get_by_test_id("person-name").fill("Barack")
+    grouped.get_by_role("button", name="Rename").click()
+    page.get_by_role("heading", name="Barack").wait_for()
+    body = graphql_request(serve, "{ people(first: 10) { edges { node { name faceCount } } } }")
+    names = {edge["node"]["name"]: edge["node"]["faceCount"] for edge in body["data"]["people"]["edges"]}
+    assert names["Barack"] == 2
+    screenshots.take(page, "people")

@@ -2438,6 +2438,38 @@ export type ExplorerSystemStatusQueryVariables = Exact<{ [key: string]: never; }
 
 export type ExplorerSystemStatusQuery = { __typename?: 'Query', systemStatus: { __typename?: 'SystemStatus', checkedAt: string, workersAlive: number, queues: Array<{ __typename?: 'QueueStatus', name: string, depth: number, oldestMessageAgeSeconds: number, deadLetters: number }>, workers: Array<{ __typename?: 'WorkerStatus', id: string, lastSeenSecondsAgo: number, modelsLoaded: Array<string> }>, modelsLoaded: Array<{ __typename?: 'ModelStatus', name: string, version: string, workers: number }>, backends: Array<{ __typename?: 'BackendHealth', name: string, healthy: boolean | null, detail: string }>, breakers: Array<{ __typename?: 'BreakerStatus', worker: string, backend: string, state: BreakerState }> } };
 
+export type ExplorerPeopleQueryVariables = Exact<{
+  first: Scalars['Int']['input'];
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type ExplorerPeopleQuery = { __typename?: 'Query', people: { __typename?: 'PersonConnection', edges: Array<{ __typename?: 'PersonEdge', cursor: string, node: { __typename?: 'Person', id: string, name: string | null, faceCount: number, coverUrl: string | null, appearances: Array<{ __typename?: 'PersonAppearance', id: string, startS: number, locked: boolean, cropUrl: string | null, asset: { __typename?: 'Asset', id: string, title: string } | null }> } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+
+export type ExplorerRenamePersonMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type ExplorerRenamePersonMutation = { __typename?: 'Mutation', renamePerson: { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidInput', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'PersonSuccess', person: { __typename?: 'Person', id: string, name: string | null } } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+
+export type ExplorerMergePeopleMutationVariables = Exact<{
+  into: Scalars['ID']['input'];
+  ids: Array<Scalars['ID']['input']> | Scalars['ID']['input'];
+}>;
+
+
+export type ExplorerMergePeopleMutation = { __typename?: 'Mutation', mergePeople: { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidInput', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'PersonSuccess' } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+
+export type ExplorerMoveFacesMutationVariables = Exact<{
+  ids: Array<Scalars['ID']['input']> | Scalars['ID']['input'];
+  to?: InputMaybe<Scalars['ID']['input']>;
+}>;
+
+
+export type ExplorerMoveFacesMutation = { __typename?: 'Mutation', moveFaces: { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidInput', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'PersonSuccess' } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+
 export type ExplorerHitsFragment = { __typename?: 'SearchConnection', totalCount: number, retrievers: Array<SearchRetriever>, edges: Array<{ __typename?: 'SearchEdge', cursor: string, node: { __typename?: 'SearchHit', kind: SearchHitKind, startSeconds: number | null, endSeconds: number | null, playFromSeconds: number, score: number, relevance: number, matchedFields: Array<SearchTextField>, highlights: Array<{ __typename?: 'SearchHighlight', field: SearchTextField, fragment: string }>, asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind }, scene: { __typename?: 'Scene', id: string, thumbnailUrl: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null } };
 
 export type ExplorerSearchQueryVariables = Exact<{
@@ -2995,6 +3027,74 @@ export const ExplorerSystemStatusDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ExplorerSystemStatusQuery, ExplorerSystemStatusQueryVariables>;
+export const ExplorerPeopleDocument = new TypedDocumentString(`
+    query ExplorerPeople($first: Int!, $after: String) {
+  people(first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        id
+        name
+        faceCount
+        coverUrl
+        appearances(first: 24) {
+          id
+          startS
+          locked
+          cropUrl
+          asset {
+            id
+            title
+          }
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerPeopleQuery, ExplorerPeopleQueryVariables>;
+export const ExplorerRenamePersonDocument = new TypedDocumentString(`
+    mutation ExplorerRenamePerson($id: ID!, $name: String) {
+  renamePerson(id: $id, name: $name) {
+    __typename
+    ... on PersonSuccess {
+      person {
+        id
+        name
+      }
+    }
+    ... on UserError {
+      message
+      code
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerRenamePersonMutation, ExplorerRenamePersonMutationVariables>;
+export const ExplorerMergePeopleDocument = new TypedDocumentString(`
+    mutation ExplorerMergePeople($into: ID!, $ids: [ID!]!) {
+  mergePeople(into: $into, ids: $ids) {
+    __typename
+    ... on UserError {
+      message
+      code
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerMergePeopleMutation, ExplorerMergePeopleMutationVariables>;
+export const ExplorerMoveFacesDocument = new TypedDocumentString(`
+    mutation ExplorerMoveFaces($ids: [ID!]!, $to: ID) {
+  moveFaces(ids: $ids, to: $to) {
+    __typename
+    ... on UserError {
+      message
+      code
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerMoveFacesMutation, ExplorerMoveFacesMutationVariables>;
 export const ExplorerSearchDocument = new TypedDocumentString(`
     query ExplorerSearch($query: SearchInput!, $first: Int!, $after: String) {
   search(query: $query, first: $first, after: $after) {
