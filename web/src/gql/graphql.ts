@@ -59,6 +59,8 @@ export type Asset = Node & {
   metadata: Scalars['JSON']['output'];
   /** MIME type detected from the content. */
   mimeType: Scalars['String']['output'];
+  /** The people seen in this asset (not hidden ones), by first appearance. */
+  people: Array<Person>;
   /** Assets related to this one and why: same person, near-duplicate, similar scenes, shared on-screen text, shared labels; each reason with its score and evidence, strongest combined first. Deleted assets and marked duplicates never appear. */
   related: RelatedAssetConnection;
   /** Scenes (shots of a video, the frame of an image) in time order. */
@@ -1613,6 +1615,8 @@ export type Scene = Node & {
   modelVersion: Scalars['String']['output'];
   /** Position of the scene in its asset, from 0. */
   ordinal: Scalars['Int']['output'];
+  /** The people seen in this scene (not hidden ones), by first appearance. */
+  people: Array<Person>;
   /** Scenes (of any asset) that look or read alike, best score first. */
   similarScenes: SimilarSceneConnection;
   /** Start, in seconds from the beginning of the asset. */
