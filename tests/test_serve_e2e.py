@@ -214,7 +214,9 @@ def test_serve_processes_sample_video_and_photo_end_to_end(
     assert texts == ["BREAKING NEWS"]
     spoken = " ".join(t["node"]["text"] for t in news["transcript"]["edges"]).lower()
     assert "media library" in spoken, (VIDEO_SENTENCE, spoken)
-    assert {t["node"]["modelName"] for t in news["transcript"]["edges"]} == {"whisper-tiny.en"}
+    # `mediakg ingest` is bulk ingest: the batch queue, whose speech model is the accurate one
+    # (routing defaults, docs/models.md "Routing").
+    assert {t["node"]["modelName"] for t in news["transcript"]["edges"]} == {"whisper-base"}
     [cat_scene] = cat["scenes"]["edges"]
     labels = [d["node"] for d in cat_scene["node"]["detections"]["edges"] if d["node"]["kind"] == "LABEL"]
     assert labels

@@ -139,17 +139,21 @@ def _announce_key(key_file: tuple[Path, bool] | None, host: str, port: int, auth
         highlight=False,
         soft_wrap=True,
     )
-    link = _explorer_link(path, shown, port, loopback=_keys_cli.is_loopback(host))
+    # The key rides in the link only to a person at a terminal on a loopback bind: output
+    # that goes to a file or a log collector never carries it (docs/security.md).
+    private = _keys_cli.is_loopback(host) and sys.stderr.isatty()
+    link = _explorer_link(path, shown, port, private=private)
     err.print(f"the explorer: {link}", highlight=False, markup=False, soft_wrap=True)
 
 
-def _explorer_link(key_path: Path, host: str, port: int, *, loopback: bool) -> str:
-    """The explorer's address; on a loopback bind with the admin key in its fragment (a fragment
-    never reaches the server or its access log; the app moves it into the tab's session
-    storage), elsewhere without it: the terminal's output may end up in a shared log."""
+def _explorer_link(key_path: Path, host: str, port: int, *, private: bool) -> str:
+    """The explorer's address; when ``private`` (a loopback bind, printed to a terminal) with the
+    admin key in its fragment (a fragment never reaches the server or its access log; the app
+    moves it into the tab's session storage), otherwise without it: output that is not a
+    terminal may end up in a shared log."""
     base = f"http://{host}:{port}/"
-    if not loopback:
-        return f"{base} (paste the admin key when it asks)"
+    if not private:
+        return f"{base} (paste the admin key from {key_path} when it asks)"
     try:
         key = key_path.read_text(encoding="utf-8").strip()
     except OSError:
