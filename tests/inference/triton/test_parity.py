@@ -16,6 +16,7 @@ import pytest
 from inference.backend import strings
 from inference.local import LocalBackend, ModelPool
 from inference.preprocess import imagenet_pixels
+from inference.quality import word_error_rate
 from inference.registry import (
     DLIB_FACE_DESCRIPTOR,
     DLIB_HOG_FACES,
@@ -143,9 +144,24 @@ async def test_transcription(
     inputs = {"audio": speech.audio}
     out = await triton_grpc.infer(spec, inputs)
     expected = await local.infer(spec, inputs)
-    # Same CTranslate2 model and input: the same words. Its int8 kernels split work by thread
-    # count, which differs between the stub and this process, so probabilities wobble by ~0.02
-    # and word timings (derived from attention) by a frame or two.
-    probabilities = {"word_probability": 0.05, "language_probability": 0.05}
-    assert_same(spec, out, expected, atol=0.05, per_tensor=probabilities)
+    assert set(out) == {t.name for t in spec.outputs} == set(expected)
+    # Same CTranslate2 model and input, but its int8 kernels split work by thread count, which
+    # differs between the stub and this process: probabilities wobble by ~0.02, word timings
+    # (derived from attention) by a frame or two, and where two readings are close the greedy
+    # decoder may pick the other word (whisper base heard "dumps" in one, "jump," in the other
+    # on this machine). So: the same language and segments, and the same words to within one
+    # in ten.
+    assert out["language"].tolist() == expected["language"].tolist()
+    np.testing.assert_allclose(
+        out["language_probability"].astype(np.float32),
+        expected["language_probability"].astype(np.float32),
+        atol=0.05,
+    )
+    assert out["segment_start"].shape == expected["segment_start"].shape
+    for name in ("segment_start", "segment_end"):
+        np.testing.assert_allclose(
+            out[name].astype(np.float32), expected[name].astype(np.float32), atol=0.1, err_msg=name
+        )
+    heard, reference = (" ".join(o["segment_text"].tolist()) for o in (out, expected))
+    assert word_error_rate(reference, heard) <= 0.1, (reference, heard)
     assert "fox" in " ".join(out["segment_text"].tolist()).lower()
