@@ -2,6 +2,7 @@
 # Images for deploy/k8s (docs/deploy.md):
 #   --target runtime  the service: `mediakg serve`, `mediakg worker`, `mediakg db upgrade`
 #   --target triton   Triton Inference Server with inference/model_repository baked in
+# (the runtime image also carries the explorer, built from web/ in a Node stage).
 # Both run as uid 10001 on a read-only root; the only writable paths are /tmp and
 # /var/lib/mediakg (emptyDir volumes in the pods). Model weights come from pinned pip
 # packages and are checked against scripts/weight_hashes.json during the build.
@@ -13,6 +14,8 @@
 # The base image is pinned by version (the Python the suite runs on). Pin its digest too
 # where you build: FROM python:3.11.7-slim-bookworm@sha256:<digest your registry shows>.
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+# The Node.js the explorer is built and tested with (web/).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 ARG PIP_VERSION=26.3
 
 FROM ${PYTHON_IMAGE} AS base
@@ -22,6 +25,16 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1
 RUN groupadd --gid 10001 mediakg \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin mediakg
+
+# --- the explorer (web/): a static build `mediakg serve` serves at / -----------------------------
+# Node only builds it; the runtime image carries the files, not Node. The generated GraphQL
+# types are committed (web/src/gql), so the build needs no schema from outside web/.
+FROM ${NODE_IMAGE} AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web ./
+RUN npm run build
 
 # --- the service ----------------------------------------------------------------------------
 FROM base AS build
@@ -47,6 +60,8 @@ RUN /opt/mediakg/bin/pip install -c constraints.txt . \
 # app/core/migrate.py finds the Alembic scripts two directories above its package, i.e.
 # beside the installed packages in site-packages.
 COPY migrations /opt/mediakg/lib/python3.11/site-packages/migrations
+# app/api/explorer.py serves web/dist two directories above its package, like the migrations.
+COPY --from=web /src/web/dist /opt/mediakg/lib/python3.11/site-packages/web/dist
 COPY scripts/weight_hashes.py scripts/weight_hashes.json scripts/
 RUN /opt/mediakg/bin/python scripts/weight_hashes.py check \
  && /opt/mediakg/bin/python -m compileall -q /opt/mediakg/lib/python3.11/site-packages/migrations \
@@ -81,7 +96,7 @@ WORKDIR /src
 COPY constraints.txt ./
 COPY scripts/triton-env.sh scripts/
 COPY inference/model_repository/requirements-server.txt inference/model_repository/requirements-server-nodeps.txt inference/model_repository/
-RUN TRITON_ENV=/opt/triton PYTHON=python \
+RUN MEDIAKG_TRITON_ENV_DIR=/opt/triton PYTHON=python \
     PIP_INDEX_URL=https://download.pytorch.org/whl/cpu PIP_EXTRA_INDEX_URL=https://pypi.org/simple \
     bash scripts/triton-env.sh || { cat var/triton-env.log; exit 1; }
 COPY scripts/weight_hashes.py scripts/weight_hashes.json scripts/
@@ -93,7 +108,7 @@ COPY inference /opt/mediakg-src/inference
 RUN if [ "$TRITON_INSTANCE_KIND" = KIND_CPU ]; then \
       cp -r /opt/mediakg-src/inference/model_repository /models; \
     else \
-      cd /opt/mediakg-src && /opt/triton/bin/python -m inference.triton_repo --instance-kind "$TRITON_INSTANCE_KIND" --out /models; \
+      cd /opt/mediakg-src && /opt/triton/bin/python -m inference.triton.model_repository --instance-kind "$TRITON_INSTANCE_KIND" --out /models; \
     fi
 
 FROM base AS triton

@@ -215,3 +215,32 @@ def test_the_regular_install_of_what_the_image_copies_migrates(tmp_path: Path) -
         text=True,
     )
     assert where.stdout.strip() == str(site / "migrations")
+
+
+def test_the_triton_build_uses_the_variable_and_module_the_repository_has() -> None:
+    # scripts/triton-env.sh reads MEDIAKG_TRITON_ENV_DIR (TRITON_ENV was renamed): a stale name
+    # would build into .venv-triton of the build directory, not /opt/triton.
+    script = (ROOT / "scripts" / "triton-env.sh").read_text()
+    variable = re.search(r"^ENV=\$\{(\w+):-", script, re.M)
+    assert variable is not None
+    triton_build = DOCKERFILE.split("AS triton-build", 1)[1].split("\nFROM ", 1)[0]
+    assert f"{variable.group(1)}=/opt/triton" in triton_build
+    for module in re.findall(r"python -m ([\w.]+)", triton_build):
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+def test_the_runtime_image_carries_the_explorer_where_serve_looks() -> None:
+    from app.api import explorer
+
+    # web/dist two directories above app/api/explorer.py's package: site-packages/web/dist.
+    assert explorer.EXPLORER_DIR == Path(explorer.__file__).resolve().parents[2] / "web" / "dist"
+    assert "COPY --from=web /src/web/dist /opt/mediakg/lib/python3.11/site-packages/web/dist" in DOCKERFILE
+    web = DOCKERFILE.split("AS web\n", 1)[1].split("\nFROM ", 1)[0]
+    assert "npm ci" in web
+    assert "npm run build" in web
+    node = re.search(r"^ARG NODE_IMAGE=node:([\d.]+)-bookworm-slim$", DOCKERFILE, re.M)
+    assert node is not None
+    assert ":latest" not in node.group(0)
+    assert "web/node_modules" in IGNORED
+    assert "web/dist" in IGNORED
+    assert "web" not in IGNORED
