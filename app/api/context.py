@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,10 +26,19 @@ from app.api.jobs.loaders import JobLoaders
 from app.api.media.loaders import MediaLoaders
 from app.core.container import Services
 from app.core.db import session_scope, utcnow
+from app.core.errors import DatabaseBusyError
 from app.core.settings import Settings
 from app.core.signing import UrlSigner
 from app.tenancy.models import Scope
-from app.tenancy.service import UnauthenticatedError, VerifiedKey, ensure_tenant, verify_key
+from app.tenancy.service import (
+    UnauthenticatedError,
+    VerifiedKey,
+    ensure_tenant,
+    record_key_use,
+    verify_key,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +126,20 @@ class CallerResolver:
         return _caller_of(await asyncio.shield(pending))
 
     async def _look_up(self, token: str, digest: str, now: float, ttl: float) -> VerifiedKey:
-        async with session_scope(self._services.session_factory) as session:
+        # Verifying is a read: it never waits for SQLite's write lock.
+        async with self._services.read_session_factory() as session:
             try:
                 key = await verify_key(session, presented=token)
             except UnauthenticatedError:
                 self._verified.pop(digest, None)
                 raise
+        # Recording the use is bookkeeping: a database too busy to take the write (the typed
+        # DatabaseBusyError) must not turn the request away; the next lookup records it.
+        try:
+            async with session_scope(self._services.session_factory) as session:
+                await record_key_use(session, key_id=key.key_id)
+        except DatabaseBusyError:
+            log.info("API key %s used; its last use not recorded (database busy)", key.name)
         if ttl > 0:
             self._verified[digest] = (now, key)
         return key

@@ -211,8 +211,9 @@ async def revoke_key(session: AsyncSession, *, tenant_slug: str, name: str, acto
 
 
 async def verify_key(session: AsyncSession, *, presented: str, now: datetime | None = None) -> VerifiedKey:
-    """The key ``presented`` stands for, recording its use; UnauthenticatedError if it is not a
-    live key. Every failure gives the same message: a client cannot probe which keys exist."""
+    """The key ``presented`` stands for; UnauthenticatedError if it is not a live key. Every
+    failure gives the same message: a client cannot probe which keys exist. Reads only: the
+    caller records the use with :func:`record_key_use` (a write a busy database may refuse)."""
     now = now or utcnow()
     denied = UnauthenticatedError("the API key is missing, unknown, revoked or expired")
     match = _KEY_SHAPE.match(presented)
@@ -226,7 +227,6 @@ async def verify_key(session: AsyncSession, *, presented: str, now: datetime | N
     key, tenant = found
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise denied
-    await repository.touch_key(session, key_id=key.id, at=now)
     return VerifiedKey(
         key_id=key.id,
         tenant_id=tenant.id,
@@ -235,6 +235,11 @@ async def verify_key(session: AsyncSession, *, presented: str, now: datetime | N
         scopes=frozenset(Scope(s) for s in key.scopes if s in _SCOPE_NAMES),
         expires_at=key.expires_at,
     )
+
+
+async def record_key_use(session: AsyncSession, *, key_id: uuid.UUID, at: datetime | None = None) -> None:
+    """Record that the key was used (``last_used_at``)."""
+    await repository.touch_key(session, key_id=key_id, at=at or utcnow())
 
 
 def _iso(value: datetime | None) -> str | None:

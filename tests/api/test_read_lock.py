@@ -100,6 +100,19 @@ async def test_concurrent_readers_succeed_while_a_write_holds_the_lock(
     assert {b["data"]["asset"]["title"] for b in bodies} == {"Before"}
 
 
+async def test_a_key_checked_while_a_write_holds_the_lock_still_gets_in(
+    quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    """Checking a key reads; recording its last use is a write the busy database refuses, and
+    that must not turn the request away (it was an HTTP 500 before)."""
+    asset = await _asset(quick_services, tenant)
+    with write_lock_held(settings):
+        # The key's first use: nothing cached, its use cannot be recorded now.
+        body = await quick_gql(ASSET_QUERY, {"id": gid("Asset", asset.id)})
+    assert "errors" not in body, body
+    assert body["data"]["asset"]["title"] == "Before"
+
+
 async def test_a_write_that_cannot_get_the_lock_is_a_typed_retryable_error(
     quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
 ) -> None:
