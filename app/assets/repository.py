@@ -23,6 +23,7 @@ from app.assets.duplicate_repository import is_marked_duplicate
 from app.assets.models import Asset, IngestKey
 from app.core.enums import AssetKind, AssetStatus
 from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, rows_by_id
+from app.people.models import FaceTrack, Person
 
 
 def _assets(tenant_id: uuid.UUID, *, deleted: bool | None = False) -> Select[Asset]:
@@ -158,6 +159,9 @@ class AssetFilter:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     title: str | None = None
+    # A person shown in the asset (a merged-away id stands for the person it went into).
+    person_id: uuid.UUID | None = None
+    language: str | None = None
     # Assets an editor marked as duplicates of another are hidden unless asked for.
     include_duplicates: bool = False
 
@@ -170,6 +174,19 @@ def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
         element = func.json_each(Asset.tags).table_valued("value")
         return exists(select(literal_column("1")).select_from(element).where(element.c.value == tag))
     raise NotImplementedError(f"tag filter on {dialect}")
+
+
+def _shows_person(tenant_id: uuid.UUID, person_id: uuid.UUID) -> ColumnElement[bool]:
+    """Whether the asset has a face track of the tenant's person ``person_id``, or of the person
+    it was merged into (merges re-point older merges, so one hop suffices)."""
+    person = (
+        select(func.coalesce(Person.merged_into_id, Person.id))
+        .where(Person.tenant_id == tenant_id, Person.id == person_id)
+        .scalar_subquery()
+    )
+    return exists().where(
+        FaceTrack.asset_id == Asset.id, FaceTrack.tenant_id == tenant_id, FaceTrack.person_id == person
+    )
 
 
 async def list_assets(
@@ -193,6 +210,10 @@ async def list_assets(
         stmt = stmt.where(Asset.duration_s <= where.max_duration_s)
     if where.title:
         stmt = stmt.where(Asset.title.ilike(contains_pattern(where.title), escape="\\"))
+    if where.person_id is not None:
+        stmt = stmt.where(_shows_person(tenant_id, where.person_id))
+    if where.language is not None:
+        stmt = stmt.where(Asset.language == where.language)
     if not where.include_duplicates:
         stmt = stmt.where(~is_marked_duplicate(Asset.id))
     return await one_page(session, stmt, ordering, page)

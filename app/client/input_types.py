@@ -41,6 +41,10 @@ class AssetFilter(BaseModel):
     "Keep assets at most this long (assets without a duration are dropped)."
     title_contains: Optional[str] = Field(alias="titleContains", default=None)
     "Keep assets whose title contains this text (case-insensitive)."
+    person_id: Optional[str] = Field(alias="personId", default=None)
+    "Keep assets in which this Person appears (a merged-away person's ID stands for the person it was merged into)."
+    language: Optional[str] = None
+    "Keep assets whose detected language is this (BCP 47, exact match)."
     include_duplicates: bool = Field(alias="includeDuplicates", default=False)
     "Also list assets an editor marked as duplicates of another (resolveDuplicates); hidden by default."
 

@@ -13,6 +13,7 @@ from app.api.batching import PagedKey
 from app.api.context import Info
 from app.api.enums import AssetKind, AssetStatus, JobStatus
 from app.api.fields import field
+from app.api.ids import decode_id
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.api.urls import blob_url
@@ -308,6 +309,14 @@ class AssetFilterInput:
     title_contains: str | None = strawberry.field(
         default=None, description="Keep assets whose title contains this text (case-insensitive)."
     )
+    person_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Keep assets in which this Person appears (a merged-away person's ID stands for "
+        "the person it was merged into).",
+    )
+    language: str | None = strawberry.field(
+        default=None, description="Keep assets whose detected language is this (BCP 47, exact match)."
+    )
     include_duplicates: bool = strawberry.field(
         default=False,
         description="Also list assets an editor marked as duplicates of another (resolveDuplicates); "
@@ -330,5 +339,9 @@ class AssetFilterInput:
             min_duration_s=self.min_duration_seconds,
             max_duration_s=self.max_duration_seconds,
             title=self.title_contains or None,
+            person_id=None
+            if self.person_id is None
+            else decode_id(self.person_id, "Person", field=[*field, "personId"]),
+            language=self.language,
             include_duplicates=self.include_duplicates,
         )
