@@ -376,3 +376,31 @@ def test_a_person_is_renamed_on_the_people_page(
     names = {edge["node"]["name"]: edge["node"]["faceCount"] for edge in body["data"]["people"]["edges"]}
     assert names["Barack"] == 2
     screenshots.take(page, "people")
+
+
+def _card_titles(page: Any, expected: list[str]) -> None:
+    """Wait until the library grid shows exactly ``expected`` (sorted titles)."""
+    page.wait_for_function(
+        "expected => JSON.stringify([...document.querySelectorAll('[data-testid=asset-card] .card-title')]"
+        ".map(t => t.textContent).sort()) === JSON.stringify(expected)",
+        arg=sorted(expected),
+    )
+
+
+def test_the_library_filters_by_person_and_language(
+    uploaded: Uploaded, serve: ServeProcess, browser_page: BrowserPage
+) -> None:
+    # After the people test: Barack appears in two photos, the video speaks English.
+    page = browser_page.open("/?language=en", serve.api_key)
+    _card_titles(page, ["harbour"])
+    assert page.get_by_label("Language").input_value() == "en"
+    page.get_by_label("Language").select_option("")
+    _card_titles(page, ["biden", "harbour", "obama", "obama2"])
+    page.get_by_label("Person").select_option(label="Barack (2)")
+    _card_titles(page, ["obama", "obama2"])
+    assert "person=" in page.url
+    page.go_back()
+    _card_titles(page, ["biden", "harbour", "obama", "obama2"])
+    page.go_back()
+    _card_titles(page, ["harbour"])
+    assert page.get_by_label("Language").input_value() == "en"

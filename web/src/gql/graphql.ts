@@ -202,10 +202,14 @@ export type AssetFilter = {
   includeDuplicates?: Scalars['Boolean']['input'];
   /** Keep assets of these kinds. */
   kind?: InputMaybe<Array<AssetKind>>;
+  /** Keep assets whose detected language is this (BCP 47, exact match). */
+  language?: InputMaybe<Scalars['String']['input']>;
   /** Keep assets at most this long (assets without a duration are dropped). */
   maxDurationSeconds?: InputMaybe<Scalars['Float']['input']>;
   /** Keep assets at least this long (assets without a duration are dropped). */
   minDurationSeconds?: InputMaybe<Scalars['Float']['input']>;
+  /** Keep assets in which this Person appears (a merged-away person's ID stands for the person it was merged into). */
+  personId?: InputMaybe<Scalars['ID']['input']>;
   /** Keep assets in these states. */
   status?: InputMaybe<Array<AssetStatus>>;
   /** Keep assets carrying this tag (exact match). */
@@ -2422,6 +2426,11 @@ export type ExplorerJobProgressSubscriptionVariables = Exact<{
 
 export type ExplorerJobProgressSubscription = { __typename?: 'Subscription', jobProgress: { __typename?: 'JobProgressEvent', kind: JobProgressEventKind, jobStatus: JobStatus, jobProgress: number, currentStage: string | null, stage: string | null, stageStatus: StageStatus | null, errorCode: string | null, errorMessage: string | null } };
 
+export type ExplorerPersonOptionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ExplorerPersonOptionsQuery = { __typename?: 'Query', people: { __typename?: 'PersonConnection', edges: Array<{ __typename?: 'PersonEdge', node: { __typename?: 'Person', id: string, name: string | null, faceCount: number } }> } };
+
 export type ExplorerDuplicatesQueryVariables = Exact<{
   first: Scalars['Int']['input'];
   after?: InputMaybe<Scalars['String']['input']>;
@@ -2940,6 +2949,19 @@ export const ExplorerJobProgressDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ExplorerJobProgressSubscription, ExplorerJobProgressSubscriptionVariables>;
+export const ExplorerPersonOptionsDocument = new TypedDocumentString(`
+    query ExplorerPersonOptions {
+  people(first: 100) {
+    edges {
+      node {
+        id
+        name
+        faceCount
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ExplorerPersonOptionsQuery, ExplorerPersonOptionsQueryVariables>;
 export const ExplorerDuplicatesDocument = new TypedDocumentString(`
     query ExplorerDuplicates($first: Int!, $after: String) {
   duplicates(first: $first, after: $after) {

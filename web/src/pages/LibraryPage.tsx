@@ -7,6 +7,7 @@ import {
   ExplorerIngestDocument,
   ExplorerJobProgressDocument,
   ExplorerLibraryDocument,
+  ExplorerPersonOptionsDocument,
   type AssetFilter,
   type AssetKind,
   type AssetStatus,
@@ -117,10 +118,14 @@ export function LibraryPage() {
   const status = params.get("status");
   const tag = params.get("tag");
   const text = params.get("q");
+  const person = params.get("person");
+  const language = params.get("language");
   if (kind) filter.kind = [kind as AssetKind];
   if (status) filter.status = [status as AssetStatus];
   if (tag) filter.tag = tag;
   if (text) filter.titleContains = text;
+  if (person) filter.personId = person;
+  if (language) filter.language = language;
   const filterKey = JSON.stringify(filter);
 
   const [assets, setAssets] = useState<LibraryCardFragment[]>([]);
@@ -175,6 +180,10 @@ export function LibraryPage() {
   }, [loadMore, hasMore]);
 
   const facets = useQuery(ExplorerFacetsDocument, {});
+  const people = useQuery(ExplorerPersonOptionsDocument, {});
+  const personOptions = people.data?.people.edges.map((edge) => edge.node) ?? [];
+  const languageOptions = facets.data?.facets.find((facet) => facet.field === "LANGUAGE")?.values.map((value) => value.value) ?? [];
+  if (language && !languageOptions.includes(language)) languageOptions.push(language);
   const reloadFacets = facets.reload;
   const refresh = useCallback(() => {
     setGeneration((g) => g + 1);
@@ -247,6 +256,30 @@ export function LibraryPage() {
             ))}
           </select>
         </label>
+        <label>
+          Person
+          <select value={person ?? ""} onChange={(e) => setParam("person", e.target.value)}>
+            <option value="">anyone</option>
+            {person && !personOptions.some((p) => p.id === person) && <option value={person}>chosen person</option>}
+            {personOptions.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name ?? "unnamed"} ({p.faceCount})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Language
+          <select value={language ?? ""} onChange={(e) => setParam("language", e.target.value)}>
+            <option value="">any</option>
+            {languageOptions.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <ErrorBox error={people.error} />
         {tag && (
           <p>
             Tag <strong>{tag}</strong>{" "}
@@ -274,6 +307,10 @@ export function LibraryPage() {
                   ) : facet.field === "KIND" ? (
                     <button type="button" className="link" onClick={() => setParam("kind", value.value.toUpperCase())}>
                       {value.value.toLowerCase()}
+                    </button>
+                  ) : facet.field === "LANGUAGE" ? (
+                    <button type="button" className="link" onClick={() => setParam("language", value.value)}>
+                      {value.value}
                     </button>
                   ) : (
                     <span>{value.value}</span>
