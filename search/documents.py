@@ -217,6 +217,10 @@ class AssetDocument:
     language: str | None = None
     duration_s: float | None = None
     faces_count: int = 0
+    # The named, visible people seen in the asset: their names are searchable text and
+    # their ids (copied onto every moment) what a person filter matches.
+    people: tuple[str, ...] = ()
+    person_ids: tuple[str, ...] = ()
     user_metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
     vectors: Mapping[VectorField, Vector] = field(default_factory=dict)
     moments: tuple[MomentDocument, ...] = ()
@@ -237,6 +241,8 @@ class AssetDocument:
                 raise DocumentError(f"user metadata key {key!r} must be non-empty and dot-free")
             if isinstance(value, float) and not math.isfinite(value):
                 raise DocumentError(f"user metadata {key!r} must be finite")
+        for person_id in self.person_ids:
+            check_id(person_id, "person_id")
         seen: set[str] = set()
         for moment in self.moments:
             check_id(moment.scene_id, "scene_id")

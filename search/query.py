@@ -102,6 +102,7 @@ class Filters:
     created_from: datetime | None = None  # inclusive
     created_to: datetime | None = None  # exclusive
     asset_ids: tuple[str, ...] = ()  # any of
+    person_ids: tuple[str, ...] = ()  # any of (assets where one of these people appears)
     exclude_asset_ids: tuple[str, ...] = ()
     metadata: Mapping[str, MetadataValue] = field(default_factory=dict)  # all equal
 
@@ -113,6 +114,8 @@ class Filters:
         try:
             for asset_id in (*self.asset_ids, *self.exclude_asset_ids):
                 check_id(asset_id, "asset id")
+            for person_id in self.person_ids:
+                check_id(person_id, "person id")
         except DocumentError as exc:
             raise QueryError(str(exc)) from exc
         for key in self.metadata:

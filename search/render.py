@@ -160,6 +160,19 @@ class EmbeddingRow(OutputRow, Protocol):
     def vector(self) -> bytes: ...
 
 
+class PersonRow(Protocol):
+    """A person seen in the asset (one with a face track there, hidden ones included)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def hidden(self) -> bool: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 OutputRowT = TypeVar("OutputRowT", bound=OutputRow)
 SceneRowT = TypeVar("SceneRowT", bound=SceneRow)
 
@@ -179,6 +192,7 @@ class AssetSnapshot:
     segments: tuple[SegmentRow, ...] = ()
     detections: tuple[DetectionRow, ...] = ()
     embeddings: tuple[EmbeddingRow, ...] = ()
+    people: tuple[PersonRow, ...] = ()
 
     @property
     def deleted(self) -> bool:
@@ -194,6 +208,9 @@ class AssetSnapshot:
         rows: Iterable[OutputRow]
         for rows in (self.scenes, self.segments, self.detections, self.embeddings):
             moments.extend(row.created_at for row in rows)
+        # An editor's rename, hide, merge or move touches the person row: the asset's next
+        # document (with the new names) must win over the stored one.
+        moments.extend(person.updated_at for person in self.people)
         return max(micros(m) for m in moments)
 
 
@@ -204,6 +221,7 @@ def snapshot_of(
     segments: Iterable[SegmentRow],
     detections: Iterable[DetectionRow],
     embeddings: Iterable[EmbeddingRow],
+    people: Iterable[PersonRow] = (),
 ) -> AssetSnapshot:
     """The snapshot of ``asset`` from all its stored rows: of each output kind the rows of the
     most recently written model, in time order; every model's vectors (each generation picks
@@ -220,6 +238,7 @@ def snapshot_of(
         segments=tuple(sorted(_latest_model(segments), key=lambda s: (s.start_s, s.ordinal))),
         detections=tuple(sorted(chosen, key=lambda d: (d.time_s, str(d.kind), d.label))),
         embeddings=tuple(embeddings),
+        people=tuple(sorted(people, key=lambda person: person.id)),
     )
 
 
@@ -372,6 +391,7 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
             asset_vectors[vector_field] = vector
     languages = [s.language for s in snapshot.segments if s.language]
     language = asset.language or (max(set(languages), key=languages.count) if languages else None)
+    visible = [person for person in snapshot.people if not person.hidden]
     return AssetDocument(
         tenant_id=str(asset.tenant_id),
         asset_id=str(asset.id),
@@ -388,6 +408,8 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         # The most faces seen at once: "how many people appear" without counting one person
         # once per shot.
         faces_count=max((m.faces_count for m in moments), default=0),
+        people=tuple(sorted({p.name.strip() for p in visible if p.name and p.name.strip()})),
+        person_ids=tuple(str(p.id) for p in visible),
         user_metadata=_metadata(asset.user_metadata),
         vectors=asset_vectors,
         moments=tuple(moments),

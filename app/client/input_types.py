@@ -214,6 +214,8 @@ class SearchFilter(BaseModel):
     "Keep assets registered before this time."
     asset_ids: Optional[list[str]] = Field(alias="assetIds", default=None)
     "Keep hits of these assets only (e.g. search inside one video)."
+    person_ids: Optional[list[str]] = Field(alias="personIds", default=None)
+    "Keep hits of assets where any of these people (Person IDs) appear; hidden people match nothing."
     metadata: Optional[Any] = None
     "Keep assets whose metadata has all these key/value pairs (a JSON object of strings, numbers and booleans; 2 and 2.0 are equal)."
     include_duplicates: bool = Field(alias="includeDuplicates", default=False)

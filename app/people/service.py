@@ -17,8 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.service import SEARCH_SYNC_ACTOR
 from app.audit.service import record
+from app.core.container import Enqueuer
 from app.core.errors import NotFoundError
+from app.jobs.outbox import defer_send
 from app.people import repository
 from app.people.models import Face, FaceTrack, Person
 from app.people.tracking import SAME_FACE, Track, distance
@@ -168,13 +171,38 @@ async def _person(session: AsyncSession, tenant_id: uuid.UUID, person_id: uuid.U
     return found
 
 
+async def _sync_search(
+    session: AsyncSession, enqueuer: Enqueuer | None, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> None:
+    """Re-index (after commit) every asset showing the person: its documents carry the names
+    and ids of the people in it. The per-asset search sync an asset edit uses; a lost message
+    is caught up by the next index run or reindex."""
+    await session.flush()
+    for asset_id in await repository.assets_of_person(session, tenant_id=tenant_id, person_id=person_id):
+        defer_send(
+            session,
+            enqueuer,
+            actor_name=SEARCH_SYNC_ACTOR,
+            queue="realtime",
+            args={"tenant_id": str(tenant_id), "asset_id": str(asset_id)},
+        )
+
+
 async def rename_person(
-    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, person_id: uuid.UUID, name: str | None
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    person_id: uuid.UUID,
+    name: str | None,
+    enqueuer: Enqueuer | None = None,
 ) -> Person:
     """Name (or, with None or blank, unname) a person."""
     person = await _person(session, tenant_id, person_id)
     old = person.name
     person.name = (name or "").strip() or None
+    if person.name != old:
+        await _sync_search(session, enqueuer, tenant_id, person.id)
     await record(
         session, tenant_id=tenant_id, actor=actor, action="person.rename", entity_type="person",
         entity_id=person.id, details={"from": old, "to": person.name},
@@ -183,11 +211,19 @@ async def rename_person(
 
 
 async def hide_person(
-    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, person_id: uuid.UUID, hidden: bool
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    person_id: uuid.UUID,
+    hidden: bool,
+    enqueuer: Enqueuer | None = None,
 ) -> Person:
     """Hide a person from lists, assets and search (or show it again)."""
     person = await _person(session, tenant_id, person_id)
-    person.hidden = hidden
+    if person.hidden != hidden:
+        person.hidden = hidden
+        await _sync_search(session, enqueuer, tenant_id, person.id)
     await record(
         session, tenant_id=tenant_id, actor=actor, action="person.hide", entity_type="person",
         entity_id=person.id, details={"hidden": hidden},
@@ -202,6 +238,7 @@ async def merge_people(
     actor: str,
     target_id: uuid.UUID,
     source_ids: Sequence[uuid.UUID],
+    enqueuer: Enqueuer | None = None,
 ) -> Person:
     """Merge ``source_ids`` into ``target_id``: their tracks move, locked; their ids resolve to
     the target from now on; the target keeps its name (or takes the first source's)."""
@@ -217,6 +254,7 @@ async def merge_people(
     ids = [s.id for s in sources]
     await repository.merge_into(session, tenant_id=tenant_id, target_id=target.id, source_ids=ids)
     await repository.refresh_people(session, tenant_id=tenant_id, person_ids=[target.id])
+    await _sync_search(session, enqueuer, tenant_id, target.id)
     await record(
         session, tenant_id=tenant_id, actor=actor, action="person.merge", entity_type="person",
         entity_id=target.id, details={"merged": [str(i) for i in ids]},
@@ -231,6 +269,7 @@ async def move_tracks(
     actor: str,
     track_ids: Sequence[uuid.UUID],
     person_id: uuid.UUID | None,
+    enqueuer: Enqueuer | None = None,
 ) -> Person:
     """Move face tracks to ``person_id`` (None: a new person), locked there."""
     await repository.lock_people(session, tenant_id)
@@ -246,6 +285,7 @@ async def move_tracks(
         session, tenant_id=tenant_id, track_ids=list(tracks), person_id=target.id
     )
     await repository.refresh_people(session, tenant_id=tenant_id, person_ids=[target.id, *left])
+    await _sync_search(session, enqueuer, tenant_id, target.id)
     await record(
         session, tenant_id=tenant_id, actor=actor, action="person.move_faces", entity_type="person",
         entity_id=target.id, details={"faces": [str(t) for t in tracks], "from": [str(p) for p in left]},

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
 from app.media.models import Detection, Embedding, Scene, TranscriptSegment
+from app.people.models import FaceTrack, Person
 from search.render import AssetSnapshot, micros, snapshot_of
 
 
 async def load_snapshots(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) -> list[AssetSnapshot]:
     """Snapshots of the given assets (deleted ones included; missing ids skipped), in id order.
 
-    Five statements however many assets: one per table.
+    Six statements however many assets: one per table (persons with their face tracks).
     """
     if not asset_ids:
         return []
@@ -41,6 +42,17 @@ async def load_snapshots(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) 
     embeddings: dict[uuid.UUID, list[Embedding]] = defaultdict(list)
     for embedding in await session.scalars(select(Embedding).where(Embedding.asset_id.in_(ids))):
         embeddings[embedding.asset_id].append(embedding)
+    people: dict[uuid.UUID, list[Person]] = defaultdict(list)
+    # The persons seen in each asset (merged-away ones have no tracks left); tenant-scoped by
+    # the track's own tenant, so a person of another tenant can never be attached.
+    seen = (
+        select(FaceTrack.asset_id, Person)
+        .join(Person, (Person.id == FaceTrack.person_id) & (Person.tenant_id == FaceTrack.tenant_id))
+        .where(FaceTrack.asset_id.in_(ids), Person.merged_into_id.is_(None))
+        .distinct()
+    )
+    for asset_id, person in await session.execute(seen):
+        people[asset_id].append(person)
     return [
         snapshot_of(
             asset,
@@ -48,6 +60,7 @@ async def load_snapshots(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) 
             segments=segments[asset.id],
             detections=detections[asset.id],
             embeddings=embeddings[asset.id],
+            people=people[asset.id],
         )
         for asset in assets
     ]

@@ -96,6 +96,10 @@ def index_template(prefix: str) -> dict[str, Any]:
         "labels": _text(256),
         "transcript": _text(256),
         "ocr": _text(256),
+        # Names of the named, visible people in the asset (asset documents only), and the ids
+        # of those people on every document of the asset (the person filter).
+        "people": _text(256),
+        "person_ids": {"type": "keyword"},
         # Stored for time codes only; never searched.
         "transcript_segments": {"type": "object", "enabled": False},
         "ocr_segments": {"type": "object", "enabled": False},
@@ -160,6 +164,8 @@ def filter_query(tenant_id: str, scope: DocType, filters: Filters) -> dict[str, 
         clauses.append({"terms": {"language": list(filters.languages)}})
     if filters.asset_ids:
         clauses.append({"terms": {"asset_id": list(filters.asset_ids)}})
+    if filters.person_ids:
+        clauses.append({"terms": {"person_ids": list(filters.person_ids)}})
     clauses.extend({"term": {"tags.raw": tag}} for tag in filters.tags)
     clauses.extend({"term": {"labels.raw": label}} for label in filters.labels)
     clauses.extend(
@@ -194,7 +200,9 @@ def text_query(text: str) -> dict[str, Any]:
             # most_fields adds the fields' scores, like FTS5's bm25() sums weighted columns.
             "type": "most_fields",
             "operator": "or",
-            "fields": [f"{field.value}^{TEXT_FIELD_WEIGHTS[field]}" for field in TextField],
+            "fields": [f"{field.value}^{TEXT_FIELD_WEIGHTS[field]}" for field in TextField]
+            # A person's name weighs like a label (the embedded backend searches it with them).
+            + [f"people^{TEXT_FIELD_WEIGHTS[TextField.LABELS]}"],
         }
     }
 

@@ -71,6 +71,7 @@ def asset_sources(
         "created_at": asset.created_at.isoformat(),
         "title": asset.title,
         "tags": list(asset.tags),
+        "person_ids": list(asset.person_ids),
         "user_metadata": {key: metadata_token(value) for key, value in sorted(asset.user_metadata.items())},
     }
     skipped: list[str] = []
@@ -90,6 +91,7 @@ def asset_sources(
                 "faces_count": asset.faces_count,
                 "description": asset.description,
                 "labels": list(asset.labels),
+                "people": list(asset.people),
                 "transcript": [item.text for item in asset.transcript],
                 "ocr": [item.text for item in asset.ocr],
                 "transcript_segments": timed_rows(asset.transcript),

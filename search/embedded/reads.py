@@ -56,6 +56,13 @@ def filter_sql(p: str, tenant_id: str, scope: DocType, filters: Filters) -> tupl
     any_of("d.language", filters.languages)
     any_of("d.asset_id", filters.asset_ids)
     any_of("d.asset_id", filters.exclude_asset_ids, negate=True)
+    if filters.person_ids:
+        marks = ",".join("?" * len(filters.person_ids))
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM {p}term t WHERE t.field = 'person' "
+            f"AND t.value IN ({marks}) AND t.doc = d.id)"
+        )
+        params.extend(filters.person_ids)
     terms = [("tag", tag) for tag in filters.tags] + [("label", label) for label in filters.labels]
     terms += [(f"meta:{key}", metadata_token(value)) for key, value in filters.metadata.items()]
     for field, value in terms:

@@ -164,6 +164,8 @@ def rows_for(
     shared_terms = [("tag", tag) for tag in asset.tags] + [
         (f"meta:{key}", metadata_token(value)) for key, value in asset.user_metadata.items()
     ]
+    # On every document of the asset, so a person filter keeps its moments too.
+    shared_terms += [("person", person_id) for person_id in asset.person_ids]
     shared: dict[str, Any] = {
         "asset_id": asset.asset_id,
         "version": asset.version,
@@ -184,7 +186,9 @@ def rows_for(
             "end_s": None,
             "faces_count": asset.faces_count,
             "description": asset.description,
-            "labels": "\n".join(asset.labels),
+            # People's names are searched with the labels (what is seen in the asset): the FTS
+            # columns are fixed when a generation is created, and a name weighs like a label.
+            "labels": "\n".join((*asset.labels, *asset.people)),
             "transcript": "\n".join(item.text for item in asset.transcript),
             "ocr": "\n".join(item.text for item in asset.ocr),
             "transcript_json": json.dumps(timed_rows(asset.transcript)),

@@ -83,6 +83,8 @@ def _asset() -> AssetDocument:
         ocr=(TimedText(0.0, 12.5, "PIER 9"),),
         language="en",
         duration_s=42.5,
+        people=("Ada Lovelace",),
+        person_ids=("p1",),
         user_metadata={"season": 2.0, "premium": True},
         vectors={VectorField.TEXT: Vector.of([0.0, 1.0, 0.0], "minilm@1")},
         moments=(
@@ -115,6 +117,8 @@ def _shared_source() -> dict[str, Any]:
         "created_at": "2024-05-06T07:08:09+00:00",
         "title": "Harbour <tour>",
         "tags": ["travel"],
+        # On every document of the asset: the person filter keeps its moments too.
+        "person_ids": ["p1"],
         "user_metadata": {"premium": "true", "season": "2"},
     }
 
@@ -150,6 +154,8 @@ async def test_first_generation_puts_the_template_and_a_live_index() -> None:
         "labels": _text(256),
         "transcript": _text(256),
         "ocr": _text(256),
+        "people": _text(256),
+        "person_ids": {"type": "keyword"},
         "transcript_segments": {"type": "object", "enabled": False},
         "ocr_segments": {"type": "object", "enabled": False},
         "user_metadata": {"type": "flattened"},
@@ -357,6 +363,8 @@ async def test_upsert_writes_external_versions_and_reports_each_document() -> No
                 # The asset document holds everything said and shown: whole-asset search
                 # matches speech and on-screen text with the same field boosts as moments.
                 "labels": ["boat"],
+                # The names of the people seen in the asset: searchable text.
+                "people": ["Ada Lovelace"],
                 "transcript": ["welcome aboard"],
                 "ocr": ["PIER 9"],
                 "transcript_segments": [[1.0, 3.0, "welcome aboard"]],
@@ -663,6 +671,7 @@ async def test_search_sends_bm25_and_knn_together_with_filters_inside_knn() -> N
             created_from=datetime(2024, 1, 1, tzinfo=UTC),
             created_to=datetime(2025, 1, 1, tzinfo=UTC),
             asset_ids=("a1", "a2", "a3"),
+            person_ids=("p1", "p2"),
             exclude_asset_ids=("a9",),
             metadata={"season": 2, "premium": False},
         ),
@@ -682,6 +691,7 @@ async def test_search_sends_bm25_and_knn_together_with_filters_inside_knn() -> N
                 {"terms": {"kind": ["video"]}},
                 {"terms": {"language": ["en"]}},
                 {"terms": {"asset_id": ["a1", "a2", "a3"]}},
+                {"terms": {"person_ids": ["p1", "p2"]}},
                 {"term": {"tags.raw": "air"}},
                 {"term": {"tags.raw": "travel"}},
                 {"term": {"labels.raw": "sky"}},
@@ -702,7 +712,15 @@ async def test_search_sends_bm25_and_knn_together_with_filters_inside_knn() -> N
             "query": "zeppelin",
             "type": "most_fields",
             "operator": "or",
-            "fields": ["title^3.0", "description^1.5", "tags^2.0", "labels^1.5", "transcript^1.0", "ocr^1.0"],
+            "fields": [
+                "title^3.0",
+                "description^1.5",
+                "tags^2.0",
+                "labels^1.5",
+                "transcript^1.0",
+                "ocr^1.0",
+                "people^1.5",
+            ],
         }
     }
     highlight = {

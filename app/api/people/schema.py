@@ -101,6 +101,7 @@ class PeopleMutations:
             async with session_scope(ctx.session_factory) as session:
                 row = await people.rename_person(
                     session,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     actor=ctx.caller.actor,
                     person_id=person_id,
@@ -124,6 +125,7 @@ class PeopleMutations:
             async with session_scope(ctx.session_factory) as session:
                 row = await people.hide_person(
                     session,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     actor=ctx.caller.actor,
                     person_id=person_id,
@@ -155,6 +157,7 @@ class PeopleMutations:
             async with session_scope(ctx.session_factory) as session:
                 row = await people.merge_people(
                     session,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     actor=ctx.caller.actor,
                     target_id=target,
@@ -186,6 +189,7 @@ class PeopleMutations:
             async with session_scope(ctx.session_factory) as session:
                 row = await people.move_tracks(
                     session,
+                    enqueuer=ctx.services.enqueuer,
                     tenant_id=ctx.caller.tenant_id,
                     actor=ctx.caller.actor,
                     track_ids=tracks,

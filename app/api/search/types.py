@@ -151,6 +151,11 @@ class SearchFilterInput:
     asset_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Keep hits of these assets only (e.g. search inside one video)."
     )
+    person_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Keep hits of assets where any of these people (Person IDs) appear; hidden people "
+        "match nothing.",
+    )
     metadata: JSON | None = strawberry.field(
         default=None,
         description="Keep assets whose metadata has all these key/value pairs (a JSON object of "
@@ -165,7 +170,8 @@ class SearchFilterInput:
     def to_filters(self, path: list[str]) -> Filters:
         """The backend filters, validated (GraphQL errors with the input path)."""
         lists = {"kinds": self.kinds, "tags": self.tags, "labels": self.labels, "languages": self.languages}
-        for name, values in (*lists.items(), ("assetIds", self.asset_ids)):
+        ids = (("assetIds", self.asset_ids), ("personIds", self.person_ids))
+        for name, values in (*lists.items(), *ids):
             if values is not None and len(values) > MAX_FILTER_VALUES:
                 raise InvalidInputError(f"at most {MAX_FILTER_VALUES} values per filter", field=[*path, name])
         low, high = self.min_duration_seconds, self.max_duration_seconds
@@ -184,6 +190,12 @@ class SearchFilterInput:
         asset_ids: list[str] = []
         for i, raw_id in enumerate(self.asset_ids or ()):
             asset_ids.append(str(decode_id(str(raw_id), "Asset", field=[*path, "assetIds", str(i)])))
+        person_ids = sorted(
+            {
+                str(decode_id(str(raw), "Person", field=[*path, "personIds", str(i)]))
+                for i, raw in enumerate(self.person_ids or ())
+            }
+        )
         return Filters(
             kinds=tuple(sorted({kind.value for kind in self.kinds or ()})),
             tags=tuple(sorted(set(self.tags or ()))),
@@ -194,6 +206,7 @@ class SearchFilterInput:
             created_from=self.created_after,
             created_to=self.created_before,
             asset_ids=tuple(asset_ids),
+            person_ids=tuple(person_ids),
             metadata=_metadata_filter(self.metadata, [*path, "metadata"]),
         )
 
