@@ -135,3 +135,26 @@ async def test_a_malformed_person_id_is_refused_like_an_asset_id(gql: GraphQLCli
         operation("Search"), _search("harbour", filter={"personIds": [gid("Asset", graph.harbour.id)]})
     )
     assert error(wrong)[1] == ["query", "filter", "personIds", "0"]
+
+
+async def test_a_merged_away_person_id_filters_by_the_person_it_went_into(
+    gql: GraphQLClient, graph: Graph, services: Services
+) -> None:
+    harbour = gid("Asset", graph.harbour.id)
+    ada, unnamed = graph.people
+    enqueuer = RecordingEnqueuer()
+    async with session_scope(services.session_factory) as session:
+        await people.merge_people(
+            session,
+            tenant_id=ada.tenant_id,
+            actor="t",
+            target_id=ada.id,
+            source_ids=[unnamed.id],
+            enqueuer=enqueuer,
+        )
+    assert [args["asset_id"] for _, args in enqueuer.sent] == [str(graph.harbour.id)]
+    await sync_assets(services.session_factory, services.search, [graph.harbour.id])
+    # The index now holds only Ada's id; the old id still finds her assets.
+    only = {"personIds": [gid("Person", unnamed.id)]}
+    assert await _assets(gql, "harbour", filter=only) == [harbour]
+    assert await _assets(gql, "Ada") == [harbour]

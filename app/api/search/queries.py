@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.file_uploads import Upload
 
 from app.api.context import Info
@@ -58,6 +59,7 @@ from app.api.search.types import (
 from app.assets import duplicate_repository as duplicate_repo
 from app.assets import repository as assets_repo
 from app.core.errors import InvalidInputError, NotFoundError
+from app.people import repository as people_repo
 from search.backend import GenerationInfo, SearchBackend, SearchError
 from search.documents import FIELD_TASK, DocType, VectorField, model_key
 from search.query import (
@@ -203,11 +205,18 @@ async def without_pending_deletes(
     """``filters`` that also exclude the caller's assets deleted within the settings' window
     (at most ``MAX_PENDING_DELETES``, newest first) and, unless ``include_duplicates``, the assets
     an editor marked duplicates (at most ``MAX_HIDDEN_DUPLICATES``): one indexed SQL statement
-    each. Marked duplicates stay in the index, so ``includeDuplicates`` can ask for them."""
+    each. Marked duplicates stay in the index, so ``includeDuplicates`` can ask for them.
+
+    A person filter's merged-away ids stand for the person they went into (the index holds
+    only that one's id); one more statement, with a person filter only."""
     ctx = info.context
     window = ctx.settings.search_deleted_window_seconds
     excluded: list[uuid.UUID] = []
     async with ctx.read_session_factory() as session:
+        if filters.person_ids:
+            filters = replace(
+                filters, person_ids=await _current_people(session, ctx.caller.tenant_id, filters)
+            )
         if window > 0:
             since = datetime.now(UTC) - timedelta(seconds=window)
             excluded += await assets_repo.recently_deleted_ids(
@@ -220,6 +229,14 @@ async def without_pending_deletes(
     if not excluded:
         return filters
     return replace(filters, exclude_asset_ids=(*filters.exclude_asset_ids, *(str(a) for a in excluded)))
+
+
+async def _current_people(session: AsyncSession, tenant_id: uuid.UUID, filters: Filters) -> tuple[str, ...]:
+    """The filter's person ids with merged-away ones replaced by their target (ids of no
+    person of the tenant are kept: they match nothing)."""
+    ids = [uuid.UUID(p) for p in filters.person_ids]
+    found = await people_repo.people_by_id(session, tenant_id=tenant_id, ids=ids)
+    return tuple(sorted({str(found[p].id) if p in found else str(p) for p in ids}))
 
 
 def _check_page_size(info: Info, first: int) -> None:
