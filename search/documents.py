@@ -189,6 +189,8 @@ class MomentDocument:
     ocr: tuple[TimedText, ...] = ()
     labels: tuple[str, ...] = ()
     faces_count: int = 0
+    # Names of the named, visible people with a face track in this scene.
+    people: tuple[str, ...] = ()
     vectors: Mapping[VectorField, Vector] = field(default_factory=dict)
 
 

@@ -193,6 +193,8 @@ class AssetSnapshot:
     detections: tuple[DetectionRow, ...] = ()
     embeddings: tuple[EmbeddingRow, ...] = ()
     people: tuple[PersonRow, ...] = ()
+    # (scene id, person id) of every face track placed in a scene.
+    appearances: tuple[tuple[uuid.UUID, uuid.UUID], ...] = ()
 
     @property
     def deleted(self) -> bool:
@@ -222,6 +224,7 @@ def snapshot_of(
     detections: Iterable[DetectionRow],
     embeddings: Iterable[EmbeddingRow],
     people: Iterable[PersonRow] = (),
+    appearances: Iterable[tuple[uuid.UUID, uuid.UUID]] = (),
 ) -> AssetSnapshot:
     """The snapshot of ``asset`` from all its stored rows: of each output kind the rows of the
     most recently written model, in time order; every model's vectors (each generation picks
@@ -238,7 +241,8 @@ def snapshot_of(
         segments=tuple(sorted(_latest_model(segments), key=lambda s: (s.start_s, s.ordinal))),
         detections=tuple(sorted(chosen, key=lambda d: (d.time_s, str(d.kind), d.label))),
         embeddings=tuple(embeddings),
-        people=tuple(sorted(people, key=lambda person: person.id)),
+        people=tuple(sorted({person.id: person for person in people}.values(), key=lambda p: p.id)),
+        appearances=tuple(sorted(set(appearances))),
     )
 
 
@@ -467,6 +471,11 @@ def _scene_moments(
     moment_vectors: dict[VectorField, list[npt.NDArray[np.float32]]],
 ) -> list[MomentDocument]:
     outputs = _SceneOutputs.of(snapshot)
+    named = {p.id: p.name.strip() for p in snapshot.people if not p.hidden and p.name and p.name.strip()}
+    scene_people: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for scene_id, person_id in snapshot.appearances:
+        if person_id in named:
+            scene_people[scene_id].add(named[person_id])
     moments: list[MomentDocument] = []
     for scene in snapshot.scenes:
         segments = outputs.segments[scene.id]
@@ -493,6 +502,7 @@ def _scene_moments(
                 ocr=_ocr_lines(scene, outputs.ocr[scene.id]),
                 labels=_labels(outputs.labels[scene.id]),
                 faces_count=outputs.faces[scene.id],
+                people=tuple(sorted(scene_people[scene.id])),
                 vectors=found,
             )
         )

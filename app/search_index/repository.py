@@ -43,16 +43,19 @@ async def load_snapshots(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) 
     for embedding in await session.scalars(select(Embedding).where(Embedding.asset_id.in_(ids))):
         embeddings[embedding.asset_id].append(embedding)
     people: dict[uuid.UUID, list[Person]] = defaultdict(list)
+    appearances: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = defaultdict(list)
     # The persons seen in each asset (merged-away ones have no tracks left); tenant-scoped by
     # the track's own tenant, so a person of another tenant can never be attached.
     seen = (
-        select(FaceTrack.asset_id, Person)
+        select(FaceTrack.asset_id, FaceTrack.scene_id, Person)
         .join(Person, (Person.id == FaceTrack.person_id) & (Person.tenant_id == FaceTrack.tenant_id))
         .where(FaceTrack.asset_id.in_(ids), Person.merged_into_id.is_(None))
         .distinct()
     )
-    for asset_id, person in await session.execute(seen):
+    for asset_id, scene_id, person in await session.execute(seen):
         people[asset_id].append(person)
+        if scene_id is not None:
+            appearances[asset_id].append((scene_id, person.id))
     return [
         snapshot_of(
             asset,
@@ -61,6 +64,7 @@ async def load_snapshots(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) 
             detections=detections[asset.id],
             embeddings=embeddings[asset.id],
             people=people[asset.id],
+            appearances=appearances[asset.id],
         )
         for asset in assets
     ]

@@ -117,6 +117,7 @@ def asset_sources(
                     "faces_count": moment.faces_count,
                     "description": moment.title,
                     "labels": list(moment.labels),
+                    "people": list(moment.people),
                     "transcript": [item.text for item in moment.transcript],
                     "ocr": [item.text for item in moment.ocr],
                     "transcript_segments": timed_rows(moment.transcript),

@@ -208,7 +208,7 @@ def rows_for(
                 "end_s": moment.end_s,
                 "faces_count": moment.faces_count,
                 "description": moment.title,
-                "labels": "\n".join(moment.labels),
+                "labels": "\n".join((*moment.labels, *moment.people)),
                 "transcript": "\n".join(item.text for item in moment.transcript),
                 "ocr": "\n".join(item.text for item in moment.ocr),
                 "transcript_json": json.dumps(timed_rows(moment.transcript)),

@@ -68,6 +68,10 @@ async def test_a_name_finds_the_asset_and_a_rename_reindexes_it(
     ada, unnamed = graph.people
     assert await _assets(gql, "Ada") == [harbour]
     assert await _assets(gql, "Grace") == []
+    # A moment carries the names of the people in its scene only: Ada is in the first scene.
+    moments = await gql(operation("Search"), _search("Ada", scope="MOMENT"))
+    scenes = [edge["node"]["scene"]["id"] for edge in moments["data"]["search"]["edges"]]
+    assert scenes == [gid("Scene", graph.scenes[0].id)]
     enqueuer = RecordingEnqueuer()
     async with session_scope(services.session_factory) as session:
         await people.rename_person(

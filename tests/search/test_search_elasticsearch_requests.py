@@ -97,6 +97,7 @@ def _asset() -> AssetDocument:
                 ocr=(TimedText(2.0, 4.0, "PIER 9"),),
                 labels=("boat",),
                 faces_count=2,
+                people=("Ada Lovelace",),
                 vectors={
                     VectorField.TEXT: Vector.of([1.0, 0.0, 0.0], "minilm@1"),
                     VectorField.VISUAL: Vector.of([1.0, 0.0], "mobilenet@1"),
@@ -390,6 +391,8 @@ async def test_upsert_writes_external_versions_and_reports_each_document() -> No
                 "faces_count": 2,
                 "description": "Intro",
                 "labels": ["boat"],
+                # The names of the people seen in this scene.
+                "people": ["Ada Lovelace"],
                 "transcript": ["welcome aboard"],
                 "ocr": ["PIER 9"],
                 "transcript_segments": [[1.0, 3.0, "welcome aboard"]],
