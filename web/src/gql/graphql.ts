@@ -1757,6 +1757,8 @@ export type SearchFilter = {
   metadata?: InputMaybe<Scalars['JSON']['input']>;
   /** Keep assets at least this long. */
   minDurationSeconds?: InputMaybe<Scalars['Float']['input']>;
+  /** Keep hits of assets where any of these people (Person IDs) appear; hidden people match nothing. */
+  personIds?: InputMaybe<Array<Scalars['ID']['input']>>;
   /** Keep assets carrying all these tags. */
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
