@@ -275,14 +275,18 @@ async def test_api_two_workers_and_triton_survive_kill_9(topology: Topology) -> 
 
     workers = (first, second)
 
-    def running_transcribe() -> Process | None:
-        for worker in workers:
-            if any(stage == "transcribe" for stage, _ in _in_flight(worker)):
+    def holding_a_stage() -> Process | None:
+        # A worker with a stage started and not finished; one running transcribe first (Triton's
+        # longest call), any stage otherwise: on an idle machine transcribe can finish between
+        # two looks at the logs, the stages of three jobs cannot all.
+        holders = [(worker, {stage for stage, _ in _in_flight(worker)}) for worker in workers]
+        for worker, stages in holders:
+            if "transcribe" in stages:
                 return worker
-        return None
+        return next((worker for worker, stages in holders if stages), None)
 
-    await _until(lambda: running_transcribe() is not None, within=300, what="a transcribe stage running")
-    doomed = running_transcribe()
+    await _until(lambda: holding_a_stage() is not None, within=300, what="a stage running on a worker")
+    doomed = holding_a_stage()
     assert doomed is not None
     doomed.kill()
     _kill_triton(triton)
