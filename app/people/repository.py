@@ -20,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from app.assets.repository import contains_pattern, is_live
 from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, rows_by_id
+from app.media.service import vector_from_bytes, vector_to_bytes
 from app.people.models import Face, FaceTrack, Person
 
 PEOPLE_ORDER = Ordering(
@@ -35,16 +36,6 @@ def _tracks(tenant_id: uuid.UUID) -> Select[FaceTrack]:
 def _people(tenant_id: uuid.UUID) -> Select[Person]:
     """The base of every read of persons: the tenant's, not merged into another."""
     return select(Person).where(Person.tenant_id == tenant_id, Person.merged_into_id.is_(None))
-
-
-def vector_of(raw: bytes) -> np.ndarray:
-    """A stored descriptor (little-endian float32) as an array."""
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
-
-
-def bytes_of(vector: np.ndarray) -> bytes:
-    """A descriptor as stored (little-endian float32)."""
-    return np.asarray(vector, dtype="<f4").tobytes()
 
 
 # --- writes of the detect stage ----------------------------------------------------------------
@@ -79,7 +70,9 @@ async def centroids(
 ) -> list[tuple[uuid.UUID, np.ndarray]]:
     """(person id, centroid) of the tenant's persons in descriptor model ``model_version``."""
     stmt = _people(tenant_id).where(Person.model_version == model_version, Person.centroid.is_not(None))
-    return [(p.id, vector_of(p.centroid)) for p in await session.scalars(stmt) if p.centroid is not None]
+    return [
+        (p.id, vector_from_bytes(p.centroid)) for p in await session.scalars(stmt) if p.centroid is not None
+    ]
 
 
 async def add_person(session: AsyncSession, *, tenant_id: uuid.UUID, model_version: str) -> Person:
@@ -114,13 +107,13 @@ async def refresh_people(
     members: dict[uuid.UUID, list[np.ndarray]] = defaultdict(list)
     for person_id, descriptor in rows:
         if person_id is not None:
-            members[person_id].append(vector_of(descriptor))
+            members[person_id].append(vector_from_bytes(descriptor))
     for person in await session.scalars(
         select(Person).where(Person.tenant_id == tenant_id, Person.id.in_(wanted))
     ):
         vectors = members.get(person.id)
         if vectors:
-            person.centroid = bytes_of(np.mean(np.stack(vectors), axis=0))
+            person.centroid = vector_to_bytes(np.mean(np.stack(vectors), axis=0))
         elif person.name is None and not person.hidden and person.merged_into_id is None:
             await session.delete(person)
         else:
@@ -418,7 +411,7 @@ async def reclusterable(
         ~locked,
     )
     return [
-        (p.id, vector_of(p.centroid))
+        (p.id, vector_from_bytes(p.centroid))
         for p in await session.scalars(stmt.order_by(Person.created_at, Person.id))
         if p.centroid is not None
     ]

@@ -22,6 +22,7 @@ from app.audit.service import record
 from app.core.container import Enqueuer
 from app.core.errors import NotFoundError
 from app.jobs.outbox import defer_send
+from app.media.service import vector_from_bytes, vector_to_bytes
 from app.people import repository
 from app.people.models import Face, FaceTrack, Person
 from app.people.tracking import SAME_FACE, Track, distance
@@ -80,7 +81,7 @@ async def replace_asset_faces(
     # 1. Inherit from the old track each new one repeats (closest first, each old one once).
     inherited: dict[int, FaceTrack] = {}
     pairs = sorted(
-        (distance(descriptors[i], repository.vector_of(o.descriptor)), i, j)
+        (distance(descriptors[i], vector_from_bytes(o.descriptor)), i, j)
         for i, n in enumerate(tracks)
         for j, o in enumerate(old)
         if o.person_id is not None and o.model_version == model_version and _overlaps(o, n)
@@ -140,7 +141,7 @@ def _track_row(
         box_h=best.box[3],
         score=best.score,
         crop_blob_key=new.crop_blob_key,
-        descriptor=repository.bytes_of(descriptor),
+        descriptor=vector_to_bytes(descriptor),
     )
     faces = [
         Face(
@@ -153,7 +154,7 @@ def _track_row(
             box_h=f.box[3],
             score=f.score,
             dimension=len(f.descriptor),
-            descriptor=repository.bytes_of(f.descriptor),
+            descriptor=vector_to_bytes(f.descriptor),
         )
         for f in new.track.faces
         if f.descriptor is not None
