@@ -38,8 +38,10 @@ class Person(UUIDPrimaryKey, Timestamps, Base):
     # The track whose best face is the person's cover; None: the largest member's.
     cover_track_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     # Where this person went when an editor merged it away (its old id still resolves).
+    # Indexed: deleting a person sets this to NULL in the persons merged into it (a scan of
+    # every person without the index), and a merge re-points the older merges by it.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
 
 
@@ -53,8 +55,10 @@ class FaceTrack(UUIDPrimaryKey, ModelOutput, Base):
     )
 
     asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    # Indexed like the other scene references: every scenes run deletes the asset's scenes,
+    # and each deleted scene sets this to NULL in its tracks (a scan of every track without it).
     scene_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("scene.id", ondelete="SET NULL"), default=None
+        ForeignKey("scene.id", ondelete="SET NULL"), default=None, index=True
     )
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"), default=None
