@@ -15,7 +15,7 @@ produced it, so each stored row can name its own model.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -115,7 +115,18 @@ class RoutedTranscript:
     @property
     def text(self) -> str:
         """All kept segments' text in time order."""
-        return " ".join(t.text for _, t in self.pieces if t.text)
+        return " ".join(segment.text for _, _, segment in timed_segments(self.pieces) if segment.text)
+
+
+def timed_segments(pieces: Iterable[tuple[float, Transcript]]) -> list[tuple[float, Transcript, Segment]]:
+    """(piece offset, transcript, segment) of every segment of ``pieces``, in time order.
+
+    Segment by segment, not piece by piece: a first pass's kept segments lie before and after
+    the spans escalated out of it, so no order of the pieces puts their segments in order."""
+    return sorted(
+        ((offset, transcript, segment) for offset, transcript in pieces for segment in transcript.segments),
+        key=lambda item: item[0] + item[2].start,
+    )
 
 
 class Transcriber(Protocol):

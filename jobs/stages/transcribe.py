@@ -31,7 +31,7 @@ from inference import media
 from inference.errors import NoAudioStreamError
 from inference.language import detect_language
 from inference.registry import SAMPLE_RATE, ModelRef
-from inference.routing import ModelRun, route_for_queue, transcribe_routed
+from inference.routing import ModelRun, route_for_queue, timed_segments, transcribe_routed
 from inference.types import Transcript
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import link_segments, permanent_errors, router_of
@@ -71,39 +71,35 @@ def segment_rows(
     Scenes are linked when the rows are written (``link_segments``)."""
     rows: list[dict[str, Any]] = []
     spoken: Counter[str] = Counter()
-    ordered = sorted(
-        transcripts, key=lambda item: item[0] + (item[1].segments[0].start if item[1].segments else 0.0)
-    )
-    for offset, transcript in ordered:
+    for offset, transcript, segment in timed_segments(transcripts):
         produced_by = str(transcript.model) if model is not None and transcript.model != model else None
-        for segment in transcript.segments:
-            text = segment.text.strip()
-            if not text:
-                continue
-            words = [
-                {
-                    "word": word.text,
-                    "start": round(word.start + offset, 3),
-                    "end": round(word.end + offset, 3),
-                    "probability": round(word.probability, 4),
-                }
-                for word in segment.words
-            ]
-            start, end = round(segment.start + offset, 3), round(segment.end + offset, 3)
-            confidence = float(np.mean([w.probability for w in segment.words])) if segment.words else None
-            rows.append(
-                {
-                    "ordinal": len(rows),
-                    "start_s": start,
-                    "end_s": end,
-                    "text": text,
-                    "language": transcript.language,
-                    "confidence": round(confidence, 4) if confidence is not None else None,
-                    "words": words,
-                    "produced_by": produced_by,
-                }
-            )
-            spoken[transcript.language] += len(text)
+        text = segment.text.strip()
+        if not text:
+            continue
+        words = [
+            {
+                "word": word.text,
+                "start": round(word.start + offset, 3),
+                "end": round(word.end + offset, 3),
+                "probability": round(word.probability, 4),
+            }
+            for word in segment.words
+        ]
+        start, end = round(segment.start + offset, 3), round(segment.end + offset, 3)
+        confidence = float(np.mean([w.probability for w in segment.words])) if segment.words else None
+        rows.append(
+            {
+                "ordinal": len(rows),
+                "start_s": start,
+                "end_s": end,
+                "text": text,
+                "language": transcript.language,
+                "confidence": round(confidence, 4) if confidence is not None else None,
+                "words": words,
+                "produced_by": produced_by,
+            }
+        )
+        spoken[transcript.language] += len(text)
     language = spoken.most_common(1)[0][0] if spoken else None
     return rows, language
 

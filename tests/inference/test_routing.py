@@ -94,6 +94,8 @@ async def test_only_the_flagged_spans_are_re_run_and_the_better_reading_replaces
         (pytest.approx(2.9), "accurate words", "whisper-base"),
         (7.0, "sure two", "whisper-tiny.en"),
     ]
+    # The escalated span sits between two kept first-pass segments: the text is in time order.
+    assert routed.text == "sure one accurate words sure two"
     assert routed.model == WHISPER_TINY_EN.ref
     assert set(routed.runs) == {WHISPER_TINY_EN.key, WHISPER_BASE.key}
 

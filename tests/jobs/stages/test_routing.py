@@ -10,6 +10,8 @@ from app.api.media.types import TranscriptSegmentType
 from app.jobs.models import Job
 from app.media.models import TranscriptSegment
 from inference.registry import WHISPER_BASE, WHISPER_TINY_EN
+from inference.types import Segment, Transcript
+from jobs.stages.transcribe import segment_rows
 from tests.fixtures.media import SpeechClip
 from tests.jobs.stages.conftest import Harness
 
@@ -68,3 +70,21 @@ async def test_a_batch_run_replaces_the_realtime_transcript(
     assert second
     assert {(s.model_name, s.produced_by) for s in second} == {(WHISPER_BASE.name, None)}
     assert not {s.id for s in first} & {s.id for s in second}
+
+
+def test_rows_of_a_span_escalated_between_two_kept_segments_are_in_time_order() -> None:
+    # The first pass keeps its segments before and after the escalated span: the rows come out
+    # in time order whatever order the pieces are in (ordinals are the transcript's order).
+    def segment(start: float, end: float, text: str) -> Segment:
+        return Segment(start, end, text, ())
+
+    first = Transcript("en", 1.0, (segment(0.0, 2.0, "one"), segment(6.0, 8.0, "three")), WHISPER_TINY_EN.ref)
+    escalated = Transcript("en", 1.0, (segment(0.1, 2.0, "two"),), WHISPER_BASE.ref)
+    pieces = [(600.0, first), (600.0 + 2.7, escalated)]
+
+    rows, language = segment_rows(pieces, model=WHISPER_TINY_EN.ref)
+
+    assert [(r["ordinal"], r["text"]) for r in rows] == [(0, "one"), (1, "two"), (2, "three")]
+    assert [r["start_s"] for r in rows] == [600.0, 602.8, 606.0]
+    assert [r["produced_by"] for r in rows] == [None, WHISPER_BASE.key, None]
+    assert language == "en"
