@@ -24,6 +24,7 @@ from app.api.assets.loaders import AssetLoaders
 from app.api.audit.loaders import AuditLoaders
 from app.api.jobs.loaders import JobLoaders
 from app.api.media.loaders import MediaLoaders
+from app.api.people.loaders import PeopleLoaders
 from app.core.container import Services
 from app.core.db import session_scope, utcnow
 from app.core.errors import DatabaseBusyError
@@ -183,6 +184,7 @@ class Loaders:
     media: MediaLoaders
     jobs: JobLoaders
     audit: AuditLoaders
+    people: PeopleLoaders
 
     @classmethod
     def create(cls, factory: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID) -> Loaders:
@@ -192,6 +194,7 @@ class Loaders:
             media=MediaLoaders(factory, tenant_id),
             jobs=JobLoaders(factory, tenant_id),
             audit=AuditLoaders(factory, tenant_id),
+            people=PeopleLoaders(factory, tenant_id),
         )
 
     def clear(self) -> None:
@@ -200,6 +203,7 @@ class Loaders:
         self.media.clear()
         self.jobs.clear()
         self.audit.clear()
+        self.people.clear()
 
 
 @dataclass(slots=True)

@@ -15,7 +15,6 @@ from app.api.ids import decode_id, parse_global_id
 from app.api.jobs.types import JobStageType, JobType
 from app.api.media.types import DetectionType, SceneType, SimilarityEdgeType, TranscriptSegmentType
 from app.api.people.types import PersonType
-from app.people import repository as people_repository
 
 Resolver = Callable[[Info, uuid.UUID], Awaitable[relay.Node | None]]
 
@@ -26,15 +25,6 @@ def _via(loader: Callable[[Info], Any], wrap: Callable[[Any], relay.Node]) -> Re
         return wrap(row) if row is not None else None
 
     return resolve
-
-
-async def _person(info: Info, row_id: uuid.UUID) -> relay.Node | None:
-    async with info.context.session_factory() as session:
-        found = await people_repository.people_by_id(
-            session, tenant_id=info.context.caller.tenant_id, ids=[row_id]
-        )
-    row = found.get(row_id)
-    return PersonType.from_row(row) if row is not None else None
 
 
 NODE_TYPES: dict[str, Resolver] = {
@@ -50,7 +40,7 @@ NODE_TYPES: dict[str, Resolver] = {
     "Job": _via(lambda i: i.context.loaders.jobs.job_by_id, JobType.from_row),
     "JobStage": _via(lambda i: i.context.loaders.jobs.job_stage_by_id, JobStageType.from_row),
     "AuditEvent": _via(lambda i: i.context.loaders.audit.audit_event_by_id, AuditEventType.from_row),
-    "Person": _person,
+    "Person": _via(lambda i: i.context.loaders.people.person_by_id, PersonType.from_row),
 }
 
 

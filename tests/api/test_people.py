@@ -3,16 +3,20 @@ co-appearances, and the audited corrections (rename, hide, merge, move) with the
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from app.assets.models import Asset
 from app.audit.models import AuditEvent
 from app.core.container import Services
+from app.core.enums import AssetKind, AssetStatus
+from app.people.models import FaceTrack, Person
 from app.tenancy.models import Tenant
 from tests.api.conftest import GraphQLClient
-from tests.api.graph import Graph, build_graph, gid
+from tests.api.graph import T0, Graph, build_graph, gid
 
 PEOPLE = """query($filter: PeopleFilter) { people(first: 10, filter: $filter) { edges { node {
   id name hidden faceCount coverUrl
@@ -108,3 +112,50 @@ async def test_refusals(gql: GraphQLClient, graph: Graph) -> None:
         {"ids": [gid("Face", graph.harbour.id)]},
     )
     assert missing["data"]["moveFaces"]["code"] == "NOT_FOUND"
+
+
+async def _people_with_faces(services: Services, tenant_id: uuid.UUID, n: int) -> None:
+    """``n`` people in one asset, each with a small face and a larger one (both with crops)."""
+    common: dict[str, Any] = {"tenant_id": tenant_id, "model_name": "m", "model_version": "1"}
+    asset = Asset(
+        tenant_id=tenant_id, kind=AssetKind.VIDEO, status=AssetStatus.READY, title="crowd", blob_key="k",
+        content_sha256="f" * 64, mime_type="video/mp4", size_bytes=1, created_at=T0,
+    )  # fmt: skip
+    people = [Person(tenant_id=tenant_id, name=f"p{i}") for i in range(n)]
+    async with services.session_factory() as session:
+        session.add_all([asset, *people])
+        await session.flush()
+        session.add_all(
+            FaceTrack(
+                asset_id=asset.id, person_id=p.id, start_s=float(size), end_s=float(size) + 1.0, box_x=0.1,
+                box_y=0.1, box_w=size / 10, box_h=size / 10, descriptor=bytes(4 * 128),
+                crop_blob_key=f"crops/{p.name}/{size}.jpg", **common,
+            )
+            for p in people
+            for size in (1, 3)
+        )  # fmt: skip
+        await session.commit()
+
+
+# people page + face counts of the page + tracks of the page (appearances and cover share it).
+PEOPLE_STATEMENTS = 3
+
+
+@pytest.mark.parametrize("n", [2, 6])
+async def test_person_fields_cost_one_statement_per_page(
+    gql: GraphQLClient, services: Services, tenant: Tenant, count_sql: Any, n: int
+) -> None:
+    await _people_with_faces(services, tenant.id, n)
+    await gql("{ __typename }")  # resolves the caller once per process, outside the count
+    with count_sql() as counter:
+        body = await gql(
+            "{ people(first: 10) { edges { node { name faceCount coverUrl appearances { startS } } } } }"
+        )
+    assert "errors" not in body, body
+    nodes = [e["node"] for e in body["data"]["people"]["edges"]]
+    assert sorted(p["name"] for p in nodes) == [f"p{i}" for i in range(n)]
+    assert {p["faceCount"] for p in nodes} == {2}
+    assert [[a["startS"] for a in p["appearances"]] for p in nodes] == [[1.0, 3.0]] * n
+    # Each person's cover is its own largest face.
+    assert all(f"crops/{p['name']}/3.jpg" in p["coverUrl"] for p in nodes), nodes
+    assert counter.count == PEOPLE_STATEMENTS, "\n\n".join(counter.statements)

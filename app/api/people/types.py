@@ -95,11 +95,7 @@ class PersonType(relay.Node):
 
     @field(description="How many appearances (face tracks) the person has on live assets.")
     async def face_count(self, info: Info) -> int:
-        async with info.context.session_factory() as session:
-            counts = await people_repository.face_counts(
-                session, tenant_id=info.context.caller.tenant_id, person_ids=[self.row.id]
-            )
-        return counts.get(self.row.id, 0)
+        return await info.context.loaders.people.face_count_by_person.load(self.row.id)
 
     @field(description="The person's appearances, by asset then time (at most `first`).")
     async def appearances(
@@ -107,19 +103,13 @@ class PersonType(relay.Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="At most this many (<= 200).")] = 50,
     ) -> list[PersonAppearanceType]:
-        async with info.context.session_factory() as session:
-            tracks = await people_repository.tracks_of_people(
-                session, tenant_id=info.context.caller.tenant_id, person_ids=[self.row.id]
-            )
-        return [PersonAppearanceType(row=t) for t in tracks.get(self.row.id, [])[: max(0, min(first, 200))]]
+        tracks = await info.context.loaders.people.tracks_by_person.load(self.row.id)
+        return [PersonAppearanceType(row=t) for t in tracks[: max(0, min(first, 200))]]
 
     @field(description="Signed URL of the cover face crop (the largest, most confident face), or null.")
     async def cover_url(self, info: Info) -> str | None:
-        async with info.context.session_factory() as session:
-            tracks = await people_repository.tracks_of_people(
-                session, tenant_id=info.context.caller.tenant_id, person_ids=[self.row.id]
-            )
-        rows = [t for t in tracks.get(self.row.id, []) if t.crop_blob_key]
+        tracks = await info.context.loaders.people.tracks_by_person.load(self.row.id)
+        rows = [t for t in tracks if t.crop_blob_key]
         if self.row.cover_track_id is not None:
             rows = [t for t in rows if t.id == self.row.cover_track_id] or rows
         if not rows:
