@@ -30,6 +30,16 @@ from inference.types import Segment, Transcript
 _ALIASES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
 
 
+class Confidence(Protocol):
+    """What the escalation rule reads of a segment (a ``Segment``, or a calibration observation)."""
+
+    @property
+    def avg_logprob(self) -> float: ...
+
+    @property
+    def no_speech_prob(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EscalationRule:
     """When a first-pass segment counts as low-confidence."""
@@ -42,7 +52,7 @@ class EscalationRule:
     # word cut in half is a word lost.
     pad_s: float = 0.3
 
-    def flags(self, segment: Segment) -> bool:
+    def flags(self, segment: Confidence) -> bool:
         """True when ``segment`` should be re-run on the accurate model."""
         return segment.avg_logprob < self.min_avg_logprob or segment.no_speech_prob > self.max_no_speech_prob
 

@@ -72,11 +72,8 @@ def shares(rule: EscalationRule, segments: Sequence[Observed]) -> tuple[float, f
     for noisy in (False, True):
         part = [s for s in segments if s.noisy is noisy]
         total = sum(s.seconds for s in part) or 1.0
-        flagged = sum(
-            s.seconds
-            for s in part
-            if s.avg_logprob < rule.min_avg_logprob or s.no_speech_prob > rule.max_no_speech_prob
-        )
+        # The rule the service runs (EscalationRule.flags), not a copy of it.
+        flagged = sum(s.seconds for s in part if rule.flags(s))
         result.append(flagged / total)
     return result[0], result[1]
 

@@ -31,6 +31,25 @@ def test_the_default_thresholds_are_the_calibrated_ones() -> None:
     assert calibrated["calibration"]["clean_share"] <= calibrated["clean_budget"]
 
 
+def test_the_calibrated_shares_are_what_the_service_rule_flags() -> None:
+    # The recorded first-pass segments, flagged by the rule the stage runs, re-run the shares
+    # the calibration reports: the calibration measured that rule, not another one.
+    calibrated = json.loads(CALIBRATION.read_text())
+    rule = EscalationRule(calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"])
+    for part in ("calibration", "held_out"):
+        segments = [
+            _segment(0.0, seconds, "", logprob, no_speech)
+            for logprob, no_speech, seconds, _ in calibrated["segments"][part]
+        ]
+        for noisy in (False, True):
+            heard = [
+                s for s, row in zip(segments, calibrated["segments"][part], strict=True) if row[3] is noisy
+            ]
+            share = sum(s.end for s in heard if rule.flags(s)) / (sum(s.end for s in heard) or 1.0)
+            recorded = calibrated[part]["noisy_share" if noisy else "clean_share"]
+            assert round(share, 3) == pytest.approx(recorded, abs=0.002), (part, noisy)
+
+
 def test_realtime_gets_the_fast_model_and_escalation_batch_the_accurate_one() -> None:
     registry = default_registry()
     policy = TranscribeRouting()
