@@ -307,8 +307,7 @@ class Store:
             cached = self._allowed_cache.get(key)
         if cached is not None and cached[0] == writes:
             return cached[1]
-        # Sorted: the graph search tests membership by binary search.
-        allowed = np.sort(allowed_rows(connection, p, where, params))
+        allowed = allowed_rows(connection, p, where, params)
         with self._allowed_lock:
             if len(self._allowed_cache) >= _ALLOWED_CACHE_SIZE:
                 self._allowed_cache.pop(next(iter(self._allowed_cache)))
