@@ -40,8 +40,8 @@ import numpy as np
 import numpy.typing as npt
 
 from search.documents import VectorField
-from search.embedded.schema import Generation, chunks
-from search.embedded.vectors import normalise, replay, vector_batches
+from search.embedded.schema import Generation
+from search.embedded.vectors import normalise, replay, stored_vectors, vector_batches
 
 # Graph degree and beam widths: M=16 keeps the graph near 140 bytes per vector; efSearch is
 # raised per query to at least the candidates wanted (measured in benchmarks/search_bench.py).
@@ -244,23 +244,14 @@ def rescore(
     if not rows:
         return []
     dims = generation.spec.vectors[field].dims
-    found: list[int] = []
-    blobs: list[bytes] = []
-    for chunk in chunks(rows):
-        marks = ",".join("?" * len(chunk))
-        for doc, data in connection.execute(
-            f"SELECT doc, data FROM {generation.prefix}vec WHERE field = ? AND doc IN ({marks})",
-            (field.value, *chunk),
-        ):
-            found.append(int(doc))
-            blobs.append(data)
-    if not found:
+    blobs = stored_vectors(connection, generation, field, rows)
+    if not blobs:
         return []
     matrix = normalise(
-        np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), dims).astype(np.float32)
+        np.frombuffer(b"".join(blobs.values()), dtype="<f4").reshape(len(blobs), dims).astype(np.float32)
     )
     sims = matrix @ unit
-    ids = np.asarray(found, dtype=np.int64)
+    ids = np.fromiter(blobs, dtype=np.int64, count=len(blobs))
     # Highest similarity first; equal similarities by row id, as exact search orders them.
     order = np.lexsort((ids, -sims))[:k]
     return [(int(ids[i]), float(sims[i])) for i in order]

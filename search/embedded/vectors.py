@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -148,13 +148,7 @@ def replay(
     changed = [
         row[0] for row in connection.execute(f"SELECT DISTINCT doc FROM {p}vlog WHERE seq > ?", (since,))
     ]
-    present: dict[int, bytes] = {}
-    for chunk in chunks(changed):
-        marks = ",".join("?" * len(chunk))
-        for doc, data in connection.execute(
-            f"SELECT doc, data FROM {p}vec WHERE field = ? AND doc IN ({marks})", (field.value, *chunk)
-        ):
-            present[int(doc)] = data
+    present = stored_vectors(connection, generation, field, changed)
     for row_id in changed:
         blob = present.get(row_id)
         if blob is None:
@@ -162,6 +156,21 @@ def replay(
         else:
             put(row_id, np.frombuffer(blob, dtype="<f4").astype(np.float32))
     return len(changed)
+
+
+def stored_vectors(
+    connection: sqlite3.Connection, generation: Generation, field: VectorField, row_ids: Sequence[int]
+) -> dict[int, bytes]:
+    """The stored float32 blob of ``field`` of each of these rows that has one."""
+    present: dict[int, bytes] = {}
+    for chunk in chunks(row_ids):
+        marks = ",".join("?" * len(chunk))
+        for doc, data in connection.execute(
+            f"SELECT doc, data FROM {generation.prefix}vec WHERE field = ? AND doc IN ({marks})",
+            (field.value, *chunk),
+        ):
+            present[int(doc)] = data
+    return present
 
 
 def all_vectors(
