@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from search.documents import VectorField
 from search.embedded.schema import Generation
-from search.embedded.vectors import normalise, replay, stored_vectors, vector_batches
+from search.embedded.vectors import mostly_dead, normalise, replay, stored_vectors, vector_batches
 
 # Graph degree and beam widths: M=16 keeps the graph near 140 bytes per vector; efSearch is
 # raised per query to at least the candidates wanted (measured in benchmarks/search_bench.py).
@@ -148,7 +148,7 @@ class AnnIndex:
     @property
     def needs_rebuild(self) -> bool:
         """A quarter of the graph is dead: a new build would be smaller and faster."""
-        return self.dead > max(1024, len(self.rows) // 4)
+        return mostly_dead(self.dead, len(self.rows))
 
     def build(self, batches: Iterable[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]) -> None:
         """A new graph over these (row ids, vectors) batches; the quantiser learns its ranges

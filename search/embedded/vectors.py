@@ -112,6 +112,12 @@ def normalise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return unit
 
 
+def mostly_dead(dead: int, slots: int) -> bool:
+    """A quarter of an index's slots (and at least 1024) hold removed rows: rebuilding it from
+    the stored vectors gives a smaller, faster one (the exact matrix and the HNSW graph)."""
+    return dead > max(1024, slots // 4)
+
+
 def sync_matrix(
     connection: sqlite3.Connection,
     generation: Generation,
@@ -126,7 +132,7 @@ def sync_matrix(
     if matrix.seq is not None and top <= matrix.seq:
         return
     pruned = connection.execute(f"SELECT pruned_upto FROM {p}state").fetchone()[0]
-    if matrix.seq is None or matrix.seq < pruned or matrix.dead > max(1024, matrix.count // 4):
+    if matrix.seq is None or matrix.seq < pruned or mostly_dead(matrix.dead, matrix.count):
         row_ids, data = all_vectors(connection, generation, field)
         matrix.reset(row_ids, data, top)
         return
