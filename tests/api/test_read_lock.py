@@ -23,6 +23,7 @@ from app.core.enums import AssetKind, AssetStatus
 from app.core.errors import DatabaseBusyError
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services
+from app.people.models import Person
 from app.tenancy.models import Tenant
 from jobs.sweeper import sweep_once
 from tests.api.conftest import BASE_URL, GraphQLClient, operation
@@ -98,6 +99,30 @@ async def test_concurrent_readers_succeed_while_a_write_holds_the_lock(
         )
     assert all("errors" not in b for b in bodies), [b.get("errors") for b in bodies if "errors" in b][:1]
     assert {b["data"]["asset"]["title"] for b in bodies} == {"Before"}
+
+
+PEOPLE_QUERY = """query ($id: ID!) {
+  people(first: 5) {
+    edges { node { name faceCount coverUrl appearances { id } coAppearing { assetCount } } }
+  }
+  node(id: $id) { id }
+}"""
+
+
+async def test_people_reads_succeed_while_a_write_holds_the_lock(
+    quick_gql: GraphQLClient, quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    async with session_scope(quick_services.session_factory) as session:
+        person = Person(tenant_id=tenant.id, name="Ada")
+        session.add(person)
+    variables = {"id": gid("Person", person.id)}
+    await quick_gql(PEOPLE_QUERY, variables)  # the key is verified (a write)
+    with write_lock_held(settings):
+        # Each read would wait 0.3 s and fail if it asked for the lock.
+        body = await quick_gql(PEOPLE_QUERY, variables)
+    assert "errors" not in body, body
+    assert [e["node"]["name"] for e in body["data"]["people"]["edges"]] == ["Ada"]
+    assert body["data"]["node"] == variables
 
 
 async def test_a_key_checked_while_a_write_holds_the_lock_still_gets_in(

@@ -71,7 +71,7 @@ class PeopleQueries:
     ) -> Connection[PersonType]:
         page = page_of(info, people_repository.PEOPLE_ORDER, first, after, field=[])
         where = filter or PeopleFilterInput()
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await people_repository.list_people(
                 session,
                 tenant_id=info.context.caller.tenant_id,

@@ -124,7 +124,7 @@ class PersonType(relay.Node):
 
     @field(description="People seen in the same assets, most shared assets first (hidden ones left out).")
     async def co_appearing(self, info: Info) -> list[CoAppearanceType]:
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             found = await people_repository.co_appearing(
                 session, tenant_id=info.context.caller.tenant_id, person_id=self.row.id
             )
