@@ -22,8 +22,9 @@ reason relates two assets; several weak ones add up without exceeding 1. Marked 
 and deleted assets are never related (one statement over the candidates).
 
 Cost: the text and label sources read the tenant's distinct (asset, text) pairs of those
-detection kinds per call (one statement each) and weigh them in Python: fine to tens of
-thousands of assets; beyond that the document frequencies belong in the search index.
+detection kinds once per session (one statement each; relations are read in read-only
+sessions) and weigh them in Python: fine to tens of thousands of assets; beyond that the
+document frequencies belong in the search index.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -259,12 +260,7 @@ class SharedTextSource:
     async def scores(
         self, session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
     ) -> Scores:
-        rows = await repository.detection_terms(
-            session, tenant_id=tenant_id, kind=DetectionKind.TEXT, min_confidence=0.0
-        )
-        documents: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for asset_id, text in rows:
-            documents[asset_id] |= terms_of(text)
+        documents = await _term_documents(session, tenant_id, DetectionKind.TEXT, 0.0, terms_of)
         return weighted_overlaps(documents, asset_ids, self.reason)
 
 
@@ -276,13 +272,37 @@ class SharedLabelSource:
     async def scores(
         self, session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
     ) -> Scores:
+        documents = await _term_documents(
+            session, tenant_id, DetectionKind.LABEL, MIN_LABEL_CONFIDENCE, _label_term
+        )
+        return weighted_overlaps(documents, asset_ids, self.reason)
+
+
+def _label_term(label: str) -> set[str]:
+    return {unicodedata.normalize("NFKC", label).casefold().strip()}
+
+
+async def _term_documents(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    kind: DetectionKind,
+    min_confidence: float,
+    terms: Callable[[str], set[str]],
+) -> dict[uuid.UUID, set[str]]:
+    """Each asset's terms from the tenant's detections of ``kind``, read once per session: a
+    relation graph asks ``related`` up to three times in one read session, and the corpus (the
+    whole tenant's, for the document frequencies) is the same each time."""
+    key = ("relations.term_documents", tenant_id, kind, min_confidence)
+    cached: dict[uuid.UUID, set[str]] | None = session.info.get(key)
+    if cached is None:
         rows = await repository.detection_terms(
-            session, tenant_id=tenant_id, kind=DetectionKind.LABEL, min_confidence=MIN_LABEL_CONFIDENCE
+            session, tenant_id=tenant_id, kind=kind, min_confidence=min_confidence
         )
         documents: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for asset_id, label in rows:
-            documents[asset_id].add(unicodedata.normalize("NFKC", label).casefold().strip())
-        return weighted_overlaps(documents, asset_ids, self.reason)
+        for asset_id, text in rows:
+            documents[asset_id] |= terms(text)
+        cached = session.info[key] = dict(documents)
+    return cached
 
 
 # --- people ----------------------------------------------------------------------------------
