@@ -8,16 +8,20 @@ share a connection and a long subscription never pins one.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from app.core.pagination import Page, PageRows
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RowT = TypeVar("RowT")
 FilterT = TypeVar("FilterT", bound=Hashable)
@@ -74,3 +78,13 @@ def paged_loader(
         return [results[key] for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+def clear_loaders(group: DataclassInstance) -> None:
+    """Forget the cached rows of every DataLoader field of ``group`` (a dataclass of loaders):
+    long-lived subscription contexts re-read state per event, and a loader added to a group
+    is cleared without being listed again."""
+    for item in dataclasses.fields(group):
+        loader = getattr(group, item.name)
+        if isinstance(loader, DataLoader):
+            loader.clear_all()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from app.api.batching import SessionFactory, by_id_loader
+from app.api.batching import SessionFactory, by_id_loader, clear_loaders
 from app.assets import repository
 from app.assets.models import Asset
 
@@ -25,4 +25,4 @@ class AssetLoaders:
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
-        self.asset_by_id.clear_all()
+        clear_loaders(self)

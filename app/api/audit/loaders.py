@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
+from app.api.batching import PagedKey, SessionFactory, by_id_loader, clear_loaders, paged_loader
 from app.audit import repository as repo
 from app.audit.models import AuditEvent
 from app.core.pagination import Page, PageRows
@@ -36,5 +36,4 @@ class AuditLoaders:
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
-        self.audit_event_by_id.clear_all()
-        self.audit_events_by_entity.clear_all()
+        clear_loaders(self)

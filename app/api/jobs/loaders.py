@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
+from app.api.batching import PagedKey, SessionFactory, by_id_loader, clear_loaders, paged_loader
 from app.core.enums import JobStatus
 from app.core.pagination import Page, PageRows
 from app.jobs import repository as repo
@@ -54,5 +54,4 @@ class JobLoaders:
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
-        for loader in (self.job_by_id, self.job_stage_by_id, self.jobs_by_asset, self.job_stages_by_job):
-            loader.clear_all()
+        clear_loaders(self)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.api.batching import PagedKey, SessionFactory, by_id_loader, paged_loader
+from app.api.batching import PagedKey, SessionFactory, by_id_loader, clear_loaders, paged_loader
 from app.core.enums import OwnerType
 from app.core.pagination import Page, PageRows
 from app.media import relations
@@ -135,18 +135,4 @@ class MediaLoaders:
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
-        for loader in (
-            self.scene_by_id,
-            self.transcript_segment_by_id,
-            self.detection_by_id,
-            self.similarity_edge_by_id,
-            self.scenes_by_asset,
-            self.transcript_segments_by_asset,
-            self.transcript_segments_by_scene,
-            self.detections_by_asset,
-            self.detections_by_scene,
-            self.similar_assets_by_asset,
-            self.similar_scenes_by_scene,
-            self.relations_by_asset,
-        ):
-            loader.clear_all()
+        clear_loaders(self)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from app.api.batching import SessionFactory, by_id_loader
+from app.api.batching import SessionFactory, by_id_loader, clear_loaders
 from app.people import repository as repo
 from app.people.models import FaceTrack, Person
 
@@ -40,6 +40,4 @@ class PeopleLoaders:
 
     def clear(self) -> None:
         """Forget cached rows (long-lived subscription contexts re-read state per event)."""
-        self.person_by_id.clear_all()
-        self.face_count_by_person.clear_all()
-        self.tracks_by_person.clear_all()
+        clear_loaders(self)
