@@ -205,10 +205,9 @@ async def people_of_assets(
     *,
     tenant_id: uuid.UUID,
     asset_ids: Sequence[uuid.UUID],
-    include_hidden: bool = False,
 ) -> dict[uuid.UUID, list[Person]]:
-    """The persons seen in each asset, by first appearance."""
-    return await _people_of(session, tenant_id, FaceTrack.asset_id, asset_ids, include_hidden)
+    """The visible persons seen in each asset, by first appearance."""
+    return await _people_of(session, tenant_id, FaceTrack.asset_id, asset_ids)
 
 
 async def people_of_scenes(
@@ -216,10 +215,9 @@ async def people_of_scenes(
     *,
     tenant_id: uuid.UUID,
     scene_ids: Sequence[uuid.UUID],
-    include_hidden: bool = False,
 ) -> dict[uuid.UUID, list[Person]]:
-    """The persons seen in each scene, by first appearance."""
-    return await _people_of(session, tenant_id, FaceTrack.scene_id, scene_ids, include_hidden)
+    """The visible persons seen in each scene, by first appearance."""
+    return await _people_of(session, tenant_id, FaceTrack.scene_id, scene_ids)
 
 
 async def _people_of(
@@ -227,18 +225,15 @@ async def _people_of(
     tenant_id: uuid.UUID,
     column: InstrumentedAttribute[Any],
     anchor_ids: Sequence[uuid.UUID],
-    include_hidden: bool,
 ) -> dict[uuid.UUID, list[Person]]:
     stmt = (
         _tracks(tenant_id)
         .with_only_columns(column, Person, func.min(FaceTrack.start_s).label("first_s"))
         .join(Person, Person.id == FaceTrack.person_id)
-        .where(column.in_(anchor_ids), Person.merged_into_id.is_(None))
+        .where(column.in_(anchor_ids), Person.merged_into_id.is_(None), Person.hidden.is_(False))
         .group_by(column, Person.id)
         .order_by(column, "first_s", Person.id)
     )
-    if not include_hidden:
-        stmt = stmt.where(Person.hidden.is_(False))
     out: dict[uuid.UUID, list[Person]] = defaultdict(list)
     for anchor_id, person, _first in await session.execute(stmt):
         if anchor_id is not None:
@@ -316,24 +311,6 @@ async def co_appearing(
         .limit(limit)
     )
     return [(person, int(n)) for person, n in await session.execute(stmt)]
-
-
-async def person_names_of_assets(
-    session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    """Names of the named, visible persons seen in each asset (the search document's text)."""
-    stmt = (
-        _tracks(tenant_id)
-        .with_only_columns(FaceTrack.asset_id, Person.name)
-        .join(Person, Person.id == FaceTrack.person_id)
-        .where(FaceTrack.asset_id.in_(asset_ids), Person.name.is_not(None), Person.hidden.is_(False))
-        .distinct()
-    )
-    out: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for asset, name in await session.execute(stmt):
-        if name:
-            out[asset].append(name)
-    return {a: sorted(names) for a, names in out.items()}
 
 
 async def assets_of_person(
