@@ -60,6 +60,12 @@ def logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def feature(retriever: str, score: float, query_terms: int) -> float:
+    """What a retriever's curve maps (module docstring): BM25 per distinct query word, or the
+    cosine as it is. The fit (search.calibration_fit) and :meth:`Calibration.retriever` share it."""
+    return score / max(1, query_terms) if retriever == TEXT_RETRIEVER else score
+
+
 @dataclass(frozen=True, slots=True)
 class Logistic:
     """``p(x) = sigmoid(slope * x + intercept)``."""
@@ -93,12 +99,13 @@ class Calibration:
 
     def retriever(self, name: str, score: float, query_terms: int) -> float:
         """The calibrated relevance of one retriever's raw score."""
+        x = feature(name, score, query_terms)
         if name == TEXT_RETRIEVER:
-            return self.text(score / max(1, query_terms))
+            return self.text(x)
         curve = self.vectors.get(name, self.fallback_vector)
         if curve is None:
-            return min(1.0, max(0.0, score))
-        return curve(score)
+            return min(1.0, max(0.0, x))
+        return curve(x)
 
     def combine(self, groups: Mapping[str, float]) -> float:
         """Fused relevance of a document from its groups' calibrated relevances."""

@@ -22,6 +22,7 @@ from search.calibration import (
     Calibration,
     GroupFusion,
     Logistic,
+    feature,
     group_relevances,
     logit,
 )
@@ -82,8 +83,9 @@ def fit(runs: Sequence[LabelledRun], groups: Mapping[str, str], *, prior: Calibr
                 if doc_id in seen:
                     continue
                 seen.add(doc_id)
-                value = raw / max(1, run.terms) if retriever == TEXT_RETRIEVER else raw
-                points.setdefault(retriever, []).append((value, doc_id in run.relevant))
+                points.setdefault(retriever, []).append(
+                    (feature(retriever, raw, run.terms), doc_id in run.relevant)
+                )
     text = _curve(points.pop(TEXT_RETRIEVER, [])) or prior.text
     vectors = dict(prior.vectors)
     for retriever, retriever_points in points.items():

@@ -97,6 +97,30 @@ def test_fit_from_labelled_runs_separates_relevant_from_unrelated() -> None:
     assert Calibration.from_json(fitted.to_json()).to_json() == fitted.to_json()
 
 
+def test_the_fit_and_the_search_see_bm25_on_the_same_per_word_scale() -> None:
+    # Three-word queries whose BM25 per word follows a known curve: the fitted calibration must
+    # give a raw score of a three-word query that curve's probability (a fit on raw scores
+    # would learn a third of the slope).
+    rng = np.random.default_rng(5)
+    runs = []
+    for query in range(100):
+        scores = rng.uniform(0, 2, size=20)
+        relevant = rng.uniform(size=scores.size) < 1 / (1 + np.exp(-(4 * scores - 4)))
+        runs.append(
+            LabelledRun(
+                text="three word query",
+                terms=3,
+                ranked={"text": [(f"{query}-{i}", 3 * float(x)) for i, x in enumerate(scores)]},
+                relevant=frozenset(f"{query}-{i}" for i in np.flatnonzero(relevant)),
+            )
+        )
+
+    fitted = fit(runs, {}, prior=shipped_calibration())
+
+    for per_word in (0.5, 1.0, 1.5):
+        assert fitted.retriever("text", 3 * per_word, 3) == pytest.approx(sigmoid(4 * per_word - 4), abs=0.06)
+
+
 def test_min_relevance_outside_zero_to_one_is_refused() -> None:
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(QueryError, match="min_relevance"):
