@@ -21,6 +21,7 @@ from inference.media import (
     perceptual_hash,
     speech_spans,
     video_frame,
+    video_frames,
 )
 from inference.preprocess import load_image
 from tests.fixtures.media import (
@@ -117,6 +118,20 @@ def test_a_blurred_middle_frame_is_passed_over(tmp_path: Path) -> None:
 def test_video_frame_at_a_time(silent_video: VideoClip) -> None:
     frame = video_frame(silent_video.path, 4.5)
     assert np.abs(frame[4, 4].astype(int) - np.asarray(silent_video.shot_colours[2])).max() <= 12
+
+
+def test_video_frames_in_one_pass_match_one_seek_per_frame(silent_video: VideoClip) -> None:
+    # Near targets are decoded forward; a far one (over 4 s on) and one before the frame found
+    # for the previous target (1.02 after 1.01 found 1.04) seek: every path gives the frame one
+    # seek to that instant gives; a target past the end gives none.
+    times = [5.2, 0.3, 1.01, 1.02, 1.5, 99.0]
+    found = video_frames(silent_video.path, times)
+    assert len(found) == 5
+    for target, (time, frame) in zip(sorted(times), found, strict=False):
+        assert target - 1e-6 <= time < target + 1 / silent_video.fps + 1e-6
+        assert np.array_equal(frame, video_frame(silent_video.path, target)), target
+    small = video_frames(silent_video.path, [4.5], max_side=160)
+    assert [f.shape for _, f in small] == [(120, 160, 3)]
 
 
 def test_audio_decodes_to_16k_mono_float(video: VideoClip) -> None:
