@@ -174,8 +174,10 @@ async def test_cancel_stops_a_running_stage_and_everything_after_it(
     async with services.session_factory() as session:
         await jobs.cancel_job(session, services=services, tenant_id=tenant.id, job_id=job.id, actor="test")
         await session.commit()
-    waited = await wait_jobs(services.session_factory, [job.id], within=5)
-    assert waited < 2.0, "cancellation is honoured inside the stage, not after its 30 s"
+    # Inside the stage's 30 s sleep, with room for a loaded 2-core machine (since transcribe
+    # runs beside scenes, a second stage shares the workers while the cancel lands).
+    waited = await wait_jobs(services.session_factory, [job.id], within=20)
+    assert waited < 15.0, "cancellation is honoured inside the stage, not after its 30 s"
     stages = await stages_by_name(services.session_factory, job.id)
     assert stages["probe"].status == StageStatus.SUCCEEDED
     # Transcribe runs beside scenes (it needs only the probe): it may have finished first.
