@@ -28,7 +28,6 @@ from app.people.models import Face, FaceTrack, Person
 from app.people.tracking import SAME_FACE, Track, distance
 
 PERSON_THRESHOLD = SAME_FACE
-DESCRIPTOR_DIM = 128
 
 
 class PersonNotFoundError(NotFoundError):
@@ -79,17 +78,17 @@ async def replace_asset_faces(
 
     descriptors = [n.track.descriptor() for n in tracks]
     # 1. Inherit from the old track each new one repeats (closest first, each old one once).
-    inherited: dict[int, FaceTrack] = {}
+    inherited: dict[int, tuple[uuid.UUID, bool]] = {}
     pairs = sorted(
-        (distance(descriptors[i], vector_from_bytes(o.descriptor)), i, j)
+        (distance(descriptors[i], vector_from_bytes(o.descriptor)), i, j, o.person_id, o.locked)
         for i, n in enumerate(tracks)
         for j, o in enumerate(old)
         if o.person_id is not None and o.model_version == model_version and _overlaps(o, n)
     )
     used: set[int] = set()
-    for d, i, j in pairs:
+    for d, i, j, old_person_id, old_locked in pairs:
         if d < PERSON_THRESHOLD and i not in inherited and j not in used:
-            inherited[i] = old[j]
+            inherited[i] = (old_person_id, old_locked)
             used.add(j)
 
     # 2. Cluster the rest against the tenant's persons (and the ones this asset starts).
@@ -99,7 +98,7 @@ async def replace_asset_faces(
         person_id: uuid.UUID
         locked = False
         if i in inherited:
-            person_id, locked = inherited[i].person_id or uuid.uuid4(), inherited[i].locked
+            person_id, locked = inherited[i]
         else:
             best = min(known, key=lambda pc: distance(descriptors[i], pc[1]), default=None)
             if best is not None and distance(descriptors[i], best[1]) < PERSON_THRESHOLD:
