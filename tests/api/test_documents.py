@@ -3,8 +3,14 @@ limit still reads each request's variables."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+import strawberry.schema.schema as strawberry_schema
+
+from app.api import documents
 from app.api.documents import DocumentCache
-from graphql import parse
+from graphql import DocumentNode, parse
 from tests.api.conftest import GraphQLClient
 
 NESTED = (
@@ -21,6 +27,34 @@ async def test_a_cached_document_is_still_refused_for_large_variables(gql: Graph
         {"code": "QUERY_TOO_COMPLEX", "complexity": 20301, "limit": 5000}
     ]
     assert await gql(NESTED, {"n": 10}) == {"data": {"assets": {"edges": []}}}
+
+
+async def test_the_same_text_is_parsed_and_validated_once(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    validated: list[DocumentNode] = []
+
+    def counting_parse(text: str, **options: Any) -> DocumentNode:
+        parsed.append(text)
+        return parse(text, **options)
+
+    validate = strawberry_schema.validate_document
+
+    def counting_validate(schema: Any, document: DocumentNode, rules: Any) -> Any:
+        validated.append(document)
+        return validate(schema, document, rules)
+
+    # Spies around the real functions: strawberry parses; PreparedDocuments validates, or
+    # strawberry does when the document is not from the cache.
+    monkeypatch.setattr(strawberry_schema, "parse", counting_parse)
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting_validate)
+    monkeypatch.setattr(documents, "validate_document", counting_validate)
+    text = "query Once($n: Int!) { assets(first: $n) { edges { node { id } } } }"
+    for n in (1, 2, 3):
+        assert await gql(text, {"n": n}) == {"data": {"assets": {"edges": []}}}
+    assert parsed == [text]
+    assert len(validated) == 1
 
 
 async def test_validation_errors_of_a_cached_document_are_answered_every_time(gql: GraphQLClient) -> None:
