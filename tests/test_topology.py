@@ -223,7 +223,7 @@ def _check_job(
     assert len({(s["startSeconds"], s["endSeconds"]) for s in segments}) == len(segments), segments
     words = re.findall(r"[a-z]+", " ".join(segment["text"] for segment in segments).lower())
     assert words.count("library") == 1, segments
-    job_uuid = base64.b64decode(stream.job_id).decode().split(":", 1)[1]
+    job_uuid = _job_uuid(stream.job_id)
     return {(stage["name"].lower(), job_uuid): stage["attempts"] for stage in stages}
 
 
@@ -235,6 +235,62 @@ def _in_flight(worker: Process) -> set[tuple[str, str]]:
     """(stage, job uuid) pairs the worker's log shows started and not yet ended."""
     log = worker.output()
     return set(_STARTED.findall(log)) - set(_ENDED.findall(log))
+
+
+STAGES = """query ($id: ID!) {
+  asset(id: $id) { jobs(first: 10) { edges { node { id stages { edges { node { name status } } } } } } }
+}"""
+
+
+def _job_uuid(job_id: str) -> str:
+    return base64.b64decode(job_id).decode().split(":", 1)[1]
+
+
+def _running(topology: Topology, asset_ids: list[str]) -> set[tuple[str, str]]:
+    """(stage, job uuid) pairs the database shows RUNNING."""
+    running: set[tuple[str, str]] = set()
+    for asset_id in asset_ids:
+        for edge in topology.graphql(STAGES, {"id": asset_id})["asset"]["jobs"]["edges"]:
+            job = edge["node"]
+            running |= {
+                (stage["node"]["name"].lower(), _job_uuid(job["id"]))
+                for stage in job["stages"]["edges"]
+                if stage["node"]["status"] == "RUNNING"
+            }
+    return running
+
+
+def _kill_one_holding_a_stage(
+    topology: Topology, workers: tuple[Process, Process], asset_ids: list[str]
+) -> tuple[Process, set[tuple[str, str]]]:
+    """SIGKILL a worker while it holds a stage; the worker and the stages it held.
+
+    Both workers are paused (SIGSTOP) while their logs and the database are read, so nothing
+    they hold can finish between the look and the kill (on an idle machine the stages of three
+    jobs can all finish between two looks); a stage counts as held when the worker's log shows
+    it started and not ended and the database shows it RUNNING (its success is committed just
+    before its log line). One holding transcribe (Triton's longest call) is preferred; no worker
+    is paused for longer than one look (their leases last 30 s)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for worker in workers:
+            worker.pause()
+        doomed: Process | None = None
+        try:
+            running = _running(topology, asset_ids)
+            held = [(worker, _in_flight(worker) & running) for worker in workers]
+            with_transcribe = [(w, stages) for w, stages in held if any(s == "transcribe" for s, _ in stages)]
+            chosen = next(iter(with_transcribe or [(w, stages) for w, stages in held if stages]), None)
+            if chosen is not None:
+                doomed, interrupted = chosen
+                doomed.kill()
+                return doomed, interrupted
+        finally:
+            for worker in workers:
+                if worker is not doomed:
+                    worker.resume()
+        time.sleep(0.2)
+    pytest.fail("no worker held a stage within 300 s:\n" + "\n".join(w.output()[-2000:] for w in workers))
 
 
 def _kill_triton(triton: Process) -> None:
@@ -273,27 +329,11 @@ async def test_api_two_workers_and_triton_survive_kill_9(topology: Topology) -> 
         # In a thread: the subscriptions' event loop keeps answering meanwhile.
         await asyncio.to_thread(_started, worker, "worker ready", within=300, what="a worker")
 
-    workers = (first, second)
-
-    def holding_a_stage() -> Process | None:
-        # A worker with a stage started and not finished; one running transcribe first (Triton's
-        # longest call), any stage otherwise: on an idle machine transcribe can finish between
-        # two looks at the logs, the stages of three jobs cannot all.
-        holders = [(worker, {stage for stage, _ in _in_flight(worker)}) for worker in workers]
-        for worker, stages in holders:
-            if "transcribe" in stages:
-                return worker
-        return next((worker for worker, stages in holders if stages), None)
-
-    await _until(lambda: holding_a_stage() is not None, within=300, what="a stage running on a worker")
-    doomed = holding_a_stage()
-    assert doomed is not None
-    doomed.kill()
+    doomed, interrupted = await asyncio.to_thread(
+        _kill_one_holding_a_stage, topology, (first, second), [asset_id for asset_id, _ in jobs]
+    )
     _kill_triton(triton)
     survivor = second if doomed is first else first
-    # What the killed worker had started and not finished (its log ends where it died).
-    interrupted = _in_flight(doomed)
-    assert interrupted, doomed.output()[-4000:]
 
     await asyncio.wait_for(asyncio.gather(*followers), timeout=600)
     attempts: dict[tuple[str, str], int] = {}
