@@ -14,7 +14,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from inference.triton.launcher import free_port
 from tests.deploy.k8s import ROOT
 
 UID = 10001
@@ -125,13 +125,6 @@ def _start(commands: str) -> subprocess.Popen[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _wait_for(
     url: str, proc: subprocess.Popen[str], *, holding: bytes = b"", deadline_s: float = 240.0
 ) -> bytes:
@@ -178,7 +171,7 @@ def _written(out: str) -> list[str]:
 
 
 def test_serve_starts_as_uid_10001_on_a_read_only_root() -> None:
-    port = _free_port()
+    port = free_port()
     # The serve process runs in the background; SIGTERM to the script is forwarded to it.
     commands = "\n".join(
         [_mediakg("db upgrade head"), *_in_background(_mediakg(f"serve --host 127.0.0.1 --port {port}"))]
@@ -210,7 +203,7 @@ def test_worker_starts_as_uid_10001_on_a_read_only_root() -> None:
     _assert_no_write_refused(help_only.stderr)
     if not REDIS_URL:
         pytest.skip("a running worker needs a broker: MEDIAKG_TEST_REDIS_URL is unset (--help was checked)")
-    port = _free_port()
+    port = free_port()
     prefix = f"mkg_nonroot_{uuid.uuid4().hex[:8]}"
     env = {
         "MEDIAKG_BROKER_URL": REDIS_URL,
