@@ -5,11 +5,11 @@ start when the environment is missing or a port is taken."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,23 +18,28 @@ from pathlib import Path
 import pytest
 
 from inference.triton.launcher import Ports, TritonEnvironment
+from tests.fixtures.processes import Process
 
 pytestmark = pytest.mark.models
 
 SMALL_MODEL = "haar-frontalface__default-1"
 
 
+def _env(tmp_path: Path, ports: Ports, **env: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MEDIAKG_DATA_DIR": str(tmp_path / "data"),
+        "MEDIAKG_TRITON_HTTP_PORT": str(ports.http),
+        "MEDIAKG_TRITON_GRPC_PORT": str(ports.grpc),
+        "MEDIAKG_TRITON_METRICS_PORT": str(ports.metrics),
+        **env,
+    }
+
+
 def _command(tmp_path: Path, ports: Ports, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "app.entrypoints.cli", "triton", "serve", *args],
-        env={
-            **os.environ,
-            "MEDIAKG_DATA_DIR": str(tmp_path / "data"),
-            "MEDIAKG_TRITON_HTTP_PORT": str(ports.http),
-            "MEDIAKG_TRITON_GRPC_PORT": str(ports.grpc),
-            "MEDIAKG_TRITON_METRICS_PORT": str(ports.metrics),
-            **env,
-        },
+        env=_env(tmp_path, ports, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -58,40 +63,39 @@ def test_serves_on_the_configured_ports_and_stops_on_sigterm(
     tmp_path: Path, triton_env: TritonEnvironment
 ) -> None:
     ports = Ports.pick()
-    with _command(tmp_path, ports, "--model", SMALL_MODEL) as process:
-        _serve_and_stop(tmp_path, ports, process)
-
-
-def _serve_and_stop(tmp_path: Path, ports: Ports, process: subprocess.Popen[str]) -> None:
+    # Its output goes to a file polled against a deadline: a blocking readline of a pipe
+    # would outwait any deadline if the server hung silently, and an unread stderr pipe can
+    # fill and stall the process.
+    process = Process(
+        ["triton", "serve", "--model", SMALL_MODEL],
+        _env(tmp_path, ports),
+        tmp_path / "triton-serve.log",
+        cwd=tmp_path,
+    )
     try:
-        assert process.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-            if line.startswith("log:"):
-                break
-        printed = "\n".join(lines)
+        process.wait_until(
+            lambda: re.search(r"^log: ", process.output(), re.M) is not None,
+            within=600,
+            what="mediakg triton serve",
+        )
+        printed = process.output()
         assert f"MEDIAKG_INFERENCE_URL=grpc://127.0.0.1:{ports.grpc}" in printed, printed
         assert f"MEDIAKG_TRITON_METRICS_URL=http://127.0.0.1:{ports.metrics}/metrics" in printed
         with urllib.request.urlopen(f"http://127.0.0.1:{ports.http}/v2/health/ready", timeout=5) as ready:
             assert ready.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports.http}/v2/models/{SMALL_MODEL}/ready") as model:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{ports.http}/v2/models/{SMALL_MODEL}/ready", timeout=5
+        ) as model:
             assert model.status == 200
         log = tmp_path / "data" / "logs" / "tritonserver.log"
         assert log.is_file()
         assert not (tmp_path / "tritonserver.log").exists()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=90) == 0
+        process.process.send_signal(signal.SIGTERM)
+        assert process.process.wait(timeout=90) == 0
         with pytest.raises(urllib.error.URLError, match="refused"):
             urllib.request.urlopen(f"http://127.0.0.1:{ports.http}/v2/health/live", timeout=2)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.close()
 
 
 def test_a_taken_port_is_refused_before_the_start(
