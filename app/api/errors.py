@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
@@ -247,6 +248,21 @@ _SIMPLE: dict[type[domain.DomainError], tuple[type[UserErrorType], UserErrorCode
     MalformedIdError: (MalformedIdErrorType, UserErrorCode.MALFORMED_ID),
     WrongIdTypeError: (WrongIdTypeErrorType, UserErrorCode.WRONG_ID_TYPE),
 }
+
+
+def field_mapper(
+    prefix: Sequence[str], renames: dict[str, list[str]]
+) -> Callable[[domain.DomainError], domain.DomainError]:
+    """Rewrites a domain error's field (named after service or argument names) into the input
+    path: ``prefix``, then the first name renamed (``renames``), then the rest."""
+
+    def remap(exc: domain.DomainError) -> domain.DomainError:
+        if exc.field:
+            head, *rest = exc.field
+            exc.field = [*prefix, *renames.get(head, [head]), *rest]
+        return exc
+
+    return remap
 
 
 def user_error(

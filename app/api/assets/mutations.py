@@ -8,7 +8,6 @@ after commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +39,7 @@ from app.api.errors import (
     UserErrorCode,
     UserErrorType,
     WrongIdTypeErrorType,
+    field_mapper,
     user_error,
 )
 from app.api.fields import mutation
@@ -57,20 +57,6 @@ from app.jobs import service as jobs
 # (and the CLI), so one request never holds a worker for minutes.
 MAX_INGEST_BATCH = 50
 MAX_IDEMPOTENCY_KEY_CHARS = 200  # the column's width
-
-
-def _field_mapper(
-    prefix: Sequence[str], renames: dict[str, list[str]]
-) -> Callable[[DomainError], DomainError]:
-    """Rewrites a domain error's field (named after service arguments) into the input path."""
-
-    def remap(exc: DomainError) -> DomainError:
-        if exc.field:
-            head, *rest = exc.field
-            exc.field = [*prefix, *renames.get(head, [head]), *rest]
-        return exc
-
-    return remap
 
 
 # --- ingest --------------------------------------------------------------------------------
@@ -180,7 +166,7 @@ def _check_ingest_input(item: IngestAssetInput) -> dict[str, Any]:
 
 
 async def _ingest_one(ctx: Context, item: IngestAssetInput, *, queue: str, prefix: list[str]) -> Any:
-    remap = _field_mapper(
+    remap = field_mapper(
         prefix, {"path": ["source", "path"], "upload": ["source", "upload"], "url": ["source", "url"]}
     )
     # Uploaded bytes were received whatever the outcome; fetched or read ones count once registered.
@@ -418,7 +404,7 @@ class AssetMutations:
         self, info: Info, input: Annotated[UpdateAssetInput, strawberry.argument(description="The changes.")]
     ) -> UpdateAssetResult:
         ctx = info.context
-        remap = _field_mapper(["input"], {})
+        remap = field_mapper(["input"], {})
         try:
             asset_id = _asset_id(input.id)
             async with session_scope(ctx.session_factory) as session:
@@ -462,7 +448,7 @@ class AssetMutations:
                     actor=ctx.caller.actor,
                 )
         except DomainError as exc:
-            error: DeleteAssetResult = user_error(_field_mapper(["input"], {})(exc), allowed=_ID_ERRORS)
+            error: DeleteAssetResult = user_error(field_mapper(["input"], {})(exc), allowed=_ID_ERRORS)
             return error
         return DeleteAssetSuccess(deleted_asset_id=input.id)
 
@@ -473,7 +459,7 @@ class AssetMutations:
         input: Annotated[ReprocessAssetInput, strawberry.argument(description="What to re-run.")],
     ) -> ReprocessAssetResult:
         ctx = info.context
-        remap = _field_mapper(["input"], {"assetId": ["id"]})
+        remap = field_mapper(["input"], {"assetId": ["id"]})
         try:
             asset_id = _asset_id(input.id)
             async with session_scope(ctx.session_factory) as session:

@@ -16,6 +16,7 @@ from app.api.errors import (
     MalformedIdErrorType,
     NotFoundErrorType,
     WrongIdTypeErrorType,
+    field_mapper,
     user_error,
 )
 from app.api.fields import mutation
@@ -74,12 +75,8 @@ ResolveDuplicatesResult = Annotated[
 ]
 
 _ERRORS = (MalformedIdErrorType, WrongIdTypeErrorType, NotFoundErrorType, InvalidInputErrorType)
-
-
-def _prefixed(exc: DomainError) -> DomainError:
-    """``exc`` with its field under ``input`` (errors name the argument path)."""
-    exc.field = ["input", *(exc.field or [])]
-    return exc
+# Errors name the argument path: the fields of `input`.
+_UNDER_INPUT = field_mapper(["input"], {})
 
 
 @strawberry.type
@@ -115,7 +112,7 @@ class DuplicateMutations:
                     verdict=verdict,
                 )
         except DomainError as exc:
-            error: ResolveDuplicatesResult = user_error(_prefixed(exc), allowed=_ERRORS)
+            error: ResolveDuplicatesResult = user_error(_UNDER_INPUT(exc), allowed=_ERRORS)
             return error
         found = await ctx.loaders.assets.asset_by_id.load_many([result.kept_id, *result.hidden_ids])
         rows = {row.id: row for row in found if row is not None}
