@@ -319,9 +319,12 @@ class SamePersonSource:
         self, session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
     ) -> Scores:
         out = _empty(asset_ids)
-        for mine in asset_ids:  # one statement per asset (a page of related assets asks for one)
+        found = await people_repo.co_person_assets(
+            session, tenant_id=tenant_id, asset_ids=asset_ids, limit=MAX_RELATED
+        )
+        for mine in asset_ids:
             people: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-            for shared in await people_repo.co_person_assets(session, tenant_id, mine, limit=MAX_RELATED):
+            for shared in found.get(mine, []):
                 people[shared.asset_id].append(shared.person_id)
             for other, person_ids in people.items():
                 score = 1.0 - (1.0 - PERSON_SCORE) ** len(person_ids)

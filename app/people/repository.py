@@ -254,33 +254,54 @@ class SharedPerson:
 
 
 async def co_person_assets(
-    session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID, *, limit: int = 200
-) -> list[SharedPerson]:
-    """Live assets of the tenant sharing a (not hidden) person with ``asset_id``, most shared
-    tracks first: the "same person" relation."""
+    session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID], limit: int = 200
+) -> dict[uuid.UUID, list[SharedPerson]]:
+    """For each of ``asset_ids``, the live assets of the tenant sharing a (not hidden) person
+    with it, most shared tracks first, at most ``limit``: the "same person" relation (one
+    statement for the whole batch)."""
     here = (
         _tracks(tenant_id)
-        .with_only_columns(FaceTrack.person_id, func.count().label("n"))
-        .where(FaceTrack.asset_id == asset_id, FaceTrack.person_id.is_not(None))
-        .group_by(FaceTrack.person_id)
+        .with_only_columns(FaceTrack.asset_id, FaceTrack.person_id, func.count().label("n"))
+        .where(FaceTrack.asset_id.in_(asset_ids), FaceTrack.person_id.is_not(None))
+        .group_by(FaceTrack.asset_id, FaceTrack.person_id)
         .subquery()
     )
     other = aliased(FaceTrack)
-    stmt = (
-        select(other.asset_id, Person.id, Person.name, here.c.n, func.count(other.id))
+    there = func.count(other.id)
+    rank = func.row_number().over(
+        partition_by=here.c.asset_id, order_by=(there.desc(), other.asset_id, Person.id)
+    )
+    shared = (
+        select(
+            here.c.asset_id.label("mine"),
+            other.asset_id.label("other"),
+            Person.id.label("person_id"),
+            Person.name,
+            here.c.n,
+            there.label("there"),
+            rank.label("rank"),
+        )
+        .select_from(other)
         .join(here, here.c.person_id == other.person_id)
         .join(Person, Person.id == other.person_id)
         .where(
             other.tenant_id == tenant_id,
-            other.asset_id != asset_id,
+            other.asset_id != here.c.asset_id,
             is_live(other.asset_id),
             Person.hidden.is_(False),
         )
-        .group_by(other.asset_id, Person.id, Person.name, here.c.n)
-        .order_by(func.count(other.id).desc(), other.asset_id, Person.id)
-        .limit(limit)
+        .group_by(here.c.asset_id, other.asset_id, Person.id, Person.name, here.c.n)
+        .subquery()
     )
-    return [SharedPerson(a, p, name, int(h), int(t)) for a, p, name, h, t in await session.execute(stmt)]
+    stmt = (
+        select(shared.c.mine, shared.c.other, shared.c.person_id, shared.c.name, shared.c.n, shared.c.there)
+        .where(shared.c.rank <= limit)
+        .order_by(shared.c.mine, shared.c.rank)
+    )
+    out: dict[uuid.UUID, list[SharedPerson]] = defaultdict(list)
+    for mine, other_id, person_id, name, n_here, n_there in await session.execute(stmt):
+        out[mine].append(SharedPerson(other_id, person_id, name, int(n_here), int(n_there)))
+    return out
 
 
 async def co_appearing(

@@ -1,4 +1,5 @@
-"""A relation graph reads the tenant's text and label corpus once, however many rings it asks."""
+"""Relations batch their reads: a relation graph reads the tenant's text and label corpus once,
+however many rings it asks, and the same-person reason reads a whole batch of assets at once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.core.db import session_scope
 from app.core.enums import AssetKind, AssetStatus, DetectionKind, RelationReason
 from app.media import relations
 from app.media.models import Detection
+from app.people.models import FaceTrack, Person
 from app.tenancy.models import Tenant
 
 # a~b share a code on screen and a label, b~c another code; the filler assets make the codes
@@ -56,26 +58,34 @@ async def _world(factory: async_sessionmaker[AsyncSession], tenant: Tenant) -> d
     return ids
 
 
+class _Statements:
+    """Records the statements run on the session's engine that read ``table``."""
+
+    def __init__(self, session: AsyncSession, table: str) -> None:
+        self.engine, self.table, self.seen = session.get_bind(), table, list[str]()
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if f"FROM {self.table}" in statement:
+            self.seen.append(statement)
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self.seen
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
 async def test_a_depth_two_graph_reads_each_detection_corpus_once(
     session_factory: async_sessionmaker[AsyncSession], tenant: Tenant
 ) -> None:
     ids = await _world(session_factory, tenant)
     names = {v: k for k, v in ids.items()}
-    detection_reads: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM detection" in statement:
-            detection_reads.append(statement)
-
     async with session_factory() as session:
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with _Statements(session, "detection") as detection_reads:
             graph = await relations.relation_graph(
                 session, tenant_id=tenant.id, root_id=ids["a"], depth=2, limit=10
             )
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
 
     assert [names[n] for n in graph.node_ids] == ["a", "b", "c"]
     assert [
@@ -87,3 +97,39 @@ async def test_a_depth_two_graph_reads_each_detection_corpus_once(
     # Three calls of ``related`` (the root, the first ring, the last ring's back edges), one
     # read of the text corpus and one of the label corpus.
     assert len(detection_reads) == 2
+
+
+async def test_the_same_person_reason_reads_a_batch_of_assets_in_one_statement(
+    session_factory: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    ids = await _world(session_factory, tenant)
+    async with session_scope(session_factory) as session:
+        ada, bob = (Person(tenant_id=tenant.id, name=n, model_version="1") for n in ("Ada", "Bob"))
+        session.add_all([ada, bob])
+        await session.flush()
+        # Ada in a and c (twice in c), Bob in b and c.
+        for person, asset in ((ada, "a"), (ada, "c"), (ada, "c"), (bob, "b"), (bob, "c")):
+            session.add(
+                FaceTrack(
+                    tenant_id=tenant.id, model_name="faces", model_version="1", asset_id=ids[asset],
+                    person_id=person.id, start_s=0.0, end_s=0.0, box_x=0.1, box_y=0.1, box_w=0.2,
+                    box_h=0.2, descriptor=b"\0" * 512,
+                )
+            )  # fmt: skip
+    source = relations.SamePersonSource()
+    async with session_factory() as session:
+        with _Statements(session, "face_track") as reads:
+            scores = await source.scores(
+                session, tenant_id=tenant.id, asset_ids=[ids["a"], ids["b"], ids["c"]]
+            )
+    assert len(reads) == 1
+    assert {
+        (mine, other): (score.score, score.person_ids)
+        for mine, scored in scores.items()
+        for other, score in scored.items()
+    } == {
+        (ids["a"], ids["c"]): (0.8, (ada.id,)),
+        (ids["b"], ids["c"]): (0.8, (bob.id,)),
+        (ids["c"], ids["a"]): (0.8, (ada.id,)),
+        (ids["c"], ids["b"]): (0.8, (bob.id,)),
+    }

@@ -129,10 +129,11 @@ async def test_same_person_relation_lists_the_other_assets(
     await _analyse(session_factory, tenant, two, [_track("obama3"), _track("biden", x=0.6)])
     await _analyse(session_factory, tenant, three, [_track("astronaut")])
     async with session_scope(session_factory) as session:
-        shared = await repository.co_person_assets(session, tenant.id, one)
-        assert [(s.asset_id, s.person_id, s.tracks_here, s.tracks_there) for s in shared] == [
-            (two, obama, 1, 1)
-        ]
+        shared = await repository.co_person_assets(session, tenant_id=tenant.id, asset_ids=[one, two, three])
+        assert {
+            mine: [(s.asset_id, s.person_id, s.tracks_here, s.tracks_there) for s in rows]
+            for mine, rows in shared.items()
+        } == {one: [(two, obama, 1, 1)], two: [(one, obama, 1, 1)]}
         [(biden_person, n)] = await repository.co_appearing(session, tenant_id=tenant.id, person_id=obama)
         assert n == 1
         people = await repository.people_of_assets(session, tenant_id=tenant.id, asset_ids=[two])
