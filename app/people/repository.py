@@ -158,7 +158,7 @@ async def tracks_by_id(
 @dataclass(frozen=True, slots=True)
 class PeopleFilter:
     """Which persons: name containing ``name`` (case-insensitive); hidden ones or not (None:
-    both); only named ones."""
+    both)."""
 
     name: str | None = None
     hidden: bool | None = False
