@@ -15,6 +15,11 @@ export class ApiError extends Error {
   }
 }
 
+/** ``err`` as an ApiError: itself if it is one, else a NETWORK error with its text. */
+export function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError(String(err), "NETWORK");
+}
+
 interface GraphQLErrorBody {
   message: string;
   extensions?: { code?: string };

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { TypedDocumentString } from "../gql/graphql";
-import { ApiError, request } from "./api";
+import { ApiError, request, toApiError } from "./api";
 
 export interface QueryState<T> {
   data: T | null;
@@ -34,7 +34,7 @@ export function useQuery<TResult, TVariables>(
       },
       (err: unknown) => {
         if (controller.signal.aborted) return;
-        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setError(toApiError(err));
         setLoading(false);
       },
     );

@@ -1,7 +1,7 @@
 // What the session's key may do, probed once per key (see src/operations/session.graphql).
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { ExplorerProbeAdminDocument, ExplorerProbeWriteDocument } from "../gql/graphql";
-import { ApiError, request } from "./api";
+import { ApiError, request, toApiError } from "./api";
 
 export interface Session {
   /** False until the probe answered: pages render meanwhile, without write controls. */
@@ -35,7 +35,7 @@ export function SessionProvider({ apiKey, children }: { apiKey: string; children
       ),
     ]).then(
       ([canWrite, isAdmin]) => live && setSession({ known: true, canWrite, isAdmin }),
-      (err: unknown) => live && setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK")),
+      (err: unknown) => live && setError(toApiError(err)),
     );
     return () => {
       live = false;

@@ -10,16 +10,12 @@ import {
   type ExplorerAssetQuery,
   type ExplorerJobFragment,
 } from "../gql/graphql";
-import { ApiError, request, userError } from "../lib/api";
+import { ApiError, request, toApiError, userError } from "../lib/api";
 import { formatBytes, formatDuration, formatTime, percent, reasonName } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
 
 type Asset = NonNullable<ExplorerAssetQuery["asset"]>;
-
-function errorOf(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError(String(err), "NETWORK");
-}
 
 function EditDetails({ asset, onSaved }: { asset: Asset; onSaved: () => void }) {
   const [title, setTitle] = useState(asset.title);
@@ -37,7 +33,7 @@ function EditDetails({ asset, onSaved }: { asset: Asset; onSaved: () => void }) 
       setError(refused);
       if (!refused) onSaved();
     } catch (err) {
-      setError(errorOf(err));
+      setError(toApiError(err));
     } finally {
       setSaving(false);
     }
@@ -71,7 +67,7 @@ function JobCard({ job, onChanged }: { job: ExplorerJobFragment; onChanged: () =
       setError(refused);
       if (!refused) onChanged();
     } catch (err) {
-      setError(errorOf(err));
+      setError(toApiError(err));
     }
   };
   return (

@@ -7,7 +7,7 @@ import {
   type DuplicateAction,
   type ExplorerDuplicatesQuery,
 } from "../gql/graphql";
-import { ApiError, request, userError } from "../lib/api";
+import { ApiError, request, toApiError, userError } from "../lib/api";
 import { formatBytes, formatDuration, percent } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
@@ -38,7 +38,7 @@ function ClusterView({ cluster, onResolved }: { cluster: Cluster; onResolved: ()
       if (refused) throw refused;
       onResolved();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+      setError(toApiError(err));
     } finally {
       setBusy(false);
     }

@@ -13,7 +13,7 @@ import {
   type AssetStatus,
   type LibraryCardFragment,
 } from "../gql/graphql";
-import { ApiError, request, subscribe, upload, userError } from "../lib/api";
+import { ApiError, request, subscribe, toApiError, upload, userError } from "../lib/api";
 import { formatDuration, percent } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
@@ -102,7 +102,7 @@ function useIngest(onIngested: () => void) {
           (error) => update(id, { error }),
         );
       } catch (err) {
-        update(id, { status: "FAILED", error: err instanceof ApiError ? err : new ApiError(String(err), "NETWORK") });
+        update(id, { status: "FAILED", error: toApiError(err) });
       }
     },
     [onIngested],
@@ -149,7 +149,7 @@ export function LibraryPage() {
       },
       (err: unknown) => {
         if (controller.signal.aborted) return;
-        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setError(toApiError(err));
         setLoading(false);
       },
     );
@@ -164,7 +164,7 @@ export function LibraryPage() {
         setAssets((old) => [...old, ...data.assets.edges.map((edge) => edge.node)]);
         setCursor(data.assets.pageInfo.endCursor);
         setHasMore(data.assets.pageInfo.hasNextPage);
-      }, (err: unknown) => setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK")))
+      }, (err: unknown) => setError(toApiError(err)))
       .finally(() => {
         loadingMore.current = false;
       });

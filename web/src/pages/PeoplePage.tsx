@@ -8,7 +8,7 @@ import {
   ExplorerRenamePersonDocument,
   type ExplorerPeopleQuery,
 } from "../gql/graphql";
-import { ApiError, request, userError } from "../lib/api";
+import { ApiError, request, toApiError, userError } from "../lib/api";
 import { formatTime } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
@@ -17,10 +17,6 @@ type Person = ExplorerPeopleQuery["people"]["edges"][number]["node"];
 
 function label(person: Person): string {
   return person.name ?? "Unnamed person";
-}
-
-function errorOf(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError(String(err), "NETWORK");
 }
 
 function PersonCard({
@@ -48,7 +44,7 @@ function PersonCard({
       setError(refused);
       if (!refused) onChanged();
     } catch (err) {
-      setError(errorOf(err));
+      setError(toApiError(err));
     }
   };
   const move = async () => {
@@ -60,7 +56,7 @@ function PersonCard({
         onChanged();
       }
     } catch (err) {
-      setError(errorOf(err));
+      setError(toApiError(err));
     }
   };
   return (
@@ -152,7 +148,7 @@ export function PeoplePage() {
         query.reload();
       }
     } catch (err) {
-      setError(errorOf(err));
+      setError(toApiError(err));
     }
   };
   return (

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { Empty, ErrorBox, Loading } from "../components/ui";
 import { ExplorerLibraryDocument, ExplorerRelationGraphDocument } from "../gql/graphql";
-import { ApiError, request } from "../lib/api";
+import { ApiError, request, toApiError } from "../lib/api";
 import { percent, reasonName } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 
@@ -96,7 +96,7 @@ export default function RelationsPage() {
       });
       setError(null);
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+      setError(toApiError(err));
     } finally {
       setLoading(false);
     }

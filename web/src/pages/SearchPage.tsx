@@ -8,7 +8,7 @@ import {
   type SearchMode,
   type SearchScope,
 } from "../gql/graphql";
-import { ApiError, request, upload } from "../lib/api";
+import { ApiError, request, toApiError, upload } from "../lib/api";
 import { formatTime, percent } from "../lib/format";
 
 const MODES: SearchMode[] = ["HYBRID", "TEXT", "SEMANTIC"];
@@ -97,7 +97,7 @@ export function SearchPage() {
       },
       (err: unknown) => {
         if (controller.signal.aborted) return;
-        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setError(toApiError(err));
         setLoading(false);
       },
     );
@@ -129,7 +129,7 @@ export function SearchPage() {
         setLoading(false);
       },
       (err: unknown) => {
-        setError(err instanceof ApiError ? err : new ApiError(String(err), "NETWORK"));
+        setError(toApiError(err));
         setLoading(false);
       },
     );
