@@ -8,8 +8,9 @@ import {
   type SearchMode,
   type SearchScope,
 } from "../gql/graphql";
-import { ApiError, request, toApiError, upload } from "../lib/api";
+import { ApiError, toApiError, upload } from "../lib/api";
 import { formatTime, percent } from "../lib/format";
+import { useQuery } from "../lib/hooks";
 
 const MODES: SearchMode[] = ["HYBRID", "TEXT", "SEMANTIC"];
 
@@ -71,39 +72,17 @@ export function SearchPage() {
   const cutoffParam = params.get("min");
   const cutoff = cutoffParam ? Number(cutoffParam) : null;
   const [draft, setDraft] = useState(text);
-  const [hits, setHits] = useState<ExplorerHitsFragment | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [imageName, setImageName] = useState<string | null>(null);
+  // A picture's search (an upload, run on demand); a text search replaces it.
+  const [image, setImage] = useState<{ name: string; hits: ExplorerHitsFragment | null; error: ApiError | null } | null>(null);
+  const textSearch = useQuery(ExplorerSearchDocument, { query: { text, mode, scope, minRelevance: cutoff }, first: 20 }, { skip: !text });
 
   useEffect(() => setDraft(text), [text]);
   useEffect(() => {
-    if (!text) {
-      if (!imageName) setHits(null);
-      return;
-    }
-    const controller = new AbortController();
-    setLoading(true);
-    setImageName(null);
-    request(
-      ExplorerSearchDocument,
-      { query: { text, mode, scope, minRelevance: cutoff }, first: 20 },
-      controller.signal,
-    ).then(
-      (data) => {
-        setHits(data.search);
-        setError(null);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        if (controller.signal.aborted) return;
-        setError(toApiError(err));
-        setLoading(false);
-      },
-    );
-    return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [text, mode, scope, cutoff]);
+    if (text) setImage(null);
+  }, [text]);
+  const hits = text ? (textSearch.data?.search ?? null) : (image?.hits ?? null);
+  const error = text ? textSearch.error : (image?.error ?? null);
+  const loading = text ? textSearch.loading : image !== null && !image.hits && !image.error;
 
   const update = (patch: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -119,19 +98,12 @@ export function SearchPage() {
   };
   const byImage = (file: File | undefined) => {
     if (!file) return;
-    setImageName(file.name);
-    setLoading(true);
+    const name = file.name;
+    setImage({ name, hits: null, error: null });
     update({ q: null });
     upload(ExplorerSearchByImageDocument, { image: null as unknown as File, scope }, "image", file).then(
-      (data) => {
-        setHits(data.searchByImage);
-        setError(null);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        setError(toApiError(err));
-        setLoading(false);
-      },
+      (data) => setImage({ name, hits: data.searchByImage, error: null }),
+      (err: unknown) => setImage({ name, hits: null, error: toApiError(err) }),
     );
   };
   const onDrop = (event: DragEvent) => {
@@ -183,7 +155,7 @@ export function SearchPage() {
         </label>
         <span className="hint">or drop a picture here</span>
       </div>
-      {imageName && <p className="hint">Moments that look like {imageName}</p>}
+      {!text && image && <p className="hint">Moments that look like {image.name}</p>}
       <ErrorBox error={error} />
       {loading ? <Loading what="Searching" /> : hits ? <Results hits={hits} cutoff={cutoff} /> : <Empty>Type words that are spoken, shown on screen or written, or drop a picture.</Empty>}
     </main>
