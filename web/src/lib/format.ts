@@ -31,3 +31,9 @@ export function percent(fraction: number): string {
 export function reasonName(reason: string): string {
   return reason.toLowerCase().replace(/_/g, " ");
 }
+
+/** One reason of a relation as words, its score and its first terms: near duplicate 92 % (a, b). */
+export function reasonText(reason: { reason: string; score: number; terms: string[] }): string {
+  const terms = reason.terms.length ? ` (${reason.terms.slice(0, 3).join(", ")})` : "";
+  return `${reasonName(reason.reason)} ${percent(reason.score)}${terms}`;
+}

@@ -11,7 +11,7 @@ import {
   type ExplorerJobFragment,
 } from "../gql/graphql";
 import { ApiError, request, toApiError, userError } from "../lib/api";
-import { formatBytes, formatDuration, formatTime, percent, reasonName } from "../lib/format";
+import { formatBytes, formatDuration, formatTime, percent, reasonText } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 import { useSession } from "../lib/session";
 
@@ -289,9 +289,7 @@ export function AssetPage() {
                     <span>{edge.node.title}</span>
                   </Link>
                   <span className="reason">
-                    {edge.reasons
-                      .map((r) => `${reasonName(r.reason)} ${percent(r.score)}${r.terms.length ? ` (${r.terms.slice(0, 3).join(", ")})` : ""}`)
-                      .join(" · ")}
+                    {edge.reasons.map(reasonText).join(" · ")}
                   </span>
                 </li>
               ))}

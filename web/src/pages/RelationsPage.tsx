@@ -4,7 +4,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { Empty, ErrorBox, Loading } from "../components/ui";
 import { ExplorerLibraryDocument, ExplorerRelationGraphDocument } from "../gql/graphql";
 import { ApiError, request, toApiError } from "../lib/api";
-import { percent, reasonName } from "../lib/format";
+import { reasonName, reasonText } from "../lib/format";
 import { useQuery } from "../lib/hooks";
 
 interface GraphNode {
@@ -86,9 +86,7 @@ export default function RelationsPage() {
         for (const edge of graph.edges) {
           const [a, b] = [edge.source, edge.target].sort();
           const strongest = [...edge.reasons].sort((x, y) => y.score - x.score)[0];
-          const why = edge.reasons
-            .map((r) => `${reasonName(r.reason)} ${percent(r.score)}${r.terms.length ? ` (${r.terms.slice(0, 3).join(", ")})` : ""}`)
-            .join(", ");
+          const why = edge.reasons.map(reasonText).join(", ");
           const key = `${a}|${b}`;
           next.set(key, { id: key, source: a, target: b, kind: strongest?.reason ?? "", score: edge.score, why });
         }
