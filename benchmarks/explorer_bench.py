@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import io
 import json
 import os
 import statistics
@@ -29,56 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image
-
-from app.assets.models import Asset
-from app.core.db import session_scope
-from app.core.enums import AssetKind, AssetStatus
-from app.core.settings import Settings
-from app.entrypoints.bootstrap import build_services
-from app.entrypoints.lifecycle import prepare
-from app.media.models import Scene
-from app.tenancy.service import ensure_tenant
+from tests.fixtures.library import seed_library
 from tests.fixtures.serve import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "web" / "dist"
 CHROMIUM = "/usr/bin/chromium"
 PAGE_SIZE = 40  # the library's first page (web/src/pages/LibraryPage.tsx)
-
-
-def _thumbnail(i: int) -> bytes:
-    image = Image.new("RGB", (320, 180), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=80)
-    return out.getvalue()
-
-
-async def seed(data_dir: Path, count: int) -> None:
-    """``count`` READY videos of the default tenant, each with one scene and its thumbnail."""
-    services = build_services(Settings(data_dir=data_dir))
-    try:
-        await prepare(services)
-        async with session_scope(services.session_factory) as session:
-            tenant = await ensure_tenant(session, slug="default")
-            await session.flush()
-            for i in range(count):
-                thumb = services.blobs.put_bytes(_thumbnail(i), suffix=".jpg")
-                asset = Asset(
-                    tenant_id=tenant.id, kind=AssetKind.VIDEO, status=AssetStatus.READY,
-                    title=f"clip {i:03d}", blob_key=f"sha256/bench{i:05d}", content_sha256=f"{i:064x}",
-                    mime_type="video/mp4", size_bytes=1_000_000 + i, duration_s=30.0 + i % 60,
-                )  # fmt: skip
-                session.add(asset)
-                await session.flush()
-                scene = Scene(
-                    tenant_id=tenant.id, asset_id=asset.id, ordinal=0, start_s=0.0, end_s=30.0,
-                    keyframe_blob_key=thumb.key, thumbnail_blob_key=thumb.key,
-                    model_name="bench", model_version="1",
-                )  # fmt: skip
-                session.add(scene)
-    finally:
-        await services.aclose()
 
 
 def js_sizes() -> tuple[int, int]:
@@ -161,9 +117,7 @@ def main() -> None:
         raise SystemExit("the explorer is not built: make web")
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        asyncio.run(seed(data_dir, args.assets))
-        # No pipeline runs here: models need not be warmed before the server answers.
-        os.environ["MEDIAKG_WARM_MODELS"] = "false"
+        asyncio.run(seed_library(data_dir, args.assets))
         with ServeProcess.start(Path(tmp), ready_within=400) as serve:
             assert serve.api_key is not None
             measure(serve.base, serve.api_key, 1)  # the server's own first requests, not measured
