@@ -11,6 +11,7 @@ import {
   type AssetFilter,
   type AssetKind,
   type AssetStatus,
+  type ExplorerLibraryQuery,
   type LibraryCardFragment,
 } from "../gql/graphql";
 import { ApiError, request, subscribe, toApiError, upload, userError } from "../lib/api";
@@ -21,6 +22,13 @@ import { useSession } from "../lib/session";
 const PAGE_SIZE = 40;
 const KINDS: AssetKind[] = ["VIDEO", "AUDIO", "IMAGE", "TEXT"];
 const STATUSES: AssetStatus[] = ["REGISTERED", "PROCESSING", "READY", "FAILED"];
+
+/** The pages scrolled in after a first page (``after``): a new first page starts afresh. */
+interface MorePages {
+  after: ExplorerLibraryQuery | null;
+  assets: LibraryCardFragment[];
+  pageInfo: ExplorerLibraryQuery["assets"]["pageInfo"];
+}
 
 function AssetCard({ asset }: { asset: LibraryCardFragment }) {
   const [live, setLive] = useState(asset);
@@ -128,47 +136,37 @@ export function LibraryPage() {
   if (language) filter.language = language;
   const filterKey = JSON.stringify(filter);
 
-  const [assets, setAssets] = useState<LibraryCardFragment[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [hasMore, setHasMore] = useState(false);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [generation, setGeneration] = useState(0);
+  // The first page follows the filter (and refreshes after an ingest); "more" holds the pages
+  // scrolled in after it, and belongs to that first page only.
+  const firstPage = useQuery(ExplorerLibraryDocument, { filter, first: PAGE_SIZE });
+  const [more, setMore] = useState<MorePages | null>(null);
+  const extra = more && more.after === firstPage.data ? more : null;
+  const assets = [...(firstPage.data?.assets.edges.map((edge) => edge.node) ?? []), ...(extra?.assets ?? [])];
+  const pageInfo = extra?.pageInfo ?? firstPage.data?.assets.pageInfo;
+  const hasMore = pageInfo?.hasNextPage ?? false;
+  const loading = firstPage.loading;
+  const [moreError, setMoreError] = useState<ApiError | null>(null);
+  const error = firstPage.error ?? moreError;
   const loadingMore = useRef(false);
 
-  useEffect(() => {
-    const controller = new AbortController();
-    setLoading(true);
-    request(ExplorerLibraryDocument, { filter: JSON.parse(filterKey) as AssetFilter, first: PAGE_SIZE }, controller.signal).then(
-      (data) => {
-        setAssets(data.assets.edges.map((edge) => edge.node));
-        setCursor(data.assets.pageInfo.endCursor);
-        setHasMore(data.assets.pageInfo.hasNextPage);
-        setError(null);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        if (controller.signal.aborted) return;
-        setError(toApiError(err));
-        setLoading(false);
-      },
-    );
-    return () => controller.abort();
-  }, [filterKey, generation]);
-
   const loadMore = useCallback(() => {
-    if (loadingMore.current || !hasMore) return;
+    if (loadingMore.current || !pageInfo?.hasNextPage) return;
+    const after = firstPage.data;
     loadingMore.current = true;
-    request(ExplorerLibraryDocument, { filter: JSON.parse(filterKey) as AssetFilter, first: PAGE_SIZE, after: cursor })
+    request(ExplorerLibraryDocument, { filter, first: PAGE_SIZE, after: pageInfo.endCursor })
       .then((data) => {
-        setAssets((old) => [...old, ...data.assets.edges.map((edge) => edge.node)]);
-        setCursor(data.assets.pageInfo.endCursor);
-        setHasMore(data.assets.pageInfo.hasNextPage);
-      }, (err: unknown) => setError(toApiError(err)))
+        const nodes = data.assets.edges.map((edge) => edge.node);
+        setMore((old) => ({
+          after,
+          assets: [...(old && old.after === after ? old.assets : []), ...nodes],
+          pageInfo: data.assets.pageInfo,
+        }));
+        setMoreError(null);
+      }, (err: unknown) => setMoreError(toApiError(err)))
       .finally(() => {
         loadingMore.current = false;
       });
-  }, [cursor, hasMore, filterKey]);
+  }, [pageInfo, firstPage.data, filterKey]);
 
   const sentinel = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -185,10 +183,11 @@ export function LibraryPage() {
   const languageOptions = facets.data?.facets.find((facet) => facet.field === "LANGUAGE")?.values.map((value) => value.value) ?? [];
   if (language && !languageOptions.includes(language)) languageOptions.push(language);
   const reloadFacets = facets.reload;
+  const reloadLibrary = firstPage.reload;
   const refresh = useCallback(() => {
-    setGeneration((g) => g + 1);
+    reloadLibrary();
     reloadFacets();
-  }, [reloadFacets]);
+  }, [reloadLibrary, reloadFacets]);
   const { tasks, start } = useIngest(refresh);
 
   const setParam = (name: string, value: string | null) => {
