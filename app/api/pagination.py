@@ -78,14 +78,18 @@ def decode_cursor(ordering: Ordering, cursor: str, *, field: Sequence[str]) -> t
         ) from exc
 
 
+def check_page_size(info: Info, first: int, *, field: Sequence[str]) -> None:
+    """PAGE_SIZE_EXCEEDED unless ``first`` is between 0 and the page-size cap (``field``: the
+    argument's path)."""
+    cap = info.context.settings.max_page_size
+    if first < 0 or first > cap:
+        raise PageSizeError(f"`first` must be between 0 and {cap}, got {first}", field=list(field))
+
+
 def page_of(info: Info, ordering: Ordering, first: int, after: str | None, *, field: Sequence[str]) -> Page:
     """The page request for a connection's ``first``/``after`` arguments (``field``: the
     connection's path, for errors), checked against the page-size cap."""
-    max_page_size = info.context.settings.max_page_size
-    if first < 0 or first > max_page_size:
-        raise PageSizeError(
-            f"`first` must be between 0 and {max_page_size}, got {first}", field=[*field, "first"]
-        )
+    check_page_size(info, first, field=[*field, "first"])
     values = decode_cursor(ordering, after, field=[*field, "after"]) if after is not None else None
     return Page(first=first, after=values)
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.api.context import Info
-from app.api.errors import InvalidCursorError, PageSizeError
+from app.api.errors import InvalidCursorError
 from app.api.fields import field
 from app.api.ids import decode_id, to_global_id
 from app.api.media.types import SceneType, SimilarityEdgeType
-from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
+from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType, check_page_size
 from app.core.enums import RelationReason, SimilarityKind
 from app.core.errors import InvalidInputError, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor
@@ -152,12 +152,6 @@ def _after(cursor: str) -> tuple[float, str]:
         raise InvalidCursorError("the cursor was not issued by related", field=["related", "after"]) from exc
 
 
-def _check_first(info: Info, first: int, path: list[str]) -> None:
-    cap = info.context.settings.max_page_size
-    if first < 0 or first > cap:
-        raise PageSizeError(f"`first` must be between 0 and {cap}, got {first}", field=path)
-
-
 async def _rows(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     found: list[Any] = await info.context.loaders.assets.asset_by_id.load_many(ids)
     return {row.id: row for row in found if row is not None}
@@ -167,7 +161,7 @@ async def related_assets(
     info: Info, asset_id: uuid.UUID, first: int, after: str | None
 ) -> RelatedAssetConnectionType:
     """One page of the asset's relations (the resolver of `Asset.related`)."""
-    _check_first(info, first, ["related", "first"])
+    check_page_size(info, first, field=["related", "first"])
     relations = await info.context.loaders.media.relations_by_asset.load(asset_id)
     if after is not None:
         score, other = _after(after)

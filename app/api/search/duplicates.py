@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.api.context import Info
-from app.api.errors import InvalidCursorError, PageSizeError
+from app.api.errors import InvalidCursorError
 from app.api.fields import field
 from app.api.ids import to_global_id
 from app.api.media.types import SimilarityEdgeType
-from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
+from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType, check_page_size
 from app.api.scalars import After, First
 from app.assets.models import Asset
 from app.core.enums import AssetKind
@@ -42,12 +42,6 @@ ListSize = Annotated[
     int,
     strawberry.argument(description="How many to return: 0 up to the page-size cap (100 by default)."),
 ]
-
-
-def _check_first(info: Info, first: int, path: list[str]) -> None:
-    cap = info.context.settings.max_page_size
-    if first < 0 or first > cap:
-        raise PageSizeError(f"`first` must be between 0 and {cap}, got {first}", field=path)
 
 
 def encode_cluster_cursor(key: dup.ClusterKey) -> str:
@@ -155,12 +149,12 @@ class DuplicateClusterType:
     ) -> list[Annotated[AssetType, strawberry.lazy(_ASSETS)]]:
         from app.api.assets.types import AssetType
 
-        _check_first(info, first, ["assets", "first"])
+        check_page_size(info, first, field=["assets", "first"])
         return [AssetType.from_row(row) for row in self.rows[:first]]
 
     @field(description="The scored pairs, best first.")
     def pairs(self, info: Info, first: ListSize = DEFAULT_CLUSTER_ITEMS) -> list[DuplicatePairType]:
-        _check_first(info, first, ["pairs", "first"])
+        check_page_size(info, first, field=["pairs", "first"])
         return [
             DuplicatePairType(edge=edge, source_row=source, target_row=target)
             for edge, source, target in self._pairs()[:first]
@@ -233,7 +227,7 @@ class DuplicateQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> DuplicateClusterConnectionType:
-        _check_first(info, first, ["first"])
+        check_page_size(info, first, field=["first"])
         where = (filter or DuplicateFilterInput()).to_filter()
         page = dup.ClusterPage(first=first, after=decode_cluster_cursor(after) if after is not None else None)
         async with info.context.read_session_factory() as session:

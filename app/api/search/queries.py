@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.file_uploads import Upload
 
 from app.api.context import Info
-from app.api.errors import PageSizeError, SearchUnavailableError
+from app.api.errors import SearchUnavailableError
 from app.api.fields import field
 from app.api.ids import decode_id
-from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType
+from app.api.pagination import DEFAULT_PAGE_SIZE, PageInfoType, check_page_size
 from app.api.scalars import After, First
 from app.api.search import image as image_search
 from app.api.search.types import (
@@ -239,12 +239,6 @@ async def _current_people(session: AsyncSession, tenant_id: uuid.UUID, filters: 
     return tuple(sorted({str(found[p].id) if p in found else str(p) for p in ids}))
 
 
-def _check_page_size(info: Info, first: int) -> None:
-    max_page = info.context.settings.max_page_size
-    if first < 0 or first > max_page:
-        raise PageSizeError(f"`first` must be between 0 and {max_page}, got {first}", field=["first"])
-
-
 async def _live(info: Info) -> tuple[SearchBackend, GenerationInfo]:
     """The search backend and its live generation, or SEARCH_UNAVAILABLE."""
     backend: SearchBackend | None = info.context.services.search
@@ -362,7 +356,7 @@ class SearchQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> SearchConnectionType:
-        _check_page_size(info, first)
+        check_page_size(info, first, field=["first"])
         text = query.clean_text()
         if query.min_score is not None and not query.min_score >= 0:
             raise InvalidInputError("minScore must be a number >= 0", field=["query", "minScore"])
@@ -463,7 +457,7 @@ class SearchQueries:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> SearchConnectionType:
-        _check_page_size(info, first)
+        check_page_size(info, first, field=["first"])
         if (image is None) == (asset_id is None):
             raise InvalidInputError(
                 "give exactly one of image or assetId", field=["image"] if image is None else ["assetId"]
