@@ -125,12 +125,16 @@ async def main(rounds: int) -> None:
         base, faces = statistics.median(base_times), statistics.median(face_times)
         load = os.getloadavg()[0]
         lines = [
-            f"video: {minutes * 60:.0f} s, {len(scenes)} shots, {video.appearances} appearances",
-            f"load average: {load:.1f}",
+            "## Face identity in the detect stage (faces_bench.py)",
+            "",
+            f"video: {minutes * 60:.0f} s, {len(scenes)} shots, {video.appearances} appearances; "
+            f"median of {rounds} rounds, the two modes alternating; load average {load:.1f} at the end",
+            "",
             "| mode | s (median) | faces on keyframes | tracks |",
             "|---|---|---|---|",
             f"| baseline: Haar on keyframes | {base:.2f} | {base_found} | - |",
             f"| HOG on keyframes + tracks + descriptors | {faces:.2f} | {hog_found} | {track_count} |",
+            "",
             f"added: {(faces - base) / minutes:.2f} s per minute of video (target <= 1.5)",
         ]
         sys.stdout.write("\n".join(lines) + "\n")
