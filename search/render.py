@@ -412,7 +412,7 @@ def render_document(snapshot: AssetSnapshot, spec: GenerationSpec) -> AssetDocum
         # The most faces seen at once: "how many people appear" without counting one person
         # once per shot.
         faces_count=max((m.faces_count for m in moments), default=0),
-        people=tuple(sorted({p.name.strip() for p in visible if p.name and p.name.strip()})),
+        people=tuple(sorted(set(_visible_names(snapshot).values()))),
         person_ids=tuple(str(p.id) for p in visible),
         user_metadata=_metadata(asset.user_metadata),
         vectors=asset_vectors,
@@ -465,13 +465,18 @@ def _asset_ocr(snapshot: AssetSnapshot) -> tuple[TimedText, ...]:
     return tuple(sorted(first.values(), key=lambda t: (t.start_s, t.text)))
 
 
+def _visible_names(snapshot: AssetSnapshot) -> dict[uuid.UUID, str]:
+    """The name of each visible person of the asset who has one (blank names count as none)."""
+    return {p.id: p.name.strip() for p in snapshot.people if not p.hidden and p.name and p.name.strip()}
+
+
 def _scene_moments(
     snapshot: AssetSnapshot,
     vectors: _Vectors,
     moment_vectors: dict[VectorField, list[npt.NDArray[np.float32]]],
 ) -> list[MomentDocument]:
     outputs = _SceneOutputs.of(snapshot)
-    named = {p.id: p.name.strip() for p in snapshot.people if not p.hidden and p.name and p.name.strip()}
+    named = _visible_names(snapshot)
     scene_people: dict[uuid.UUID, set[str]] = defaultdict(set)
     for scene_id, person_id in snapshot.appearances:
         if person_id in named:
