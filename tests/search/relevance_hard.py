@@ -373,6 +373,27 @@ def _retriever(name: str) -> str:
     return name.lower().replace("_", ":", 1)
 
 
+def _doc(node: dict[str, Any]) -> str:
+    """A candidate's id in the fit's lists: its asset and time range."""
+    return f"{node['asset']['id']}@{node['startSeconds']}-{node['endSeconds']}"
+
+
+def _retriever_lists(nodes: Sequence[dict[str, Any]], terms: int) -> dict[str, list[tuple[str, float]]]:
+    """Each retriever's ranked (candidate, raw score) list, rebuilt from the hits' ranks."""
+    ranked: dict[str, list[tuple[int, str, float]]] = {}
+    for node in nodes:
+        for rank in node["ranks"]:
+            ranked.setdefault(_retriever(rank["retriever"]), []).append(
+                (rank["rank"], _doc(node), rank["score"])
+            )
+    lists = {name: [(doc, s) for _, doc, s in sorted(items)] for name, items in ranked.items()}
+    if terms:
+        # BM25 ran and matched nothing: the server then gives every candidate BM25's floor,
+        # so the fit must see that too (a list absent from the hits' ranks is an empty one).
+        lists.setdefault("text", [])
+    return lists
+
+
 async def labelled_runs(corpus: Corpus, split: str) -> list[LabelledRun]:
     """Every ``split`` query's retriever lists (HYBRID, no cutoff) and relevant candidates."""
     runs = []
@@ -380,28 +401,13 @@ async def labelled_runs(corpus: Corpus, split: str) -> list[LabelledRun]:
         if query.split != split:
             continue
         nodes = await corpus.search(query.text, "HYBRID", first=FIT_PAGE)
-        ranked: dict[str, list[tuple[int, str, float]]] = {}
-        relevant = set()
-        for node in nodes:
-            doc = f"{node['asset']['id']}@{node['startSeconds']}-{node['endSeconds']}"
-            if relevant_doc(corpus, node, query):
-                relevant.add(doc)
-            for rank in node["ranks"]:
-                ranked.setdefault(_retriever(rank["retriever"]), []).append(
-                    (rank["rank"], doc, rank["score"])
-                )
-        lists = {name: [(doc, s) for _, doc, s in sorted(items)] for name, items in ranked.items()}
         terms = query_terms(query.text, tokenize(query.text))
-        if terms:
-            # BM25 ran and matched nothing: the server then gives every candidate BM25's floor,
-            # so the fit must see that too (a list absent from the hits' ranks is an empty one).
-            lists.setdefault("text", [])
         runs.append(
             LabelledRun(
                 text=query.text,
                 terms=terms,
-                ranked=lists,
-                relevant=frozenset(relevant),
+                ranked=_retriever_lists(nodes, terms),
+                relevant=frozenset(_doc(node) for node in nodes if relevant_doc(corpus, node, query)),
             )
         )
     return runs
@@ -417,26 +423,14 @@ async def dump_runs(corpus: Corpus, path: Path) -> None:
         entry["targets"] = len(query.relevant)
         for scope in ("MOMENT", "ASSET"):
             nodes = await corpus.search(query.text, "HYBRID", scope=scope, first=FIT_PAGE)
-            ranked: dict[str, list[tuple[int, str, float]]] = {}
             answers: dict[str, int] = {}
             for node in nodes:
-                doc = f"{node['asset']['id']}@{node['startSeconds']}-{node['endSeconds']}"
                 hit = corpus.hit(node)
                 for index, target in enumerate(query.relevant):
                     wanted = target if scope == "MOMENT" else (target[0], None)
                     if matches(hit, wanted):
-                        answers.setdefault(doc, index)
-                for rank in node["ranks"]:
-                    ranked.setdefault(_retriever(rank["retriever"]), []).append(
-                        (rank["rank"], doc, rank["score"])
-                    )
-            lists = {name: [(doc, s) for _, doc, s in sorted(items)] for name, items in ranked.items()}
-            if entry["terms"]:
-                lists.setdefault("text", [])  # BM25 ran (see labelled_runs)
-            entry[scope] = {
-                "ranked": lists,
-                "answers": answers,
-            }
+                        answers.setdefault(_doc(node), index)
+            entry[scope] = {"ranked": _retriever_lists(nodes, entry["terms"]), "answers": answers}
         out.append(entry)
     await asyncio.to_thread(path.write_text, json.dumps(out), encoding="utf-8")
 
