@@ -17,7 +17,8 @@ from inference.audio_fingerprint import (
     compare,
     fingerprint_file,
 )
-from tests.fixtures.audio_episodes import RATE, Episodes, espeak_available, make_episodes, write_wav
+from tests.fixtures.audio_episodes import RATE, Episodes, make_episodes, write_wav
+from tests.fixtures.media import espeak_available
 from tests.fixtures.required import skip_unless_required
 
 

@@ -9,8 +9,8 @@ import pytest
 from app.core.enums import OwnerType, SimilarityKind
 from app.media.models import AudioFingerprint, SimilarityEdge
 from inference.audio_fingerprint import available
-from tests.fixtures.audio_episodes import SPEECH_A, espeak_available, make_episodes
-from tests.fixtures.media import make_speech, make_video
+from tests.fixtures.audio_episodes import SPEECH_A, make_episodes
+from tests.fixtures.media import espeak_available, make_speech, make_video
 from tests.fixtures.required import skip_unless_required
 from tests.jobs.stages.conftest import Harness
 
