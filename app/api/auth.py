@@ -54,5 +54,7 @@ class AuthenticatingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, No
                 await self.websocket.close(code=UNAUTHORIZED_CLOSE_CODE, reason="Unauthorized")
                 return
             self.context.caller = caller
-            self.context.loaders = Loaders.create(self.context.services.session_factory, caller.tenant_id)
+            self.context.loaders = Loaders.create(
+                self.context.services.read_session_factory, caller.tenant_id
+            )
         await super().handle_connection_init(message)

@@ -28,6 +28,7 @@ from app.tenancy.models import Tenant
 from jobs.sweeper import sweep_once
 from tests.api.conftest import BASE_URL, GraphQLClient, operation
 from tests.api.graph import gid
+from tests.api.test_subscriptions import Server, _auth_headers, _connect, _job, _next, _subscribe
 from tests.fixtures.keys import admin_headers
 
 ASSET_QUERY = "query ($id: ID!) { asset(id: $id) { id title } assets(first: 5) { edges { node { id } } } }"
@@ -123,6 +124,22 @@ async def test_people_reads_succeed_while_a_write_holds_the_lock(
     assert "errors" not in body, body
     assert [e["node"]["name"] for e in body["data"]["people"]["edges"]] == ["Ada"]
     assert body["data"]["node"] == variables
+
+
+async def test_subscription_reads_succeed_while_a_write_holds_the_lock(
+    quick_services: Services, settings: Settings, tenant: Tenant
+) -> None:
+    """A WebSocket's connection_init gives its context new loaders: they read through the read
+    sessions like an HTTP request's, not through units of work that wait for the lock."""
+    job, _ = await _job(quick_services, tenant.id)
+    headers = await _auth_headers(quick_services)
+    async with Server(quick_services) as url, httpx.AsyncClient(headers=headers) as client:
+        async with _connect(url, client) as ws:
+            with write_lock_held(settings):
+                await _subscribe(ws, operation("JobProgress"), {"jobId": gid("Job", job.id)})
+                first = await _next(ws)
+    assert "errors" not in first["payload"], first
+    assert first["payload"]["data"]["jobProgress"]["kind"] == "SNAPSHOT"
 
 
 async def test_a_key_checked_while_a_write_holds_the_lock_still_gets_in(
