@@ -81,6 +81,17 @@ class JobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class JobQuality(enum.StrEnum):
+    """How a job chooses its models (``app.core.routing_policy``, ``inference.routing``)."""
+
+    # The queue's routing policy: the fast model first on realtime jobs, the batch model on batch.
+    ROUTED = "routed"
+    # The accurate model on everything: an upgrade pass, or reprocessAsset(quality: ACCURATE).
+    ACCURATE = "accurate"
+    # A follow-up of a fast pass: only its low-confidence spans re-run on the accurate model.
+    ESCALATION = "escalation"
+
+
 class StageStatus(enum.StrEnum):
     """Lifecycle of one stage of a job."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.assets.models import Asset
 from app.core.db import Base, Timestamps, UUIDPrimaryKey
-from app.core.enums import JobStatus, StageStatus, enum_column
+from app.core.enums import JobQuality, JobStatus, StageStatus, enum_column
 
 
 class Job(UUIDPrimaryKey, Timestamps, Base):
@@ -36,6 +36,12 @@ class Job(UUIDPrimaryKey, Timestamps, Base):
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     priority: Mapped[int] = mapped_column(default=0)
+    quality: Mapped[JobQuality] = mapped_column(
+        enum_column(JobQuality), default=JobQuality.ROUTED, server_default=JobQuality.ROUTED.value
+    )
+    # The job to queue on the batch queue once this one completes (a fast pass that flagged
+    # low-confidence spans asks for an ESCALATION follow-up), or None.
+    follow_up: Mapped[JobQuality | None] = mapped_column(enum_column(JobQuality), default=None)
     # Stages this run was asked for (None: the whole pipeline); reprocessing names a subset.
     requested_stages: Mapped[list[str] | None] = mapped_column(default=None)
     # W3C trace context of the request that created the job (traceparent, tracestate).
@@ -71,6 +77,9 @@ class JobStage(UUIDPrimaryKey, Timestamps, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     duration_s: Mapped[float | None] = mapped_column(default=None)
     model_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Per model the run used: {"model": "name:version", "calls", "input_seconds", "wall_seconds",
+    # "cpu_seconds", "gpu_seconds", "mean_confidence"} (jobs.registry.ModelUsage).
+    model_usage: Mapped[list[dict[str, Any]]] = mapped_column(default=list, server_default="[]")
     error_code: Mapped[str | None] = mapped_column(String(100), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     skip_reason: Mapped[str | None] = mapped_column(Text, default=None)

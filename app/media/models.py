@@ -67,6 +67,10 @@ class TranscriptSegment(UUIDPrimaryKey, ModelOutput, Base):
     # "name:version" of the model whose output this row is, when not the pass's own model
     # (model_name, model_version): a span escalated to the accurate model (inference.routing).
     produced_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Whisper's mean token log-probability and no-speech probability of the segment: what the
+    # escalation rule reads (inference.routing.EscalationRule); NULL on rows from before 0009.
+    avg_logprob: Mapped[float | None] = mapped_column(default=None)
+    no_speech_prob: Mapped[float | None] = mapped_column(default=None)
 
     asset: Mapped[Asset] = relationship(lazy="raise")
 
