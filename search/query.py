@@ -26,6 +26,7 @@ from search.documents import (
     Vector,
     VectorField,
     VectorLike,
+    asset_doc_id,
     check_id,
 )
 from search.fusion import FusedItem, reciprocal_rank_fusion
@@ -37,6 +38,9 @@ HIGHLIGHT_POST = "</mark>"
 # Elasticsearch caps kNN num_candidates at 10 000.
 MAX_K = 1000
 MAX_PAGE = 100
+# ASSET scope: a vector retriever asks for this many documents per asset it returns, since an
+# asset's own document and its moments compete for the places (see :func:`best_per_asset`).
+ASSET_VECTOR_FACTOR = 4
 
 
 class Fusion(enum.StrEnum):
@@ -195,6 +199,17 @@ class SearchQuery:
                 raise QueryError(f"weight of {name} must be a finite number >= 0")
         self.filters.validate()
 
+    @property
+    def vector_doc_types(self) -> tuple[DocType, ...]:
+        """The documents a vector retriever searches: the scope's, and in ASSET scope the assets'
+        moments too (:func:`best_per_asset` turns them into their assets)."""
+        return (DocType.ASSET, DocType.MOMENT) if self.scope is DocType.ASSET else (self.scope,)
+
+    @property
+    def vector_k(self) -> int:
+        """How many documents a vector retriever asks for (``k`` assets need more in ASSET scope)."""
+        return self.k * ASSET_VECTOR_FACTOR if self.scope is DocType.ASSET else self.k
+
     def fused(
         self, ranked: Mapping[str, Sequence[tuple[str, float]]], *, backend: str = "embedded"
     ) -> tuple[list[FusedItem], list[FusedItem]]:
@@ -324,6 +339,25 @@ class FacetResults:
 
     facets: Mapping[FacetField, tuple[FacetValue, ...]]
     generation: str
+
+
+def best_per_asset(hits: Iterable[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    """ASSET scope: a vector retriever's hits over assets' own documents and their moments,
+    ``(asset id, similarity)`` best first, as one hit per asset document at its best similarity
+    (at most ``k``).
+
+    An asset's own vector is its title's and its moments' mean (search.render): a video whose one
+    shot answers the query is diluted by its other shots, and a title such as a file name pulls
+    every asset toward one point. Its best moment says what the asset holds, as Elasticsearch
+    scores a nested multi-vector document by its best vector; the asset's own vector still counts
+    when it is closer (a title that names the subject).
+    """
+    best: dict[str, float] = {}
+    for asset_id, similarity in hits:
+        if asset_id not in best or similarity > best[asset_id]:
+            best[asset_id] = similarity
+    ordered = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return [(asset_doc_id(asset_id), similarity) for asset_id, similarity in ordered]
 
 
 def tokenize(text: str) -> tuple[str, ...]:

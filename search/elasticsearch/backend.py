@@ -21,10 +21,10 @@ from search.backend import (
     check_query_vectors,
     valid_assets,
 )
-from search.documents import AssetDocument, asset_doc_id, check_id
+from search.documents import AssetDocument, DocType, asset_doc_id, check_id
 from search.elasticsearch import mappings, requests
 from search.elasticsearch.generations import Generations
-from search.elasticsearch.responses import bulk_report, rankings, search_hits
+from search.elasticsearch.responses import best_per_asset_rankings, bulk_report, rankings, search_hits
 from search.elasticsearch.sources import asset_sources, es_id, tombstone_doc_id, tombstone_source
 from search.query import FacetQuery, FacetResults, FacetValue, SearchQuery, SearchResults
 from search.telemetry import index_span, search_request
@@ -254,7 +254,19 @@ class ElasticsearchBackend:
         except (EsApiError, EsTransportError) as exc:
             raise SearchError(f"search failed: {exc}") from exc
         ranked, hits_by_id = rankings(retrievers, response["responses"])
+        if query.scope is DocType.ASSET:
+            ranked = best_per_asset_rankings(ranked, hits_by_id, query.k)
         fused, page = query.fused(ranked, backend="elasticsearch")
+        missing = [item.doc_id for item in page if item.doc_id not in hits_by_id]
+        if missing:
+            # Assets a kNN found only through their moments: their own documents, in one request.
+            body = requests.documents_body(query.tenant_id, missing, query.text, highlight=query.highlight)
+            try:
+                found = await self._client.search(index=index, body=body)
+            except (EsApiError, EsTransportError) as exc:
+                raise SearchError(f"search failed: {exc}") from exc
+            hits_by_id.update((hit["_source"]["doc_id"], hit) for hit in found["hits"]["hits"])
+            page = [item for item in page if item.doc_id in hits_by_id]
         return SearchResults(
             hits=search_hits(page, hits_by_id), total=len(fused), offset=query.offset, generation=info.name
         )

@@ -8,6 +8,7 @@ Elasticsearch 9.x REST API (the ``elasticsearch`` client major is pinned to 9 to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from search.backend import GenerationSpec, GenerationState
@@ -152,12 +153,15 @@ def generation_mappings(spec: GenerationSpec, state: GenerationState, created_at
     return {"_meta": generation_meta(spec, state, created_at), "properties": properties}
 
 
-def filter_query(tenant_id: str, scope: DocType, filters: Filters) -> dict[str, Any]:
-    """One bool query for the tenant, scope and filters; used inside kNN and around BM25."""
-    clauses: list[dict[str, Any]] = [
-        {"term": {"tenant_id": tenant_id}},
-        {"term": {"doc_type": scope.value}},
-    ]
+def filter_query(tenant_id: str, scope: DocType | Sequence[DocType], filters: Filters) -> dict[str, Any]:
+    """One bool query for the tenant, scope and filters; used inside kNN and around BM25.
+    ``scope``: the document type, or several (an ASSET-scope kNN searches moments too)."""
+    doc_type: dict[str, Any] = (
+        {"term": {"doc_type": scope.value}}
+        if isinstance(scope, DocType)
+        else {"terms": {"doc_type": [doc_type.value for doc_type in scope]}}
+    )
+    clauses: list[dict[str, Any]] = [{"term": {"tenant_id": tenant_id}}, doc_type]
     if filters.kinds:
         clauses.append({"terms": {"kind": list(filters.kinds)}})
     if filters.languages:

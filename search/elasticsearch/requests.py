@@ -47,18 +47,24 @@ def search_bodies(index: str, query: SearchQuery) -> tuple[list[str], list[dict[
             body["highlight"] = highlight
         retrievers.append(TEXT_RETRIEVER)
         lines += [{"index": index}, body]
+    # ASSET scope: the assets' moments too, each asset at its best (search.query.best_per_asset).
+    vector_where = (
+        where
+        if query.vector_doc_types == (query.scope,)
+        else mappings.filter_query(query.tenant_id, query.vector_doc_types, query.filters)
+    )
     for query_vector in query.vectors:
         body = {
-            "size": query.k,
+            "size": query.vector_k,
             "_source": mappings.SOURCE_FIELDS,
             "knn": {
                 "field": mappings.vector_field_name(query_vector.field),
                 "query_vector": [float(value) for value in query_vector.vector.values],
-                "k": query.k,
-                "num_candidates": num_candidates(query.k),
+                "k": query.vector_k,
+                "num_candidates": num_candidates(query.vector_k),
                 # Inside the knn clause: Elasticsearch pre-filters during the graph search,
                 # so k matching documents come back; a filter outside would post-filter.
-                "filter": where,
+                "filter": vector_where,
             },
         }
         if highlight and text:
@@ -66,6 +72,23 @@ def search_bodies(index: str, query: SearchQuery) -> tuple[list[str], list[dict[
         retrievers.append(vector_retriever(query_vector.field))
         lines += [{"index": index}, body]
     return retrievers, lines
+
+
+def documents_body(
+    tenant_id: str, doc_ids: Sequence[str], text: str | None, *, highlight: bool
+) -> dict[str, Any]:
+    """The search fetching documents of a page that no retriever returned themselves (an ASSET
+    page's assets found through their moments), with the highlights a retriever's hit has."""
+    body: dict[str, Any] = {
+        "size": len(doc_ids),
+        "_source": mappings.SOURCE_FIELDS,
+        "query": {
+            "bool": {"filter": [{"term": {"tenant_id": tenant_id}}, {"terms": {"doc_id": list(doc_ids)}}]}
+        },
+    }
+    if highlight and text:
+        body["highlight"] = mappings.highlight(text)
+    return body
 
 
 def facet_aggs(query: FacetQuery) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from search.backend import (
 from search.documents import DocType, VectorField
 from search.elasticsearch.sources import stored_segments
 from search.fusion import FusedItem
-from search.query import TEXT_RETRIEVER, Highlight, SearchHit, TextField, time_codes
+from search.query import TEXT_RETRIEVER, Highlight, SearchHit, TextField, best_per_asset, time_codes
 
 Ranked = dict[str, list[tuple[str, float]]]
 
@@ -96,6 +96,21 @@ def rankings(
                 hits_by_id[doc_id] = hit
         ranked[retriever] = ranking
     return ranked, hits_by_id
+
+
+def best_per_asset_rankings(ranked: Ranked, hits_by_id: Mapping[str, Mapping[str, Any]], k: int) -> Ranked:
+    """ASSET scope: each vector retriever's list over assets and moments as one entry per asset
+    document at its best (search.query.best_per_asset); BM25's list is the assets' own."""
+
+    def asset_of(doc_id: str) -> str:
+        return str(hits_by_id[doc_id]["_source"]["asset_id"])
+
+    return {
+        retriever: items
+        if retriever == TEXT_RETRIEVER
+        else best_per_asset(((asset_of(doc_id), score) for doc_id, score in items), k)
+        for retriever, items in ranked.items()
+    }
 
 
 def search_hits(

@@ -42,10 +42,14 @@ def fts_query(text: str | None) -> str | None:
     return " OR ".join(f'"{term}"' for term in dict.fromkeys(terms))
 
 
-def filter_sql(p: str, tenant_id: str, scope: DocType, filters: Filters) -> tuple[str, list[Any]]:
-    """A WHERE clause over ``{p}doc d`` and its parameters; the tenant is always part of it."""
-    clauses = ["d.tenant_id = ?", "d.doc_type = ?"]
-    params: list[Any] = [tenant_id, scope.value]
+def filter_sql(
+    p: str, tenant_id: str, scope: DocType | Sequence[DocType], filters: Filters
+) -> tuple[str, list[Any]]:
+    """A WHERE clause over ``{p}doc d`` and its parameters; the tenant is always part of it.
+    ``scope``: the document type, or several (an ASSET-scope kNN searches moments too)."""
+    types = [scope.value] if isinstance(scope, DocType) else [doc_type.value for doc_type in scope]
+    clauses = ["d.tenant_id = ?", f"d.doc_type IN ({','.join('?' * len(types))})"]
+    params: list[Any] = [tenant_id, *types]
 
     def any_of(column: str, values: Sequence[str], negate: bool = False) -> None:
         if values:
@@ -144,6 +148,23 @@ def doc_ids(connection: sqlite3.Connection, p: str, row_ids: Sequence[int]) -> d
         out.update(
             connection.execute(f"SELECT id, doc_id FROM {p}doc WHERE id IN ({marks})", chunk).fetchall()
         )
+    return out
+
+
+def asset_documents(
+    connection: sqlite3.Connection, p: str, row_ids: Sequence[int]
+) -> dict[int, tuple[str, int]]:
+    """Per row (an asset's document or a moment), its asset's id and the row of that asset's own
+    document (rows whose asset has none are left out)."""
+    out: dict[int, tuple[str, int]] = {}
+    for chunk in chunks(row_ids):
+        marks = ",".join("?" * len(chunk))
+        rows = connection.execute(
+            f"SELECT d.id, d.asset_id, a.id FROM {p}doc d JOIN {p}doc a ON a.tenant_id = d.tenant_id "
+            f"AND a.asset_id = d.asset_id AND a.doc_type = ? WHERE d.id IN ({marks})",
+            (DocType.ASSET.value, *chunk),
+        ).fetchall()
+        out.update((int(row[0]), (str(row[1]), int(row[2]))) for row in rows)
     return out
 
 

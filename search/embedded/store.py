@@ -26,12 +26,13 @@ from search.backend import (
     WriteReport,
     check_query_vectors,
 )
-from search.documents import AssetDocument, DocType, VectorField, check_id
+from search.documents import AssetDocument, DocType, VectorField, asset_doc_id, check_id
 from search.embedded import ann, writes
 from search.embedded.ann import AnnIndex
 from search.embedded.ann_builds import BuildHook, GraphBuilds
 from search.embedded.reads import (
     allowed_rows,
+    asset_documents,
     bm25_ranking,
     doc_ids,
     facet_values,
@@ -61,6 +62,7 @@ from search.query import (
     SearchHit,
     SearchQuery,
     SearchResults,
+    best_per_asset,
     time_codes,
     vector_retriever,
 )
@@ -391,7 +393,7 @@ class Store:
             ranked: Ranked = {}
             row_of: dict[str, int] = {}
             match = fts_query(query.text)
-            knn = self._start_knn(connection, generation, query, where, params) if query.vectors else []
+            knn = self._start_knn(connection, generation, query) if query.vectors else []
             if match is not None:
                 rows = bm25_ranking(connection, p, match, where, params, query.k)
                 ranked[TEXT_RETRIEVER] = [(doc_id, score) for _, doc_id, score in rows]
@@ -411,12 +413,12 @@ class Store:
         connection: sqlite3.Connection,
         generation: Generation,
         query: SearchQuery,
-        where: str,
-        params: Sequence[Any],
     ) -> list[_Knn]:
         """Start each query vector's kNN among the allowed rows in the pool, so it runs while
         BM25 runs here. The pool touches no SQLite connection: what needs the snapshot (sync,
-        exact re-scoring, doc ids) stays in this thread."""
+        exact re-scoring, doc ids) stays in this thread. In ASSET scope the allowed rows are the
+        assets' documents and their moments (``SearchQuery.vector_doc_types``)."""
+        where, params = filter_sql(generation.prefix, query.tenant_id, query.vector_doc_types, query.filters)
         allowed = self._allowed(connection, generation, where, params)
         started = []
         for query_vector in query.vectors:
@@ -424,11 +426,11 @@ class Store:
             unit = normalise(query_vector.vector.values.reshape(1, -1))[0]
             if isinstance(vectors, AnnIndex):
                 graph = self._knn_pool.submit(
-                    _locked_candidates, vectors, unit, allowed, query.k, self.ann_exact_below
+                    _locked_candidates, vectors, unit, allowed, query.vector_k, self.ann_exact_below
                 )
                 started.append(_Knn(query_vector.field, unit, graph=graph))
             else:
-                exact = self._knn_pool.submit(_locked_top_k, vectors, unit, allowed, query.k)
+                exact = self._knn_pool.submit(_locked_top_k, vectors, unit, allowed, query.vector_k)
                 started.append(_Knn(query_vector.field, unit, exact=exact))
         return started
 
@@ -441,18 +443,28 @@ class Store:
         ranked: Ranked,
         row_of: dict[str, int],
     ) -> None:
-        """Add each query vector's top-k to ``ranked`` (graph candidates re-scored exactly)."""
+        """Add each query vector's top-k to ``ranked`` (graph candidates re-scored exactly); in
+        ASSET scope each asset at its best document, its own or a moment (``best_per_asset``)."""
         for knn in started:
             if knn.exact is not None:
                 best = knn.exact.result()
             else:
                 assert knn.graph is not None
-                best = ann.rescore(connection, generation, knn.field, knn.unit, knn.graph.result(), query.k)
-            field = knn.field
-            ids = doc_ids(connection, generation.prefix, [row_id for row_id, _ in best])
-            ranked[vector_retriever(field)] = [
-                (ids[row_id], similarity) for row_id, similarity in best if row_id in ids
-            ]
+                best = ann.rescore(
+                    connection, generation, knn.field, knn.unit, knn.graph.result(), query.vector_k
+                )
+            retriever = vector_retriever(knn.field)
+            rows = [row_id for row_id, _ in best]
+            if query.scope is DocType.ASSET:
+                owners = asset_documents(connection, generation.prefix, rows)
+                ranked[retriever] = best_per_asset(
+                    ((owners[row_id][0], similarity) for row_id, similarity in best if row_id in owners),
+                    query.k,
+                )
+                row_of.update((asset_doc_id(asset_id), row_id) for asset_id, row_id in owners.values())
+                continue
+            ids = doc_ids(connection, generation.prefix, rows)
+            ranked[retriever] = [(ids[row_id], similarity) for row_id, similarity in best if row_id in ids]
             row_of.update((ids[row_id], row_id) for row_id, _ in best if row_id in ids)
 
     def facets(self, query: FacetQuery) -> FacetResults:

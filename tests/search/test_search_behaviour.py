@@ -151,6 +151,64 @@ async def test_asset_scope_matches_the_assets_speech_and_on_screen_text(backend:
         assert [(c.field, c.start_s) for c in hit.time_codes] == [(field, start)]
 
 
+async def test_asset_scope_vectors_rank_each_asset_at_its_best_document(
+    backend: SearchBackend, exact_knn: bool
+) -> None:
+    assets = await _loaded(backend)
+    # a05's second shot: a05's own vector (random here, a title's and its moments' mean in the
+    # service) is far from it, as a video's is from the one shot that answers.
+    probe = assets[5].moments[1].vectors[VectorField.TEXT].values.astype(np.float64)
+    unit = probe / np.linalg.norm(probe)
+
+    def cosine(vector: Vector) -> float:
+        values = vector.values.astype(np.float64)
+        return float(values @ unit / np.linalg.norm(values))
+
+    best = {
+        asset_doc_id(a.asset_id): max(
+            cosine(v)
+            for v in (a.vectors[VectorField.TEXT], *(m.vectors[VectorField.TEXT] for m in a.moments))
+        )
+        for a in assets
+    }
+    assert cosine(assets[5].vectors[VectorField.TEXT]) < 0.9 < best[asset_doc_id("a05")]
+
+    results = await backend.search(
+        SearchQuery(
+            tenant_id=TENANT,
+            vectors=(_text_query(assets[5].moments[1].vectors[VectorField.TEXT]),),
+            scope=DocType.ASSET,
+            k=200,
+            limit=100,
+        )
+    )
+
+    retriever = vector_retriever(VectorField.TEXT)
+    # Each asset once, as its own document, at the best similarity of its own and its moments'.
+    assert all(hit.doc_type is DocType.ASSET and hit.scene_id is None for hit in results.hits)
+    assert sorted(_ids(results)) == sorted(best)
+    first = results.hits[0]
+    assert (first.doc_id, first.title) == (asset_doc_id("a05"), "Clip number 5")
+    got = {hit.doc_id: hit.retriever_scores[retriever] for hit in results.hits}
+    tolerance = 1e-5 if exact_knn else 0.02
+    for doc_id, similarity in got.items():
+        assert similarity == pytest.approx(best[doc_id], abs=tolerance), doc_id
+    if exact_knn:
+        assert _ids(results) == sorted(best, key=lambda doc_id: (-best[doc_id], doc_id))
+
+    # The filters hold for the moments too: an excluded asset is not found through them.
+    excluded = await backend.search(
+        SearchQuery(
+            tenant_id=TENANT,
+            vectors=(_text_query(assets[5].moments[1].vectors[VectorField.TEXT]),),
+            scope=DocType.ASSET,
+            filters=Filters(exclude_asset_ids=("a05",)),
+        )
+    )
+    assert asset_doc_id("a05") not in _ids(excluded)
+    assert excluded.hits
+
+
 async def test_update_replaces_text_vectors_and_removed_scenes(backend: SearchBackend) -> None:
     assets = corpus()
     assets[3] = with_transcript(assets[3], 0, TimedText(0.0, 5.0, "the original capybara"))

@@ -14,7 +14,7 @@ import pytest
 
 from search.backend import GenerationError, GenerationSpec, GenerationState, SearchError, VectorSpec
 from search.calibration import Calibration, GroupFusion, Logistic, logit, sigmoid
-from search.documents import AssetDocument, MomentDocument, TimedText, Vector, VectorField
+from search.documents import AssetDocument, DocType, MomentDocument, TimedText, Vector, VectorField
 from search.elasticsearch import asset_sources, num_candidates
 from search.elasticsearch.requests import search_bodies
 from search.query import (
@@ -773,6 +773,129 @@ async def test_search_sends_bm25_and_knn_together_with_filters_inside_knn() -> N
         (TextField.TITLE, "<mark>Zeppelin</mark> &amp; co")
     ]
     assert (first.asset_id, first.scene_id, first.start_s, first.end_s) == ("a2", "s1", 40.0, 50.0)
+
+
+def _asset_hit(asset: str, score: float, highlight: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    hit: dict[str, Any] = {
+        "_index": "mkg-search-gen-g1",
+        "_id": f"t1:a:{asset}",
+        "_score": score,
+        "_source": {
+            "doc_id": f"a:{asset}",
+            "doc_type": "asset",
+            "asset_id": asset,
+            "title": f"Title {asset}",
+            "transcript_segments": [[42.0, 44.0, "the zeppelin lands"]],
+            "ocr_segments": [],
+        },
+    }
+    if highlight:
+        hit["highlight"] = highlight
+    return hit
+
+
+async def test_asset_scope_knn_searches_moments_and_fetches_assets_found_only_through_them() -> None:
+    fake = FakeElasticsearch()
+    fake.expect("GET", "/mkg-search-gen-*", _indices(("g1", "live", True)))
+    fake.expect(
+        "POST",
+        "/_msearch",
+        {
+            "responses": [
+                {
+                    "status": 200,
+                    "hits": {"hits": [_asset_hit("a1", 5.0, {"transcript": ["<mark>zeppelin</mark>"]})]},
+                },
+                {
+                    "status": 200,
+                    "hits": {
+                        # a2 through two moments (its best counts), a1 through its own document.
+                        "hits": [
+                            _hit("m:a2:s1", 0.95),
+                            _hit("m:a2:s0", 0.9),
+                            _asset_hit("a1", 0.8),
+                            _hit("m:a1:s4", 0.7),
+                        ]
+                    },
+                },
+            ]
+        },
+    )
+    fake.expect(
+        "POST",
+        "/mkg-search-gen-g1/_search",
+        {"hits": {"hits": [_asset_hit("a2", 0.0, {"title": ["<mark>Zeppelin</mark> &amp; co"]})]}},
+    )
+    query = SearchQuery(
+        tenant_id="t1",
+        text="zeppelin",
+        vectors=(QueryVector.of(VectorField.TEXT, [1.0, 2.0, 2.0], "minilm@1"),),
+        scope=DocType.ASSET,
+        filters=Filters(kinds=("video",)),
+        rank_constant=1,
+        k=10,
+    )
+
+    results = await backend_for(fake).search(query)
+
+    where = {
+        "bool": {
+            "filter": [
+                {"term": {"tenant_id": "t1"}},
+                {"term": {"doc_type": "asset"}},
+                {"terms": {"kind": ["video"]}},
+            ]
+        }
+    }
+    either = {
+        "bool": {
+            "filter": [
+                {"term": {"tenant_id": "t1"}},
+                {"terms": {"doc_type": ["asset", "moment"]}},
+                {"terms": {"kind": ["video"]}},
+            ]
+        }
+    }
+    lines = fake.requests[1].body
+    assert lines[1]["query"]["bool"]["filter"] == [where]
+    # The kNN asks for 4 documents per asset wanted, among the assets and their moments.
+    assert lines[3]["knn"] == {
+        "field": "vec_text",
+        "query_vector": [1.0, 2.0, 2.0],
+        "k": 40,
+        "num_candidates": num_candidates(40),
+        "filter": either,
+    }
+    assert lines[3]["size"] == 40
+    # a2's own document came from no retriever: fetched with the page's highlights.
+    assert fake.requests[2] == Request(
+        "POST",
+        "/mkg-search-gen-g1/_search",
+        {
+            "size": 1,
+            "_source": SOURCE,
+            "query": {"bool": {"filter": [{"term": {"tenant_id": "t1"}}, {"terms": {"doc_id": ["a:a2"]}}]}},
+            "highlight": lines[1]["highlight"],
+        },
+    )
+    # RRF, constant 1: a1 = 1/2 (BM25) + 1/3 (kNN, 2nd: its own document's cosine 0.6), a2 = 1/2
+    # (kNN, 1st at its best moment's cosine 0.9; the other moment counts no more).
+    assert [hit.doc_id for hit in results.hits] == ["a:a1", "a:a2"]
+    assert results.hits[0].score == pytest.approx(1 / 2 + 1 / 3)
+    assert results.hits[0].retriever_scores == pytest.approx({"text": 5.0, "vector:text": 0.6})
+    assert results.total == 2
+    second = results.hits[1]
+    assert second.ranks == {"vector:text": 1}
+    assert second.retriever_scores == pytest.approx({"vector:text": 0.9})
+    assert (second.doc_type, second.asset_id, second.scene_id, second.title) == (
+        DocType.ASSET,
+        "a2",
+        None,
+        "Title a2",
+    )
+    assert [(h.field, h.fragment) for h in second.highlights] == [
+        (TextField.TITLE, "<mark>Zeppelin</mark> &amp; co")
+    ]
 
 
 async def test_relevance_comes_from_the_bm25_score_and_the_knn_similarity() -> None:
