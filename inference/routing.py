@@ -2,8 +2,9 @@
 
 A :class:`TranscribeRoute` names the first-pass model and, optionally, the model low-confidence
 segments escalate to and the :class:`EscalationRule` that says which segments are low-confidence
-(Whisper's per-segment mean token log-probability and no-speech probability; the thresholds are
-calibrated on the speech fixtures by ``scripts/calibrate_routing.py``, whose output is
+(the mean probability of the segment's words, and Whisper's mean token log-probability and
+no-speech probability of its decoding window; the thresholds are calibrated on the speech
+fixtures by ``scripts/calibrate_routing.py``, whose output is
 ``inference/calibration/transcribe.json``).
 
 :func:`transcribe_routed` runs the first pass, re-runs only the flagged spans (merged when
@@ -39,6 +40,9 @@ class Confidence(Protocol):
     @property
     def no_speech_prob(self) -> float: ...
 
+    @property
+    def mean_word_probability(self) -> float | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class EscalationRule:
@@ -46,21 +50,31 @@ class EscalationRule:
 
     # Escalate a segment whose mean token log-probability is below this ...
     min_avg_logprob: float
-    # ... or whose no-speech probability is above this (whisper hears noise, not words).
+    # ... or whose no-speech probability is above this (whisper hears noise, not words) ...
     max_no_speech_prob: float
+    # ... or whose words' mean probability is below this (0: not read; a segment without words
+    # is judged by the other two).
+    min_word_probability: float = 0.0
     # Seconds added on each side of a re-run span: segment bounds are the model's guess and a
     # word cut in half is a word lost.
     pad_s: float = 0.3
 
     def flags(self, segment: Confidence) -> bool:
         """True when ``segment`` should be re-run on the accurate model."""
-        return segment.avg_logprob < self.min_avg_logprob or segment.no_speech_prob > self.max_no_speech_prob
+        words = segment.mean_word_probability
+        return (
+            segment.avg_logprob < self.min_avg_logprob
+            or segment.no_speech_prob > self.max_no_speech_prob
+            or (words is not None and words < self.min_word_probability)
+        )
 
     def describe(self) -> str:
         """The rule in words (status pages)."""
-        return (
-            f"segment avg_logprob < {self.min_avg_logprob:g} or no_speech_prob > {self.max_no_speech_prob:g}"
-        )
+        rule = f"segment avg_logprob < {self.min_avg_logprob:g}"
+        rule += f" or no_speech_prob > {self.max_no_speech_prob:g}"
+        if self.min_word_probability > 0:
+            rule += f" or mean word probability < {self.min_word_probability:g}"
+        return rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,7 @@ class TranscribePolicy(Protocol):
     escalate_to: str
     escalate_below_logprob: float
     escalate_above_no_speech: float
+    escalate_below_word_probability: float
 
 
 def route_for_queue(
@@ -178,7 +193,9 @@ def route_for_queue(
         return TranscribeRoute(model)
     target = resolve_model(registry, "transcribe", policy.escalate_to)
     rule = EscalationRule(
-        min_avg_logprob=policy.escalate_below_logprob, max_no_speech_prob=policy.escalate_above_no_speech
+        min_avg_logprob=policy.escalate_below_logprob,
+        max_no_speech_prob=policy.escalate_above_no_speech,
+        min_word_probability=policy.escalate_below_word_probability,
     )
     return TranscribeRoute(model, escalate_to=target, rule=rule)
 

@@ -49,6 +49,17 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
 
+    @property
+    def mean_word_probability(self) -> float | None:
+        """Mean probability of the segment's words, or None without words.
+
+        Unlike ``avg_logprob`` and ``no_speech_prob``, which faster-whisper reports once per
+        30 s decoding window (every segment of a window carries the same values), this is the
+        segment's own: each word's probability comes from the alignment of that word's tokens."""
+        if not self.words:
+            return None
+        return sum(w.probability for w in self.words) / len(self.words)
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:

@@ -50,6 +50,7 @@ class Observed:
 
     avg_logprob: float
     no_speech_prob: float
+    mean_word_probability: float | None
     seconds: float
     noisy: bool
 
@@ -60,7 +61,13 @@ async def observe(router: InferenceRouter, clips: Sequence[RoutingClip]) -> list
     for clip in clips:
         transcript = await router.transcribe(clip.audio, model=WHISPER_TINY_EN)
         found += [
-            Observed(s.avg_logprob, s.no_speech_prob, max(s.end - s.start, 0.0), clip.noisy)
+            Observed(
+                s.avg_logprob,
+                s.no_speech_prob,
+                s.mean_word_probability,
+                max(s.end - s.start, 0.0),
+                clip.noisy,
+            )
             for s in transcript.segments
         ]
     return found

@@ -32,6 +32,12 @@ class TranscribeRouting(BaseModel):
         le=1,
         description="A segment whose no-speech probability is above this is escalated.",
     )
+    escalate_below_word_probability: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="A segment whose words' mean probability is below this is escalated (0: not read).",
+    )
 
 
 class RoutingPolicy(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from inference.local import ModelPool
 from inference.registry import SAMPLE_RATE, WHISPER_BASE, WHISPER_TINY_EN, ModelSpec, default_registry
 from inference.router import InferenceConfig, InferenceRouter
 from inference.routing import EscalationRule, TranscribeRoute, route_for_queue, transcribe_routed
-from inference.types import Segment, Transcript
+from inference.types import Segment, Transcript, Word
 from tests.inference.conftest import _require_espeak
 
 CALIBRATION = Path(__file__).resolve().parents[2] / "inference" / "calibration" / "transcribe.json"
@@ -66,6 +66,20 @@ def test_realtime_gets_the_fast_model_and_escalation_batch_the_accurate_one() ->
 
 def _segment(start: float, end: float, text: str, logprob: float, no_speech: float = 0.0) -> Segment:
     return Segment(start, end, text, (), avg_logprob=logprob, no_speech_prob=no_speech)
+
+
+def test_the_words_mean_probability_flags_a_segment_the_window_scores_did_not() -> None:
+    rule = EscalationRule(min_avg_logprob=-0.6, max_no_speech_prob=0.5, min_word_probability=0.7)
+    words = (Word("quick", 0.0, 0.5, 0.9), Word("round", 0.5, 1.0, 0.4))
+    unsure = Segment(0.0, 1.0, "quick round", words, avg_logprob=-0.4, no_speech_prob=0.1)
+    assert unsure.mean_word_probability == pytest.approx(0.65)
+    assert rule.flags(unsure)
+    sure = replace(unsure, words=(words[0], replace(words[1], probability=0.8)))
+    assert not rule.flags(sure)
+    # Without words the window scores decide; 0 switches the word test off.
+    assert not rule.flags(replace(unsure, words=()))
+    assert not replace(rule, min_word_probability=0.0).flags(unsure)
+    assert rule.describe().endswith("or mean word probability < 0.7")
 
 
 @dataclass
