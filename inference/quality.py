@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import functools
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
-_NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
+
+@functools.cache
+def _whisper_normaliser() -> Callable[[str], str]:
+    # Whisper's own English normaliser (the one its published WERs use), from the pinned
+    # transformers; imported on first use, since transformers takes seconds to import. The
+    # British-to-American spelling table it is usually given ships with the tokenizer files of
+    # the hub, not with the package: without it, spellings count as they are written.
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    # transformers leaves EnglishTextNormalizer.__init__ unannotated.
+    normaliser: Callable[[str], str] = EnglishTextNormalizer({})  # type: ignore[no-untyped-call]
+    return normaliser
 
 
 def normalise_words(text: str) -> list[str]:
-    """Lower-case words without punctuation or accents: what a word error rate compares."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    words = re.findall(r"[a-z0-9']+", text)
-    return [_NUMBER_WORDS.get(w, w).strip("'") for w in words if w.strip("'")]
+    """What a word error rate compares: Whisper's English normalisation (lower case, no
+    punctuation or accents, contractions expanded, numbers as digits, fillers dropped), split."""
+    return _whisper_normaliser()(text).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
