@@ -7,7 +7,8 @@ from the generated fixtures, run through the real pipeline and the GraphQL `sear
 ``--hard`` runs the harder set (tests/search/relevance_hard.py, 69 queries, 22 of them with no
 relevant document) instead: nDCG@10 / recall@10 per mode and fusion, the ASSET-scope "right
 asset first" rate, the no-match rate at the default relevance cutoff and the answers that
-cutoff keeps, on the ``eval`` split (the calibration is fitted on the ``fit`` split:
+cutoff keeps, on the ``fit`` and ``eval`` splits and on all queries (the calibration is fitted
+on the ``fit`` split:
 ``--refit`` refits it first in the same run, as scripts/fit_relevance_calibration.py does).
 
 The set and its labels live in tests/search/relevance.py (the test tests/search/test_relevance.py
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -44,6 +46,11 @@ def _core() -> ModuleType:
     return core
 
 
+def _load() -> str:
+    """The 1-minute load average now (2 cores shared with other work: latencies depend on it)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def write_docs(block: str, begin: str = BEGIN, end_marker: str = END) -> None:
     """Replace the text between the relevance markers of docs/search.md."""
     text = DOCS.read_text(encoding="utf-8")
@@ -58,12 +65,15 @@ async def _hard(workdir: Path | None, *, refit: bool) -> str:
     import tests.search.relevance_hard as hard
 
     started = time.perf_counter()
+    load_before = _load()
     lines = []
     async with hard.processed_corpus(workdir) as corpus:
         if refit:
             await hard.fit_and_write(corpus, "embedded")
         cutoff = corpus.services.settings.search_min_relevance
+        # Both halves: a change fitted or chosen on ``fit`` has to hold on ``eval`` too.
         splits = {
+            "fit": [q for q in hard.QUERIES if q.split == "fit"],
             "eval": [q for q in hard.QUERIES if q.split == "eval"],
             "all": list(hard.QUERIES),
         }
@@ -86,7 +96,8 @@ async def _hard(workdir: Path | None, *, refit: bool) -> str:
         f"Measured on {today}: {len(hard.QUERIES)} queries ({positives} answerable, "
         f"{len(hard.QUERIES) - positives} with no relevant document; eval split {eval_n}), "
         f"{len(hard.VIDEOS) + len(core.PHOTOS) + len(hard.NOTES)} assets, pipeline "
-        f"{corpus.pipeline_s:.1f} s, whole run {total_s:.1f} s on 2 cores; default cutoff "
+        f"{corpus.pipeline_s:.1f} s, whole run {total_s:.1f} s on 2 cores, load average {load_before} "
+        f"at the start and {_load()} at the end; default cutoff "
         f"minRelevance {cutoff}:",
         "",
         "| fusion | queries | mode | nDCG@10 | recall@10 | ASSET right first | no-match empty at cutoff "
@@ -116,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     core = _core()
     started = time.perf_counter()
+    load_before = _load()
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         report = core.evaluate(args.workdir)
@@ -132,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     block = "\n".join(
         [
             f"Measured on {today} ({len(core.QUERIES)} queries, {assets} assets, pipeline "
-            f"{report.pipeline_s:.1f} s, whole run {total_s:.1f} s on 2 cores):",
+            f"{report.pipeline_s:.1f} s, whole run {total_s:.1f} s on 2 cores, load average "
+            f"{load_before} at the start and {_load()} at the end):",
             "",
             report.table(),
             "",

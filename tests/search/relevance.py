@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import math
 import statistics
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +190,8 @@ class QueryResult:
     ndcg: float
     recall: float
     latency_ms: float
+    # ASSET scope (TEXT and HYBRID): whether the first asset is a relevant one.
+    asset_first: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,11 @@ class Report:
         ]
         return statistics.fmean(values)
 
+    def asset_first(self, mode: str) -> float | None:
+        """Share of queries whose first ASSET-scope hit is a relevant asset (None: not measured)."""
+        values = [r.asset_first for r in self.results if r.mode == mode and r.asset_first is not None]
+        return statistics.fmean(values) if values else None
+
     def latency(self, mode: str) -> tuple[float, float]:
         """Median and max GraphQL latency of a mode, in ms."""
         values = [r.latency_ms for r in self.results if r.mode == mode]
@@ -217,14 +226,16 @@ class Report:
         lines = [
             "| mode | nDCG@10 | recall@10 | "
             + " | ".join(f"{g} nDCG / recall" for g in groups)
-            + " | p50 ms |",
-            "|---|---:|---:|" + "---:|" * len(groups) + "---:|",
+            + " | ASSET right first | p50 ms |",
+            "|---|---:|---:|" + "---:|" * len(groups) + "---:|---:|",
         ]
         for mode in MODES:
             cells = [f"{self.mean(mode, 'ndcg'):.3f}", f"{self.mean(mode, 'recall'):.3f}"]
             cells += [
                 f"{self.mean(mode, 'ndcg', g):.3f} / {self.mean(mode, 'recall', g):.3f}" for g in groups
             ]
+            first = self.asset_first(mode)
+            cells.append("-" if first is None else f"{first:.2f}")
             cells.append(f"{self.latency(mode)[0]:.0f}")
             lines.append(f"| {mode} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
@@ -352,7 +363,9 @@ async def _run_pipeline(services: Services, files: dict[str, Path], timeout_s: f
     return names
 
 
-async def _search(api: httpx.AsyncClient, text: str, mode: str) -> tuple[list[dict[str, Any]], float]:
+async def _search(
+    api: httpx.AsyncClient, text: str, mode: str, *, scope: str = "MOMENT", first: int = K
+) -> tuple[list[dict[str, Any]], float]:
     started = time.perf_counter()
     response = await api.post(
         "/graphql",
@@ -360,7 +373,10 @@ async def _search(api: httpx.AsyncClient, text: str, mode: str) -> tuple[list[di
             "query": OPERATION.read_text(),
             # No relevance cutoff: these metrics rank every candidate (the cutoff is measured on
             # the harder set, tests/search/relevance_hard.py).
-            "variables": {"input": {"text": text, "mode": mode, "minRelevance": 0.0}, "first": K},
+            "variables": {
+                "input": {"text": text, "mode": mode, "scope": scope, "minRelevance": 0.0},
+                "first": first,
+            },
         },
     )
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -381,15 +397,23 @@ async def _evaluate(workdir: Path, timeout_s: float) -> Report:
         await conn.run_sync(Base.metadata.create_all)
     await engine.dispose()
     settings = Settings(data_dir=data, database_url=url, allowed_roots=[media], log_json=False)
-    files = await asyncio.to_thread(make_corpus, media)
+    # A workdir processed before is searched again as it is (asset names saved), so a change to
+    # search can be measured before and after on the very same corpus.
+    processed = workdir / "names.json"
+    files = {} if processed.exists() else await asyncio.to_thread(make_corpus, media)
     services = build_services(settings)
     try:
         started = time.perf_counter()
-        names = await _run_pipeline(services, files, timeout_s)
+        if processed.exists():
+            names = json.loads(processed.read_text(encoding="utf-8"))
+        else:
+            names = await _run_pipeline(services, files, timeout_s)
+            processed.write_text(json.dumps(names), encoding="utf-8")
         pipeline_s = time.perf_counter() - started
         transport = httpx.ASGITransport(app=create_graphql_app(services))
         results: list[QueryResult] = []
-        headers = await admin_headers(services)
+        # A key of its own per run: a kept workdir already holds the previous runs' keys.
+        headers = await admin_headers(services, name=f"relevance-{uuid.uuid4().hex[:8]}")
         base = "http://localhost"
         async with httpx.AsyncClient(transport=transport, base_url=base, headers=headers) as api:
             # Warm-up: the first search loads MiniLM into this process (not a relevance cost).
@@ -402,7 +426,12 @@ async def _evaluate(workdir: Path, timeout_s: float) -> Report:
                         for n in nodes
                     )
                     ndcg, recall = score(hits, query.relevant)
-                    results.append(QueryResult(query, mode, hits, ndcg, recall, elapsed_ms))
+                    first = None
+                    if mode != "SEMANTIC":
+                        assets, _ = await _search(api, query.text, mode, scope="ASSET", first=1)
+                        wanted = {asset for asset, _ in query.relevant}
+                        first = bool(assets) and names.get(_asset_uuid(assets[0]["asset"]["id"])) in wanted
+                    results.append(QueryResult(query, mode, hits, ndcg, recall, elapsed_ms, first))
     finally:
         await services.aclose()
     return Report(results=tuple(results), pipeline_s=pipeline_s)
