@@ -8,6 +8,7 @@ schedules calls onto worker threads with a bound on concurrent calls per model.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Mapping
@@ -207,7 +208,7 @@ class LocalBackend:
         """Run ``spec`` on a worker thread; at most its concurrency limit at once."""
         # Imported here, not with the module: the Triton server's Python backend imports this
         # module for ModelPool, in an environment without the OpenTelemetry API.
-        from inference.telemetry import model_call
+        from inference.telemetry import model_call, on_call_thread
 
         batch = spec.validate_inputs(inputs) if self._validate else None
         stats = self.stats.setdefault(spec.key, CallStats())
@@ -219,8 +220,14 @@ class LocalBackend:
                 stats.in_flight += 1
                 stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
                 started = time.perf_counter()
+                # A model whose requests are never batched works for this one caller while its
+                # thread runs: the thread runs in the caller's context, so the service can charge
+                # its CPU to the caller. A batch may mix callers: its thread is nobody's alone.
+                run = self._run if spec.batched else on_call_thread(self._run)
                 try:
-                    outputs = await loop.run_in_executor(self._executor, self._run, spec, dict(inputs))
+                    outputs = await loop.run_in_executor(
+                        self._executor, contextvars.copy_context().run, run, spec, dict(inputs)
+                    )
                 finally:
                     stats.in_flight -= 1
                     if self._cpu:

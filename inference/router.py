@@ -38,15 +38,17 @@ from inference.registry import (
     MOBILENET_FEATURES_SPEC,
     MOBILENET_LABELS,
     RAPIDOCR,
+    SAMPLE_RATE,
     WHISPER_BASE,
     WHISPER_TINY_EN,
     ModelRef,
     ModelRegistry,
     ModelSpec,
     Task,
+    Tensors,
     default_registry,
 )
-from inference.telemetry import record_confidences, record_embedding_norms
+from inference.telemetry import InputUnit, model_use, record_confidences, record_embedding_norms
 from inference.types import (
     Embeddings,
     Face,
@@ -69,6 +71,20 @@ _WHISPER: dict[str, ModelSpec] = {"tiny.en": WHISPER_TINY_EN, "base": WHISPER_BA
 _TEXT: dict[str, ModelSpec] = {"fp32": MINILM_FP32, "int8": MINILM_INT8}
 _BRIDGE: dict[str, ModelSpec] = {"fp32": IMAGENET_BRIDGE, "int8": IMAGENET_BRIDGE_INT8}
 _FACES: dict[str, ModelSpec] = {"hog": DLIB_HOG_FACES, "haar": HAAR_FACES}
+
+# What each task's inputs are counted in (the model-use records of ``inference.telemetry``).
+INPUT_UNITS: dict[Task, InputUnit] = {
+    "embed_text": "texts",
+    "embed_text_clip": "texts",
+    "transcribe": "audio_seconds",
+    "ocr": "images",
+    "labels": "images",
+    "embed_image": "images",
+    "embed_image_clip": "images",
+    "embed_bridge": "images",
+    "faces": "images",
+    "face_descriptors": "faces",
+}
 
 
 class SettingsLike(Protocol):
@@ -292,6 +308,16 @@ class InferenceRouter:
             tasks += ["embed_text_clip", "embed_image_clip"]
         return {task: self.model_for(task).ref for task in tasks}
 
+    async def _infer(
+        self, spec: ModelSpec, inputs: Mapping[str, npt.NDArray[np.generic]], *, amount: float
+    ) -> Tensors:
+        """One request to ``spec``'s backend, as a use of the model for the caller: ``amount``
+        inputs in the task's unit (the router's own calls, warm-up and label vectors, are none)."""
+        if _internal.get():
+            return await self.backend.infer(spec, inputs)
+        with model_use(spec.name, spec.version, spec.task, inputs=amount, unit=INPUT_UNITS[spec.task]):
+            return await self.backend.infer(spec, inputs)
+
     # --- the cached, chunked path of batchable models --------------------------------------
 
     async def _cached_rows(
@@ -313,7 +339,7 @@ class InferenceRouter:
                 todo.append(i)
 
         async def run(indexes: list[int]) -> None:
-            outputs = await self.backend.infer(spec, make_inputs(indexes))
+            outputs = await self._infer(spec, make_inputs(indexes), amount=len(indexes))
             for i, row in zip(indexes, outputs[output], strict=True):
                 self.cache.put(spec.key, digests[i], row)
                 rows[i] = row
@@ -433,9 +459,8 @@ class InferenceRouter:
         if model is not None and model.task != "transcribe":
             raise UnknownModelError(f"{model.key} does not transcribe")
         spec = self._model_for_call("transcribe", model)
-        out = await self.backend.infer(
-            spec, {"audio": np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)}
-        )
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        out = await self._infer(spec, {"audio": samples}, amount=samples.size / SAMPLE_RATE)
         words_by_segment: dict[int, list[Word]] = {}
         for text, start, end, prob, seg in zip(
             as_strings(out["word_text"]),
@@ -479,7 +504,7 @@ class InferenceRouter:
     async def ocr(self, image: RGBImage) -> OcrResult:
         """Text lines in one RGB image."""
         spec = self._model_for_call("ocr")
-        out = await self.backend.infer(spec, {"image": as_rgb(image)})
+        out = await self._infer(spec, {"image": as_rgb(image)}, amount=1)
         regions = tuple(
             TextRegion(text, float(score), tuple((float(x), float(y)) for x, y in polygon.tolist()))
             for text, score, polygon in zip(
@@ -492,7 +517,7 @@ class InferenceRouter:
     async def faces(self, image: RGBImage, *, min_score: float = 0.0) -> Faces:
         """Frontal faces in one RGB image."""
         spec = self._model_for_call("faces")
-        out = await self.backend.infer(spec, {"image": as_rgb(image)})
+        out = await self._infer(spec, {"image": as_rgb(image)}, amount=1)
         faces = tuple(
             Face(float(x), float(y), float(w), float(h), float(score))
             for (x, y, w, h), score in zip(out["boxes"].tolist(), out["score"].tolist(), strict=True)
@@ -510,8 +535,10 @@ class InferenceRouter:
             return FaceDescriptors(
                 np.zeros((0, spec.output("descriptor").dims[-1]), dtype=np.float32), spec.ref
             )
-        out = await self.backend.infer(
-            spec, {"image": as_rgb(image), "boxes": np.asarray(boxes, dtype=np.float32).reshape(-1, 4)}
+        out = await self._infer(
+            spec,
+            {"image": as_rgb(image), "boxes": np.asarray(boxes, dtype=np.float32).reshape(-1, 4)},
+            amount=len(boxes),
         )
         return FaceDescriptors(np.asarray(out["descriptor"], dtype=np.float32), spec.ref)
 
@@ -538,7 +565,7 @@ class InferenceRouter:
             digest = content_hash(rgb[i])
             cached = self.cache.get(spec.key, digest)
             if cached is None:
-                cached = (await self.backend.infer(spec, {"image": rgb[i]}))["embedding"]
+                cached = (await self._infer(spec, {"image": rgb[i]}, amount=1))["embedding"]
                 self.cache.put(spec.key, digest, cached)
             vectors[i] = cached
 

@@ -5,20 +5,25 @@ with ``opentelemetry.trace.get_tracer``; whoever runs it configures the SDK (the
 ``app.core.telemetry``, whose instrument table lists the same instruments). Without a
 configured SDK every call here is a no-op.
 
-Two things the library measures belong to its user, who subscribes to them explicitly:
-GPU-seconds of a model call (the service books them to the cost of the running stage) and the
-distributions of model outputs (the service's drift monitor). See :func:`add_gpu_time_listener`
-and :func:`add_output_listener`.
+What the library measures that belongs to its user, who subscribes to it explicitly:
+GPU-seconds of a model call (the service books them to the cost of the running stage), the
+distributions of model outputs (the service's drift monitor), and which model works when, for
+whom: each use of a model for one caller (:func:`model_use`, around the caller's await) and the
+thread that runs one caller's call alone (:func:`on_call_thread`), so the service can book CPU
+time per model. See :func:`add_gpu_time_listener`, :func:`add_output_listener`,
+:func:`add_model_use_listener` and :func:`add_call_thread_listener`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -131,15 +136,40 @@ class Instruments:
 SPECS = (CALL_DURATION, BATCH_SIZE, FALLBACKS, CONFIDENCE, EMBEDDING_NORM)
 _instruments = Instruments(*SPECS)
 
+# What a model's inputs are counted in: seconds of audio, or images, texts or faces.
+InputUnit = Literal["audio_seconds", "images", "texts", "faces"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUse:
+    """One use of a model for one caller: ``inputs`` (in ``unit``) given to it in one request."""
+
+    model: str
+    version: str
+    task: str
+    inputs: float
+    unit: InputUnit
+
+
 GpuTimeListener = Callable[[float], object]
 # (model name, model version, signal: "confidence" | "embedding_norm", values of one batch)
 OutputListener = Callable[[str, str, str, Sequence[float]], object]
+# Entered around one use of a model, in the caller's context.
+ModelUseListener = Callable[[ModelUse], AbstractContextManager[object]]
+# Entered on the thread that runs one caller's model call alone, in the caller's context.
+CallThreadListener = Callable[[], AbstractContextManager[object]]
 
 _gpu_time_listeners: list[GpuTimeListener] = []
 _output_listeners: list[OutputListener] = []
+_model_use_listeners: list[ModelUseListener] = []
+_call_thread_listeners: list[CallThreadListener] = []
+
+P = ParamSpec("P")
+R = TypeVar("R")
+L = TypeVar("L", bound=Callable[..., object])
 
 
-def _subscribe(listeners: list[Callable[..., object]], listener: Callable[..., object]) -> Callable[[], None]:
+def _subscribe(listeners: list[L], listener: L) -> Callable[[], None]:
     if listener not in listeners:
         listeners.append(listener)
 
@@ -161,6 +191,46 @@ def add_output_listener(listener: OutputListener) -> Callable[[], None]:
     """Call ``listener(model, version, signal, values)`` with each batch of output confidences
     and embedding norms (drift monitoring); returns the unsubscribe callable."""
     return _subscribe(_output_listeners, listener)
+
+
+def add_model_use_listener(listener: ModelUseListener) -> Callable[[], None]:
+    """Enter ``listener(use)`` around each use of a model for one caller (:func:`model_use`), in
+    the caller's context; returns the unsubscribe callable."""
+    return _subscribe(_model_use_listeners, listener)
+
+
+def add_call_thread_listener(listener: CallThreadListener) -> Callable[[], None]:
+    """Enter ``listener()`` on the thread that runs one caller's model call alone, around the
+    call and in the caller's context (:func:`on_call_thread`); returns the unsubscribe callable."""
+    return _subscribe(_call_thread_listeners, listener)
+
+
+@contextlib.contextmanager
+def model_use(model: str, version: str, task: str, *, inputs: float, unit: InputUnit) -> Iterator[None]:
+    """The block in which ``model`` works for the caller (one request: it may wait in a batch
+    with other callers' requests); the model-use listeners are entered around it."""
+    if not _model_use_listeners:
+        yield
+        return
+    use = ModelUse(model, version, task, inputs, unit)
+    with contextlib.ExitStack() as stack:
+        for listener in list(_model_use_listeners):
+            stack.enter_context(listener(use))
+        yield
+
+
+def on_call_thread(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` with the call-thread listeners entered around it: for the work of one caller's
+    model call on a thread that does nothing else meanwhile (run it in the caller's context)."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with contextlib.ExitStack() as stack:
+            for listener in list(_call_thread_listeners):
+                stack.enter_context(listener())
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def error_type_of(exc: BaseException) -> str:

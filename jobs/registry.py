@@ -128,6 +128,16 @@ class StageContext:
         thread's CPU time is charged to this stage."""
         return await asyncio.to_thread(cost.charged_to_stage(fn), *args, **kwargs)
 
+    def kept(self, model: object, confidences: Iterable[float]) -> None:
+        """The run keeps outputs of ``model`` (a ``ModelRef`` or "name:version") with these
+        confidences: their mean is the model's estimated quality on the job's record."""
+        cost.keep_outputs(model, confidences)
+
+    def kept_weighted(self, model: object, *, total: float, weight: float) -> None:
+        """As :meth:`kept`, for a weighted mean ``total / weight`` (a transcript's mean token
+        probability, weighted by seconds of speech)."""
+        cost.keep_weighted(model, total=total, weight=weight)
+
     def progress_from_thread(self) -> Callable[[float], None]:
         """A progress callback for blocking code in a ``run_sync`` thread (call this on the loop).
 

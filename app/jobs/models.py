@@ -77,8 +77,10 @@ class JobStage(UUIDPrimaryKey, Timestamps, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     duration_s: Mapped[float | None] = mapped_column(default=None)
     model_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Per model the run used: {"model": "name:version", "calls", "input_seconds", "wall_seconds",
-    # "cpu_seconds", "gpu_seconds", "mean_confidence"} (jobs.registry.ModelUsage).
+    # Per model the stage's runs used (retried runs included, like Job.cost): {"model":
+    # "name:version", "task", "calls", "inputs", "input_unit" (audio_seconds, images, texts,
+    # faces), "wall_seconds", "cpu_seconds", "gpu_seconds", "mean_confidence",
+    # "confidence_weight"} (app.core.telemetry.model_usage.ModelUsage).
     model_usage: Mapped[list[dict[str, Any]]] = mapped_column(default=list, server_default="[]")
     error_code: Mapped[str | None] = mapped_column(String(100), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from app.core.container import Enqueuer
 from app.core.db import session_scope, utcnow
 from app.core.enums import AssetStatus, StageStatus
 from app.core.telemetry import cost
+from app.core.telemetry.model_usage import ModelUsage, accumulated
 from app.jobs import repository
 from app.jobs import service as jobs
 from app.jobs.events import EventType, job_event
@@ -50,6 +51,15 @@ def _row(stages: list[JobStage], claim: Claim) -> JobStage:
     return next(s for s in stages if s.id == claim.stage.id)
 
 
+def add_model_usage(stage: JobStage, run: Sequence[ModelUsage], *, kept: bool) -> None:
+    """Add one run's per-model usage into the stage row's (every run's resources count, like
+    ``Job.cost``; the quality only of a run whose outputs were ``kept``)."""
+    if run:
+        stage.model_usage = accumulated(
+            stage.model_usage or [], run if kept else [usage.unkept() for usage in run]
+        )
+
+
 async def record_success(
     session_factory: async_sessionmaker[AsyncSession],
     enqueuer: Enqueuer,
@@ -58,6 +68,7 @@ async def record_success(
     *,
     started: float,
     stage_cost: Mapping[str, Any] | None,
+    model_usage: Sequence[ModelUsage] = (),
 ) -> tuple[Events, dict[str, Any] | None]:
     """Mark the stage SUCCEEDED with its outputs, queue what became runnable, finish the job
     when nothing is left. Returns the events and, when this finished the job, its total cost.
@@ -85,6 +96,7 @@ async def record_success(
             await output.write(session)
         add_cost(job, stage_cost)
         stages = await repository.stages_of(session, job.id)
+        add_model_usage(_row(stages, claim), model_usage, kept=True)
         if job.status not in repository.ACTIVE_JOB_STATUSES:
             # The job failed or was cancelled meanwhile (a parallel stage): the outputs are
             # valid and kept, but nothing new starts.
@@ -111,6 +123,7 @@ async def record_failure(
     started: float,
     stage_cost: Mapping[str, Any] | None = None,
     enqueuer: Enqueuer | None = None,
+    model_usage: Sequence[ModelUsage] = (),
 ) -> Events:
     """Fail the stage and its job with ``code`` (``enqueuer`` sends the job.failed webhooks)."""
     events: Events = []
@@ -135,6 +148,7 @@ async def record_failure(
         add_cost(job, stage_cost)  # a failed run used resources too
         stages = await repository.stages_of(session, job.id)
         row = _row(stages, claim)
+        add_model_usage(row, model_usage, kept=False)
         events.append(job_event(EventType.STAGE_FAILED, job, row))
         if job.status in repository.ACTIVE_JOB_STATUSES:
             jobs.mark_failed(job, stages, stage=row.name, code=code, message=message)
@@ -152,6 +166,7 @@ async def record_retry(
     *,
     delay_ms: int,
     stage_cost: Mapping[str, Any] | None,
+    model_usage: Sequence[ModelUsage] = (),
 ) -> Events:
     """Put the stage back to QUEUED with the transient failure; its retry is due in ``delay_ms``."""
     events: Events = []
@@ -174,6 +189,7 @@ async def record_retry(
         if held and job is not None:
             add_cost(job, stage_cost)
             stages = await repository.stages_of(session, job.id)
+            add_model_usage(_row(stages, claim), model_usage, kept=False)
             events.append(job_event(EventType.STAGE_RETRYING, job, _row(stages, claim)))
     return events
 

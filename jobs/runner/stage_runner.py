@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from app.core.container import Enqueuer, Services
 from app.core.events import asset_channel, job_channel
 from app.core.telemetry import bind_log_context, error_code_of, record_item_cost, stage_run
+from app.core.telemetry.model_usage import ModelUsage
 from app.jobs.errors import STAGE_TIME_LIMIT, PermanentStageError
 from app.jobs.events import TERMINAL_EVENTS
 from app.jobs.progress import clamp_fraction
@@ -159,7 +160,14 @@ class StageRunner:
         except StageInterrupted as exc:
             await self._interrupted(active, exc)
         except PermanentStageError as exc:
-            await self._fail(claim, exc.code, exc.message, started=started, stage_cost=_cost_of(active))
+            await self._fail(
+                claim,
+                exc.code,
+                exc.message,
+                started=started,
+                stage_cost=_cost_of(active),
+                model_usage=_usage_of(active),
+            )
             raise
         except asyncio.CancelledError:
             # This coroutine itself was cancelled (Dramatiq's time-limit backstop or the loop
@@ -174,6 +182,7 @@ class StageRunner:
                 max_retries=max_retries,
                 started=started,
                 stage_cost=_cost_of(active),
+                model_usage=_usage_of(active),
             )
         finally:
             self._active.pop(claim.owner, None)
@@ -282,6 +291,7 @@ class StageRunner:
             output,
             started=started,
             stage_cost=_cost_of(active),
+            model_usage=_usage_of(active),
         )
         log.info("stage %s of job %s succeeded", claim.stage.name, claim.job.id)
         if finished_cost is not None:
@@ -298,6 +308,7 @@ class StageRunner:
         *,
         started: float,
         stage_cost: Mapping[str, Any] | None = None,
+        model_usage: Sequence[ModelUsage] = (),
     ) -> None:
         events = await outcomes.record_failure(
             self.services.session_factory,
@@ -306,6 +317,7 @@ class StageRunner:
             message,
             started=started,
             stage_cost=stage_cost,
+            model_usage=model_usage,
             enqueuer=self.enqueuer,
         )
         await self._publish(events)
@@ -319,17 +331,26 @@ class StageRunner:
         max_retries: int,
         started: float,
         stage_cost: Mapping[str, Any] | None = None,
+        model_usage: Sequence[ModelUsage] = (),
     ) -> None:
         """Queue a retry with backoff, or on the last attempt fail the stage like a permanent
         error (PermanentStageError: the message is dead-lettered, not retried)."""
         code, detail = failure_of(exc)
         if self.policy.is_last_attempt(claim.stage, claim.job, retries=retries, max_retries=max_retries):
             message = f"{detail} (gave up after {claim.stage.attempts} attempts)"
-            await self._fail(claim, code, message, started=started, stage_cost=stage_cost)
+            await self._fail(
+                claim, code, message, started=started, stage_cost=stage_cost, model_usage=model_usage
+            )
             raise PermanentStageError(code, message) from exc
         delay_ms = self.policy.backoff_ms(retries)
         events = await outcomes.record_retry(
-            self.services.session_factory, claim, code, detail, delay_ms=delay_ms, stage_cost=stage_cost
+            self.services.session_factory,
+            claim,
+            code,
+            detail,
+            delay_ms=delay_ms,
+            stage_cost=stage_cost,
+            model_usage=model_usage,
         )
         log.warning(
             "stage %s of job %s failed transiently (attempt %d, retry in %d ms): %s",
@@ -367,3 +388,7 @@ class StageRunner:
 
 def _cost_of(active: ActiveStage) -> Mapping[str, Any] | None:
     return active.run.cost if active.run is not None and active.run.cost else None
+
+
+def _usage_of(active: ActiveStage) -> Sequence[ModelUsage]:
+    return active.run.models if active.run is not None else ()

@@ -124,6 +124,8 @@ async def run_detect(ctx: StageContext) -> StageOutput:
             tracks=tracks,
         )
 
+    ctx.kept(label_model, [row["confidence"] for row in labels])
+    ctx.kept(face_model, [row["confidence"] for row in faces])
     return StageOutput(
         write=write,
         model_versions={

@@ -199,6 +199,7 @@ async def run_ocr(ctx: StageContext) -> StageOutput:
                 session, asset_id=asset_id, language=language, unless_set=True
             )
 
+    ctx.kept(model, [row["confidence"] for row in rows])
     return StageOutput(write=write, model_versions={model.name: model.version})
 
 

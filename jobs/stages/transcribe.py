@@ -169,6 +169,8 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
 
     versions = {model.name: model.version}
     versions.update({key.partition(":")[0]: key.partition(":")[2] for key in runs})
+    for key, run in runs.items():
+        ctx.kept_weighted(key, total=run.confidence_sum, weight=run.confidence_weight)
     return StageOutput(write=write, model_versions=versions)
 
 

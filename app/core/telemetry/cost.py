@@ -13,6 +13,16 @@ stages run beside it. The rest (the shared event loop, model-server threads whos
 mix stages, native threads) is split evenly among the stages active while it was spent: exact
 for one stage at a time, a fair estimate otherwise. :func:`settle` brings a meter up to date;
 a stage's cost is read after it, never before.
+
+Per model: the inference library marks each use of a model for a caller (``model_use``) and the
+thread that runs one caller's call alone (``on_call_thread``); :func:`model_block` and
+:func:`charged_call_thread` (connected by ``app.core.telemetry.setup.connect_inference``) book
+them to a :class:`ModelMeter` of the stage's meter. A model's meter is charged the same way as
+a stage's: its call thread by its own clock, and while its calls are in flight, the stage's
+share of the rest (split evenly among the stage's models in flight); its GPU time is reported
+inside the block. Everything a model meter is charged counts into its stage's meter as well,
+so the stage's total is the same with or without per-model records, and the models' CPU
+never sums to more than the stage's.
 """
 
 from __future__ import annotations
@@ -21,15 +31,17 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from app.core.telemetry import instruments, metrics
+from app.core.telemetry.model_usage import ModelUsage
 
 if TYPE_CHECKING:
     from app.core.settings import Settings
+    from inference.telemetry import ModelUse
 
 BYTES_PER_GB = 1_000_000_000  # storage is billed in decimal gigabytes
 
@@ -99,6 +111,12 @@ def merge(job_cost: Mapping[str, Any], stage_cost: Mapping[str, Any], prices: Pr
     return price(summed, prices)
 
 
+class Charged(Protocol):
+    """What CPU time can be charged to: a stage's meter or one of its models'."""
+
+    def add_cpu_seconds(self, seconds: float) -> None: ...
+
+
 class CostMeter:
     """Resources used by one stage run."""
 
@@ -108,11 +126,45 @@ class CostMeter:
         self.gpu_seconds = 0.0
         self.stored_bytes = 0
         self._lock = threading.Lock()
+        # The models the run used, by "name:version", in order of first use.
+        self._models: dict[str, ModelMeter] = {}
 
     def add_cpu_seconds(self, seconds: float) -> None:
         """CPU time attributed to this run."""
         with self._lock:
             self.cpu_seconds += seconds
+
+    def add_shared_cpu_seconds(self, seconds: float) -> None:
+        """This run's share of CPU time nobody was charged for by a thread clock: its models
+        in flight, if any, share it (it was spent while they worked)."""
+        with self._lock:
+            self.cpu_seconds += seconds
+            busy = [model for model in self._models.values() if model.in_flight]
+            for model in busy:
+                model.usage.cpu_seconds += seconds / len(busy)
+
+    def model(self, key: str, *, task: str, unit: str) -> ModelMeter:
+        """The meter of model ``key`` ("name:version") in this run (made on first use)."""
+        with self._lock:
+            found = self._models.get(key)
+            if found is None:
+                found = self._models[key] = ModelMeter(self, ModelUsage(key, task, unit))
+            return found
+
+    def keep(self, model: str, *, total: float, weight: float) -> None:
+        """Outputs of ``model`` the run keeps: their confidences' ``total`` and how many (or how
+        much) they are, which sets the model's estimated quality. A model that did not run in
+        this run (its outputs came from a cache) has no record to put it in."""
+        with self._lock:
+            found = self._models.get(model)
+            if found is not None:
+                found.usage.confidence_sum += total
+                found.usage.confidence_weight += weight
+
+    def model_usage(self) -> list[ModelUsage]:
+        """What each model used in this run (settle first, as for the cost)."""
+        with self._lock:
+            return [replace(model.usage) for model in self._models.values()]
 
     def add_gpu_seconds(self, seconds: float) -> None:
         """GPU time a model call of this run used."""
@@ -135,11 +187,41 @@ class CostMeter:
         return price(components, self.prices)
 
 
+class ModelMeter:
+    """Resources one model used within one stage run; every charge counts into the stage's
+    meter too (one lock, the stage's, guards both)."""
+
+    def __init__(self, stage: CostMeter, usage: ModelUsage) -> None:
+        self.stage = stage
+        self.usage = usage
+        # Calls of this model now in flight for the stage (changed under the ledger's lock).
+        self.in_flight = 0
+
+    def add_cpu_seconds(self, seconds: float) -> None:
+        """CPU time of this model's own call thread."""
+        with self.stage._lock:
+            self.usage.cpu_seconds += seconds
+            self.stage.cpu_seconds += seconds
+
+    def add_gpu_seconds(self, seconds: float) -> None:
+        """GPU time of a call of this model."""
+        with self.stage._lock:
+            self.usage.gpu_seconds += seconds
+            self.stage.gpu_seconds += seconds
+
+    def add_call(self, inputs: float, wall_seconds: float) -> None:
+        """One finished use of the model for the stage."""
+        with self.stage._lock:
+            self.usage.calls += 1
+            self.usage.inputs += inputs
+            self.usage.wall_seconds += wall_seconds
+
+
 @dataclass
 class _Worker:
     """A thread charged to one meter by its own CPU clock."""
 
-    meter: CostMeter
+    meter: Charged
     clock: int
     last: float
 
@@ -166,7 +248,7 @@ class _CpuLedger:
         if self._active and spent > 0:
             share = spent / len(self._active)
             for meter in self._active:
-                meter.add_cpu_seconds(share)
+                meter.add_shared_cpu_seconds(share)
 
     def settle(self) -> None:
         with self._lock:
@@ -183,7 +265,17 @@ class _CpuLedger:
             if meter in self._active:
                 self._active.remove(meter)
 
-    def enter_thread(self, meter: CostMeter) -> int:
+    def enter_model(self, model: ModelMeter) -> None:
+        with self._lock:
+            self._settle()
+            model.in_flight += 1
+
+    def exit_model(self, model: ModelMeter) -> None:
+        with self._lock:
+            self._settle()
+            model.in_flight -= 1
+
+    def enter_thread(self, meter: Charged) -> int:
         ident = threading.get_ident()
         clock = time.pthread_getcpuclockid(ident)
         with self._lock:
@@ -199,6 +291,8 @@ class _CpuLedger:
 
 _ledger = _CpuLedger()
 _current: ContextVar[CostMeter | None] = ContextVar("mediakg_cost_meter", default=None)
+# The model working for the stage in this context (inside a model block).
+_current_model: ContextVar[ModelMeter | None] = ContextVar("mediakg_model_meter", default=None)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -231,21 +325,75 @@ def charged_to_stage(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def charged(*args: P.args, **kwargs: P.kwargs) -> R:
-        meter = _current.get()
-        if meter is None or not hasattr(time, "pthread_getcpuclockid"):
+        with _thread_charged_to(_current.get()):
             return fn(*args, **kwargs)
-        ident = _ledger.enter_thread(meter)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _ledger.exit_thread(ident)
 
     return charged
 
 
+@contextlib.contextmanager
+def _thread_charged_to(meter: Charged | None) -> Iterator[None]:
+    if meter is None or not hasattr(time, "pthread_getcpuclockid"):
+        yield
+        return
+    ident = _ledger.enter_thread(meter)
+    try:
+        yield
+    finally:
+        _ledger.exit_thread(ident)
+
+
+def charged_call_thread() -> contextlib.AbstractContextManager[None]:
+    """Charge the calling thread, by its own CPU clock, to the model working in the current
+    context, else to the current stage (else nobody); the inference library's call-thread
+    listener, entered on a thread that runs one caller's model call alone."""
+    return _thread_charged_to(_current_model.get() or _current.get())
+
+
+@contextlib.contextmanager
+def model_block(use: ModelUse) -> Iterator[None]:
+    """Book one use of a model (a call for the current stage, waited for in this block) to the
+    model's meter in the stage's (a no-op outside a stage); the inference library's model-use
+    listener."""
+    meter = _current.get()
+    if meter is None:
+        yield
+        return
+    model = meter.model(f"{use.model}:{use.version}", task=use.task, unit=use.unit)
+    token = _current_model.set(model)
+    _ledger.enter_model(model)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        _ledger.exit_model(model)
+        model.add_call(use.inputs, time.perf_counter() - started)
+        _current_model.reset(token)
+
+
+def keep_outputs(model: object, confidences: Iterable[float]) -> None:
+    """The current stage keeps outputs of ``model`` (a ``ModelRef`` or "name:version") with these
+    confidences: their mean is the model's estimated quality in its usage record."""
+    values = [float(value) for value in confidences]
+    keep_weighted(model, total=sum(values), weight=len(values))
+
+
+def keep_weighted(model: object, *, total: float, weight: float) -> None:
+    """As :func:`keep_outputs`, for a weighted mean given as ``total`` / ``weight`` (a
+    transcript's confidence is weighted by seconds of speech)."""
+    meter = _current.get()
+    if meter is not None and weight > 0:
+        meter.keep(str(model), total=total, weight=weight)
+
+
 def add_gpu_seconds(seconds: float) -> None:
-    """Charge GPU time to the current stage (a no-op outside one); the inference library's
-    GPU-time listener (``app.core.telemetry.setup.connect_inference``)."""
+    """Charge GPU time to the model working in the current context, else to the current stage
+    (a no-op outside one); the inference library's GPU-time listener
+    (``app.core.telemetry.setup.connect_inference``)."""
+    model = _current_model.get()
+    if model is not None:
+        model.add_gpu_seconds(seconds)
+        return
     meter = _current.get()
     if meter is not None:
         meter.add_gpu_seconds(seconds)

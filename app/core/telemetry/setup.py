@@ -33,10 +33,13 @@ _connections: list[Callable[[], None]] = []
 
 def connect_inference() -> None:
     """Book what the inference library reports to its listeners: the GPU-seconds of a model
-    call to the cost of the stage running in the caller's context, and each batch of output
-    confidences and embedding norms to the drift monitor (idempotent)."""
+    call to the cost of the stage running in the caller's context, each use of a model and the
+    thread of a call to that model's part of the stage's cost (``cost.model_block``), and each
+    batch of output confidences and embedding norms to the drift monitor (idempotent)."""
     _connections[:] = [
         inference_telemetry.add_gpu_time_listener(cost.add_gpu_seconds),
+        inference_telemetry.add_model_use_listener(cost.model_block),
+        inference_telemetry.add_call_thread_listener(cost.charged_call_thread),
         inference_telemetry.add_output_listener(metrics.observe_outputs),
     ]
 

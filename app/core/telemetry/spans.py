@@ -23,6 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from app.core.telemetry import cost, instruments, metrics
 from app.core.telemetry.logging import bind_log_context
 from app.core.telemetry.metrics import StageRunOutcome
+from app.core.telemetry.model_usage import ModelUsage
 from app.core.telemetry.tracing import extract_context, inject_context, tracer
 
 
@@ -71,6 +72,8 @@ class StageRun:
     status: StageRunOutcome = StageRunOutcome.SUCCEEDED
     error_code: str | None = None
     cost: dict[str, Any] = field(default_factory=dict)
+    # What each model used in the run (read after the run, like ``cost``).
+    models: list[ModelUsage] = field(default_factory=list)
     _explicit: bool = False
 
     def retrying(self, error_code: str) -> None:
@@ -154,6 +157,7 @@ def stage_run(
             # alone would show none of its CPU).
             cost.settle(meter)
             run.cost = meter.as_dict()
+            run.models = meter.model_usage()
             if span is not None:
                 span.set_attribute(instruments.STAGE_STATUS, run.status.value)
                 span.set_attribute("mediakg.cost.total", run.cost["total"])
