@@ -88,7 +88,9 @@ NODE_RULES: dict[str, Scope] = {
 
 FIELD_RULES: dict[str, dict[str, Scope]] = {
     # Which processes run where, on which hosts and models: the operator's view. Any reader
-    # sees the queue depths and how many workers are alive.
+    # sees the queue depths and how many workers are alive. (What a tenant's own jobs used,
+    # Job.cost, Job.models, JobStage.modelUsage and Asset.modelUsage, names models, versions,
+    # seconds and confidences but no host or backend: the read scope of the job or asset.)
     "SystemStatus": {
         "workers": ADMIN,
         "modelsLoaded": ADMIN,

@@ -135,11 +135,22 @@ class OrderDirection(enum.Enum):
     DESC = strawberry.enum_value("desc", description="Descending: newest or Z first.")
 
 
+@strawberry.enum(name="ModelInputUnit", description="What a model's inputs are counted in.")
+class ModelInputUnit(enum.Enum):
+    """The unit of ``ModelUsage.inputs`` (``inference.router.INPUT_UNITS``)."""
+
+    AUDIO_SECONDS = strawberry.enum_value("audio_seconds", description="Seconds of audio (speech models).")
+    IMAGES = strawberry.enum_value("images", description="Images or video frames.")
+    TEXTS = strawberry.enum_value("texts", description="Texts (text embedding models).")
+    FACES = strawberry.enum_value("faces", description="Faces (face descriptor models).")
+
+
 __all__ = [
     "AssetKind",
     "AssetStatus",
     "DetectionKind",
     "JobStatus",
+    "ModelInputUnit",
     "OrderDirection",
     "PipelineStage",
     "SimilarityKind",

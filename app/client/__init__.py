@@ -78,6 +78,7 @@ from .enums import (
     DuplicateAction,
     JobProgressEventKind,
     JobStatus,
+    ModelInputUnit,
     OrderDirection,
     PipelineStage,
     RelationReason,
@@ -101,6 +102,7 @@ from .exceptions import (
 )
 from .facets import Facets, FacetsFacets, FacetsFacetsValues
 from .fragments import (
+    ModelUsageParts,
     RelationReasonFields,
     RelationReasonFieldsScenePairs,
     RelationReasonFieldsScenePairsOtherScene,
@@ -188,6 +190,18 @@ from .job_monitor import (
     JobMonitorJobsPageInfo,
 )
 from .job_progress import JobProgress, JobProgressJobProgress
+from .model_usage import (
+    ModelUsage,
+    ModelUsageJob,
+    ModelUsageJobAsset,
+    ModelUsageJobAssetModelUsage,
+    ModelUsageJobCost,
+    ModelUsageJobModels,
+    ModelUsageJobStages,
+    ModelUsageJobStagesEdges,
+    ModelUsageJobStagesEdgesNode,
+    ModelUsageJobStagesEdgesNodeModelUsage,
+)
 from .redeliver_webhook import (
     RedeliverWebhook,
     RedeliverWebhookRedeliverWebhookForbidden,
@@ -474,6 +488,18 @@ __all__ = [
     "JobProgressJobProgress",
     "JobStatus",
     "MediaKGClient",
+    "ModelInputUnit",
+    "ModelUsage",
+    "ModelUsageJob",
+    "ModelUsageJobAsset",
+    "ModelUsageJobAssetModelUsage",
+    "ModelUsageJobCost",
+    "ModelUsageJobModels",
+    "ModelUsageJobStages",
+    "ModelUsageJobStagesEdges",
+    "ModelUsageJobStagesEdgesNode",
+    "ModelUsageJobStagesEdgesNodeModelUsage",
+    "ModelUsageParts",
     "OrderDirection",
     "PeopleFilter",
     "PipelineStage",

@@ -28,6 +28,7 @@ from .input_types import (
 from .job_cost import JobCost
 from .job_monitor import JobMonitor
 from .job_progress import JobProgress
+from .model_usage import ModelUsage
 from .redeliver_webhook import RedeliverWebhook
 from .related_assets import RelatedAssets
 from .relation_graph import RelationGraph
@@ -543,6 +544,57 @@ class MediaKGClient(AsyncBaseClient):
             query=query, operation_name="JobProgress", variables=variables, **kwargs
         ):
             yield JobProgress.model_validate(data)
+
+    async def model_usage(self, id: str, **kwargs: Any) -> ModelUsage:
+        query = gql("""
+            query ModelUsage($id: ID!) {
+              job(id: $id) {
+                status
+                cost {
+                  cpuSeconds
+                  gpuSeconds
+                }
+                models {
+                  ...ModelUsageParts
+                }
+                stages(first: 20) {
+                  edges {
+                    node {
+                      name
+                      modelUsage {
+                        ...ModelUsageParts
+                      }
+                    }
+                  }
+                }
+                asset {
+                  modelUsage {
+                    ...ModelUsageParts
+                  }
+                }
+              }
+            }
+
+            fragment ModelUsageParts on ModelUsage {
+              name
+              version
+              task
+              stages
+              calls
+              inputs
+              inputUnit
+              wallSeconds
+              cpuSeconds
+              gpuSeconds
+              meanConfidence
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="ModelUsage", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ModelUsage.model_validate(data)
 
     async def redeliver_webhook(self, id: str, **kwargs: Any) -> RedeliverWebhook:
         query = gql("""

@@ -70,6 +70,13 @@ class JobStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+class ModelInputUnit(str, Enum):
+    AUDIO_SECONDS = "AUDIO_SECONDS"
+    IMAGES = "IMAGES"
+    TEXTS = "TEXTS"
+    FACES = "FACES"
+
+
 class OrderDirection(str, Enum):
     ASC = "ASC"
     DESC = "DESC"

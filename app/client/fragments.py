@@ -3,7 +3,21 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import RelationReason, SimilarityKind
+from .enums import ModelInputUnit, RelationReason, SimilarityKind
+
+
+class ModelUsageParts(BaseModel):
+    name: str
+    version: str
+    task: str
+    stages: list[str]
+    calls: int
+    inputs: float
+    input_unit: ModelInputUnit = Field(alias="inputUnit")
+    wall_seconds: float = Field(alias="wallSeconds")
+    cpu_seconds: float = Field(alias="cpuSeconds")
+    gpu_seconds: float = Field(alias="gpuSeconds")
+    mean_confidence: Optional[float] = Field(alias="meanConfidence")
 
 
 class RelationReasonFields(BaseModel):
@@ -41,4 +55,5 @@ class RelationReasonFieldsSimilarities(BaseModel):
     score: float
 
 
+ModelUsageParts.model_rebuild()
 RelationReasonFields.model_rebuild()

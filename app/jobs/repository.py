@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.assets.repository import is_live
 from app.core.db import utcnow
@@ -305,3 +306,42 @@ async def list_jobs(
     if statuses:
         stmt = stmt.where(Job.status.in_(statuses))
     return await one_page(session, stmt, JOB_ORDER, page)
+
+
+# (stage name, its model_usage entries) of one job or asset, in run order.
+StageUsage = list[tuple[str, list[dict[str, Any]]]]
+
+
+async def model_usage_of_jobs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, job_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, StageUsage]:
+    """Each job's stages' per-model usage, in pipeline order (one statement)."""
+    stmt = (
+        _stages(tenant_id)
+        .with_only_columns(JobStage.job_id, JobStage.name, JobStage.model_usage)
+        .where(JobStage.job_id.in_(job_ids))
+        .order_by(JobStage.job_id, JobStage.ordinal)
+    )
+    found: dict[uuid.UUID, StageUsage] = {}
+    for job_id, name, usage in await session.execute(stmt):
+        found.setdefault(job_id, []).append((name, list(usage or [])))
+    return found
+
+
+async def model_usage_of_assets(
+    session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, StageUsage]:
+    """The per-model usage of every stage of each asset's jobs, oldest job first (one statement)."""
+    # An alias: the base's liveness subquery names Job too and must not correlate to the join.
+    job = aliased(Job)
+    stmt = (
+        _stages(tenant_id)
+        .join(job, job.id == JobStage.job_id)
+        .with_only_columns(job.asset_id, JobStage.name, JobStage.model_usage)
+        .where(job.asset_id.in_(asset_ids))
+        .order_by(job.asset_id, job.created_at, job.id, JobStage.ordinal)
+    )
+    found: dict[uuid.UUID, StageUsage] = {}
+    for asset_id, name, usage in await session.execute(stmt):
+        found.setdefault(asset_id, []).append((name, list(usage or [])))
+    return found

@@ -27,7 +27,7 @@ from app.media import repository as repo
 
 if TYPE_CHECKING:
     from app.api.audit.types import AuditEventType
-    from app.api.jobs.types import JobType
+    from app.api.jobs.types import JobType, ModelUsageType
     from app.api.media.relations import RelatedAssetConnectionType
     from app.api.media.types import (
         DetectionFilterInput,
@@ -248,6 +248,20 @@ class AssetType(relay.Node):
 
         rows = await info.context.loaders.media.people_by_asset.load(self.row.id)
         return [PersonType.from_row(r) for r in rows]
+
+    @field(
+        description=(
+            "Which models ran on this asset: per model, summed over every job that processed it "
+            "(superseded and failed runs included: what it cost), in the order they first ran."
+        )
+    )
+    async def model_usage(
+        self, info: Info
+    ) -> list[Annotated[ModelUsageType, strawberry.lazy("app.api.jobs.types")]]:
+        from app.api.jobs.types import ModelUsageType
+
+        usage = await info.context.loaders.jobs.model_usage_by_asset.load(self.row.id)
+        return [ModelUsageType(usage=u) for u in usage]
 
     @field(description="Pipeline runs over this asset, newest first.")
     async def jobs(

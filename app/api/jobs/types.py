@@ -12,11 +12,12 @@ from strawberry.scalars import JSON
 
 from app.api.batching import PagedKey
 from app.api.context import Info
-from app.api.enums import JobStatus, StageStatus
+from app.api.enums import JobStatus, ModelInputUnit, StageStatus
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
 from app.core.db import utcnow
+from app.core.telemetry.model_usage import ModelUsage, stored
 from app.jobs import repository as repo
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobStage
@@ -122,6 +123,16 @@ class JobType(relay.Node):
     def cost(self) -> JobCostType | None:
         return JobCostType(cost=self.row.cost) if self.row.cost else None
 
+    @field(
+        description=(
+            "Which models the job's stages ran: per model, summed over its stages (retried runs "
+            "included), in the order they first ran."
+        )
+    )
+    async def models(self, info: Info) -> list[ModelUsageType]:
+        usage = await info.context.loaders.jobs.model_usage_by_job.load(self.row.id)
+        return [ModelUsageType(usage=u) for u in usage]
+
     @field(description="The asset the job processes (null once the asset is deleted).")
     async def asset(self, info: Info) -> Annotated[AssetType, strawberry.lazy("app.api.assets.types")] | None:
         from app.api.assets.types import AssetType
@@ -177,6 +188,75 @@ class JobCostType:
     @field(description="Currency of the prices (ISO 4217 code).")
     def currency(self) -> str:
         return str(self.cost.get("currency", ""))
+
+
+@strawberry.type(
+    name="ModelUsage",
+    description=(
+        "What one model did for a stage, a job or an asset: its calls, inputs, time and estimated "
+        "quality (see docs/models.md, 'Model usage')."
+    ),
+)
+class ModelUsageType:
+    """GraphQL view of a ``ModelUsage`` (``app.core.telemetry.model_usage``)."""
+
+    usage: strawberry.Private[ModelUsage]
+
+    @field(description="Name of the model.")
+    def name(self) -> str:
+        return self.usage.name
+
+    @field(description="Version of the model (as stamped on its outputs).")
+    def version(self) -> str:
+        return self.usage.version
+
+    @field(description="The model's task (transcribe, ocr, labels, faces, embed_text, ...).")
+    def task(self) -> str:
+        return self.usage.task
+
+    @field(description="Stages whose runs used the model, in the order they first did.")
+    def stages(self) -> list[str]:
+        return list(self.usage.stages)
+
+    @field(description="Requests made to the model (a batch shared with other callers counts once each).")
+    def calls(self) -> int:
+        return self.usage.calls
+
+    @field(description="What the model was given, in inputUnit (cached results are not counted).")
+    def inputs(self) -> float:
+        return self.usage.inputs
+
+    @field(description="What inputs counts.")
+    def input_unit(self) -> ModelInputUnit:
+        return ModelInputUnit(self.usage.input_unit)
+
+    @field(description="Seconds the stages waited for the model's answers (queueing and batching included).")
+    def wall_seconds(self) -> float:
+        return self.usage.wall_seconds
+
+    @field(
+        description=(
+            "Process CPU-seconds charged to the model: the thread of a call it ran alone by its "
+            "own clock, and its stage's share of the rest while its calls were in flight (part "
+            "of the job's cost.cpuSeconds)."
+        )
+    )
+    def cpu_seconds(self) -> float:
+        return self.usage.cpu_seconds
+
+    @field(description="GPU-seconds its calls used (0 on CPU backends).")
+    def gpu_seconds(self) -> float:
+        return self.usage.gpu_seconds
+
+    @field(
+        description=(
+            "Estimated quality: mean confidence (0 to 1) of the outputs kept of this model "
+            "(transcripts weighted by seconds of speech; OCR lines, labels and faces by row); null "
+            "for models whose outputs carry none (embeddings)."
+        )
+    )
+    def mean_confidence(self) -> float | None:
+        return self.usage.mean_confidence
 
 
 @strawberry.type(name="JobStage", description="One stage of a job (probe, scenes, transcribe, ...).")
@@ -235,6 +315,15 @@ class JobStageType(relay.Node):
     @field(description="Models (name to version) the stage used (a JSON object).")
     def model_versions(self) -> JSON:
         return JSON(self.row.model_versions)
+
+    @field(
+        description=(
+            "Which models the stage ran (its retried runs included): calls, inputs, CPU and GPU "
+            "seconds and the estimated quality of each; empty before it ran or without models."
+        )
+    )
+    def model_usage(self) -> list[ModelUsageType]:
+        return [ModelUsageType(usage=u) for u in stored([(self.row.name, self.row.model_usage or [])])]
 
     @field(description="Code of the error that failed the stage, if it failed.")
     def error_code(self) -> str | None:

@@ -1,6 +1,6 @@
 """Which models ran, their CPU and their estimated quality, measured on real models (issue 16
 item 4): routed transcription books each Whisper model its own calls and audio, and a speech
-clip's job stores them on its stage rows.
+clip's job stores them on its stage rows and shows them through the API.
 
 CPU time is asserted only as "> 0" for a model that ran (its call thread is charged by its own
 clock) and as "no more than the stage's (the job's)": never against wall time.
@@ -8,10 +8,13 @@ clock) and as "no more than the stage's (the job's)": never against wall time.
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -31,6 +34,8 @@ from inference.cache import EmbeddingCache
 from inference.registry import SAMPLE_RATE, WHISPER_BASE, WHISPER_TINY_EN, default_registry
 from inference.routing import route_for_queue, transcribe_routed
 from jobs.registry import build_registry
+from tests.api.conftest import BASE_URL, operation
+from tests.fixtures.keys import auth, issue_key
 from tests.fixtures.media import SpeechClip
 from tests.jobs.conftest import RuntimeFactory, wait_jobs, with_runtime
 from tests.jobs.stages.conftest import make_router
@@ -79,10 +84,24 @@ async def test_routed_transcription_books_each_whisper_model_its_calls_and_audio
     assert sum(u.cpu_seconds for u in run.models) <= run.cost["cpu_seconds"] + 1e-9
 
 
+async def _graphql(services: Services, tenant: Tenant, document: str, variables: dict[str, Any]) -> Any:
+    from app.api.http import create_graphql_app
+
+    key = await issue_key(services.session_factory, tenant=tenant.slug, name="usage", scopes=["read"])
+    transport = httpx.ASGITransport(app=create_graphql_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        response = await client.post(
+            "/graphql", json={"query": document, "variables": variables}, headers=auth(key)
+        )
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
 @pytest.mark.models
 @pytest.mark.slow
 @pytest.mark.usefixtures("booked")
-async def test_a_speech_clip_job_records_the_whisper_model_it_ran(
+async def test_a_speech_clip_job_records_and_shows_the_whisper_model_it_ran(
     services: Services,
     job_settings: Settings,
     tenant: Tenant,
@@ -137,3 +156,25 @@ async def test_a_speech_clip_job_records_the_whisper_model_it_ran(
     # The models' CPU is part of the job's, never more.
     every = [ModelUsage.from_dict(entry) for row in rows for entry in row.model_usage]
     assert sum(u.cpu_seconds for u in every) <= job.cost["cpu_seconds"] + 1e-9
+
+    gid = base64.b64encode(f"Job:{job_id}".encode()).decode()
+    data = await _graphql(services, tenant, operation("ModelUsage"), {"id": gid})
+    shown = {
+        "name": WHISPER_TINY_EN.name,
+        "version": WHISPER_TINY_EN.version,
+        "task": "transcribe",
+        "stages": ["transcribe"],
+        "calls": 1,
+        "inputs": pytest.approx(heard),
+        "inputUnit": "AUDIO_SECONDS",
+        "wallSeconds": pytest.approx(whisper.wall_seconds),
+        "cpuSeconds": pytest.approx(whisper.cpu_seconds),
+        "gpuSeconds": 0.0,
+        "meanConfidence": pytest.approx(whisper.mean_confidence),
+    }
+    assert data["job"]["models"][0] == shown
+    by_stage = {edge["node"]["name"]: edge["node"]["modelUsage"] for edge in data["job"]["stages"]["edges"]}
+    assert by_stage["transcribe"] == [shown]
+    assert by_stage["probe"] == []
+    # One job so far: the asset's usage is the job's.
+    assert data["job"]["asset"]["modelUsage"] == data["job"]["models"]

@@ -59,6 +59,8 @@ export type Asset = Node & {
   metadata: Scalars['JSON']['output'];
   /** MIME type detected from the content. */
   mimeType: Scalars['String']['output'];
+  /** Which models ran on this asset: per model, summed over every job that processed it (superseded and failed runs included: what it cost), in the order they first ran. */
+  modelUsage: Array<ModelUsage>;
   /** The people seen in this asset (not hidden ones), by first appearance. */
   people: Array<Person>;
   /** Assets related to this one and why: same person, near-duplicate, similar scenes, shared on-screen text, shared labels; each reason with its score and evidence, strongest combined first. Deleted assets and marked duplicates never appear. */
@@ -751,6 +753,8 @@ export type Job = Node & {
   finishedAt: Maybe<Scalars['DateTime']['output']>;
   /** The Globally Unique ID of this object */
   id: Scalars['ID']['output'];
+  /** Which models the job's stages ran: per model, summed over its stages (retried runs included), in the order they first ran. */
+  models: Array<ModelUsage>;
   /** Name of the pipeline that runs. */
   pipeline: Scalars['String']['output'];
   /** Scheduling priority (higher runs first within a queue). */
@@ -892,6 +896,8 @@ export type JobStage = Node & {
   id: Scalars['ID']['output'];
   /** The job the stage belongs to. */
   job: Maybe<Job>;
+  /** Which models the stage ran (its retried runs included): calls, inputs, CPU and GPU seconds and the estimated quality of each; empty before it ran or without models. */
+  modelUsage: Array<ModelUsage>;
   /** Models (name to version) the stage used (a JSON object). */
   modelVersions: Scalars['JSON']['output'];
   /** Stage name (see PipelineStage). */
@@ -952,6 +958,17 @@ export type MalformedId = UserError & {
   message: Scalars['String']['output'];
 };
 
+/** What a model's inputs are counted in. */
+export type ModelInputUnit =
+  /** Seconds of audio (speech models). */
+  | 'AUDIO_SECONDS'
+  /** Faces (face descriptor models). */
+  | 'FACES'
+  /** Images or video frames. */
+  | 'IMAGES'
+  /** Texts (text embedding models). */
+  | 'TEXTS';
+
 /** A model version loaded by live workers. */
 export type ModelStatus = {
   __typename?: 'ModelStatus';
@@ -961,6 +978,33 @@ export type ModelStatus = {
   version: Scalars['String']['output'];
   /** How many live workers have it loaded. */
   workers: Scalars['Int']['output'];
+};
+
+/** What one model did for a stage, a job or an asset: its calls, inputs, time and estimated quality (see docs/models.md, 'Model usage'). */
+export type ModelUsage = {
+  __typename?: 'ModelUsage';
+  /** Requests made to the model (a batch shared with other callers counts once each). */
+  calls: Scalars['Int']['output'];
+  /** Process CPU-seconds charged to the model: the thread of a call it ran alone by its own clock, and its stage's share of the rest while its calls were in flight (part of the job's cost.cpuSeconds). */
+  cpuSeconds: Scalars['Float']['output'];
+  /** GPU-seconds its calls used (0 on CPU backends). */
+  gpuSeconds: Scalars['Float']['output'];
+  /** What inputs counts. */
+  inputUnit: ModelInputUnit;
+  /** What the model was given, in inputUnit (cached results are not counted). */
+  inputs: Scalars['Float']['output'];
+  /** Estimated quality: mean confidence (0 to 1) of the outputs kept of this model (transcripts weighted by seconds of speech; OCR lines, labels and faces by row); null for models whose outputs carry none (embeddings). */
+  meanConfidence: Maybe<Scalars['Float']['output']>;
+  /** Name of the model. */
+  name: Scalars['String']['output'];
+  /** Stages whose runs used the model, in the order they first did. */
+  stages: Array<Scalars['String']['output']>;
+  /** The model's task (transcribe, ocr, labels, faces, embed_text, ...). */
+  task: Scalars['String']['output'];
+  /** Version of the model (as stamped on its outputs). */
+  version: Scalars['String']['output'];
+  /** Seconds the stages waited for the model's answers (queueing and batching included). */
+  wallSeconds: Scalars['Float']['output'];
 };
 
 /** Everything a client can change. Every mutation is audited. */
