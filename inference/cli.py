@@ -72,7 +72,9 @@ def routing(
     from inference.routing import EscalationRule
 
     calibrated = json.loads((Path(__file__).parent / "calibration" / "transcribe.json").read_text())
-    rule = EscalationRule(calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"])
+    rule = EscalationRule(
+        calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"], calibrated["min_word_probability"]
+    )
 
     async def main() -> str:
         router = InferenceRouter(InferenceConfig(batching=False))

@@ -15,6 +15,7 @@ produced it, so each stored row can name its own model.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,9 +49,10 @@ class Confidence(Protocol):
 class EscalationRule:
     """When a first-pass segment counts as low-confidence."""
 
-    # Escalate a segment whose mean token log-probability is below this ...
+    # Escalate a segment whose window's mean token log-probability is below this (-inf: never) ...
     min_avg_logprob: float
-    # ... or whose no-speech probability is above this (whisper hears noise, not words) ...
+    # ... or whose window's no-speech probability is above this (1: never; whisper hears noise,
+    # not words) ...
     max_no_speech_prob: float
     # ... or whose words' mean probability is below this (0: not read; a segment without words
     # is judged by the other two).
@@ -70,11 +72,14 @@ class EscalationRule:
 
     def describe(self) -> str:
         """The rule in words (status pages)."""
-        rule = f"segment avg_logprob < {self.min_avg_logprob:g}"
-        rule += f" or no_speech_prob > {self.max_no_speech_prob:g}"
+        tests = []
         if self.min_word_probability > 0:
-            rule += f" or mean word probability < {self.min_word_probability:g}"
-        return rule
+            tests.append(f"mean word probability < {self.min_word_probability:g}")
+        if self.min_avg_logprob > -math.inf:
+            tests.append(f"avg_logprob < {self.min_avg_logprob:g}")
+        if self.max_no_speech_prob < 1:
+            tests.append(f"no_speech_prob > {self.max_no_speech_prob:g}")
+        return "segment " + " or ".join(tests) if tests else "never"
 
 
 @dataclass(frozen=True, slots=True)

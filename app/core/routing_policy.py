@@ -8,6 +8,8 @@ thresholds default to the numbers ``scripts/calibrate_routing.py`` chose on the 
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, Field
 
 
@@ -23,20 +25,23 @@ class TranscribeRouting(BaseModel):
         default="whisper-base",
         description="Model low-confidence segments of a first pass are re-run on; empty: no escalation.",
     )
+    # The calibration chose the words' mean probability alone (docs/models.md, "Calibration"):
+    # the two window scores are off by default (-inf, 1), kept as settings for other audio.
     escalate_below_logprob: float = Field(
-        default=-0.7, description="A segment whose mean token log-probability is below this is escalated."
+        default=-math.inf,
+        description="A segment whose window's mean token log-probability is below this is escalated.",
     )
     escalate_above_no_speech: float = Field(
-        default=0.25,
+        default=1.0,
         ge=0,
         le=1,
-        description="A segment whose no-speech probability is above this is escalated.",
+        description="A segment whose window's no-speech probability is above this is escalated (1: never).",
     )
     escalate_below_word_probability: float = Field(
-        default=0.0,
+        default=0.75,
         ge=0,
         le=1,
-        description="A segment whose words' mean probability is below this is escalated (0: not read).",
+        description="A segment whose words' mean probability is below this is escalated (0: never).",
     )
 
 

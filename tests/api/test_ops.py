@@ -45,7 +45,7 @@ DEFAULT_ROUTING = [
         "queue": "realtime",
         "model": "whisper-tiny.en:ct2-int8-1",
         "escalatesTo": "whisper-base:ct2-int8-1",
-        "escalationRule": "segment avg_logprob < -0.7 or no_speech_prob > 0.25",
+        "escalationRule": "segment mean word probability < 0.75",
     },
     {
         "task": "transcribe",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def test_the_default_thresholds_are_the_calibrated_ones() -> None:
     defaults = TranscribeRouting()
     assert defaults.escalate_below_logprob == calibrated["min_avg_logprob"]
     assert defaults.escalate_above_no_speech == calibrated["max_no_speech_prob"]
+    assert defaults.escalate_below_word_probability == calibrated["min_word_probability"]
     # The rule keeps to its clean budget on the audio it was chosen on.
     assert calibrated["calibration"]["clean_share"] <= calibrated["clean_budget"]
 
@@ -35,15 +37,29 @@ def test_the_calibrated_shares_are_what_the_service_rule_flags() -> None:
     # The recorded first-pass segments, flagged by the rule the stage runs, re-run the shares
     # the calibration reports: the calibration measured that rule, not another one.
     calibrated = json.loads(CALIBRATION.read_text())
-    rule = EscalationRule(calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"])
+    rule = EscalationRule(
+        calibrated["min_avg_logprob"], calibrated["max_no_speech_prob"], calibrated["min_word_probability"]
+    )
+    assert (
+        rule
+        == route_for_queue(default_registry(), TranscribeRouting(), "realtime", default_model="tiny.en").rule
+    )
     for part in ("calibration", "held_out"):
         segments = [
-            _segment(0.0, seconds, "", logprob, no_speech)
-            for logprob, no_speech, seconds, _ in calibrated["segments"][part]
+            # One word carrying the segment's mean word probability (none: a segment without words).
+            Segment(
+                0.0,
+                seconds,
+                "",
+                () if words is None else (Word("", 0.0, seconds, words),),
+                avg_logprob=logprob,
+                no_speech_prob=no_speech,
+            )
+            for logprob, no_speech, words, seconds, _ in calibrated["segments"][part]
         ]
         for noisy in (False, True):
             heard = [
-                s for s, row in zip(segments, calibrated["segments"][part], strict=True) if row[3] is noisy
+                s for s, row in zip(segments, calibrated["segments"][part], strict=True) if row[4] is noisy
             ]
             share = sum(s.end for s in heard if rule.flags(s)) / (sum(s.end for s in heard) or 1.0)
             recorded = calibrated[part]["noisy_share" if noisy else "clean_share"]
@@ -79,7 +95,11 @@ def test_the_words_mean_probability_flags_a_segment_the_window_scores_did_not() 
     # Without words the window scores decide; 0 switches the word test off.
     assert not rule.flags(replace(unsure, words=()))
     assert not replace(rule, min_word_probability=0.0).flags(unsure)
-    assert rule.describe().endswith("or mean word probability < 0.7")
+    assert rule.describe() == (
+        "segment mean word probability < 0.7 or avg_logprob < -0.6 or no_speech_prob > 0.5"
+    )
+    off = EscalationRule(min_avg_logprob=-math.inf, max_no_speech_prob=1.0, min_word_probability=0.75)
+    assert off.describe() == "segment mean word probability < 0.75"
 
 
 @dataclass
