@@ -6,10 +6,13 @@ test's scenario:
 
     {"test": {"log": "/tmp/runs.log",
               "stages": {"scenes": {"sleep_s": 1.0, "steps": 10, "rows": 3,
-                                    "transient_failures": 2, "poison_file": "/tmp/x"}}}}
+                                    "transient_failures": 2, "poison_file": "/tmp/x",
+                                    "model_uses": 1}}}}
 
 Each run appends ``start``/``end`` lines (stage, job, pid, attempt) to ``log``; its output
-is ``rows`` Scene rows under the model ``test-<stage>``, replaced on every run.
+is ``rows`` Scene rows under the model ``test-<stage>``, replaced on every run. ``model_uses``
+marks that many uses of the model ``test-model:1`` before the run can fail, as the router marks
+a model's (one image each), keeping an output of confidence ``attempt / 4`` each.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.jobs.errors import PermanentStageError, TransientStageError
 from app.jobs.pipeline import StageName
 from app.media.service import replace_scenes
+from inference import telemetry as inference_telemetry
 from jobs.registry import StageContext, StageOutput, StageRegistry
 
 TEST_STAGES = [name for name in StageName if name != StageName.PROBE]
@@ -56,6 +60,10 @@ async def run_test_stage(ctx: StageContext) -> StageOutput:
     poison = config.get("poison_file")
     if poison and poisoned(poison):
         raise PermanentStageError("TEST_POISONED", f"{ctx.stage} refuses to run while {poison} exists")
+    for _ in range(int(config.get("model_uses", 0))):
+        with inference_telemetry.model_use("test-model", "1", "ocr", inputs=1.0, unit="images"):
+            await asyncio.sleep(0)
+        ctx.kept("test-model:1", [ctx.attempt / 4])
     if ctx.attempt <= int(config.get("transient_failures", 0)):
         raise TransientStageError("TEST_FLAKY", f"{ctx.stage} failed on attempt {ctx.attempt}")
     steps = max(1, int(config.get("steps", 1)))
