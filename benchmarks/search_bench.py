@@ -8,7 +8,8 @@ all-MiniLM-L6-v2) and two transcript lines of Zipf-distributed synthetic words. 
 random but clustered, as sentence embeddings are: ``CLUSTERS`` Gaussian centres, each vector
 a centre plus noise of the same scale (pure noise would make every neighbour equally far,
 which no HNSW graph, and no real library, looks like). Each query is two or three
-mid-frequency words plus a vector drawn the same way, for one tenant, k=100, page of 20.
+mid-frequency words plus a vector drawn the same way, for one tenant, k=100, page of 20, in
+MOMENT scope and in ASSET scope (where the kNN ranks each asset at its best moment).
 
 The same index file is searched by two backends in one run: exact kNN (the in-memory float32
 matrix) and the HNSW graph (``ann_threshold=1``: search/embedded/ann.py), so the graph's
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from search.backend import GenerationSpec, VectorSpec
-from search.documents import AssetDocument, MomentDocument, TimedText, Vector, VectorField
+from search.documents import AssetDocument, DocType, MomentDocument, TimedText, Vector, VectorField
 from search.embedded import EmbeddedBackend
 from search.fusion import reciprocal_rank_fusion
 from search.query import QueryVector, SearchQuery, tokenize
@@ -192,9 +193,9 @@ async def run(moments: int, queries: int, seed: int, directory: Path, ann: bool)
         for i in range(queries)
     ]
 
-    def query(text: str, vector: np.ndarray | None) -> SearchQuery:
+    def query(text: str, vector: np.ndarray | None, scope: DocType = DocType.MOMENT) -> SearchQuery:
         vectors = (QueryVector.of(VectorField.TEXT, vector, MODEL),) if vector is not None else ()
-        return SearchQuery(tenant_id=TENANT, text=text or None, vectors=vectors, k=K, limit=PAGE)
+        return SearchQuery(tenant_id=TENANT, text=text or None, vectors=vectors, k=K, limit=PAGE, scope=scope)
 
     async def measure(engine: EmbeddedBackend, label: str) -> tuple[dict[str, list[float]], list[list[str]]]:
         before = resident_mb()
@@ -203,13 +204,22 @@ async def run(moments: int, queries: int, seed: int, directory: Path, ann: bool)
         cold_ms = (time.perf_counter() - started) * 1000
         out(f"{label}: first query {cold_ms:.0f} ms (loads or builds the vectors), ")
         out(f"resident memory +{resident_mb() - before:.0f} MB\n")
-        timings: dict[str, list[float]] = {"hybrid": [], "text only": [], "vector only": []}
+        timings: dict[str, list[float]] = {
+            "hybrid": [],
+            "text only": [],
+            "vector only": [],
+            # ASSET scope: the kNN ranks each asset at its best moment (4 x k moments asked).
+            "ASSET scope hybrid": [],
+            "ASSET scope vector only": [],
+        }
         tops: list[list[str]] = []
         for text, vector in workload:
             for name, q in (
                 ("hybrid", query(text, vector)),
                 ("text only", query(text, None)),
                 ("vector only", query("", vector)),
+                ("ASSET scope hybrid", query(text, vector, DocType.ASSET)),
+                ("ASSET scope vector only", query("", vector, DocType.ASSET)),
             ):
                 started = time.perf_counter()
                 result = await engine.search(q)
