@@ -22,10 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.search import relevance_hard as hard  # noqa: E402  (after the path set-up above)
+from tests.search import relevance as small  # noqa: E402  (after the path set-up above)
+from tests.search import relevance_hard as hard  # noqa: E402
 
 
-async def _main(workdir: Path | None, dump: Path | None) -> None:
+async def _main(workdir: Path | None, dump: Path | None, small_set: bool) -> None:
+    if small_set:
+        # The small set's corpus and queries, for the fusion replay's third column.
+        async with hard.processed_corpus(workdir, make=small.make_corpus) as corpus:
+            await hard.dump_runs(corpus, dump or Path("small-lists.json"), small.QUERIES)
+        return
     async with hard.processed_corpus(workdir) as corpus:
         if dump is not None:
             await hard.dump_runs(corpus, dump)
@@ -42,8 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the corpus and database here")
     parser.add_argument("--dump", type=Path, default=None, help="only write every query's lists to this file")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="with --dump: the small set's corpus and queries (tests/search/relevance.py) instead",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(_main(args.workdir, args.dump))
+    if args.small and args.dump is None:
+        parser.error("--small needs --dump")
+    asyncio.run(_main(args.workdir, args.dump, args.small))
     return 0
 
 

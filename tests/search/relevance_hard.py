@@ -23,7 +23,7 @@ import json
 import statistics
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -262,8 +262,14 @@ class Corpus:
 
 
 @asynccontextmanager
-async def processed_corpus(workdir: Path | None = None, *, timeout_s: float = 900.0) -> AsyncIterator[Corpus]:
-    """Build the corpus, run it through the real pipeline, and yield a client for searching it."""
+async def processed_corpus(
+    workdir: Path | None = None,
+    *,
+    timeout_s: float = 900.0,
+    make: Callable[[Path], dict[str, Path]] | None = None,
+) -> AsyncIterator[Corpus]:
+    """Build the corpus (this set's, or ``make``'s: ``small.make_corpus`` for the small set), run
+    it through the real pipeline, and yield a client for searching it."""
     with tempfile.TemporaryDirectory(prefix="mediakg-relevance-hard-") as tmp:
         root = workdir or Path(tmp)
         media, data = root / "media", root / "data"
@@ -284,7 +290,7 @@ async def processed_corpus(workdir: Path | None = None, *, timeout_s: float = 90
         )
         # A kept workdir that was processed before is searched again as it is (asset names saved).
         processed = root / "names.json"
-        files = {} if processed.exists() else await asyncio.to_thread(make_corpus, media)
+        files = {} if processed.exists() else await asyncio.to_thread(make or make_corpus, media)
         services = build_services(settings)
         try:
             loop = asyncio.get_running_loop()
@@ -413,12 +419,14 @@ async def labelled_runs(corpus: Corpus, split: str) -> list[LabelledRun]:
     return runs
 
 
-async def dump_runs(corpus: Corpus, path: Path) -> None:
+async def dump_runs(corpus: Corpus, path: Path, queries: Sequence[Query | small.Query] = QUERIES) -> None:
     """Every query's HYBRID retriever lists in both scopes, with the target each candidate answers
-    (for trying fusions offline: benchmarks/relevance_fusion_variants.py)."""
+    (for trying fusions offline: benchmarks/relevance_fusion_variants.py). The small set's
+    queries (``small.QUERIES``) have no split: theirs is ``small``."""
     out = []
-    for query in QUERIES:
-        entry: dict[str, Any] = {"text": query.text, "group": query.group, "split": query.split}
+    for query in queries:
+        split = query.split if isinstance(query, Query) else "small"
+        entry: dict[str, Any] = {"text": query.text, "group": query.group, "split": split}
         entry["terms"] = query_terms(query.text, tokenize(query.text))
         entry["targets"] = len(query.relevant)
         for scope in ("MOMENT", "ASSET"):
