@@ -66,9 +66,25 @@ def rrf_order(ranked: Ranked, text_weight: float) -> list[str]:
     return [item.doc_id for item in reciprocal_rank_fusion(ranked, weights=weights, groups=GROUPS)]
 
 
+def best_ranks(ranked: Ranked) -> dict[str, int]:
+    """Each candidate's best 1-based rank in any retriever."""
+    best: dict[str, int] = {}
+    for items in ranked.values():
+        for position, (doc, _) in enumerate(items, start=1):
+            best[doc] = min(best.get(doc, position), position)
+    return best
+
+
+def by_relevance(relevance: Mapping[str, float], ranked: Ranked) -> list[str]:
+    """Candidates by relevance, ties by best rank, then doc id: the order SearchQuery.fused gives
+    (a tie left to set order would change between processes: many candidates share a floor)."""
+    ranks = best_ranks(ranked)
+    return sorted(relevance, key=lambda doc: (-relevance[doc], ranks[doc], doc))
+
+
 def relevance_order(ranked: Ranked, calibration: Calibration, terms: int) -> list[str]:
-    rel = relevances(ranked, calibration=calibration, groups=GROUPS, terms=terms, k=100)
-    return sorted(rel, key=lambda doc: -rel[doc])
+    relevance = relevances(ranked, calibration=calibration, groups=GROUPS, terms=terms, k=100)
+    return by_relevance(relevance, ranked)
 
 
 MEMBERS = ("vector:text", "vector:bridge")
@@ -107,7 +123,7 @@ def joint_order(
         if "text" in ranked:
             p = max(p, calibration.retriever("text", bm25.get(doc, 0.0), terms))
         relevance[doc] = p
-    return sorted(relevance, key=lambda doc: (-relevance[doc], doc))
+    return by_relevance(relevance, ranked)
 
 
 def main(argv: list[str]) -> int:
