@@ -2,7 +2,7 @@
 same reads done by raw SQLAlchemy in one client in the same run.
 
     .venv/bin/python benchmarks/api_load.py [--clients 1,20,200] [--seconds 15]
-        [--database-url postgresql+asyncpg://...]
+        [--database-url postgresql+asyncpg://...] [--compare-tree DIR [--rounds 3]]
 
 The server runs on the embedded default (SQLite file, in-process pub/sub, embedded search)
 unless ``--database-url`` names another database (which must be empty or a previous run's).
@@ -13,12 +13,19 @@ assets for ``--seconds``; an answer is an error when it is not HTTP 200 or carri
 The baseline issues the same reads (asset, its scenes, their transcript lines and detections,
 one statement per relation) with SQLAlchemy Core in one client: what the database alone costs.
 Prints a markdown section (benchmarks/run.py collects it into docs/benchmarks.md).
+
+``--compare-tree DIR`` measures a before and an after in the same run: a second server runs the
+code in DIR (another checkout, e.g. ``git archive <commit> | tar -x -C DIR``) on its own copy
+of the corpus, and each level is split into ``--rounds`` slices that alternate between the two
+servers (the order flips every round), so both see the same load on a shared machine. The load
+average is printed with every level.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -228,24 +235,96 @@ async def raw_reads(url: str, ids: list[uuid.UUID], seconds: float) -> Run:
 
 
 @contextmanager
-def server(tmp: Path, database_url: str | None) -> Iterator[ServeProcess]:
-    import os
-
-    saved = os.environ.get("MEDIAKG_DATABASE_URL")
-    if database_url:
-        os.environ["MEDIAKG_DATABASE_URL"] = database_url
+def _environ(name: str, value: str | None) -> Iterator[None]:
+    """``os.environ[name] = value`` inside the block (unchanged when value is None)."""
+    saved = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
     try:
-        with ServeProcess.start(tmp) as serve:
-            yield serve
+        yield
     finally:
         if saved is None:
-            os.environ.pop("MEDIAKG_DATABASE_URL", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["MEDIAKG_DATABASE_URL"] = saved
+            os.environ[name] = saved
+
+
+@contextmanager
+def server(tmp: Path, database_url: str | None, tree: Path | None = None) -> Iterator[ServeProcess]:
+    """A server on ``database_url`` (SQLite under ``tmp`` when None) running the code in ``tree``
+    (this checkout when None)."""
+    with (
+        _environ("MEDIAKG_DATABASE_URL", database_url),
+        _environ("PYTHONPATH", str(tree) if tree is not None else None),
+        ServeProcess.start(tmp) as serve,
+    ):
+        yield serve
+
+
+def load_average() -> str:
+    """The 1-minute load average (the machine may be shared)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def merge(runs: list[Run], label: str) -> Run:
+    """One run out of the slices of one server at one level."""
+    merged = Run(label=label, seconds=sum(r.seconds for r in runs))
+    for run in runs:
+        merged.latencies.extend(run.latencies)
+        merged.errors.update(run.errors)
+    return merged
+
+
+async def compare(args: argparse.Namespace, levels: list[int]) -> None:
+    """Before (``--compare-tree``) and after (this checkout), alternating within each level."""
+    before_tree = Path(args.compare_tree)
+    slice_s = args.seconds / args.rounds
+    with (
+        tempfile.TemporaryDirectory(prefix="mkg-api-load-before-") as tmp_before,
+        tempfile.TemporaryDirectory(prefix="mkg-api-load-after-") as tmp_after,
+        server(Path(tmp_before), None, before_tree) as before,
+        server(Path(tmp_after), None) as after,
+    ):
+        servers = {"before": (before, Path(tmp_before)), "after": (after, Path(tmp_after))}
+        ids: dict[str, list[uuid.UUID]] = {}
+        urls: dict[str, str] = {}
+        for name, (serve, tmp) in servers.items():
+            urls[name] = f"sqlite+aiosqlite:///{tmp / 'data' / 'mediakg.db'}"
+            ids[name] = await seed(urls[name], args.assets)
+            await load(serve, ids[name], 1, 1.0)
+        raw = await raw_reads(urls["after"], ids["after"], min(args.seconds, 5.0))
+        rows: list[str] = []
+        for clients in levels:
+            slices: dict[str, list[Run]] = {"before": [], "after": []}
+            loads: list[str] = []
+            for n in range(args.rounds):
+                order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
+                for name in order:
+                    loads.append(load_average())
+                    slices[name].append(await load(servers[name][0], ids[name], clients, slice_s))
+            for name in ("before", "after"):
+                run = merge(slices[name], f"{name}, {clients} client{'s' if clients > 1 else ''}")
+                rows.append(run.row().rstrip(" |") + f" | {min(loads)}-{max(loads)} |")
+    out = sys.stdout.write
+    out("## API load: the asset-page query, before and after\n\n")
+    out(
+        f"`benchmarks/api_load.py --compare-tree`: SQLite (embedded default), {args.assets} assets x "
+        f"{SCENES} scenes, {args.seconds:.0f} s per level and server in {args.rounds} alternating "
+        f"slices; before: `{before_tree}`; latencies in ms of successful answers; raw SQLAlchemy "
+        f"(1 client, same run): {len(raw.latencies) / raw.seconds:.1f} req/s.\n\n"
+    )
+    out("| run | requests | req/s | p50 | p95 | p99 | errors | load avg |\n")
+    out("|---|---|---|---|---|---|---|---|\n")
+    for row in rows:
+        out(row + "\n")
+    out("\n")
 
 
 async def main_async(args: argparse.Namespace) -> None:
     levels = [int(c) for c in args.clients.split(",")]
+    if args.compare_tree:
+        await compare(args, levels)
+        return
     with (
         tempfile.TemporaryDirectory(prefix="mkg-api-load-") as tmp,
         server(Path(tmp), args.database_url) as serve,
@@ -281,7 +360,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each level")
     parser.add_argument("--assets", type=int, default=50)
     parser.add_argument("--database-url", default=None, help="run the server on this database instead")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument(
+        "--compare-tree", default=None, help="a checkout of the code to measure as 'before' (SQLite only)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating slices per level (--compare-tree)")
+    args = parser.parse_args()
+    if args.compare_tree:
+        args.compare_tree = str(Path(args.compare_tree).resolve())
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
