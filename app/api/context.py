@@ -22,6 +22,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from app.api.assets.loaders import AssetLoaders
 from app.api.audit.loaders import AuditLoaders
+from app.api.batching import ReadSessions
 from app.api.jobs.loaders import JobLoaders
 from app.api.media.loaders import MediaLoaders
 from app.api.people.loaders import PeopleLoaders
@@ -187,15 +188,25 @@ class Loaders:
     people: PeopleLoaders
 
     @classmethod
-    def create(cls, factory: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID) -> Loaders:
-        """Fresh loaders: their caches live as long as the request."""
+    def create(
+        cls, factory: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, *, per_request: bool = False
+    ) -> Loaders:
+        """Fresh loaders: their caches live as long as the request. ``per_request``: the
+        context of one HTTP request, whose query operations read in one shared session."""
+        reads = ReadSessions(factory, shareable=per_request)
         return cls(
-            assets=AssetLoaders(factory, tenant_id),
-            media=MediaLoaders(factory, tenant_id),
-            jobs=JobLoaders(factory, tenant_id),
-            audit=AuditLoaders(factory, tenant_id),
-            people=PeopleLoaders(factory, tenant_id),
+            assets=AssetLoaders(reads, tenant_id),
+            media=MediaLoaders(reads, tenant_id),
+            jobs=JobLoaders(reads, tenant_id),
+            audit=AuditLoaders(reads, tenant_id),
+            people=PeopleLoaders(reads, tenant_id),
         )
+
+    @property
+    def reads(self) -> ReadSessions | None:
+        """Where every loader reads (one shared session per HTTP query when shareable)."""
+        reads = self.assets.factory
+        return reads if isinstance(reads, ReadSessions) else None
 
     def clear(self) -> None:
         """Forget every cached row."""

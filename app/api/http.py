@@ -158,7 +158,11 @@ class MediaGraphQL(GraphQLResponseMediaType, GraphQL[Context, None]):
         return Context(
             services=self.services,
             caller=caller,
-            loaders=Loaders.create(self.services.read_session_factory, caller.tenant_id),
+            loaders=Loaders.create(
+                self.services.read_session_factory,
+                caller.tenant_id,
+                per_request=not isinstance(request, WebSocket),
+            ),
             request_id=request_id_of(request),
             url_signer=self.url_signer,
             handshake_authorization=request.headers.get("authorization")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from app.api.assets.mutations import AssetMutations
@@ -15,6 +16,7 @@ from app.api.assets.queries import AssetQueries
 from app.api.assets.subscriptions import AssetSubscriptions
 from app.api.audit.queries import AuditQueries
 from app.api.authz import apply_rules
+from app.api.batching import SharedReads
 from app.api.context import Info
 from app.api.documents import ComplexityLimit, DocumentCache, PreparedDocuments
 from app.api.fanout import SharedEventExecutor
@@ -96,6 +98,23 @@ class SchemaLimits:
         )
 
 
+class CachedNameConverter(NameConverter):
+    """strawberry's camel-casing, remembering each name it converted. strawberry converts the
+    name of every argument of a resolver at every call (``convert_arguments``): about 5% of the
+    CPU of an asset-page query went to camel-casing ``first`` and ``after`` again and again.
+    The names are the schema's, so the cache is bounded by the schema's size."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._converted.get(name)
+        if converted is None:
+            converted = self._converted[name] = super().apply_naming_config(name)
+        return converted
+
+
 class MediaSchema(strawberry.Schema):
     """The strawberry schema; logging of errors is left to ErrorPolicy (it logs what it masks,
     with the request id, and nothing a client caused)."""
@@ -142,6 +161,7 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         depth,
         aliases,
         prepared,
+        SharedReads,
         ErrorPolicy,
         OperationTelemetry,
     ]
@@ -152,7 +172,7 @@ def create_schema(limits: SchemaLimits | None = None) -> MediaSchema:
         extensions=extensions,
         # Subscription events executed once per group of identical subscribers.
         execution_context_class=SharedEventExecutor,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, name_converter=CachedNameConverter()),
         scalar_overrides=SCALARS,
     )
 
