@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import InstrumentedAttribute
 
 RowT = TypeVar("RowT")
 Values = tuple[Any, ...]
@@ -160,12 +160,17 @@ async def top_n_per_anchor(
     if page.after is not None:
         inner = inner.where(ordering.after(page.after))
     rank = func.row_number().over(partition_by=anchor, order_by=ordering.order_by())
-    subquery = inner.add_columns(anchor.label("anchor_id"), rank.label("rank_in_anchor")).subquery()
-    row = aliased(model, subquery)
+    # The ranking subquery selects only ids: a subquery of every column of the model (read
+    # through an alias) cost SQLAlchemy a proxy object per column at each call, about half of
+    # building the statement; the rows are joined back by primary key.
+    ranked = inner.with_only_columns(
+        model.id, anchor.label("anchor_id"), rank.label("rank_in_anchor"), maintain_column_froms=True
+    ).subquery()
     stmt = (
-        select(row, subquery.c.anchor_id)
-        .where(subquery.c.rank_in_anchor <= page.first + 1)
-        .order_by(subquery.c.anchor_id, subquery.c.rank_in_anchor)
+        select(model, ranked.c.anchor_id)
+        .join(ranked, model.id == ranked.c.id)
+        .where(ranked.c.rank_in_anchor <= page.first + 1)
+        .order_by(ranked.c.anchor_id, ranked.c.rank_in_anchor)
     )
     grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for entity, anchor_id in await session.execute(stmt):
