@@ -134,27 +134,24 @@ class SceneType(relay.Node):
 
     node_id: relay.NodeID[str]
     row: strawberry.Private[Scene]
+    # Plain fields, copied from the row: strawberry resolves them without building an Info
+    # and converting arguments (a resolver method costs that per object and field).
+    ordinal: int = strawberry.field(description="Position of the scene in its asset, from 0.")
+    start_seconds: float = strawberry.field(description="Start, in seconds from the beginning of the asset.")
+    end_seconds: float = strawberry.field(description="End, in seconds from the beginning of the asset.")
+    duration_seconds: float = strawberry.field(description="Length of the scene in seconds.")
 
     @classmethod
     def from_row(cls, row: Scene) -> SceneType:
         """The GraphQL object of ``row``."""
-        return cls(node_id=str(row.id), row=row)
-
-    @field(description="Position of the scene in its asset, from 0.")
-    def ordinal(self) -> int:
-        return self.row.ordinal
-
-    @field(description="Start, in seconds from the beginning of the asset.")
-    def start_seconds(self) -> float:
-        return self.row.start_s
-
-    @field(description="End, in seconds from the beginning of the asset.")
-    def end_seconds(self) -> float:
-        return self.row.end_s
-
-    @field(description="Length of the scene in seconds.")
-    def duration_seconds(self) -> float:
-        return self.row.end_s - self.row.start_s
+        return cls(
+            node_id=str(row.id),
+            row=row,
+            ordinal=row.ordinal,
+            start_seconds=row.start_s,
+            end_seconds=row.end_s,
+            duration_seconds=row.end_s - row.start_s,
+        )
 
     @field(
         description="URL of the keyframe image (same origin as the API), once extracted: signed, it loads "
@@ -290,37 +287,33 @@ class TranscriptSegmentType(relay.Node):
 
     node_id: relay.NodeID[str]
     row: strawberry.Private[TranscriptSegment]
+    # Plain fields, copied from the row (see SceneType).
+    start_seconds: float = strawberry.field(
+        description="Start, in seconds from the beginning of the asset; for a chunk of a text "
+        "document, the character offset where it starts."
+    )
+    end_seconds: float = strawberry.field(
+        description="End, in seconds from the beginning of the asset; for a chunk of a text "
+        "document, the character offset where it ends."
+    )
+    text: str = strawberry.field(description="The recognised text, or the chunk's text for a document.")
+    language: str | None = strawberry.field(description="Language of the text (BCP 47), if detected.")
+    confidence: float | None = strawberry.field(
+        description="Recogniser confidence in the segment (0 to 1), if known."
+    )
 
     @classmethod
     def from_row(cls, row: TranscriptSegment) -> TranscriptSegmentType:
         """The GraphQL object of ``row``."""
-        return cls(node_id=str(row.id), row=row)
-
-    @field(
-        description="Start, in seconds from the beginning of the asset; for a chunk of a text "
-        "document, the character offset where it starts."
-    )
-    def start_seconds(self) -> float:
-        return self.row.start_s
-
-    @field(
-        description="End, in seconds from the beginning of the asset; for a chunk of a text "
-        "document, the character offset where it ends."
-    )
-    def end_seconds(self) -> float:
-        return self.row.end_s
-
-    @field(description="The recognised text, or the chunk's text for a document.")
-    def text(self) -> str:
-        return self.row.text
-
-    @field(description="Language of the text (BCP 47), if detected.")
-    def language(self) -> str | None:
-        return self.row.language
-
-    @field(description="Recogniser confidence in the segment (0 to 1), if known.")
-    def confidence(self) -> float | None:
-        return self.row.confidence
+        return cls(
+            node_id=str(row.id),
+            row=row,
+            start_seconds=row.start_s,
+            end_seconds=row.end_s,
+            text=row.text,
+            language=row.language,
+            confidence=row.confidence,
+        )
 
     @field(description="Every word with its timing, in order (a segment holds a sentence or so).")
     def words(self) -> list[WordTimingType]:
@@ -372,27 +365,25 @@ class DetectionType(relay.Node):
 
     node_id: relay.NodeID[str]
     row: strawberry.Private[Detection]
+    # Plain fields, copied from the row (see SceneType).
+    kind: DetectionKind = strawberry.field(description="What was found.")
+    label: str = strawberry.field(
+        description='The class name (labels), "face" (faces) or the recognised text (text).'
+    )
+    confidence: float = strawberry.field(description="Model confidence (0 to 1).")
+    time_seconds: float = strawberry.field(description="When in the asset the frame was, in seconds.")
 
     @classmethod
     def from_row(cls, row: Detection) -> DetectionType:
         """The GraphQL object of ``row``."""
-        return cls(node_id=str(row.id), row=row)
-
-    @field(description="What was found.")
-    def kind(self) -> DetectionKind:
-        return self.row.kind
-
-    @field(description='The class name (labels), "face" (faces) or the recognised text (text).')
-    def label(self) -> str:
-        return self.row.label
-
-    @field(description="Model confidence (0 to 1).")
-    def confidence(self) -> float:
-        return self.row.confidence
-
-    @field(description="When in the asset the frame was, in seconds.")
-    def time_seconds(self) -> float:
-        return self.row.time_s
+        return cls(
+            node_id=str(row.id),
+            row=row,
+            kind=row.kind,
+            label=row.label,
+            confidence=row.confidence,
+            time_seconds=row.time_s,
+        )
 
     @field(description="Where in the frame; null for whole-frame labels.")
     def box(self) -> BoundingBoxType | None:
