@@ -4,6 +4,7 @@ in-process workers of the embedded default."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -32,6 +33,21 @@ async def inference_start_hook(services: Services) -> Callable[[], Awaitable[Non
     a contract mismatch fails the start-up; nothing to do for local://). The router closes
     with the services."""
     await start_inference(services)
+
+    async def stop() -> None:
+        return None
+
+    return stop
+
+
+async def freeze_heap_hook(_services: Services) -> Callable[[], Awaitable[None]]:
+    """Move what the start built (schema, mappers, models, caches) out of the garbage
+    collector's reach: it lives as long as the process, yet every full collection walked all
+    of it, and a request allocating thousands of objects triggers collections. Measured on the
+    asset-page query in-process: about 3 ms of 20 ms CPU per request (gc.freeze; run last,
+    once the other hooks have loaded what they load)."""
+    gc.collect()
+    gc.freeze()
 
     async def stop() -> None:
         return None

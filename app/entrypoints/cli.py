@@ -70,7 +70,7 @@ def serve(
 
     from app.core.telemetry import configure_telemetry, shutdown_telemetry
     from app.core.telemetry.logging import RedactingFilter
-    from app.entrypoints.asgi import create_app, default_start_hooks, server_limits
+    from app.entrypoints.asgi import create_app, default_start_hooks, freeze_heap_hook, server_limits
 
     settings = get_settings()
     bind = host or settings.host
@@ -103,7 +103,8 @@ def serve(
     except DatabaseUnavailableError as exc:
         raise _fail(str(exc)) from None
     _announce_key(key_file, bind, port if port is not None else settings.port, settings.auth_disabled)
-    app = create_app(settings, services=services, start_hooks=default_start_hooks(settings))
+    hooks = [*default_start_hooks(settings), freeze_heap_hook]
+    app = create_app(settings, services=services, start_hooks=hooks)
     try:
         uvicorn.run(
             app,

@@ -3,6 +3,7 @@ database answers."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from app.core.container import Services
 from app.core.settings import Settings
-from app.entrypoints.asgi import create_app
+from app.entrypoints.asgi import create_app, freeze_heap_hook
 from app.entrypoints.bootstrap import build_services
 
 
@@ -56,3 +57,15 @@ async def test_not_ready_while_the_database_is_unreachable(unreachable: tuple[Se
     # The process itself is up: liveness does not depend on the database.
     health = await _get(services, "/healthz")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
+
+
+async def test_the_heap_built_at_start_is_frozen_out_of_the_collector(services: Services) -> None:
+    built_at_start = {"schema": object()}
+    stop = await freeze_heap_hook(services)
+    try:
+        assert gc.get_freeze_count() > 0
+        # What the start built is no longer tracked by the collector's generations.
+        assert not any(built_at_start is obj for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        await stop()
