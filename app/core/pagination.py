@@ -154,9 +154,13 @@ async def top_n_per_anchor(
     anchor: InstrumentedAttribute[Any],
     ordering: Ordering,
     page: Page,
+    *,
+    as_rows: bool = False,
 ) -> dict[uuid.UUID, list[Any]]:
     """Rows of ``inner`` grouped by ``anchor``: the first ``page.first + 1`` per anchor (the
-    extra row only tells whether a next page exists)."""
+    extra row only tells whether a next page exists). ``as_rows``: rows of the model's table
+    columns (read by attribute like the ORM object, but without building one per row: the
+    leaf lists of a page, which nothing changes), else ORM objects."""
     if page.after is not None:
         inner = inner.where(ordering.after(page.after))
     rank = func.row_number().over(partition_by=anchor, order_by=ordering.order_by())
@@ -167,12 +171,16 @@ async def top_n_per_anchor(
         model.id, anchor.label("anchor_id"), rank.label("rank_in_anchor"), maintain_column_froms=True
     ).subquery()
     stmt = (
-        select(model, ranked.c.anchor_id)
+        select(model.__table__ if as_rows else model, ranked.c.anchor_id)
         .join(ranked, model.id == ranked.c.id)
         .where(ranked.c.rank_in_anchor <= page.first + 1)
         .order_by(ranked.c.anchor_id, ranked.c.rank_in_anchor)
     )
     grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    if as_rows:
+        for row in await session.execute(stmt):
+            grouped[row.anchor_id].append(row)
+        return grouped
     for entity, anchor_id in await session.execute(stmt):
         grouped[anchor_id].append(entity)
     return grouped
@@ -193,9 +201,12 @@ async def pages_of_anchors(
     anchors: Sequence[uuid.UUID],
     ordering: Ordering,
     page: Page,
+    *,
+    as_rows: bool = False,
 ) -> dict[uuid.UUID, PageRows[Any]]:
-    """A page of ``inner``'s rows for each of ``anchors`` (one statement)."""
-    grouped = await top_n_per_anchor(session, model, inner, anchor, ordering, page)
+    """A page of ``inner``'s rows for each of ``anchors`` (one statement; ``as_rows``: see
+    ``top_n_per_anchor``)."""
+    grouped = await top_n_per_anchor(session, model, inner, anchor, ordering, page, as_rows=as_rows)
     return pages_per_anchor(grouped, anchors, page)
 
 

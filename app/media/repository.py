@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,68 @@ DETECTION_ORDER = Ordering(
 EDGE_ORDER = Ordering(
     "similarity", ((SimilarityEdge.score, ValueKind.FLOAT), (SimilarityEdge.id, ValueKind.UUID)), True
 )
+
+
+class SegmentRow(Protocol):
+    """A transcript segment as readers see it: the ORM object, or a row of its table's columns
+    (the pages per parent: no ORM object per segment of a page)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def asset_id(self) -> uuid.UUID: ...
+    @property
+    def scene_id(self) -> uuid.UUID | None: ...
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def end_s(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def confidence(self) -> float | None: ...
+    @property
+    def words(self) -> list[dict[str, Any]]: ...
+    @property
+    def produced_by(self) -> str | None: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
+
+
+class DetectionRow(Protocol):
+    """A detection as readers see it: the ORM object, or a row of its table's columns (the
+    pages per parent)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def asset_id(self) -> uuid.UUID: ...
+    @property
+    def scene_id(self) -> uuid.UUID | None: ...
+    @property
+    def kind(self) -> DetectionKind: ...
+    @property
+    def time_s(self) -> float: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def box_x(self) -> float | None: ...
+    @property
+    def box_y(self) -> float | None: ...
+    @property
+    def box_w(self) -> float | None: ...
+    @property
+    def box_h(self) -> float | None: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
 
 
 def _rows(model: type[_Row], tenant_id: uuid.UUID) -> Select[_Row]:
@@ -138,13 +200,20 @@ async def segments_of_assets(
     asset_ids: Sequence[uuid.UUID],
     page: Page,
     where: SegmentFilter,
-) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+) -> dict[uuid.UUID, PageRows[SegmentRow]]:
     """Each asset's transcript segments in time order."""
     inner = _rows(TranscriptSegment, tenant_id).where(
         TranscriptSegment.asset_id.in_(asset_ids), *_segment_conditions(where)
     )
     return await pages_of_anchors(
-        session, TranscriptSegment, inner, TranscriptSegment.asset_id, asset_ids, SEGMENT_ORDER, page
+        session,
+        TranscriptSegment,
+        inner,
+        TranscriptSegment.asset_id,
+        asset_ids,
+        SEGMENT_ORDER,
+        page,
+        as_rows=True,
     )
 
 
@@ -155,7 +224,7 @@ async def segments_of_scenes(
     scene_ids: Sequence[uuid.UUID],
     page: Page,
     where: SegmentFilter,
-) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+) -> dict[uuid.UUID, PageRows[SegmentRow]]:
     """For each scene, the segments of its asset that overlap the scene's time span."""
     # By time, not by the optional scene_id column: speech is transcribed per asset and a
     # sentence spanning a cut belongs to both scenes.
@@ -171,7 +240,9 @@ async def segments_of_scenes(
         )
         .where(Scene.id.in_(scene_ids), *_segment_conditions(where))
     )
-    return await pages_of_anchors(session, TranscriptSegment, inner, Scene.id, scene_ids, SEGMENT_ORDER, page)
+    return await pages_of_anchors(
+        session, TranscriptSegment, inner, Scene.id, scene_ids, SEGMENT_ORDER, page, as_rows=True
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,13 +281,13 @@ async def detections_of_assets(
     asset_ids: Sequence[uuid.UUID],
     page: Page,
     where: DetectionFilter,
-) -> dict[uuid.UUID, PageRows[Detection]]:
+) -> dict[uuid.UUID, PageRows[DetectionRow]]:
     """Each asset's detections in time order."""
     inner = _rows(Detection, tenant_id).where(
         Detection.asset_id.in_(asset_ids), *_detection_conditions(where)
     )
     return await pages_of_anchors(
-        session, Detection, inner, Detection.asset_id, asset_ids, DETECTION_ORDER, page
+        session, Detection, inner, Detection.asset_id, asset_ids, DETECTION_ORDER, page, as_rows=True
     )
 
 
@@ -227,13 +298,13 @@ async def detections_of_scenes(
     scene_ids: Sequence[uuid.UUID],
     page: Page,
     where: DetectionFilter,
-) -> dict[uuid.UUID, PageRows[Detection]]:
+) -> dict[uuid.UUID, PageRows[DetectionRow]]:
     """Each scene's detections (those the detect stage attributed to it) in time order."""
     inner = _rows(Detection, tenant_id).where(
         Detection.scene_id.in_(scene_ids), *_detection_conditions(where)
     )
     return await pages_of_anchors(
-        session, Detection, inner, Detection.scene_id, scene_ids, DETECTION_ORDER, page
+        session, Detection, inner, Detection.scene_id, scene_ids, DETECTION_ORDER, page, as_rows=True
     )
 
 

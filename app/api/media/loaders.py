@@ -16,7 +16,14 @@ from app.media import relations
 from app.media import repository as repo
 from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
 from app.media.relations import Relation
-from app.media.repository import DetectionFilter, EdgeFilter, Neighbour, SegmentFilter
+from app.media.repository import (
+    DetectionFilter,
+    DetectionRow,
+    EdgeFilter,
+    Neighbour,
+    SegmentFilter,
+    SegmentRow,
+)
 from app.people import repository as people_repository
 from app.people.models import Person
 
@@ -29,19 +36,19 @@ async def _scenes_of_assets(
 
 async def _segments_of_assets(
     session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: SegmentFilter
-) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+) -> dict[uuid.UUID, PageRows[SegmentRow]]:
     return await repo.segments_of_assets(session, tenant_id=tenant_id, asset_ids=ids, page=page, where=where)
 
 
 async def _segments_of_scenes(
     session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: SegmentFilter
-) -> dict[uuid.UUID, PageRows[TranscriptSegment]]:
+) -> dict[uuid.UUID, PageRows[SegmentRow]]:
     return await repo.segments_of_scenes(session, tenant_id=tenant_id, scene_ids=ids, page=page, where=where)
 
 
 async def _detections_of_assets(
     session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: DetectionFilter
-) -> dict[uuid.UUID, PageRows[Detection]]:
+) -> dict[uuid.UUID, PageRows[DetectionRow]]:
     return await repo.detections_of_assets(
         session, tenant_id=tenant_id, asset_ids=ids, page=page, where=where
     )
@@ -49,7 +56,7 @@ async def _detections_of_assets(
 
 async def _detections_of_scenes(
     session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], page: Page, where: DetectionFilter
-) -> dict[uuid.UUID, PageRows[Detection]]:
+) -> dict[uuid.UUID, PageRows[DetectionRow]]:
     return await repo.detections_of_scenes(
         session, tenant_id=tenant_id, scene_ids=ids, page=page, where=where
     )
@@ -82,14 +89,14 @@ class MediaLoaders:
     detection_by_id: DataLoader[uuid.UUID, Detection | None] = field(init=False)
     similarity_edge_by_id: DataLoader[uuid.UUID, SimilarityEdge | None] = field(init=False)
     scenes_by_asset: DataLoader[PagedKey[None], PageRows[Scene]] = field(init=False)
-    transcript_segments_by_asset: DataLoader[PagedKey[SegmentFilter], PageRows[TranscriptSegment]] = field(
+    transcript_segments_by_asset: DataLoader[PagedKey[SegmentFilter], PageRows[SegmentRow]] = field(
         init=False
     )
-    transcript_segments_by_scene: DataLoader[PagedKey[SegmentFilter], PageRows[TranscriptSegment]] = field(
+    transcript_segments_by_scene: DataLoader[PagedKey[SegmentFilter], PageRows[SegmentRow]] = field(
         init=False
     )
-    detections_by_asset: DataLoader[PagedKey[DetectionFilter], PageRows[Detection]] = field(init=False)
-    detections_by_scene: DataLoader[PagedKey[DetectionFilter], PageRows[Detection]] = field(init=False)
+    detections_by_asset: DataLoader[PagedKey[DetectionFilter], PageRows[DetectionRow]] = field(init=False)
+    detections_by_scene: DataLoader[PagedKey[DetectionFilter], PageRows[DetectionRow]] = field(init=False)
     similar_assets_by_asset: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
     similar_scenes_by_scene: DataLoader[PagedKey[EdgeFilter], PageRows[Neighbour]] = field(init=False)
     relations_by_asset: DataLoader[uuid.UUID, list[Relation]] = field(init=False)

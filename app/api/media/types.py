@@ -20,7 +20,7 @@ from app.core.enums import OwnerType
 from app.core.errors import InvalidInputError
 from app.core.pagination import Page
 from app.media import repository as repo
-from app.media.models import Detection, Scene, SimilarityEdge, TranscriptSegment
+from app.media.models import Scene, SimilarityEdge
 
 if TYPE_CHECKING:
     from app.api.assets.types import AssetType
@@ -286,7 +286,8 @@ class TranscriptSegmentType(relay.Node):
     """GraphQL view of a ``TranscriptSegment`` row."""
 
     node_id: relay.NodeID[str]
-    row: strawberry.Private[TranscriptSegment]
+    # The ORM object, or a row of its columns (pages per parent: app/media/repository.py).
+    row: strawberry.Private[repo.SegmentRow]
     # Plain fields, copied from the row (see SceneType).
     start_seconds: float = strawberry.field(
         description="Start, in seconds from the beginning of the asset; for a chunk of a text "
@@ -303,7 +304,7 @@ class TranscriptSegmentType(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: TranscriptSegment) -> TranscriptSegmentType:
+    def from_row(cls, row: repo.SegmentRow) -> TranscriptSegmentType:
         """The GraphQL object of ``row``."""
         return cls(
             node_id=str(row.id),
@@ -364,7 +365,8 @@ class DetectionType(relay.Node):
     """GraphQL view of a ``Detection`` row."""
 
     node_id: relay.NodeID[str]
-    row: strawberry.Private[Detection]
+    # The ORM object, or a row of its columns (pages per parent: app/media/repository.py).
+    row: strawberry.Private[repo.DetectionRow]
     # Plain fields, copied from the row (see SceneType).
     kind: DetectionKind = strawberry.field(description="What was found.")
     label: str = strawberry.field(
@@ -374,7 +376,7 @@ class DetectionType(relay.Node):
     time_seconds: float = strawberry.field(description="When in the asset the frame was, in seconds.")
 
     @classmethod
-    def from_row(cls, row: Detection) -> DetectionType:
+    def from_row(cls, row: repo.DetectionRow) -> DetectionType:
         """The GraphQL object of ``row``."""
         return cls(
             node_id=str(row.id),
