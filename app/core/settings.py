@@ -414,6 +414,15 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
     similarity_max_edges: int = Field(
         default=10, ge=1, description="Most visual and most semantic similarity edges kept per scene."
     )
+    similarity_index_above: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "Similarity stage: from this many scenes (or text chunks) in the tenant on, its candidate "
+            "assets come from the live search index's kNN (plus assets with a job in flight) and only "
+            "their vectors are read and scored; below it every live scene is scanned. 0: always the index."
+        ),
+    )
 
     @field_validator("search_rrf_weights")
     @classmethod

@@ -6,14 +6,15 @@ where a tuple does (similarity reads every vector of a tenant)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.models import Asset
-from app.core.enums import AssetKind, DetectionKind, Modality, OwnerType
+from app.core.enums import AssetKind, DetectionKind, JobStatus, Modality, OwnerType
+from app.jobs.models import Job
 from app.media.models import AudioFingerprint, Detection, Embedding, Scene, TranscriptSegment
 
 OutputT = TypeVar("OutputT", TranscriptSegment, Detection)
@@ -113,8 +114,41 @@ async def latest_detections(
     )
 
 
-def _live(tenant_id: uuid.UUID) -> list[ColumnElement[bool]]:
-    return [Asset.tenant_id == tenant_id, Asset.deleted_at.is_(None)]
+def _live(tenant_id: uuid.UUID, asset_ids: Collection[uuid.UUID] | None = None) -> list[ColumnElement[bool]]:
+    where = [Asset.tenant_id == tenant_id, Asset.deleted_at.is_(None)]
+    if asset_ids is not None:
+        where.append(Asset.id.in_(list(asset_ids)))
+    return where
+
+
+async def count_live_units(session: AsyncSession, *, tenant_id: uuid.UUID, text: bool) -> int:
+    """How many scenes (``text=False``: of assets with a timeline) or text chunks (``text=True``)
+    the tenant's live assets hold: what a full similarity scan reads."""
+    if text:
+        query = (
+            select(func.count())
+            .select_from(TranscriptSegment)
+            .join(Asset, Asset.id == TranscriptSegment.asset_id)
+            .where(*_live(tenant_id), Asset.kind == AssetKind.TEXT)
+        )
+    else:
+        query = (
+            select(func.count())
+            .select_from(Scene)
+            .join(Asset, Asset.id == Scene.asset_id)
+            .where(*_live(tenant_id))
+        )
+    return int(await session.scalar(query) or 0)
+
+
+async def assets_in_flight(session: AsyncSession, *, tenant_id: uuid.UUID) -> set[uuid.UUID]:
+    """The tenant's assets with a job queued or running (their index documents may lag)."""
+    rows = await session.scalars(
+        select(Job.asset_id).where(
+            Job.tenant_id == tenant_id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
+        )
+    )
+    return set(rows)
 
 
 def _of_model(modality: Modality, model_name: str, model_version: str) -> list[ColumnElement[bool]]:
@@ -126,10 +160,17 @@ def _of_model(modality: Modality, model_name: str, model_version: str) -> list[C
 
 
 async def live_scene_vectors(
-    session: AsyncSession, *, tenant_id: uuid.UUID, modality: Modality, model_name: str, model_version: str
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    modality: Modality,
+    model_name: str,
+    model_version: str,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> Sequence[Row[uuid.UUID, uuid.UUID, AssetKind, float, float, bytes, str | None]]:
     """(scene id, asset id, asset kind, start_s, end_s, vector bytes, phash) of every scene
-    vector of the tenant's live assets in ``modality`` from one model, by asset and time."""
+    vector of the tenant's live assets (of ``asset_ids`` only, when given) in ``modality`` from
+    one model, by asset and time."""
     rows = await session.execute(
         select(
             Embedding.owner_id,
@@ -146,7 +187,7 @@ async def live_scene_vectors(
             Embedding.tenant_id == tenant_id,
             Embedding.owner_type == OwnerType.SCENE,
             *_of_model(modality, model_name, model_version),
-            *_live(tenant_id),
+            *_live(tenant_id, asset_ids),
         )
         .order_by(Embedding.asset_id, Scene.start_s)
     )
@@ -154,24 +195,31 @@ async def live_scene_vectors(
 
 
 async def live_timed_scenes(
-    session: AsyncSession, *, tenant_id: uuid.UUID
+    session: AsyncSession, *, tenant_id: uuid.UUID, asset_ids: Collection[uuid.UUID] | None = None
 ) -> Sequence[Row[uuid.UUID, uuid.UUID, AssetKind, float, float]]:
     """(scene id, asset id, asset kind, start_s, end_s) of every scene of the tenant's live
-    assets that have a timeline (all kinds but text), by asset and time."""
+    assets (of ``asset_ids`` only, when given) that have a timeline (all kinds but text), by
+    asset and time."""
     rows = await session.execute(
         select(Scene.id, Scene.asset_id, Asset.kind, Scene.start_s, Scene.end_s)
         .join(Asset, Asset.id == Scene.asset_id)
-        .where(*_live(tenant_id), Asset.kind != AssetKind.TEXT)
+        .where(*_live(tenant_id, asset_ids), Asset.kind != AssetKind.TEXT)
         .order_by(Scene.asset_id, Scene.start_s)
     )
     return rows.all()
 
 
 async def live_segment_vectors(
-    session: AsyncSession, *, tenant_id: uuid.UUID, model_name: str, model_version: str
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> Sequence[Row[uuid.UUID, float, float, bytes]]:
     """(asset id, start_s, end_s, vector bytes) of the text vectors of the transcript segments
-    of the tenant's live assets with a timeline (all kinds but text) from one model."""
+    of the tenant's live assets (of ``asset_ids`` only, when given) with a timeline (all kinds
+    but text) from one model."""
     rows = await session.execute(
         select(Embedding.asset_id, TranscriptSegment.start_s, TranscriptSegment.end_s, Embedding.vector)
         .join(TranscriptSegment, TranscriptSegment.id == Embedding.owner_id)
@@ -179,7 +227,7 @@ async def live_segment_vectors(
         .where(
             Embedding.owner_type == OwnerType.SEGMENT,
             *_of_model(Modality.TEXT, model_name, model_version),
-            *_live(tenant_id),
+            *_live(tenant_id, asset_ids),
             Asset.kind != AssetKind.TEXT,
         )
     )
@@ -187,17 +235,22 @@ async def live_segment_vectors(
 
 
 async def live_chunk_vectors(
-    session: AsyncSession, *, tenant_id: uuid.UUID, model_name: str, model_version: str
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    model_name: str,
+    model_version: str,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> Sequence[Row[uuid.UUID, bytes]]:
     """(asset id, vector bytes) of the text vectors of the chunks of the tenant's live text
-    assets from one model."""
+    assets (of ``asset_ids`` only, when given) from one model."""
     rows = await session.execute(
         select(Embedding.asset_id, Embedding.vector)
         .join(Asset, Asset.id == Embedding.asset_id)
         .where(
             Embedding.owner_type == OwnerType.SEGMENT,
             *_of_model(Modality.TEXT, model_name, model_version),
-            *_live(tenant_id),
+            *_live(tenant_id, asset_ids),
             Asset.kind == AssetKind.TEXT,
         )
     )

@@ -28,8 +28,10 @@ every edge of its kinds and models that touches the asset, whichever end it was 
 Scene edges keep the ``similarity_max_edges`` best per scene of this asset and kind.
 
 Candidates are every live asset of the tenant, scanned exactly from the database (a matrix
-product per kind): fine for tens of thousands of scenes; beyond that, candidates should come
-from the search index's kNN.
+product per kind), below ``MEDIAKG_SIMILARITY_INDEX_ABOVE`` scenes (20 000); from there on they
+come from the live search index's kNN, plus the assets with a job in flight, and only their
+vectors are read and scored (jobs/stages/similarity_candidates.py). Audio fingerprints are always
+scanned (they are not in the index).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +54,11 @@ from app.media.service import replace_asset_edges, vector_from_bytes
 from inference.media import hash_distance
 from inference.registry import ModelRef
 from jobs.registry import StageContext, StageOutput, StageRegistry
+from jobs.stages import similarity_candidates as candidates
 from jobs.stages.audio_similarity import MODEL_NAME as AUDIO_MODEL
 from jobs.stages.audio_similarity import audio_output, write_audio
 from jobs.stages.common import permanent_errors, router_of
+from search.documents import DocType, VectorField
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -203,11 +207,21 @@ def normalised(vector: FloatArray) -> FloatArray | None:
 
 
 async def scene_vectors(
-    session: AsyncSession, tenant_id: uuid.UUID, modality: Modality, model: ModelRef
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    modality: Modality,
+    model: ModelRef,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> list[SceneVec]:
-    """Every live scene vector of the tenant in ``modality`` from ``model``."""
+    """Every live scene vector of the tenant (of ``asset_ids``, when given) in ``modality`` from
+    ``model``."""
     rows = await stage_repository.live_scene_vectors(
-        session, tenant_id=tenant_id, modality=modality, model_name=model.name, model_version=model.version
+        session,
+        tenant_id=tenant_id,
+        modality=modality,
+        model_name=model.name,
+        model_version=model.version,
+        asset_ids=asset_ids,
     )
     return [
         SceneVec(sid, aid, kind, start, end, vector_from_bytes(vec), phash)
@@ -216,19 +230,27 @@ async def scene_vectors(
 
 
 async def semantic_scene_vectors(
-    session: AsyncSession, tenant_id: uuid.UUID, text_model: ModelRef, bridge_model: ModelRef
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    text_model: ModelRef,
+    bridge_model: ModelRef,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> list[SceneVec]:
-    """Every live scene's meaning vector (see the module docstring)."""
+    """Every live scene's (of ``asset_ids``, when given) meaning vector (see the module docstring)."""
     parts: dict[uuid.UUID, list[FloatArray]] = defaultdict(list)
     for modality, model in ((Modality.BRIDGE, bridge_model), (Modality.TEXT, text_model)):
-        for scene in await scene_vectors(session, tenant_id, modality, model):
+        for scene in await scene_vectors(session, tenant_id, modality, model, asset_ids):
             parts[scene.scene_id].append(scene.vector)
-    scenes = await stage_repository.live_timed_scenes(session, tenant_id=tenant_id)
+    scenes = await stage_repository.live_timed_scenes(session, tenant_id=tenant_id, asset_ids=asset_ids)
     by_asset: dict[uuid.UUID, list[tuple[uuid.UUID, AssetKind, float, float]]] = defaultdict(list)
     for sid, aid, kind, start, end in scenes:
         by_asset[aid].append((sid, kind, start, end))
     segments = await stage_repository.live_segment_vectors(
-        session, tenant_id=tenant_id, model_name=text_model.name, model_version=text_model.version
+        session,
+        tenant_id=tenant_id,
+        model_name=text_model.name,
+        model_version=text_model.version,
+        asset_ids=asset_ids,
     )
     for aid, seg_start, seg_end, vec in segments:
         for sid, _, start, end in by_asset.get(aid, []):
@@ -245,11 +267,19 @@ async def semantic_scene_vectors(
 
 
 async def document_vectors(
-    session: AsyncSession, tenant_id: uuid.UUID, text_model: ModelRef
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    text_model: ModelRef,
+    asset_ids: Collection[uuid.UUID] | None = None,
 ) -> list[SceneVec]:
-    """Per live text asset, the mean of its chunk vectors (as a SceneVec whose scene is the asset)."""
+    """Per live text asset (of ``asset_ids``, when given), the mean of its chunk vectors (as a
+    SceneVec whose scene is the asset)."""
     rows = await stage_repository.live_chunk_vectors(
-        session, tenant_id=tenant_id, model_name=text_model.name, model_version=text_model.version
+        session,
+        tenant_id=tenant_id,
+        model_name=text_model.name,
+        model_version=text_model.version,
+        asset_ids=asset_ids,
     )
     chunks: dict[uuid.UUID, list[FloatArray]] = defaultdict(list)
     for aid, vec in rows:
@@ -341,10 +371,18 @@ def scene_edges(
 Output = tuple[SimilarityKind, str, str, list[dict[str, Any]]]
 
 
-async def _visual_outputs(ctx: StageContext, session: AsyncSession, model: ModelRef) -> list[Output]:
-    """Near-duplicate and look-alike edges of an image or video, from its keyframe vectors."""
-    settings, asset_id = ctx.settings, ctx.asset.id
-    visual = await scene_vectors(session, ctx.asset.tenant_id, Modality.IMAGE, model)
+async def _visual_outputs(
+    ctx: StageContext, session: AsyncSession, model: ModelRef, from_index: bool
+) -> list[Output]:
+    """Near-duplicate and look-alike edges of an image or video, from its keyframe vectors
+    (``from_index``: compared with the assets the index finds, see similarity_candidates)."""
+    settings, asset_id, tenant_id = ctx.settings, ctx.asset.id, ctx.asset.tenant_id
+    compared = None
+    if from_index:
+        mine = await scene_vectors(session, tenant_id, Modality.IMAGE, model, {asset_id})
+        found = await candidates.candidate_assets(ctx, VectorField.VISUAL, model, [s.vector for s in mine])
+        compared = await candidates.compared_assets(ctx, session, [found])
+    visual = await scene_vectors(session, tenant_id, Modality.IMAGE, model, compared)
     await ctx.report_progress(0.3)
     near = await ctx.run_sync(
         near_duplicate_edges,
@@ -368,6 +406,39 @@ async def _visual_outputs(ctx: StageContext, session: AsyncSession, model: Model
     ]
 
 
+async def _meaning_vectors(
+    ctx: StageContext, session: AsyncSession, text_model: ModelRef, bridge_model: ModelRef, from_index: bool
+) -> list[SceneVec]:
+    """The meaning vectors the asset's semantic edges are scored among: every live asset's, or
+    (``from_index``) the asset's and those of the assets the index finds near them."""
+    tenant_id, asset_id = ctx.asset.tenant_id, ctx.asset.id
+    if ctx.asset.kind == AssetKind.TEXT:
+        compared = None
+        if from_index:
+            mine = await document_vectors(session, tenant_id, text_model, {asset_id})
+            found = await candidates.candidate_assets(
+                ctx,
+                VectorField.TEXT,
+                text_model,
+                [s.vector for s in mine],
+                scope=DocType.ASSET,
+                kinds=(AssetKind.TEXT.value,),
+            )
+            compared = await candidates.compared_assets(ctx, session, [found])
+        return await document_vectors(session, tenant_id, text_model, compared)
+    compared = None
+    if from_index:
+        mine = await semantic_scene_vectors(session, tenant_id, text_model, bridge_model, {asset_id})
+        queries = [s.vector for s in mine]
+        # A scene's meaning mixes its words and its picture: near it in either index field.
+        near = [
+            await candidates.candidate_assets(ctx, VectorField.TEXT, text_model, queries),
+            await candidates.candidate_assets(ctx, VectorField.BRIDGE, bridge_model, queries),
+        ]
+        compared = await candidates.compared_assets(ctx, session, near)
+    return await semantic_scene_vectors(session, tenant_id, text_model, bridge_model, compared)
+
+
 async def run_similarity(ctx: StageContext) -> StageOutput:
     """Link the asset to similar assets and scenes; replace every edge of it these rules made."""
     await ctx.report_progress(0.0)
@@ -383,13 +454,11 @@ async def run_similarity(ctx: StageContext) -> StageOutput:
     outputs: list[Output] = []
     async with ctx.session_factory() as session:
         sound = await audio_output(ctx, session)
+        from_index = await candidates.use_index(ctx, session, text=kind == AssetKind.TEXT)
         if kind in (AssetKind.VIDEO, AssetKind.IMAGE):
-            outputs.extend(await _visual_outputs(ctx, session, visual_model))
+            outputs.extend(await _visual_outputs(ctx, session, visual_model, from_index))
         await ctx.report_progress(0.5)
-        if kind == AssetKind.TEXT:
-            meaning = await document_vectors(session, tenant_id, text_model)
-        else:
-            meaning = await semantic_scene_vectors(session, tenant_id, text_model, bridge_model)
+        meaning = await _meaning_vectors(ctx, session, text_model, bridge_model, from_index)
     semantic = await ctx.run_sync(
         scene_edges,
         asset_id,
