@@ -180,10 +180,40 @@ class TranscribePolicy(Protocol):
 
     realtime: str
     batch: str
+    accurate: str
     escalate_to: str
     escalate_below_logprob: float
     escalate_above_no_speech: float
     escalate_below_word_probability: float
+
+
+def escalation_rule(policy: TranscribePolicy) -> EscalationRule:
+    """The policy's rule of which first-pass segments are low-confidence."""
+    return EscalationRule(
+        min_avg_logprob=policy.escalate_below_logprob,
+        max_no_speech_prob=policy.escalate_above_no_speech,
+        min_word_probability=policy.escalate_below_word_probability,
+    )
+
+
+def accurate_route(registry: ModelRegistry, policy: TranscribePolicy) -> TranscribeRoute:
+    """The route of an ACCURATE job (an upgrade pass): the accurate model over everything."""
+    return TranscribeRoute(resolve_model(registry, "transcribe", policy.accurate))
+
+
+def escalation_route(
+    registry: ModelRegistry, policy: TranscribePolicy, first: ModelRef
+) -> TranscribeRoute | None:
+    """The route of an ESCALATION follow-up over a first pass by ``first``; None when the
+    policy escalates nowhere (or to that same model)."""
+    if not policy.escalate_to:
+        return None
+    route = TranscribeRoute(
+        registry.get(first.name, first.version),
+        escalate_to=resolve_model(registry, "transcribe", policy.escalate_to),
+        rule=escalation_rule(policy),
+    )
+    return route if route.escalates else None
 
 
 def route_for_queue(
@@ -197,12 +227,7 @@ def route_for_queue(
     if not policy.escalate_to:
         return TranscribeRoute(model)
     target = resolve_model(registry, "transcribe", policy.escalate_to)
-    rule = EscalationRule(
-        min_avg_logprob=policy.escalate_below_logprob,
-        max_no_speech_prob=policy.escalate_above_no_speech,
-        min_word_probability=policy.escalate_below_word_probability,
-    )
-    return TranscribeRoute(model, escalate_to=target, rule=rule)
+    return TranscribeRoute(model, escalate_to=target, rule=escalation_rule(policy))
 
 
 def _score(segments: Sequence[Segment]) -> float:
@@ -244,20 +269,38 @@ def _kept(runs: dict[str, ModelRun], transcript: Transcript, segments: Sequence[
 async def transcribe_routed(
     router: Transcriber, audio: npt.NDArray[np.float32], route: TranscribeRoute
 ) -> RoutedTranscript:
-    """Transcribe ``audio`` the way ``route`` says (see the module docstring)."""
+    """Transcribe ``audio`` the way ``route`` says: the first pass, then (when the route
+    escalates) :func:`escalate` over it (see the module docstring)."""
     duration = audio.size / SAMPLE_RATE
     runs: dict[str, ModelRun] = {}
     started = time.perf_counter()
     first = await router.transcribe(audio, model=route.model)
     _run(runs, first, duration, time.perf_counter() - started)
-    result = RoutedTranscript(model=first.model, pieces=[], audio_s=duration, runs=runs)
     if not route.escalates:
         _kept(runs, first, first.segments)
-        result.pieces = [(0.0, first)]
-        return result
+        return RoutedTranscript(model=first.model, pieces=[(0.0, first)], audio_s=duration, runs=runs)
+    return await escalate(router, audio, first, route, runs=runs)
+
+
+async def escalate(
+    router: Transcriber,
+    audio: npt.NDArray[np.float32],
+    first: Transcript,
+    route: TranscribeRoute,
+    *,
+    runs: dict[str, ModelRun] | None = None,
+) -> RoutedTranscript:
+    """Re-run the spans of ``first`` (a first pass over ``audio``, times from its start) that
+    ``route``'s rule flags on its accurate model, keeping per span the better reading.
+
+    Inside a realtime stage (``escalation: inline``) or in a follow-up batch job that read the
+    fast pass back from its stored rows (``escalation: followup``, ``jobs.stages.transcribe``)."""
+    duration = audio.size / SAMPLE_RATE
+    runs = {} if runs is None else runs
+    result = RoutedTranscript(model=first.model, pieces=[], audio_s=duration, runs=runs)
     rule, target = route.rule, route.escalate_to
-    assert rule is not None  # route.escalates
-    assert target is not None
+    if rule is None or target is None:
+        raise ValueError("escalate needs a route with an escalation target and rule")
     flagged = [s for s in first.segments if rule.flags(s)]
     result.flagged_segments = len(flagged)
     replaced: set[int] = set()

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.assets.models import Asset
 from app.core.blobs import BlobStore
 from app.core.container import Services
+from app.core.enums import JobQuality
 from app.core.settings import Settings
 from app.core.telemetry import cost
 from app.jobs.errors import STAGE_NOT_IMPLEMENTED, PermanentStageError
@@ -97,6 +98,9 @@ class StageOutput:
     write: Callable[[AsyncSession], Awaitable[None]] | None = None
     # Model name -> version that produced the outputs (recorded on the JobStage row).
     model_versions: dict[str, str] = field(default_factory=dict)
+    # The job to queue once this one completes (a fast pass whose unsure spans want an
+    # ESCALATION on the batch queue), or None.
+    follow_up: JobQuality | None = None
 
 
 @dataclass(slots=True)

@@ -33,6 +33,8 @@ from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import EventType
 from app.jobs.models import Job, JobStage
 from app.webhooks import service as webhooks
+from inference.registry import default_registry
+from inference.routing import resolve_model
 from jobs.runner.leases import lease_alive
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class SweepReport:
     expired: list[tuple[str, str]] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     webhooks_resent: int = 0
+    # Id of the ACCURATE job queued for an asset still on the fast model's transcript, if any.
+    upgrade_queued: str | None = None
 
 
 async def sweep_once(
@@ -73,6 +77,7 @@ async def sweep_once(
             await _sweep_job(session, services, enqueuer, job_id=job_id, lost_after=lost_after, report=report)
     async with session_scope(services.session_factory) as session:
         report.webhooks_resent = await webhooks.resend_due(session, enqueuer, lost_after=lost_after)
+    report.upgrade_queued = await upgrade_when_idle(services)
     if report.resent or report.expired or report.finished:
         log.info(
             "sweep: %d re-sent, %d expired leases taken back, %d jobs finished",
@@ -81,6 +86,24 @@ async def sweep_once(
             len(report.finished),
         )
     return report
+
+
+async def upgrade_when_idle(services: Services) -> str | None:
+    """The upgrade pass (``routing.transcribe.upgrade_when_idle``): while the batch queue is
+    idle, queue an ACCURATE job for the oldest asset whose transcript is a fast model's; the id
+    of the job queued, if one was."""
+    policy = services.settings.routing.transcribe
+    if not policy.upgrade_when_idle:
+        return None
+    registry = default_registry()
+    accurate = resolve_model(registry, "transcribe", policy.accurate)
+    fast = [(spec.name, spec.version) for spec in registry.for_task("transcribe") if spec != accurate]
+    async with session_scope(services.session_factory) as session:
+        job = await jobs.queue_idle_upgrade(session, services=services, fast_models=fast)
+        if job is None:
+            return None
+        log.info("batch queue idle: upgrade job %s queued for asset %s", job.id, job.asset_id)
+        return str(job.id)
 
 
 async def _sweep_job(
@@ -128,6 +151,7 @@ async def _sweep_job(
     if jobs.finalize_if_done(job, stages):
         await jobs.set_asset_status(session, job=job, status=AssetStatus.READY, enqueuer=enqueuer)
         jobs.publish_after_commit(session, services.publisher, EventType.JOB_COMPLETED, job)
+        await jobs.queue_follow_up(session, services=services, job=job)
         report.finished.append(str(job.id))
 
 

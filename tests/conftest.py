@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.core.container import Services
 from app.core.db import Base, create_engine
+from app.core.routing_policy import RoutingPolicy, TranscribeRouting
 from app.core.settings import Settings
 from app.entrypoints.bootstrap import build_services
 from app.tenancy.models import Tenant
@@ -95,6 +96,9 @@ def settings(database_url: str, data_dir: Path, media_root: Path) -> Settings:
         # Tests that need models load them through their fixtures; warming every stage model
         # at each worker start would cost seconds per test.
         warm_models=False,
+        # No idle-time upgrade jobs appearing beside the jobs a test runs (tests/jobs/test_upgrades.py
+        # turns it on).
+        routing=RoutingPolicy(transcribe=TranscribeRouting(upgrade_when_idle=False)),
     )
 
 

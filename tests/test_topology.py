@@ -140,6 +140,8 @@ def topology(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Topo
         "MEDIAKG_PORT": str(port),
         "MEDIAKG_METRICS_PORT": "0",
         "MEDIAKG_LOG_JSON": "true",
+        # No idle-time upgrade jobs beside the ones the test runs (tests/conftest.py says why).
+        "MEDIAKG_ROUTING__TRANSCRIBE__UPGRADE_WHEN_IDLE": "false",
     }
     topology = Topology(base=f"http://127.0.0.1:{port}", env=env, media=media, tmp_path=tmp_path)
     with topology.stack:

@@ -18,6 +18,7 @@ from app.core.enums import (
     AssetKind,
     AssetStatus,
     DetectionKind,
+    JobQuality,
     JobStatus,
     RelationReason,
     SimilarityKind,
@@ -95,6 +96,19 @@ register(
     },
 )
 register(
+    JobQuality,
+    name="JobQuality",
+    description="How a job chooses its models (the routing policy: systemStatus.routing, docs/models.md).",
+    values={
+        "ROUTED": "The queue's route: the fast model first on realtime jobs (its unsure spans escalated, "
+        "by default in an ESCALATION job that follows), the batch model on batch jobs.",
+        "ACCURATE": "The accurate model on everything: an idle-time upgrade pass, or "
+        "reprocessAsset(quality: ACCURATE).",
+        "ESCALATION": "Only the low-confidence spans of the stored fast transcript re-run on the accurate "
+        "model; the better reading of each span replaces it.",
+    },
+)
+register(
     StageStatus,
     name="StageStatus",
     description="Lifecycle of one stage of a job.",
@@ -149,6 +163,7 @@ __all__ = [
     "AssetKind",
     "AssetStatus",
     "DetectionKind",
+    "JobQuality",
     "JobStatus",
     "ModelInputUnit",
     "OrderDirection",

@@ -10,7 +10,7 @@ from .cancel_job import CancelJob
 from .create_webhook import CreateWebhook
 from .delete_asset import DeleteAsset
 from .duplicates import Duplicates
-from .enums import JobStatus, PipelineStage, SearchFacetField, SearchScope
+from .enums import JobQuality, JobStatus, PipelineStage, SearchFacetField, SearchScope
 from .facets import Facets
 from .ingest_asset import IngestAsset
 from .ingest_assets import IngestAssets
@@ -488,6 +488,7 @@ class MediaKGClient(AsyncBaseClient):
                   node {
                     id
                     status
+                    quality
                     progress
                     currentStage
                     errorCode
@@ -735,16 +736,18 @@ class MediaKGClient(AsyncBaseClient):
         self,
         id: str,
         stages: Union[Optional[list[PipelineStage]], UnsetType] = UNSET,
+        quality: Union[Optional[JobQuality], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> ReprocessAsset:
         query = gql("""
-            mutation ReprocessAsset($id: ID!, $stages: [PipelineStage!]) {
-              reprocessAsset(input: {id: $id, stages: $stages}) {
+            mutation ReprocessAsset($id: ID!, $stages: [PipelineStage!], $quality: JobQuality = ROUTED) {
+              reprocessAsset(input: {id: $id, stages: $stages, quality: $quality}) {
                 __typename
                 ... on ReprocessAssetSuccess {
                   job {
                     id
                     status
+                    quality
                     requestedStages
                   }
                 }
@@ -759,7 +762,7 @@ class MediaKGClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"id": id, "stages": stages}
+        variables: dict[str, object] = {"id": id, "stages": stages, "quality": quality}
         response = await self.execute(
             query=query, operation_name="ReprocessAsset", variables=variables, **kwargs
         )
@@ -1086,6 +1089,8 @@ class MediaKGClient(AsyncBaseClient):
                   model
                   escalatesTo
                   escalationRule
+                  escalation
+                  upgradesTo
                 }
               }
             }

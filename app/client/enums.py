@@ -5,6 +5,7 @@ class AssetEventKind(str, Enum):
     SNAPSHOT = "SNAPSHOT"
     UPDATED = "UPDATED"
     DELETED = "DELETED"
+    JOB_QUEUED = "JOB_QUEUED"
     JOB_COMPLETED = "JOB_COMPLETED"
     JOB_FAILED = "JOB_FAILED"
     JOB_CANCELLED = "JOB_CANCELLED"
@@ -60,6 +61,12 @@ class JobProgressEventKind(str, Enum):
     JOB_COMPLETED = "JOB_COMPLETED"
     JOB_FAILED = "JOB_FAILED"
     JOB_CANCELLED = "JOB_CANCELLED"
+
+
+class JobQuality(str, Enum):
+    ROUTED = "ROUTED"
+    ACCURATE = "ACCURATE"
+    ESCALATION = "ESCALATION"
 
 
 class JobStatus(str, Enum):

@@ -10,6 +10,7 @@ from .enums import (
     AssetStatus,
     DetectionKind,
     DuplicateAction,
+    JobQuality,
     OrderDirection,
     PipelineStage,
     SearchMode,
@@ -169,6 +170,8 @@ class ReprocessAssetInput(BaseModel):
     "The asset to reprocess."
     stages: Optional[list[PipelineStage]] = None
     "Stages to re-run, with everything downstream of them; omitted or empty: the whole pipeline."
+    quality: JobQuality = JobQuality.ROUTED
+    "How the job chooses its models: ACCURATE runs the accurate ones (today: speech) instead of the batch queue's route."
 
 
 class ResolveDuplicatesInput(BaseModel):

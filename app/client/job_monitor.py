@@ -3,7 +3,7 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import JobStatus, StageStatus
+from .enums import JobQuality, JobStatus, StageStatus
 
 
 class JobMonitor(BaseModel):
@@ -22,6 +22,7 @@ class JobMonitorJobsEdges(BaseModel):
 class JobMonitorJobsEdgesNode(BaseModel):
     id: str
     status: JobStatus
+    quality: JobQuality
     progress: float
     current_stage: Optional[str] = Field(alias="currentStage")
     error_code: Optional[str] = Field(alias="errorCode")

@@ -3,7 +3,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import JobStatus, UserErrorCode
+from .enums import JobQuality, JobStatus, UserErrorCode
 
 
 class ReprocessAsset(BaseModel):
@@ -27,6 +27,7 @@ class ReprocessAssetReprocessAssetReprocessAssetSuccess(BaseModel):
 class ReprocessAssetReprocessAssetReprocessAssetSuccessJob(BaseModel):
     id: str
     status: JobStatus
+    quality: JobQuality
     requested_stages: Optional[list[str]] = Field(alias="requestedStages")
 
 

@@ -8,7 +8,7 @@ from .cancel_job import CancelJob
 from .create_webhook import CreateWebhook
 from .delete_asset import DeleteAsset
 from .duplicates import Duplicates
-from .enums import JobStatus, PipelineStage, SearchFacetField, SearchScope
+from .enums import JobQuality, JobStatus, PipelineStage, SearchFacetField, SearchScope
 from .facets import Facets
 from .ingest_asset import IngestAsset
 from .ingest_assets import IngestAssets
@@ -462,6 +462,7 @@ class MediaKGSyncClient(BaseClient):
                   node {
                     id
                     status
+                    quality
                     progress
                     currentStage
                     errorCode
@@ -687,16 +688,18 @@ class MediaKGSyncClient(BaseClient):
         self,
         id: str,
         stages: Union[Optional[list[PipelineStage]], UnsetType] = UNSET,
+        quality: Union[Optional[JobQuality], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> ReprocessAsset:
         query = gql("""
-            mutation ReprocessAsset($id: ID!, $stages: [PipelineStage!]) {
-              reprocessAsset(input: {id: $id, stages: $stages}) {
+            mutation ReprocessAsset($id: ID!, $stages: [PipelineStage!], $quality: JobQuality = ROUTED) {
+              reprocessAsset(input: {id: $id, stages: $stages, quality: $quality}) {
                 __typename
                 ... on ReprocessAssetSuccess {
                   job {
                     id
                     status
+                    quality
                     requestedStages
                   }
                 }
@@ -711,7 +714,7 @@ class MediaKGSyncClient(BaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"id": id, "stages": stages}
+        variables: dict[str, object] = {"id": id, "stages": stages, "quality": quality}
         response = self.execute(
             query=query, operation_name="ReprocessAsset", variables=variables, **kwargs
         )
@@ -1038,6 +1041,8 @@ class MediaKGSyncClient(BaseClient):
                   model
                   escalatesTo
                   escalationRule
+                  escalation
+                  upgradesTo
                 }
               }
             }

@@ -61,6 +61,8 @@ class SystemStatusSystemStatusRouting(BaseModel):
     model: str
     escalates_to: Optional[str] = Field(alias="escalatesTo")
     escalation_rule: Optional[str] = Field(alias="escalationRule")
+    escalation: Optional[str]
+    upgrades_to: Optional[str] = Field(alias="upgradesTo")
 
 
 SystemStatus.model_rebuild()

@@ -9,6 +9,7 @@ thresholds default to the numbers ``scripts/calibrate_routing.py`` chose on the 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,10 @@ class TranscribeRouting(BaseModel):
         description="Model of realtime jobs (uploads someone waits on); empty: MEDIAKG_WHISPER_MODEL.",
     )
     batch: str = Field(default="whisper-base", description="Model of batch jobs (bulk ingest, reprocessing).")
+    accurate: str = Field(
+        default="whisper-base",
+        description="Model of ACCURATE jobs: upgrade passes and reprocessAsset(quality: ACCURATE).",
+    )
     escalate_to: str = Field(
         default="whisper-base",
         description="Model low-confidence segments of a first pass are re-run on; empty: no escalation.",
@@ -42,6 +47,21 @@ class TranscribeRouting(BaseModel):
         ge=0,
         le=1,
         description="A segment whose words' mean probability is below this is escalated (0: never).",
+    )
+    escalation: Literal["followup", "inline"] = Field(
+        default="followup",
+        description=(
+            "Where a realtime job's low-confidence spans are re-run: followup, an ESCALATION job on the "
+            "batch queue once the realtime job completes (first results as fast as the fast model "
+            "alone); inline, inside the realtime job's transcribe stage."
+        ),
+    )
+    upgrade_when_idle: bool = Field(
+        default=True,
+        description=(
+            "While the batch queue is idle, queue an ACCURATE job (transcribe and what depends on it) "
+            "for one asset at a time whose transcript is still the fast model's."
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.client.enums import JobStatus, PipelineStage, SearchMode
+from app.client.enums import JobQuality, JobStatus, PipelineStage, SearchMode
 from app.core.container import Services
 from app.core.db import DatabaseUnavailableError
 from app.core.errors import DomainError
@@ -335,6 +335,14 @@ def reprocess(
         list[PipelineStage] | None,
         typer.Option("--stage", case_sensitive=False, help="Stage to re-run (repeatable; default all)."),
     ] = None,
+    quality: Annotated[
+        JobQuality,
+        typer.Option(
+            case_sensitive=False,
+            help="ROUTED: the batch queue's route; ACCURATE: the accurate models (an upgrade); "
+            "ESCALATION: only the stored transcript's unsure spans on the accurate model.",
+        ),
+    ] = JobQuality.ROUTED,
     server: ServerOption = None,
     api_key_file: ApiKeyFileOption = None,
 ) -> None:
@@ -342,7 +350,7 @@ def reprocess(
     remote = _remote(server, api_key_file, local_fallback=True)
     assert remote is not None
     try:
-        ok, line = remote_reprocess(remote, asset_id, stages=stage)
+        ok, line = remote_reprocess(remote, asset_id, stages=stage, quality=quality)
     except RemoteError as exc:
         raise _fail(str(exc)) from None
     (out if ok else err).print(line, highlight=False, markup=False)

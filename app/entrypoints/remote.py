@@ -32,7 +32,7 @@ from rich.progress import (
 
 from app.client import MediaKGClient
 from app.client.base_model import Upload
-from app.client.enums import JobProgressEventKind, JobStatus, PipelineStage, SearchMode
+from app.client.enums import JobProgressEventKind, JobQuality, JobStatus, PipelineStage, SearchMode
 from app.client.exceptions import GraphQLClientError, GraphQLClientHttpError
 from app.client.input_types import IngestAssetInput, IngestSource, SearchInput
 from app.client.sync_client import MediaKGSyncClient
@@ -265,12 +265,19 @@ def job_lines(remote: Remote, *, statuses: list[JobStatus] | None, first: int) -
     return lines
 
 
-def reprocess(remote: Remote, asset_id: str, *, stages: list[PipelineStage] | None) -> tuple[bool, str]:
+def reprocess(
+    remote: Remote,
+    asset_id: str,
+    *,
+    stages: list[PipelineStage] | None,
+    quality: JobQuality = JobQuality.ROUTED,
+) -> tuple[bool, str]:
     """Ask the server to re-run stages of an asset; (ok, the line to print)."""
     with remote.sync_client() as client:
-        payload: Any = client.reprocess_asset(id=asset_id, stages=stages).reprocess_asset
+        payload: Any = client.reprocess_asset(id=asset_id, stages=stages, quality=quality).reprocess_asset
     if payload.typename__ == "ReprocessAssetSuccess":
-        return True, f"asset {asset_id}: job {payload.job.id} {payload.job.status.value}"
+        job = payload.job
+        return True, f"asset {asset_id}: job {job.id} {job.status.value} ({job.quality.value.lower()})"
     return False, f"asset {asset_id}: {_refusal(payload)}"
 
 

@@ -21,11 +21,13 @@ from sqlalchemy import ColumnElement, CursorResult, Select, and_, exists, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.assets.models import Asset
 from app.assets.repository import is_live
 from app.core.db import utcnow
-from app.core.enums import JobStatus, StageStatus
+from app.core.enums import AssetKind, AssetStatus, JobQuality, JobStatus, StageStatus
 from app.core.pagination import Ordering, Page, PageRows, ValueKind, one_page, pages_of_anchors, rows_by_id
 from app.jobs.models import Job, JobStage
+from app.media.models import TranscriptSegment
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -202,6 +204,43 @@ async def has_active_job(session: AsyncSession, *, asset_id: uuid.UUID) -> bool:
         select(exists().where(Job.asset_id == asset_id, Job.status.in_(ACTIVE_JOB_STATUSES)))
     )
     return bool(value)
+
+
+async def upgrade_candidate(
+    session: AsyncSession, *, fast_models: Sequence[tuple[str, str]], kinds: Sequence[AssetKind]
+) -> Asset | None:
+    """The oldest ready asset (any tenant) whose transcript is one of ``fast_models``' (name,
+    version) and that has no job waiting or running, nor an upgrade that failed or was
+    cancelled (those are re-run on demand, never again automatically); locked for the
+    caller's transaction (PostgreSQL), so two sweepers do not both upgrade it."""
+    if not fast_models:
+        return None
+    fast = or_(
+        *(
+            and_(TranscriptSegment.model_name == name, TranscriptSegment.model_version == version)
+            for name, version in fast_models
+        )
+    )
+    upgrade_gave_up = exists().where(
+        Job.asset_id == Asset.id,
+        Job.quality == JobQuality.ACCURATE,
+        Job.status.in_((JobStatus.FAILED, JobStatus.CANCELLED)),
+    )
+    busy = exists().where(Job.asset_id == Asset.id, Job.status.in_(ACTIVE_JOB_STATUSES))
+    return await session.scalar(
+        select(Asset)
+        .where(
+            Asset.deleted_at.is_(None),
+            Asset.status == AssetStatus.READY,
+            Asset.kind.in_(tuple(kinds)),
+            exists().where(TranscriptSegment.asset_id == Asset.id, fast),
+            ~busy,
+            ~upgrade_gave_up,
+        )
+        .order_by(Asset.created_at, Asset.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
 
 
 async def sweep_candidates(

@@ -9,6 +9,7 @@ None of them commits.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from app.assets.models import Asset
 from app.audit import service as audit
 from app.core.container import Enqueuer, Services
 from app.core.db import utcnow
-from app.core.enums import AssetStatus, JobStatus, StageStatus
+from app.core.enums import AssetKind, AssetStatus, JobQuality, JobStatus, StageStatus
 from app.core.errors import BackpressureError, InvalidInputError, InvalidStateError, NotFoundError
 from app.core.events import Publisher, asset_channel, job_channel
 from app.jobs import repository
@@ -30,9 +31,11 @@ from app.jobs.errors import STAGE_CRASHED
 from app.jobs.events import TERMINAL_EVENTS, EventType, job_event
 from app.jobs.models import Job, JobStage
 from app.jobs.outbox import defer_publish, defer_send
-from app.jobs.pipeline import PIPELINES, Pipeline
+from app.jobs.pipeline import PIPELINES, Pipeline, StageName
 from app.jobs.progress import job_progress
 from app.webhooks import service as webhooks
+
+log = logging.getLogger(__name__)
 
 # The one actor every stage message goes to; it dispatches on the stage name (jobs/runner/).
 STAGE_ACTOR = "pipeline.run_stage"
@@ -88,6 +91,7 @@ async def create_job(
     priority: int = 0,
     idempotency_key: str | None = None,
     stages: Sequence[str] | None = None,
+    quality: JobQuality = JobQuality.ROUTED,
 ) -> Job:
     """Create a job and its stage rows; its first stages are sent after commit.
 
@@ -104,6 +108,7 @@ async def create_job(
         priority=priority,
         idempotency_key=idempotency_key,
         requested_stages=sorted(stages) if stages else None,
+        quality=quality,
         trace_context=current_trace_context(),
         attempts=1,
     )
@@ -399,9 +404,11 @@ async def reprocess_asset(
     stages: Sequence[str] | None,
     actor: str,
     queue: str = "batch",
+    quality: JobQuality = JobQuality.ROUTED,
 ) -> Job:
     """Start a new job over the tenant's live asset running ``stages`` and everything downstream
-    of them (all stages when None or empty); upstream outputs are kept."""
+    of them (all stages when None or empty); upstream outputs are kept. ``quality`` ACCURATE
+    runs the accurate models (``settings.routing``) instead of the queue's route."""
     asset = await assets_repository.get(session, tenant_id=tenant_id, asset_id=asset_id)
     if asset is None:
         raise NotFoundError(f"asset {asset_id} not found", field=["assetId"])
@@ -424,7 +431,9 @@ async def reprocess_asset(
         raise InvalidStateError(
             f"asset {asset.id} already has a queued or running job: cancel it or wait for it to finish"
         )
-    job = await create_job(session, services=services, asset=asset, queue=queue, stages=names or None)
+    job = await create_job(
+        session, services=services, asset=asset, queue=queue, stages=names or None, quality=quality
+    )
     await audit.record(
         session,
         tenant_id=asset.tenant_id,
@@ -432,6 +441,89 @@ async def reprocess_asset(
         action="asset.reprocess",
         entity_type="asset",
         entity_id=asset.id,
-        details={"job_id": str(job.id), "stages": names or None, "queue": queue},
+        details={"job_id": str(job.id), "stages": names or None, "queue": queue, "quality": quality.value},
     )
+    _announce_queued(session, services, job)
+    return job
+
+
+def _announce_queued(session: AsyncSession, services: Services, job: Job) -> None:
+    """Tell the asset's subscribers a job over it was queued (after commit)."""
+    defer_publish(
+        session, services.publisher, asset_channel(job.asset_id), job_event(EventType.JOB_QUEUED, job)
+    )
+
+
+# The system's own actor in the audit trail of the jobs routing queues by itself.
+ROUTING_ACTOR = "system:routing"
+
+
+async def queue_follow_up(session: AsyncSession, *, services: Services, job: Job) -> Job | None:
+    """The job ``job`` asked for once it completed (``job.follow_up``: an ESCALATION of a fast
+    pass's unsure spans), on the batch queue: transcribe and what depends on it. None when it
+    asked for none, or the batch queue is full (the idle upgrade pass then reaches the asset)."""
+    if job.follow_up is None:
+        return None
+    asset = await asset_stage_repository.get_for_job(session, asset_id=job.asset_id)
+    if asset is None or asset.deleted_at is not None:
+        return None
+    try:
+        follow_up = await create_job(
+            session,
+            services=services,
+            asset=asset,
+            queue="batch",
+            stages=[StageName.TRANSCRIBE],
+            quality=job.follow_up,
+        )
+    except BackpressureError:
+        log.warning("batch queue full: no %s follow-up of job %s", job.follow_up.value, job.id)
+        return None
+    await audit.record(
+        session,
+        tenant_id=asset.tenant_id,
+        actor=ROUTING_ACTOR,
+        action=f"asset.{job.follow_up.value}",
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"job_id": str(follow_up.id), "after_job_id": str(job.id)},
+    )
+    _announce_queued(session, services, follow_up)
+    return follow_up
+
+
+async def queue_idle_upgrade(
+    session: AsyncSession, *, services: Services, fast_models: Sequence[tuple[str, str]]
+) -> Job | None:
+    """When the batch queue is idle, an ACCURATE job (transcribe and what depends on it) for
+    the oldest asset whose transcript is one of ``fast_models`` (name, version: the speech
+    models other than the accurate one); one at a time, so the next waits for the queue to be
+    idle again."""
+    if await repository.count_active_jobs(session, queue="batch"):
+        return None
+    asset = await repository.upgrade_candidate(
+        session, fast_models=fast_models, kinds=(AssetKind.VIDEO, AssetKind.AUDIO)
+    )
+    if asset is None:
+        return None
+    job = await create_job(
+        session,
+        services=services,
+        asset=asset,
+        queue="batch",
+        stages=[StageName.TRANSCRIBE],
+        quality=JobQuality.ACCURATE,
+        # Below every job a user queued on the batch queue.
+        priority=-1,
+    )
+    await audit.record(
+        session,
+        tenant_id=asset.tenant_id,
+        actor=ROUTING_ACTOR,
+        action="asset.upgrade",
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"job_id": str(job.id)},
+    )
+    _announce_queued(session, services, job)
     return job

@@ -93,6 +93,16 @@ async def segment_spans(
     return rows.all()
 
 
+async def transcript_of(session: AsyncSession, *, asset_id: uuid.UUID) -> Sequence[TranscriptSegment]:
+    """The asset's transcript segments in order (what an escalation follow-up re-reads)."""
+    rows = await session.scalars(
+        select(TranscriptSegment)
+        .where(TranscriptSegment.asset_id == asset_id)
+        .order_by(TranscriptSegment.start_s, TranscriptSegment.ordinal)
+    )
+    return rows.all()
+
+
 async def set_segment_scenes(session: AsyncSession, links: dict[uuid.UUID, uuid.UUID | None]) -> None:
     """Point each segment (key) at its scene (value): one UPDATE per distinct scene."""
     by_scene: dict[uuid.UUID | None, list[uuid.UUID]] = {}

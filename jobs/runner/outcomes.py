@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.container import Enqueuer
+from app.core.container import Enqueuer, Services
 from app.core.db import session_scope, utcnow
 from app.core.enums import AssetStatus, StageStatus
 from app.core.telemetry import cost
@@ -61,7 +61,7 @@ def add_model_usage(stage: JobStage, run: Sequence[ModelUsage], *, kept: bool) -
 
 
 async def record_success(
-    session_factory: async_sessionmaker[AsyncSession],
+    services: Services,
     enqueuer: Enqueuer,
     claim: Claim,
     output: StageOutput,
@@ -73,10 +73,13 @@ async def record_success(
     """Mark the stage SUCCEEDED with its outputs, queue what became runnable, finish the job
     when nothing is left. Returns the events and, when this finished the job, its total cost.
 
+    A job that completes with a ``follow_up`` queues it (``jobs.queue_follow_up``) in the same
+    transaction.
+
     Raises LeaseLost when another worker owns the stage now: its run decides, nothing is written.
     """
     events: Events = []
-    async with session_scope(session_factory) as session:
+    async with session_scope(services.session_factory) as session:
         job = await repository.lock_job(session, job_id=claim.job.id)
         if job is None or not await repository.update_owned_stage(
             session,
@@ -94,6 +97,8 @@ async def record_success(
             raise LeaseLost()
         if output.write is not None:
             await output.write(session)
+        if output.follow_up is not None:
+            job.follow_up = output.follow_up
         add_cost(job, stage_cost)
         stages = await repository.stages_of(session, job.id)
         add_model_usage(_row(stages, claim), model_usage, kept=True)
@@ -107,6 +112,7 @@ async def record_success(
         if jobs.finalize_if_done(job, stages):
             await jobs.set_asset_status(session, job=job, status=AssetStatus.READY, enqueuer=enqueuer)
             events.append(job_event(EventType.JOB_COMPLETED, job))
+            await jobs.queue_follow_up(session, services=services, job=job)
             return events, dict(job.cost)
         jobs.enqueue_runnable(session, enqueuer, job=job, stages=stages)
         running = [s.name for s in stages if s.status == StageStatus.RUNNING]

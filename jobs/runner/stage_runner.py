@@ -285,7 +285,7 @@ class StageRunner:
     async def _complete(self, active: ActiveStage, output: StageOutput, *, started: float) -> None:
         claim = active.claim
         events, finished_cost = await outcomes.record_success(
-            self.services.session_factory,
+            self.services,
             self.enqueuer,
             claim,
             output,

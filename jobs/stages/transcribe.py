@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,15 +25,29 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import stage_repository
+from app.core.enums import JobQuality
 from app.jobs.errors import TransientStageError
 from app.jobs.pipeline import StageName
+from app.media import stage_repository as media_repository
+from app.media.models import TranscriptSegment
 from app.media.service import replace_segments
 from inference import media
 from inference.errors import NoAudioStreamError
 from inference.language import detect_language
 from inference.registry import SAMPLE_RATE, ModelRef
-from inference.routing import ModelRun, route_for_queue, timed_segments, transcribe_routed
-from inference.types import Transcript
+from inference.router import InferenceRouter
+from inference.routing import (
+    EscalationRule,
+    ModelRun,
+    TranscribeRoute,
+    accurate_route,
+    escalate,
+    escalation_route,
+    route_for_queue,
+    timed_segments,
+    transcribe_routed,
+)
+from inference.types import Segment, Transcript, Word
 from jobs.registry import StageContext, StageOutput, StageRegistry
 from jobs.stages.common import link_segments, permanent_errors, router_of
 
@@ -97,6 +112,8 @@ def segment_rows(
                 "confidence": round(confidence, 4) if confidence is not None else None,
                 "words": words,
                 "produced_by": produced_by,
+                "avg_logprob": round(segment.avg_logprob, 4),
+                "no_speech_prob": round(segment.no_speech_prob, 4),
             }
         )
         spoken[transcript.language] += len(text)
@@ -105,25 +122,33 @@ def segment_rows(
 
 
 async def run_transcribe(ctx: StageContext) -> StageOutput:
-    """Transcribe the asset's audio; replace its segments of the current speech model."""
+    """Transcribe the asset's audio the way the job's quality says; replace its transcript.
+
+    ROUTED jobs take the queue's route (settings.routing): on realtime jobs the fast model, its
+    low-confidence spans re-run on the accurate model inside the stage (``escalation: inline``)
+    or, by default, flagged for an ESCALATION follow-up job on the batch queue, so first results
+    come as fast as the fast model alone gives them. ACCURATE jobs (upgrade passes) run the
+    accurate model over everything; ESCALATION jobs re-run only the flagged spans of the stored
+    fast pass (:func:`_escalate_stored`)."""
     await ctx.report_progress(0.0)
     router = await router_of(ctx)
-    path = ctx.blobs.local_path(ctx.asset.blob_key)
+    policy = ctx.settings.routing.transcribe
+    if ctx.job.quality == JobQuality.ESCALATION:
+        return await _escalate_stored(ctx, router)
+    audio = await _decode(ctx)
     with permanent_errors("decoding the audio"):
-        try:
-            audio = await ctx.run_sync(media.decode_audio, path, cancel=ctx.cancelled)
-        except NoAudioStreamError:
-            audio = np.zeros(0, dtype=np.float32)
         windows = await ctx.run_sync(plan_windows, audio) if audio.size else []
     await ctx.report_progress(0.05)
-    # The job's queue picks the model: the fast one first on realtime jobs, its low-confidence
-    # spans escalated to the accurate one (settings.routing, inference.routing).
-    route = route_for_queue(
-        router.registry,
-        ctx.settings.routing.transcribe,
-        ctx.job.queue,
-        default_model=ctx.settings.whisper_model,
-    )
+    if ctx.job.quality == JobQuality.ACCURATE:
+        route = accurate_route(router.registry, policy)
+    else:
+        route = route_for_queue(
+            router.registry, policy, ctx.job.queue, default_model=ctx.settings.whisper_model
+        )
+    deferred: EscalationRule | None = None
+    if route.escalates and ctx.job.queue == "realtime" and policy.escalation == "followup":
+        # The realtime job keeps only the fast pass; the rule marks what a follow-up re-runs.
+        deferred, route = route.rule, TranscribeRoute(route.model)
     model: ModelRef = route.model.ref
     transcripts: list[tuple[float, Transcript]] = []
     runs: dict[str, ModelRun] = {}
@@ -141,6 +166,81 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
             for key, run in routed.runs.items():
                 runs.setdefault(key, ModelRun(key)).add(run)
             await ctx.report_progress(0.05 + 0.95 * (index + 1) / len(windows))
+    follow_up = None
+    if deferred is not None and any(deferred.flags(segment) for _, _, segment in timed_segments(transcripts)):
+        follow_up = JobQuality.ESCALATION
+    return await _transcript_output(ctx, router, transcripts, model=model, runs=runs, follow_up=follow_up)
+
+
+async def _decode(ctx: StageContext) -> npt.NDArray[np.float32]:
+    """The asset's audio track (empty when it has none: silence is a valid answer)."""
+    path = ctx.blobs.local_path(ctx.asset.blob_key)
+    with permanent_errors("decoding the audio"):
+        try:
+            return await ctx.run_sync(media.decode_audio, path, cancel=ctx.cancelled)
+        except NoAudioStreamError:
+            return np.zeros(0, dtype=np.float32)
+
+
+def stored_pieces(rows: Sequence[TranscriptSegment]) -> tuple[Transcript, list[tuple[float, Transcript]]]:
+    """A stored transcript as (the pass's own rows as one first-pass transcript, the rows other
+    models produced, each as a piece of its own), times from the asset's start."""
+    own: list[Segment] = []
+    others: list[tuple[float, Transcript]] = []
+    for row in rows:
+        words = tuple(Word(w["word"], w["start"], w["end"], w["probability"]) for w in row.words)
+        segment = Segment(
+            row.start_s,
+            row.end_s,
+            row.text,
+            words,
+            # A row from before the confidences were stored counts as confident (never re-run).
+            avg_logprob=row.avg_logprob if row.avg_logprob is not None else 0.0,
+            no_speech_prob=row.no_speech_prob if row.no_speech_prob is not None else 0.0,
+        )
+        if row.produced_by:
+            name, _, version = row.produced_by.partition(":")
+            others.append((0.0, Transcript(row.language or "", 1.0, (segment,), ModelRef(name, version))))
+        else:
+            own.append(segment)
+    first = rows[0]
+    pass_model = ModelRef(first.model_name, first.model_version)
+    return Transcript(first.language or "", 1.0, tuple(own), pass_model), others
+
+
+async def _escalate_stored(ctx: StageContext, router: InferenceRouter) -> StageOutput:
+    """The ESCALATION follow-up: re-run the stored fast pass's low-confidence spans on the
+    accurate model and replace them where its reading is better (the rest is kept as it is)."""
+    async with ctx.session_factory() as session:
+        rows = await media_repository.transcript_of(session, asset_id=ctx.asset.id)
+    if not rows:
+        return StageOutput()
+    first, others = stored_pieces(rows)
+    route = escalation_route(router.registry, ctx.settings.routing.transcribe, first.model)
+    if route is None:
+        # The policy changed since the fast pass asked for this job: nothing to re-run.
+        return StageOutput(model_versions={first.model.name: first.model.version})
+    audio = await _decode(ctx)
+    await ctx.report_progress(0.05)
+    with permanent_errors("transcribing"):
+        routed = await escalate(router, audio, first, route)
+    await ctx.report_progress(1.0)
+    return await _transcript_output(
+        ctx, router, [*routed.pieces, *others], model=first.model, runs=routed.runs, follow_up=None
+    )
+
+
+async def _transcript_output(
+    ctx: StageContext,
+    router: InferenceRouter,
+    transcripts: list[tuple[float, Transcript]],
+    *,
+    model: ModelRef,
+    runs: dict[str, ModelRun],
+    follow_up: JobQuality | None,
+) -> StageOutput:
+    """The stage's output: the rows of ``transcripts`` replacing the asset's transcript, and
+    its language."""
     rows, spoken = segment_rows(transcripts, model=model)
     # What the words are written in beats the speech model's own guess: an English-only
     # Whisper reports "en" for every track.
@@ -171,7 +271,7 @@ async def run_transcribe(ctx: StageContext) -> StageOutput:
     versions.update({key.partition(":")[0]: key.partition(":")[2] for key in runs})
     for key, run in runs.items():
         ctx.kept_weighted(key, total=run.confidence_sum, weight=run.confidence_weight)
-    return StageOutput(write=write, model_versions=versions)
+    return StageOutput(write=write, model_versions=versions, follow_up=follow_up)
 
 
 def register_stages(registry: StageRegistry) -> None:

@@ -13,9 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.api.ids import decode_id
 from app.assets.models import Asset
 from app.audit.models import AuditEvent
 from app.core.container import Services
+from app.core.enums import JobQuality
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
 from tests.api.conftest import GraphQLClient, operation
@@ -427,7 +429,12 @@ async def test_reprocess_cancel_and_retry(gql: GraphQLClient, services: Services
         "data": {
             "reprocessAsset": {
                 "__typename": "ReprocessAssetSuccess",
-                "job": {"id": gid("Job", new_job.id), "status": "QUEUED", "requestedStages": ["embed"]},
+                "job": {
+                    "id": gid("Job", new_job.id),
+                    "status": "QUEUED",
+                    "quality": "ROUTED",
+                    "requestedStages": ["embed"],
+                },
             }
         }
     }
@@ -438,6 +445,17 @@ async def test_reprocess_cancel_and_retry(gql: GraphQLClient, services: Services
         "job.cancel",
         "asset.reprocess",
     ]
+    # An upgrade on demand: the accurate models, the job says so.
+    await gql(operation("CancelJob"), {"id": gid("Job", new_job.id)})
+    upgraded = await gql(
+        operation("ReprocessAsset"), {"id": asset_id, "stages": ["EMBED"], "quality": "ACCURATE"}
+    )
+    job = upgraded["data"]["reprocessAsset"]["job"]
+    assert (job["quality"], job["requestedStages"]) == ("ACCURATE", ["embed"])
+    async with services.session_factory() as session:
+        row = await session.get(Job, decode_id(job["id"], "Job", field=["id"]))
+    assert row is not None
+    assert (row.quality, row.queue) == (JobQuality.ACCURATE, "batch")
 
 
 async def test_cancel_and_retry_refuse_asset_ids(gql: GraphQLClient, asset_id: str) -> None:

@@ -46,6 +46,9 @@ DEFAULT_ROUTING = [
         "model": "whisper-tiny.en:ct2-int8-1",
         "escalatesTo": "whisper-base:ct2-int8-1",
         "escalationRule": "segment mean word probability < 0.75",
+        "escalation": "followup",
+        # The tests' settings turn the upgrade pass off (tests/conftest.py).
+        "upgradesTo": None,
     },
     {
         "task": "transcribe",
@@ -53,6 +56,8 @@ DEFAULT_ROUTING = [
         "model": "whisper-base:ct2-int8-1",
         "escalatesTo": None,
         "escalationRule": None,
+        "escalation": None,
+        "upgradesTo": None,
     },
 ]
 
@@ -137,9 +142,29 @@ async def test_the_routing_policy_follows_the_settings(gql: GraphQLClient, servi
             "model": "whisper-base:ct2-int8-1",
             "escalatesTo": None,
             "escalationRule": None,
+            "escalation": None,
+            "upgradesTo": None,
         }
         for queue in ("realtime", "batch")
     ]
+
+
+async def test_the_routing_policy_shows_inline_escalation_and_the_upgrade_pass(
+    gql: GraphQLClient, services: Services
+) -> None:
+    policy = services.settings.routing.model_copy(deep=True)
+    policy.transcribe.escalation = "inline"
+    policy.transcribe.upgrade_when_idle = True
+    original = services.settings
+    services.settings = original.model_copy(update={"routing": policy})
+    try:
+        body = await gql(operation("SystemStatus"))
+    finally:
+        services.settings = original
+    realtime, batch = body["data"]["systemStatus"]["routing"]
+    assert (realtime["escalation"], realtime["upgradesTo"]) == ("inline", "whisper-base:ct2-int8-1")
+    # The batch queue already runs the accurate model: nothing to upgrade, nothing to escalate.
+    assert (batch["escalation"], batch["upgradesTo"]) == (None, None)
 
 
 async def test_queues_dead_letters_and_workers_of_the_embedded_runtime(

@@ -92,10 +92,13 @@ def test_cli_works_through_the_api_of_another_data_directory(tmp_path: Path) -> 
         assert refused.returncode == 1
         assert "FORBIDDEN" in refused.stderr
         again = _cli(
-            ["reprocess", asset_id, "--stage", "embed", "--server", serve.base], env=env, cwd=client_home
+            ["reprocess", asset_id, "--stage", "embed", "--quality", "accurate", "--server", serve.base],
+            env=env,
+            cwd=client_home,
         )
         assert again.returncode == 0, again.stderr
         assert f"asset {asset_id}: job " in again.stdout
+        assert again.stdout.rstrip().endswith("(accurate)")
 
         wrong = _cli(
             ["jobs", "--server", serve.base], env=env | {"MEDIAKG_API_KEY": "mkg_nope_nope"}, cwd=client_home

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 
 from app.api.assets.types import AssetType
 from app.api.context import Context, Info
-from app.api.enums import PipelineStage
+from app.api.enums import JobQuality, PipelineStage
 from app.api.errors import (
     BackpressureErrorType,
     BatchTooLargeError,
@@ -326,6 +326,11 @@ class ReprocessAssetInput:
         description="Stages to re-run, with everything downstream of them; omitted or empty: "
         "the whole pipeline.",
     )
+    quality: JobQuality = strawberry.field(
+        default=JobQuality.ROUTED,
+        description="How the job chooses its models: ACCURATE runs the accurate ones (today: speech) "
+        "instead of the batch queue's route.",
+    )
 
 
 @strawberry.type(name="ReprocessAssetSuccess", description="A new job was queued.")
@@ -470,6 +475,7 @@ class AssetMutations:
                     asset_id=asset_id,
                     stages=[stage.value for stage in input.stages or ()],
                     actor=ctx.caller.actor,
+                    quality=input.quality,
                 )
         except DomainError as exc:
             error: ReprocessAssetResult = user_error(remap(exc), allowed=_REPROCESS_ERRORS)

@@ -42,6 +42,11 @@ class AssetEventKind(enum.Enum):
     DELETED = strawberry.enum_value(
         "asset_deleted", description="It was deleted (asset is null; the last event)."
     )
+    JOB_QUEUED = strawberry.enum_value(
+        "job_queued",
+        description="A job over it was queued by a reprocess, an escalation follow-up or an upgrade pass "
+        "(see jobId and the job's quality).",
+    )
     JOB_COMPLETED = strawberry.enum_value("job_completed", description="A job over it succeeded (see jobId).")
     JOB_FAILED = strawberry.enum_value("job_failed", description="A job over it failed (see jobId).")
     JOB_CANCELLED = strawberry.enum_value(
@@ -58,7 +63,9 @@ class AssetEvent:
     changed_fields: list[str] = strawberry.field(
         description="For UPDATED: which of title, tags, metadata changed."
     )
-    job_id: strawberry.ID | None = strawberry.field(description="For job events: the job that ended.")
+    job_id: strawberry.ID | None = strawberry.field(
+        description="For job events: the job that was queued or ended."
+    )
     occurred_at: datetime = strawberry.field(description="When it happened.")
     row_id: strawberry.Private[uuid.UUID]
     tenant_id: strawberry.Private[uuid.UUID | None] = None

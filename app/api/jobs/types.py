@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from app.api.batching import PagedKey
 from app.api.context import Info
-from app.api.enums import JobStatus, ModelInputUnit, StageStatus
+from app.api.enums import JobQuality, JobStatus, ModelInputUnit, StageStatus
 from app.api.fields import field
 from app.api.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_of
 from app.api.scalars import After, BigInt, First
@@ -49,6 +49,13 @@ class JobType(relay.Node):
     @field(description="Where the job is in its life.")
     def status(self) -> JobStatus:
         return self.row.status
+
+    @field(
+        description="How the job chooses its models: ROUTED (the queue's route), ACCURATE (an upgrade "
+        "pass) or ESCALATION (a fast pass's unsure spans re-run on the accurate model)."
+    )
+    def quality(self) -> JobQuality:
+        return self.row.quality
 
     @field(description="Overall progress from 0 to 1, weighted by stage.")
     def progress(self) -> float:

@@ -35,7 +35,7 @@ from app.core.db import check_database, utcnow
 from app.core.settings import Settings
 from app.core.telemetry import QueueStat
 from inference.registry import default_registry
-from inference.routing import route_for_queue
+from inference.routing import resolve_model, route_for_queue
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,10 @@ class RouteReport:
     model: str
     escalates_to: str | None
     escalation_rule: str | None
+    # "followup" (an ESCALATION job on the batch queue) or "inline" (inside the job's stage).
+    escalation: str | None = None
+    # Model the idle-time upgrade pass re-runs this queue's output on, when it is not that model.
+    upgrades_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +233,14 @@ def _own_breakers(services: Services, runtime_services: Services | None) -> tupl
 def routing_report(settings: Settings) -> tuple[RouteReport, ...]:
     """The routing policy of ``settings`` resolved to registry keys, per task and queue."""
     registry = default_registry()
+    policy = settings.routing.transcribe
+    accurate = resolve_model(registry, "transcribe", policy.accurate)
     reports = []
     for queue in ("realtime", "batch"):
-        route = route_for_queue(
-            registry, settings.routing.transcribe, queue, default_model=settings.whisper_model
-        )
+        route = route_for_queue(registry, policy, queue, default_model=settings.whisper_model)
         escalates = route.escalate_to if route.escalates else None
+        where = policy.escalation if queue == "realtime" else "inline"
+        upgrades = policy.upgrade_when_idle and route.model != accurate
         reports.append(
             RouteReport(
                 task="transcribe",
@@ -242,6 +248,8 @@ def routing_report(settings: Settings) -> tuple[RouteReport, ...]:
                 model=route.model.key,
                 escalates_to=escalates.key if escalates is not None else None,
                 escalation_rule=route.rule.describe() if escalates is not None and route.rule else None,
+                escalation=where if escalates is not None else None,
+                upgrades_to=accurate.key if upgrades else None,
             )
         )
     return tuple(reports)

@@ -165,6 +165,21 @@ class RoutingRuleType:
     def escalation_rule(self) -> str | None:
         return self.report.escalation_rule
 
+    @field(
+        description="Where the escalation runs: followup (an ESCALATION job on the batch queue once the job "
+        "completes, so first results come as fast as the fast model alone) or inline (inside the job's "
+        "own stage); null: no escalation."
+    )
+    def escalation(self) -> str | None:
+        return self.report.escalation
+
+    @field(
+        description="Model (name:version) the idle-time upgrade pass re-runs this queue's output on (an "
+        "ACCURATE job while the batch queue is idle); null: no upgrade pass for it."
+    )
+    def upgrades_to(self) -> str | None:
+        return self.report.upgrades_to
+
 
 @strawberry.type(name="SystemStatus", description="The deployment's health as this API process sees it.")
 class SystemStatusType:

@@ -267,4 +267,9 @@ async def test_reprocess_validates_and_runs_a_subset(
         audit = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "asset.reprocess"))
         ).one()
-    assert audit.details == {"job_id": str(again.id), "stages": ["embed"], "queue": "batch"}
+    assert audit.details == {
+        "job_id": str(again.id),
+        "stages": ["embed"],
+        "queue": "batch",
+        "quality": "routed",
+    }

@@ -171,7 +171,7 @@ export type AssetEvent = {
   assetId: Scalars['ID']['output'];
   /** For UPDATED: which of title, tags, metadata changed. */
   changedFields: Array<Scalars['String']['output']>;
-  /** For job events: the job that ended. */
+  /** For job events: the job that was queued or ended. */
   jobId: Maybe<Scalars['ID']['output']>;
   /** What changed. */
   kind: AssetEventKind;
@@ -189,6 +189,8 @@ export type AssetEventKind =
   | 'JOB_COMPLETED'
   /** A job over it failed (see jobId). */
   | 'JOB_FAILED'
+  /** A job over it was queued by a reprocess, an escalation follow-up or an upgrade pass (see jobId and the job's quality). */
+  | 'JOB_QUEUED'
   /** The asset as stored when the subscription started (always first). */
   | 'SNAPSHOT'
   /** Its title, tags or metadata changed (see changedFields). */
@@ -761,6 +763,8 @@ export type Job = Node & {
   priority: Scalars['Int']['output'];
   /** Overall progress from 0 to 1, weighted by stage. */
   progress: Scalars['Float']['output'];
+  /** How the job chooses its models: ROUTED (the queue's route), ACCURATE (an upgrade pass) or ESCALATION (a fast pass's unsure spans re-run on the accurate model). */
+  quality: JobQuality;
   /** Queue the job runs on (realtime before batch). */
   queue: Scalars['String']['output'];
   /** Stages this run was asked for; null means the whole pipeline. */
@@ -878,6 +882,15 @@ export type JobProgressEventKind =
   | 'STAGE_RETRYING'
   /** A stage started on a worker (again, after a retry). */
   | 'STAGE_STARTED';
+
+/** How a job chooses its models (the routing policy: systemStatus.routing, docs/models.md). */
+export type JobQuality =
+  /** The accurate model on everything: an idle-time upgrade pass, or reprocessAsset(quality: ACCURATE). */
+  | 'ACCURATE'
+  /** Only the low-confidence spans of the stored fast transcript re-run on the accurate model; the better reading of each span replaces it. */
+  | 'ESCALATION'
+  /** The queue's route: the fast model first on realtime jobs (its unsure spans escalated, by default in an ESCALATION job that follows), the batch model on batch jobs. */
+  | 'ROUTED';
 
 /** One stage of a job (probe, scenes, transcribe, ...). */
 export type JobStage = Node & {
@@ -1573,6 +1586,8 @@ export type RelationReasonScore = {
 export type ReprocessAssetInput = {
   /** The asset to reprocess. */
   id: Scalars['ID']['input'];
+  /** How the job chooses its models: ACCURATE runs the accurate ones (today: speech) instead of the batch queue's route. */
+  quality?: JobQuality;
   /** Stages to re-run, with everything downstream of them; omitted or empty: the whole pipeline. */
   stages?: InputMaybe<Array<PipelineStage>>;
 };
@@ -1632,6 +1647,8 @@ export type RoutingRule = {
   __typename?: 'RoutingRule';
   /** Model (name:version) low-confidence output is re-run on; null: no escalation. */
   escalatesTo: Maybe<Scalars['String']['output']>;
+  /** Where the escalation runs: followup (an ESCALATION job on the batch queue once the job completes, so first results come as fast as the fast model alone) or inline (inside the job's own stage); null: no escalation. */
+  escalation: Maybe<Scalars['String']['output']>;
   /** When output counts as low-confidence (calibrated thresholds); null: no escalation. */
   escalationRule: Maybe<Scalars['String']['output']>;
   /** Model (name:version) of the first pass of this task's jobs on this queue. */
@@ -1640,6 +1657,8 @@ export type RoutingRule = {
   queue: Scalars['String']['output'];
   /** The model task (transcribe). */
   task: Scalars['String']['output'];
+  /** Model (name:version) the idle-time upgrade pass re-runs this queue's output on (an ACCURATE job while the batch queue is idle); null: no upgrade pass for it. */
+  upgradesTo: Maybe<Scalars['String']['output']>;
 };
 
 /** A shot of a video, the single frame of an image, or a span of audio. */
@@ -2395,9 +2414,9 @@ export type ExplorerAssetQueryVariables = Exact<{
 }>;
 
 
-export type ExplorerAssetQuery = { __typename?: 'Query', asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, contentUrl: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, language: string | null, tags: Array<string>, sourceUri: string | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', id: string, ordinal: number, startSeconds: number, endSeconds: number, thumbnailUrl: string | null, keyframeUrl: string | null } }> }, transcript: { __typename?: 'TranscriptSegmentConnection', edges: Array<{ __typename?: 'TranscriptSegmentEdge', node: { __typename?: 'TranscriptSegment', id: string, startSeconds: number, endSeconds: number, text: string } }> }, detections: { __typename?: 'DetectionConnection', edges: Array<{ __typename?: 'DetectionEdge', node: { __typename?: 'Detection', id: string, kind: DetectionKind, label: string, confidence: number, timeSeconds: number } }> }, related: { __typename?: 'RelatedAssetConnection', edges: Array<{ __typename?: 'RelatedAssetEdge', score: number, reasons: Array<{ __typename?: 'RelationReasonScore', reason: RelationReason, score: number, terms: Array<string> }>, node: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } } }> }, jobs: { __typename?: 'JobConnection', edges: Array<{ __typename?: 'JobEdge', node: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } }> } } | null };
+export type ExplorerAssetQuery = { __typename?: 'Query', asset: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, status: AssetStatus, mimeType: string, contentUrl: string, sizeBytes: number, durationSeconds: number | null, width: number | null, height: number | null, language: string | null, tags: Array<string>, sourceUri: string | null, createdAt: string, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', id: string, ordinal: number, startSeconds: number, endSeconds: number, thumbnailUrl: string | null, keyframeUrl: string | null } }> }, transcript: { __typename?: 'TranscriptSegmentConnection', edges: Array<{ __typename?: 'TranscriptSegmentEdge', node: { __typename?: 'TranscriptSegment', id: string, startSeconds: number, endSeconds: number, text: string } }> }, detections: { __typename?: 'DetectionConnection', edges: Array<{ __typename?: 'DetectionEdge', node: { __typename?: 'Detection', id: string, kind: DetectionKind, label: string, confidence: number, timeSeconds: number } }> }, related: { __typename?: 'RelatedAssetConnection', edges: Array<{ __typename?: 'RelatedAssetEdge', score: number, reasons: Array<{ __typename?: 'RelationReasonScore', reason: RelationReason, score: number, terms: Array<string> }>, node: { __typename?: 'Asset', id: string, title: string, kind: AssetKind, scenes: { __typename?: 'SceneConnection', edges: Array<{ __typename?: 'SceneEdge', node: { __typename?: 'Scene', thumbnailUrl: string | null } }> } } }> }, jobs: { __typename?: 'JobConnection', edges: Array<{ __typename?: 'JobEdge', node: { __typename?: 'Job', id: string, pipeline: string, quality: JobQuality, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } }> } } | null };
 
-export type ExplorerJobFragment = { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } };
+export type ExplorerJobFragment = { __typename?: 'Job', id: string, pipeline: string, quality: JobQuality, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } };
 
 export type ExplorerAssetAuditQueryVariables = Exact<{
   id: Scalars['ID']['input'];
@@ -2418,14 +2437,21 @@ export type ExplorerRetryJobMutationVariables = Exact<{
 }>;
 
 
-export type ExplorerRetryJobMutation = { __typename?: 'Mutation', retryJob: { __typename: 'Backpressure', message: string, code: UserErrorCode } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'RetryJobSuccess', job: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+export type ExplorerRetryJobMutation = { __typename?: 'Mutation', retryJob: { __typename: 'Backpressure', message: string, code: UserErrorCode } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'RetryJobSuccess', job: { __typename?: 'Job', id: string, pipeline: string, quality: JobQuality, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+
+export type ExplorerUpgradeTranscriptMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type ExplorerUpgradeTranscriptMutation = { __typename?: 'Mutation', reprocessAsset: { __typename: 'Backpressure', message: string, code: UserErrorCode } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidInput', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'ReprocessAssetSuccess', job: { __typename?: 'Job', id: string, pipeline: string, quality: JobQuality, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
 
 export type ExplorerCancelJobMutationVariables = Exact<{
   id: Scalars['ID']['input'];
 }>;
 
 
-export type ExplorerCancelJobMutation = { __typename?: 'Mutation', cancelJob: { __typename: 'CancelJobSuccess', job: { __typename?: 'Job', id: string, pipeline: string, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
+export type ExplorerCancelJobMutation = { __typename?: 'Mutation', cancelJob: { __typename: 'CancelJobSuccess', job: { __typename?: 'Job', id: string, pipeline: string, quality: JobQuality, status: JobStatus, progress: number, currentStage: string | null, errorCode: string | null, errorMessage: string | null, createdAt: string, stages: { __typename?: 'JobStageConnection', edges: Array<{ __typename?: 'JobStageEdge', node: { __typename?: 'JobStage', name: string, status: StageStatus, progress: number, attempts: number, errorCode: string | null, errorMessage: string | null, skipReason: string | null } }> } } } | { __typename: 'Forbidden', message: string, code: UserErrorCode } | { __typename: 'InvalidState', message: string, code: UserErrorCode } | { __typename: 'MalformedId', message: string, code: UserErrorCode } | { __typename: 'NotFound', message: string, code: UserErrorCode } | { __typename: 'WrongIdType', message: string, code: UserErrorCode } };
 
 export type ExplorerRelationGraphQueryVariables = Exact<{
   assetId: Scalars['ID']['input'];
@@ -2580,6 +2606,7 @@ export const ExplorerJobFragmentDoc = new TypedDocumentString(`
     fragment ExplorerJob on Job {
   id
   pipeline
+  quality
   status
   progress
   currentStage
@@ -2738,6 +2765,7 @@ export const ExplorerAssetDocument = new TypedDocumentString(`
     fragment ExplorerJob on Job {
   id
   pipeline
+  quality
   status
   progress
   currentStage
@@ -2812,6 +2840,7 @@ export const ExplorerRetryJobDocument = new TypedDocumentString(`
     fragment ExplorerJob on Job {
   id
   pipeline
+  quality
   status
   progress
   currentStage
@@ -2832,6 +2861,45 @@ export const ExplorerRetryJobDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<ExplorerRetryJobMutation, ExplorerRetryJobMutationVariables>;
+export const ExplorerUpgradeTranscriptDocument = new TypedDocumentString(`
+    mutation ExplorerUpgradeTranscript($id: ID!) {
+  reprocessAsset(input: {id: $id, stages: [TRANSCRIBE], quality: ACCURATE}) {
+    __typename
+    ... on ReprocessAssetSuccess {
+      job {
+        ...ExplorerJob
+      }
+    }
+    ... on UserError {
+      message
+      code
+    }
+  }
+}
+    fragment ExplorerJob on Job {
+  id
+  pipeline
+  quality
+  status
+  progress
+  currentStage
+  errorCode
+  errorMessage
+  createdAt
+  stages(first: 20) {
+    edges {
+      node {
+        name
+        status
+        progress
+        attempts
+        errorCode
+        errorMessage
+        skipReason
+      }
+    }
+  }
+}`) as unknown as TypedDocumentString<ExplorerUpgradeTranscriptMutation, ExplorerUpgradeTranscriptMutationVariables>;
 export const ExplorerCancelJobDocument = new TypedDocumentString(`
     mutation ExplorerCancelJob($id: ID!) {
   cancelJob(input: {id: $id}) {
@@ -2850,6 +2918,7 @@ export const ExplorerCancelJobDocument = new TypedDocumentString(`
     fragment ExplorerJob on Job {
   id
   pipeline
+  quality
   status
   progress
   currentStage

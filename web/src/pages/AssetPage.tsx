@@ -6,6 +6,7 @@ import {
   ExplorerAssetDocument,
   ExplorerCancelJobDocument,
   ExplorerRetryJobDocument,
+  ExplorerUpgradeTranscriptDocument,
   ExplorerUpdateAssetDocument,
   type ExplorerAssetQuery,
   type ExplorerJobFragment,
@@ -54,6 +55,34 @@ function EditDetails({ asset, onSaved }: { asset: Asset; onSaved: () => void }) 
   );
 }
 
+const QUALITY_LABELS: Record<ExplorerJobFragment["quality"], string> = {
+  ROUTED: "routed",
+  ACCURATE: "upgrade: accurate model",
+  ESCALATION: "escalation: unsure spans on the accurate model",
+};
+
+/** Queue an ACCURATE job over the asset's speech (an upgrade on demand). */
+function UpgradeButton({ id, onQueued }: { id: string; onQueued: () => void }) {
+  const [error, setError] = useState<ApiError | null>(null);
+  const upgrade = async () => {
+    try {
+      const refused = userError((await request(ExplorerUpgradeTranscriptDocument, { id })).reprocessAsset);
+      setError(refused);
+      if (!refused) onQueued();
+    } catch (err) {
+      setError(toApiError(err));
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void upgrade()}>
+        Upgrade transcript
+      </button>
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
 function JobCard({ job, onChanged }: { job: ExplorerJobFragment; onChanged: () => void }) {
   const { canWrite } = useSession();
   const [error, setError] = useState<ApiError | null>(null);
@@ -73,7 +102,9 @@ function JobCard({ job, onChanged }: { job: ExplorerJobFragment; onChanged: () =
   return (
     <li className="job" data-testid="job" data-status={job.status}>
       <div className="job-head">
-        <StatusBadge status={job.status} /> {job.pipeline} · {percent(job.progress)}
+        <StatusBadge status={job.status} /> {job.pipeline}
+        {job.quality !== "ROUTED" && <span className="hint"> ({QUALITY_LABELS[job.quality]})</span>} ·{" "}
+        {percent(job.progress)}
         {job.currentStage && <span> · {job.currentStage}</span>}
         {canWrite && (job.status === "FAILED" || job.status === "CANCELLED") && (
           <button type="button" onClick={() => void act("retry")}>
@@ -296,6 +327,9 @@ export function AssetPage() {
             </ul>
           )}
           <h2>Jobs</h2>
+          {canWrite && (asset.kind === "VIDEO" || asset.kind === "AUDIO") && (
+            <UpgradeButton id={asset.id} onQueued={query.reload} />
+          )}
           {asset.jobs.edges.length === 0 ? (
             <Empty>No job.</Empty>
           ) : (
