@@ -248,6 +248,7 @@ async def test_job_monitor(gql: GraphQLClient, graph: Graph) -> None:
                         "node": {
                             "id": gid("Job", g.jobs["poster"].id),
                             "status": "FAILED",
+                            "quality": "ROUTED",
                             "progress": 0.25,
                             "currentStage": "ocr",
                             "errorCode": "CORRUPT_MEDIA",
@@ -271,6 +272,7 @@ async def test_job_monitor(gql: GraphQLClient, graph: Graph) -> None:
                         "node": {
                             "id": gid("Job", g.jobs["interview"].id),
                             "status": "RUNNING",
+                            "quality": "ROUTED",
                             "progress": 0.5,
                             "currentStage": "transcribe",
                             "errorCode": None,
