@@ -6,6 +6,7 @@ Every page a test opens fails the test on any console error or uncaught exceptio
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -118,15 +119,20 @@ caption."""
 
 
 class Screenshots:
-    """Screenshots of this run, written to docs/explorer/ and listed in docs/explorer.md."""
+    """Screenshots of this run: taken every run (a page that cannot render fails the test),
+    written to docs/explorer/ and listed in docs/explorer.md only with
+    ``MEDIAKG_WRITE_SCREENSHOTS=1``, so a test run leaves the checkout as it found it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
 
     def take(self, page: Any, name: str) -> None:
         assert name in PAGES, name
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(self.directory / f"{name}.png"))
 
     def write_doc(self) -> None:
-        if not DOC.exists():
+        if self.directory != SHOTS or not DOC.exists():
             return
         lines = [
             f"### {caption}\n\n![{caption}](explorer/{name}.png)\n"
@@ -140,8 +146,9 @@ class Screenshots:
 
 
 @pytest.fixture(scope="module")
-def screenshots() -> Iterator[Screenshots]:
-    shots = Screenshots()
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Screenshots]:
+    writing = os.environ.get("MEDIAKG_WRITE_SCREENSHOTS", "") not in ("", "0")
+    shots = Screenshots(SHOTS if writing else tmp_path_factory.mktemp("screenshots"))
     yield shots
     shots.write_doc()
 
