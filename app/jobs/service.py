@@ -259,8 +259,13 @@ async def set_asset_status(
     session: AsyncSession, *, job: Job, status: AssetStatus, enqueuer: Enqueuer | None = None
 ) -> None:
     """Set the job's asset status (a deleted asset keeps DELETED), and record the webhook events
-    of a job that ended (sent after commit through ``enqueuer``; without one, the sweeper sends them)."""
-    await asset_stage_repository.set_status(session, asset_id=job.asset_id, status=status)
+    of a job that ended (sent after commit through ``enqueuer``; without one, the sweeper sends them).
+
+    An ACCURATE or ESCALATION job improves outputs the asset already has: the asset keeps its
+    status (READY and searchable) while it runs and after it ends; the job, its events and its
+    webhooks tell of it."""
+    if job.quality == JobQuality.ROUTED:
+        await asset_stage_repository.set_status(session, asset_id=job.asset_id, status=status)
     data: dict[str, str | None] = {
         "jobId": webhooks.global_id("Job", job.id),
         "assetId": webhooks.global_id("Asset", job.asset_id),

@@ -214,3 +214,23 @@ async def test_a_follow_up_is_skipped_not_failed_when_the_batch_queue_is_full(
         # The job that asked completes all the same; the idle upgrade pass reaches the asset later.
         assert await jobs.queue_follow_up(session, services=services, job=done) is None
     assert [j.asset_id for j in await _jobs(factory) if j.quality == JobQuality.ESCALATION] == []
+
+
+async def test_an_improving_job_leaves_the_asset_status_alone(services: Services, tenant: Tenant) -> None:
+    # The asset stays READY (searchable, its first results valid) while an ACCURATE or
+    # ESCALATION job runs and after it ends, failed or not; a ROUTED job sets it as before.
+    factory = services.session_factory
+    asset_id = await _asset(factory, tenant)
+    for quality in (JobQuality.ACCURATE, JobQuality.ESCALATION, JobQuality.ROUTED):
+        async with session_scope(factory) as session:
+            job = Job(tenant_id=tenant.id, asset_id=asset_id, pipeline="media", quality=quality)
+            session.add(job)
+            await session.flush()
+            await jobs.set_asset_status(session, job=job, status=AssetStatus.PROCESSING)
+            job.status = JobStatus.FAILED
+            await jobs.set_asset_status(session, job=job, status=AssetStatus.FAILED)
+        async with factory() as session:
+            asset = await session.get(Asset, asset_id)
+        assert asset is not None
+        expected = AssetStatus.FAILED if quality == JobQuality.ROUTED else AssetStatus.READY
+        assert (quality, asset.status) == (quality, expected)

@@ -67,7 +67,20 @@ async def test_a_realtime_job_is_followed_by_its_escalation_job(
     escalation = await follow_up()
     assert escalation is not None
     assert (escalation.queue, escalation.quality) == ("batch", JobQuality.ESCALATION)
-    await wait_jobs(factory, [escalation.id], within=240)
+    # While it runs the asset stays READY: its first results stay valid and searchable.
+    seen: set[AssetStatus] = set()
+
+    async def escalation_done() -> bool:
+        async with factory() as session:
+            row = await session.get(Asset, asset_id)
+            job = await session.get(Job, escalation.id)
+        assert row is not None
+        assert job is not None
+        seen.add(row.status)
+        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    await wait_for(escalation_done, within=240, interval=0.1, what="the escalation job to finish")
+    assert seen == {AssetStatus.READY}
 
     async with factory() as session:
         jobs = {row.id: row for row in await session.scalars(select(Job).where(Job.asset_id == asset_id))}
