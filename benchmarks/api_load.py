@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,8 @@ from app.core.enums import AssetKind, AssetStatus, DetectionKind
 from app.media.models import Detection, Scene, TranscriptSegment
 from app.tenancy.models import Tenant
 from tests.fixtures.serve import ServeProcess
+
+ROOT = Path(__file__).resolve().parents[1]
 
 QUERY = """
 query AssetPage($id: ID!) {
@@ -253,21 +255,46 @@ def _environ(name: str, value: str | None) -> Iterator[None]:
 def server(tmp: Path, database_url: str | None, tree: Path | None = None) -> Iterator[ServeProcess]:
     """A server on ``database_url`` (SQLite under ``tmp`` when None) running the code in ``tree``
     (this checkout when None)."""
-    with (
-        _environ("MEDIAKG_DATABASE_URL", database_url),
-        _environ("PYTHONPATH", str(tree) if tree is not None else None),
-        # One key makes every request: its rate limit (1,200 a minute by default) would answer
-        # RATE_LIMITED as soon as a server is faster than 20 req/s. What is measured is the
-        # read path, so the limit is off.
-        _environ("MEDIAKG_RATE_LIMIT_REQUESTS_PER_MINUTE", "0"),
-        ServeProcess.start(tmp) as serve,
-    ):
+    with ExitStack() as stack:
+        # The environment is the server's only while it starts (it copies it): a second server
+        # started meanwhile must not inherit the first one's code.
+        with (
+            _environ("MEDIAKG_DATABASE_URL", database_url),
+            _environ("PYTHONPATH", str(tree or ROOT)),
+            # One key makes every request: its rate limit (1,200 a minute by default) would
+            # answer RATE_LIMITED as soon as a server is faster than 20 req/s. What is measured
+            # is the read path, so the limit is off.
+            _environ("MEDIAKG_RATE_LIMIT_REQUESTS_PER_MINUTE", "0"),
+        ):
+            serve = stack.enter_context(ServeProcess.start(tmp))
         yield serve
 
 
 def load_average() -> str:
     """The 1-minute load average (the machine may be shared)."""
     return f"{os.getloadavg()[0]:.1f}"
+
+
+def server_pid(tmp: Path) -> int:
+    """The pid of the server started in ``tmp`` (its working directory; Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (
+                Path(os.readlink(entry / "cwd")) == tmp
+                and b"app.entrypoints.cli" in (entry / "cmdline").read_bytes()
+            ):
+                return int(entry.name)
+        except OSError:
+            continue
+    raise RuntimeError(f"no server process runs in {tmp}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def merge(runs: list[Run], label: str) -> Run:
@@ -290,6 +317,8 @@ async def compare(args: argparse.Namespace, levels: list[int]) -> None:
         server(Path(tmp_after), None) as after,
     ):
         servers = {"before": (before, Path(tmp_before)), "after": (after, Path(tmp_after))}
+        pids = {name: server_pid(tmp) for name, (_, tmp) in servers.items()}
+        cpu: dict[tuple[str, int], float] = {}
         ids: dict[str, list[uuid.UUID]] = {}
         urls: dict[str, str] = {}
         for name, (serve, tmp) in servers.items():
@@ -305,20 +334,26 @@ async def compare(args: argparse.Namespace, levels: list[int]) -> None:
                 order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
                 for name in order:
                     loads.append(load_average())
+                    used = cpu_seconds(pids[name])
                     slices[name].append(await load(servers[name][0], ids[name], clients, slice_s))
+                    cpu[name, clients] = cpu.get((name, clients), 0.0) + cpu_seconds(pids[name]) - used
             for name in ("before", "after"):
                 run = merge(slices[name], f"{name}, {clients} client{'s' if clients > 1 else ''}")
-                rows.append(run.row().rstrip(" |") + f" | {min(loads)}-{max(loads)} |")
+                answered = len(run.latencies) + sum(run.errors.values())
+                per_request = 1000 * cpu[name, clients] / answered if answered else 0.0
+                rows.append(run.row().rstrip(" |") + f" | {per_request:.1f} | {min(loads)}-{max(loads)} |")
     out = sys.stdout.write
     out("## API load: the asset-page query, before and after\n\n")
     out(
         f"`benchmarks/api_load.py --compare-tree`: SQLite (embedded default), {args.assets} assets x "
         f"{SCENES} scenes, {args.seconds:.0f} s per level and server in {args.rounds} alternating "
-        f"slices; before: `{before_tree}`; latencies in ms of successful answers; raw SQLAlchemy "
+        f"slices; before: `{before_tree}`; latencies in ms of successful answers; server CPU: user + "
+        f"system seconds of the server process (all its threads) over the requests it answered, the "
+        f"figure least dependent on the machine's load; raw SQLAlchemy "
         f"(1 client, same run): {len(raw.latencies) / raw.seconds:.1f} req/s.\n\n"
     )
-    out("| run | requests | req/s | p50 | p95 | p99 | errors | load avg |\n")
-    out("|---|---|---|---|---|---|---|---|\n")
+    out("| run | requests | req/s | p50 | p95 | p99 | errors | server CPU ms/request | load avg |\n")
+    out("|---|---|---|---|---|---|---|---|---|\n")
     for row in rows:
         out(row + "\n")
     out("\n")
