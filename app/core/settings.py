@@ -275,6 +275,13 @@ class Settings(BaseSettings, InferenceTelemetrySettings):
             "while the body is read, chunked bodies included (413 beyond it)."
         ),
     )
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description=(
+            "Offer WebSocket permessage-deflate. Off: subscription frames are small JSON, and "
+            "compressing each one for each subscriber cost delivery time (docs/benchmarks.md, fan-out)."
+        ),
+    )
     url_ingest_timeout_seconds: float = Field(
         default=300.0, gt=0, description="Longest a URL ingest may take to fetch, redirects included."
     )

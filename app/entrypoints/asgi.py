@@ -67,7 +67,10 @@ def default_start_hooks(settings: Settings) -> list[StartHook]:
 def server_limits(settings: Settings) -> dict[str, Any]:
     """uvicorn options carrying the request body cap to WebSocket messages: a graphql-transport-ws
     message is a document like an HTTP body, and uvicorn's own default admits 16 MiB."""
-    return {"ws_max_size": settings.max_json_body_bytes}
+    return {
+        "ws_max_size": settings.max_json_body_bytes,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+    }
 
 
 def create_app(

@@ -11,11 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+import websockets
 from httpx_ws import WebSocketDisconnect
 from starlette.applications import Starlette
+from websockets.typing import Subprotocol
 
 from app.api.http import create_graphql_app
 from app.core.container import Services
+from app.core.settings import Settings
 from app.entrypoints.asgi import server_limits
 from tests.api.conftest import BASE_URL, Keys
 from tests.api.test_subscriptions import _connect
@@ -171,3 +174,38 @@ async def test_websocket_messages_have_the_same_cap_under_serve_options(
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.mark.parametrize("deflate", [False, True])
+async def test_permessage_deflate_is_offered_only_when_the_setting_says_so(
+    services: Services, deflate: bool
+) -> None:
+    services.settings.ws_per_message_deflate = deflate
+    config = uvicorn.Config(
+        create_graphql_app(services),
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        **server_limits(services.settings),  # what `mediakg serve` passes
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110  (uvicorn has no event to await)
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        # The client offers permessage-deflate (the websockets library does by default).
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws:
+            assert ws.response is not None
+            accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert ("permessage-deflate" in accepted) is deflate
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_serve_does_not_compress_websocket_frames_by_default() -> None:
+    assert server_limits(Settings())["ws_per_message_deflate"] is False
