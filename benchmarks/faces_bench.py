@@ -34,8 +34,9 @@ from typing import Any, cast
 
 from app.core.enums import AssetKind
 from inference import media
+from inference.config import InferenceConfig
 from inference.preprocess import RGBImage
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from jobs.registry import StageContext
 from jobs.stages.common import SceneRef
 from jobs.stages.faces import KeyframeFaces, face_tracks

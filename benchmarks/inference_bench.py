@@ -36,9 +36,10 @@ from app.core.settings import get_settings
 from app.entrypoints.bootstrap import triton_environment
 from inference.backend import InferenceBackend, strings
 from inference.batching import BatchingBackend
+from inference.config import InferenceConfig
 from inference.local import LocalBackend, ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8, ModelSpec
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.triton.client import TritonBackend, TritonConfig
 from inference.triton.launcher import TritonEnvironmentError, TritonServer
 from inference.triton.model_repository import triton_model_name

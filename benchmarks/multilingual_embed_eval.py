@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.benchsets import RETRIEVAL_SET
-from inference.router import InferenceConfig, InferenceRouter
+from inference.config import InferenceConfig
+from inference.router import InferenceRouter
 
 # The RETRIEVAL_SET queries, in order, in German, French and Spanish.
 TRANSLATIONS: dict[str, tuple[str, ...]] = {

@@ -68,7 +68,8 @@ def routing(
     fast+escalation, fast+upgrade) on clean and noisy held-out speech fixtures."""
     from inference.bench_routing import run_policy_bench
     from inference.bench_routing import to_markdown as policy_tables
-    from inference.router import InferenceConfig, InferenceRouter
+    from inference.config import InferenceConfig
+    from inference.router import InferenceRouter
     from inference.routing import EscalationRule
 
     calibrated = json.loads((Path(__file__).parent / "calibration" / "transcribe.json").read_text())

@@ -11,9 +11,10 @@ from typing import Protocol
 
 from inference.breaker import BreakerConfig
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.fallback import InferenceMetrics, ResilientRouter, RoutingConfig
 from inference.local import ModelPool
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.shadow import ShadowConfig, enable_shadow
 from inference.triton.client import TritonConfig
 

@@ -30,10 +30,11 @@ from inference.backend import InferenceBackend
 from inference.batching import BatchingBackend
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker, Transition
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.errors import BackendUnavailableError, PermanentInferenceError
 from inference.local import LocalBackend, ModelPool
 from inference.registry import ModelRegistry, ModelSpec, Task, Tensors
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.telemetry import record_fallback
 from inference.triton.client import TritonBackend, TritonConfig, TritonTimeoutError
 

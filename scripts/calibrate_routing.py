@@ -39,8 +39,9 @@ from inference.benchsets import (
     RoutingClip,
     routing_clips,
 )
+from inference.config import InferenceConfig
 from inference.registry import WHISPER_TINY_EN
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.routing import EscalationRule
 
 OUTPUT = Path(__file__).resolve().parents[1] / "inference" / "calibration" / "transcribe.json"

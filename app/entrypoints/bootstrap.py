@@ -103,8 +103,8 @@ async def inference_for(services: Services) -> Any:
     lock: asyncio.Lock = services.extras.setdefault(_INFERENCE_LOCK, asyncio.Lock())
     async with lock:
         if services.inference is None:
+            from inference.config import InferenceConfig
             from inference.factory import build_router
-            from inference.router import InferenceConfig
 
             settings = services.settings
             config = InferenceConfig.from_settings(settings)

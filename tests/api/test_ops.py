@@ -22,7 +22,7 @@ from app.core.telemetry import metrics as telemetry_metrics
 from app.entrypoints.job_system import job_runtime
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
-from inference.router import InferenceConfig
+from inference.config import InferenceConfig
 from jobs.registry import StageRegistry
 from jobs.runtime import JobRuntime
 from tests.api.conftest import GraphQLClient, operation
@@ -221,9 +221,9 @@ async def test_queues_dead_letters_and_workers_of_the_embedded_runtime(
 async def test_an_open_breaker_makes_inference_unhealthy(
     gql: GraphQLClient, services: Services, settings: Settings, start_runtime: RuntimeStarter
 ) -> None:
+    from inference.config import InferenceConfig
     from inference.factory import build_router
     from inference.fallback import ResilientRouter
-    from inference.router import InferenceConfig
     from inference.triton.launcher import free_port
 
     runtime = start_runtime(settings, registry=StageRegistry())

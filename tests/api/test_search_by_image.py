@@ -28,8 +28,9 @@ from app.media.models import Embedding, Scene
 from app.media.service import vector_to_bytes
 from app.tenancy.models import Tenant
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import ModelPool
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from jobs.indexing import generation_spec, sync_assets
 from search.backend import GenerationSpec, SearchBackend
 from tests.api.conftest import GraphQLClient, operation

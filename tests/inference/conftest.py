@@ -15,8 +15,9 @@ import numpy.typing as npt
 import pytest
 
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import ModelPool
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.media import (
     VIDEO_SENTENCE,
     SpeechClip,

@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import ModelPool
 from inference.media import decode_audio, detect_shots, extract_keyframes, perceptual_hash, speech_spans
 from inference.models.text import minilm_dir
 from inference.models.vision import mobilenet_weights_path
 from inference.models.whisper import base_files, tiny_en_dir
 from inference.quality import word_error_rate
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.media import VIDEO_SENTENCE, make_speech, make_video, photo, text_image
 
 SENTENCES = [

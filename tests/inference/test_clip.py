@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.config import InferenceConfig
 from inference.errors import ModelNotConfiguredError
 from inference.models.clip import inspect_clip_dir
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.media import photo
 
 pytestmark = pytest.mark.models

@@ -8,9 +8,10 @@ import itertools
 import numpy as np
 import pytest
 
+from inference.config import InferenceConfig
 from inference.local import ModelPool
 from inference.registry import DLIB_FACE_DESCRIPTOR
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.faces import PEOPLE, face_photo
 
 pytestmark = pytest.mark.models

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from inference.backend import strings
+from inference.config import InferenceConfig
 from inference.errors import ContractError, ModelNotConfiguredError, UnknownModelError
 from inference.registry import (
     MINILM_FP32,
@@ -19,7 +20,7 @@ from inference.registry import (
     ModelRegistry,
     default_registry,
 )
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 
 
 def test_every_task_but_clip_has_a_model_and_keys_are_unique() -> None:

@@ -13,9 +13,10 @@ import pytest
 
 from app.core.routing_policy import TranscribeRouting
 from inference.benchsets import HELD_OUT_CLIPS, RoutingClip, routing_clips
+from inference.config import InferenceConfig
 from inference.local import ModelPool
 from inference.registry import SAMPLE_RATE, WHISPER_BASE, WHISPER_TINY_EN, ModelSpec, default_registry
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.routing import EscalationRule, TranscribeRoute, route_for_queue, transcribe_routed
 from inference.types import Segment, Transcript, Word
 from tests.inference.conftest import _require_espeak

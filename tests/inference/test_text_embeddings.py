@@ -9,9 +9,10 @@ import pytest
 
 from inference.batching import BatchingBackend
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import LocalBackend, ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 
 pytestmark = pytest.mark.models
 

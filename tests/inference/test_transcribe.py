@@ -6,9 +6,10 @@ import itertools
 
 import pytest
 
+from inference.config import InferenceConfig
 from inference.local import ModelPool
 from inference.quality import word_error_rate
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.media import SpeechClip
 
 pytestmark = pytest.mark.models

@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from inference.cache import EmbeddingCache
+from inference.config import FaceDetectorChoice, InferenceConfig
 from inference.local import LocalBackend, ModelPool
 from inference.models.vision import imagenet_class_names
 from inference.preprocess import load_image
 from inference.registry import IMAGENET_BRIDGE, MOBILENET_FEATURES_SPEC, MOBILENET_LABELS
-from inference.router import FaceDetectorChoice, InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from tests.fixtures.media import image_bytes
 
 pytestmark = pytest.mark.models

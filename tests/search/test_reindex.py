@@ -20,7 +20,8 @@ from app.media.models import Embedding
 from app.media.service import vector_to_bytes
 from app.search_index.repository import load_snapshots
 from app.tenancy.models import Tenant
-from inference.router import InferenceConfig, InferenceRouter
+from inference.config import InferenceConfig
+from inference.router import InferenceRouter
 from jobs.indexing import generation_spec, missing_texts, reindex, sync_assets
 from search.backend import GenerationError, GenerationState, SearchBackend
 from search.documents import VectorField

@@ -193,9 +193,9 @@ def test_routing_config_from_service_settings() -> None:
 async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool) -> None:
     from app.core.settings import Settings
     from inference.cache import EmbeddingCache
+    from inference.config import InferenceConfig
     from inference.factory import build_router
     from inference.fallback import ResilientRouter
-    from inference.router import InferenceConfig
     from inference.shadow import ShadowBackend
     from inference.triton.launcher import free_port
 
@@ -220,9 +220,10 @@ async def test_unreachable_triton_at_start_serves_locally(model_pool: ModelPool)
 
 def test_local_url_builds_the_plain_router() -> None:
     from app.core.settings import Settings
+    from inference.config import InferenceConfig
     from inference.factory import build_router
     from inference.fallback import ResilientRouter
-    from inference.router import InferenceConfig, InferenceRouter
+    from inference.router import InferenceRouter
 
     router = build_router(InferenceConfig(), Settings(inference_url="local://"))
     assert type(router) is InferenceRouter

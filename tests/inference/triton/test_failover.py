@@ -18,10 +18,10 @@ import pytest
 from inference.backend import strings
 from inference.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.fallback import ResilientRouter, RoutingConfig
 from inference.local import LocalBackend, ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8
-from inference.router import InferenceConfig
 from inference.triton.client import TritonBackend, TritonConfig
 from inference.triton.launcher import TritonEnvironment, TritonServer
 from inference.triton.model_repository import triton_model_name

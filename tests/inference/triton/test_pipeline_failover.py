@@ -56,6 +56,7 @@ from app.media.service import vector_from_bytes
 from app.tenancy.models import Tenant
 from inference.breaker import BreakerState
 from inference.cache import EmbeddingCache, content_hash
+from inference.config import InferenceConfig
 from inference.fallback import ResilientRouter
 from inference.models.vision import imagenet_class_names
 from inference.registry import (
@@ -70,7 +71,7 @@ from inference.registry import (
     RAPIDOCR,
     ModelSpec,
 )
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.triton.launcher import TritonEnvironment, TritonServer
 from inference.triton.model_repository import triton_model_name
 from jobs.runtime import JobRuntime

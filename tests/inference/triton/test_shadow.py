@@ -11,9 +11,10 @@ import pytest
 
 from inference.backend import strings
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import ModelPool
 from inference.registry import MINILM_FP32, MINILM_INT8, WHISPER_TINY_EN, ModelSpec, Tensors, default_registry
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from inference.shadow import ShadowBackend, ShadowConfig, compare, enable_shadow
 
 TEXTS = [

@@ -31,8 +31,9 @@ from app.core.settings import Settings
 from app.jobs.models import Job
 from app.tenancy.models import Tenant
 from inference.cache import EmbeddingCache
+from inference.config import InferenceConfig
 from inference.local import ModelPool
-from inference.router import InferenceConfig, InferenceRouter
+from inference.router import InferenceRouter
 from jobs.registry import StageContext, StageImpl, StageOutput
 from jobs.stages.detect import run_detect
 from jobs.stages.embed import run_embed
