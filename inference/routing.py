@@ -104,7 +104,7 @@ class ModelRun:
     calls: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
-    # Duration-weighted mean of exp(avg_logprob) of the segments of this model that were kept.
+    # Duration-weighted mean confidence (words' mean probability) of this model's kept segments.
     confidence_sum: float = 0.0
     confidence_weight: float = 0.0
 
@@ -262,7 +262,10 @@ def _kept(runs: dict[str, ModelRun], transcript: Transcript, segments: Sequence[
     run = runs.setdefault(str(transcript.model), ModelRun(str(transcript.model)))
     for segment in segments:
         weight = max(segment.end - segment.start, 0.01)
-        run.confidence_sum += float(np.exp(segment.avg_logprob)) * weight
+        # The segment's own confidence: its words' mean probability (avg_logprob is one value
+        # per 30 s decoding window), else the token probability for a segment without words.
+        words = segment.mean_word_probability
+        run.confidence_sum += (words if words is not None else float(np.exp(segment.avg_logprob))) * weight
         run.confidence_weight += weight
 
 
