@@ -463,6 +463,40 @@ def _announce_queued(session: AsyncSession, services: Services, job: Job) -> Non
 ROUTING_ACTOR = "system:routing"
 
 
+async def _queue_speech_job(
+    session: AsyncSession,
+    *,
+    services: Services,
+    asset: Asset,
+    quality: JobQuality,
+    action: str,
+    details: dict[str, str],
+    priority: int = 0,
+) -> Job:
+    """A job the routing policy queues by itself on the batch queue (transcribe and what depends
+    on it), audited under ``ROUTING_ACTOR`` and announced to the asset's subscribers."""
+    job = await create_job(
+        session,
+        services=services,
+        asset=asset,
+        queue="batch",
+        stages=[StageName.TRANSCRIBE],
+        quality=quality,
+        priority=priority,
+    )
+    await audit.record(
+        session,
+        tenant_id=asset.tenant_id,
+        actor=ROUTING_ACTOR,
+        action=action,
+        entity_type="asset",
+        entity_id=asset.id,
+        details={"job_id": str(job.id), **details},
+    )
+    _announce_queued(session, services, job)
+    return job
+
+
 async def queue_follow_up(session: AsyncSession, *, services: Services, job: Job) -> Job | None:
     """The job ``job`` asked for once it completed (``job.follow_up``: an ESCALATION of a fast
     pass's unsure spans), on the batch queue: transcribe and what depends on it. None when it
@@ -473,28 +507,17 @@ async def queue_follow_up(session: AsyncSession, *, services: Services, job: Job
     if asset is None or asset.deleted_at is not None:
         return None
     try:
-        follow_up = await create_job(
+        return await _queue_speech_job(
             session,
             services=services,
             asset=asset,
-            queue="batch",
-            stages=[StageName.TRANSCRIBE],
             quality=job.follow_up,
+            action=f"asset.{job.follow_up.value}",
+            details={"after_job_id": str(job.id)},
         )
     except BackpressureError:
         log.warning("batch queue full: no %s follow-up of job %s", job.follow_up.value, job.id)
         return None
-    await audit.record(
-        session,
-        tenant_id=asset.tenant_id,
-        actor=ROUTING_ACTOR,
-        action=f"asset.{job.follow_up.value}",
-        entity_type="asset",
-        entity_id=asset.id,
-        details={"job_id": str(follow_up.id), "after_job_id": str(job.id)},
-    )
-    _announce_queued(session, services, follow_up)
-    return follow_up
 
 
 async def queue_idle_upgrade(
@@ -511,24 +534,13 @@ async def queue_idle_upgrade(
     )
     if asset is None:
         return None
-    job = await create_job(
+    # Below every job a user queued on the batch queue.
+    return await _queue_speech_job(
         session,
         services=services,
         asset=asset,
-        queue="batch",
-        stages=[StageName.TRANSCRIBE],
         quality=JobQuality.ACCURATE,
-        # Below every job a user queued on the batch queue.
+        action="asset.upgrade",
+        details={},
         priority=-1,
     )
-    await audit.record(
-        session,
-        tenant_id=asset.tenant_id,
-        actor=ROUTING_ACTOR,
-        action="asset.upgrade",
-        entity_type="asset",
-        entity_id=asset.id,
-        details={"job_id": str(job.id)},
-    )
-    _announce_queued(session, services, job)
-    return job
