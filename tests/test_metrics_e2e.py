@@ -29,10 +29,11 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from app.assets.service import ingest_path
 from app.core.container import Services
-from app.core.enums import JobStatus
+from app.core.enums import JobQuality, JobStatus
 from app.core.settings import Settings
 from app.core.telemetry import configure_telemetry, cost, shutdown_telemetry
 from app.core.telemetry import metrics as telemetry_metrics
@@ -261,7 +262,18 @@ async def test_metrics_after_processing_the_fixture_media(
                 )["job"]
                 for name, i in processed.items()
             }
+            # The batch queue holds the bulk-ingested job and any escalation follow-up a
+            # realtime job asked for (the speech of harbour.mp4 may be flagged); none runs.
+            async with services.session_factory() as session:
+                waiting = {
+                    row.id: row.quality
+                    for row in await session.scalars(
+                        select(Job).where(Job.queue == "batch", Job.status == JobStatus.QUEUED)
+                    )
+                }
             response = await client.get("/metrics")
+    assert later.job.id in waiting
+    assert {q for i, q in waiting.items() if i != later.job.id} <= {JobQuality.ESCALATION}
     assert response.status_code == 200
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
 
@@ -275,8 +287,8 @@ async def test_metrics_after_processing_the_fixture_media(
             if s.name == family + suffix and all(s.labels.get(k) == v for k, v in labels.items())
         ]
 
-    # Queues: the batch job waits, the broken image's message is a dead letter.
-    assert samples("mediakg_queue_depth", messaging_destination_name="batch") == [1.0]
+    # Queues: the batch jobs wait, the broken image's message is a dead letter.
+    assert samples("mediakg_queue_depth", messaging_destination_name="batch") == [float(len(waiting))]
     assert samples("mediakg_queue_dead_letters", messaging_destination_name="realtime") == [1.0]
     # Every model call went to the local backend after the open breaker sent it there.
     assert sum(samples("mediakg_model_fallbacks", "_total", mediakg_fallback_reason="circuit_open")) > 0
